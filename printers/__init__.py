@@ -1,0 +1,1 @@
+"""Card faces, documents, printer drivers, chip encoders, simulators and the outlet agent."""
