@@ -89,7 +89,11 @@ class FieldError(InputError):
         self.problem = FieldProblem(field=field, code=code, message=message, line=line)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"code": "invalid_input", "message": self.message, "errors": [self.problem.to_dict()]}
+        return {
+            "code": "invalid_input",
+            "message": self.message,
+            "errors": [self.problem.to_dict()],
+        }
 
 
 class BatchRejected(InputError):
@@ -213,4 +217,6 @@ class ChipError(DeviceError):
 
 def problems_of(fields: Mapping[str, str], *, line: int | None = None) -> list[FieldProblem]:
     """Turn ``{field: message}`` into FieldProblems (handy for validators)."""
-    return [FieldProblem(field=f, code="invalid_field", message=m, line=line) for f, m in fields.items()]
+    return [
+        FieldProblem(field=f, code="invalid_field", message=m, line=line) for f, m in fields.items()
+    ]

@@ -1,0 +1,35 @@
+"""The durable card-job queue, on PostgreSQL.
+
+Every card request becomes a job here; instant-issuance printers, chip
+encoders and production lines take jobs from it. The queue never loses a job,
+never hands one job to two workers at once, and sends a job whose worker
+vanished mid-card to ``in_doubt`` rather than print the card twice.
+"""
+
+from cardqueue.models import (
+    Capability,
+    EnqueueResult,
+    Job,
+    JobState,
+    NewJob,
+    Priority,
+    QueueStats,
+    Reconciliation,
+    SiteDepth,
+    Step,
+)
+from cardqueue.queue import Queue
+
+__all__ = [
+    "Capability",
+    "EnqueueResult",
+    "Job",
+    "JobState",
+    "NewJob",
+    "Priority",
+    "Queue",
+    "QueueStats",
+    "Reconciliation",
+    "SiteDepth",
+    "Step",
+]

@@ -1,0 +1,254 @@
+"""The queue's one repository: every statement it runs is a named query in ``queries.sql``.
+
+Guarantees and how they are kept:
+
+- *Atomic bulk enqueue*: one statement (``UNNEST``) inserts all jobs or none;
+  items are validated first and a bad one is named by its index.
+- *Idempotency*: ``card_job_keys`` has the key as primary key; a concurrent
+  duplicate waits on the first insert and then inserts nothing, and the job is
+  looked up by key in a fresh snapshot.
+- *No double delivery*: claiming is one ``UPDATE ... FROM (SELECT ... FOR UPDATE
+  SKIP LOCKED)`` on a partial index of queued jobs; finishing requires the lease.
+- *Nothing printed twice*: a lease that expires after the worker reported a
+  physical step sends the job to ``in_doubt``, never back to the queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import orjson
+
+from cardqueue.models import (
+    Backoff,
+    Capability,
+    EnqueueResult,
+    Job,
+    JobState,
+    NewJob,
+    Priority,
+    QueueStats,
+    Reconciliation,
+    SiteDepth,
+    Step,
+)
+from cardqueue.validation import validate_jobs
+from issuance.db.connect import database_errors
+from issuance.db.queries import load_queries
+from issuance.errors import JobNotFound, LeaseLost
+
+CHANNEL = "sscard_jobs"
+Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+Q = load_queries("cardqueue")
+
+
+def _job(row: asyncpg.Record) -> Job:
+    result = row["result"]
+    return Job(
+        id=row["id"],
+        idempotency_key=row["idempotency_key"],
+        kind=row["kind"],
+        site=row["site"],
+        capability=Capability(row["capability"]),
+        priority=Priority(row["priority"]),
+        state=JobState(row["state"]),
+        step=Step(row["step"]),
+        payload=orjson.loads(row["payload"]),
+        batch=row["batch"],
+        attempts=row["attempts"],
+        max_attempts=row["max_attempts"],
+        enqueued_at=row["enqueued_at"],
+        lease_owner=row["lease_owner"],
+        lease_expires_at=row["lease_expires_at"],
+        last_error=row["last_error"],
+        result=orjson.loads(result) if result is not None else None,
+    )
+
+
+def _columns(jobs: Sequence[NewJob]) -> tuple[list[Any], ...]:
+    return (
+        [j.idempotency_key for j in jobs],
+        [j.kind for j in jobs],
+        [j.site for j in jobs],
+        [j.capability.value for j in jobs],
+        [int(j.priority) for j in jobs],
+        [orjson.dumps(j.payload).decode() for j in jobs],
+        [j.batch for j in jobs],
+        [j.max_attempts for j in jobs],
+    )
+
+
+class Queue:
+    """The card-job queue over an asyncpg pool."""
+
+    def __init__(self, pool: asyncpg.Pool, backoff: Backoff | None = None) -> None:
+        self._pool = pool
+        self._backoff = backoff or Backoff()
+
+    async def enqueue(self, job: NewJob) -> EnqueueResult:
+        """Enqueue one job; a known idempotency key returns the existing job."""
+        (result,) = await self.enqueue_many([job])
+        return result
+
+    async def enqueue_many(
+        self, jobs: Sequence[NewJob], conn: Conn | None = None
+    ) -> list[EnqueueResult]:
+        """Enqueue many jobs in one round trip: all or none. Results keep the input order.
+
+        ``conn`` runs the enqueue inside the caller's transaction (so that a
+        card record and its production job are written together).
+        """
+        validate_jobs(jobs)
+        if not jobs:
+            return []
+        with database_errors():
+            if conn is not None:
+                return await self._enqueue_on(conn, jobs)
+            async with self._pool.acquire() as own, own.transaction():
+                return await self._enqueue_on(own, jobs)
+
+    async def _enqueue_on(self, conn: Conn, jobs: Sequence[NewJob]) -> list[EnqueueResult]:
+        rows = await conn.fetch(Q["enqueue_many"], *_columns(jobs))
+        created = {r["idempotency_key"]: r["job_id"] for r in rows}
+        missing = [j.idempotency_key for j in jobs if j.idempotency_key not in created]
+        existing: dict[str, int] = {}
+        if missing:
+            found = await conn.fetch(Q["job_ids_by_key"], missing)
+            existing = {r["idempotency_key"]: r["job_id"] for r in found}
+        return [
+            EnqueueResult(j.idempotency_key, created[j.idempotency_key], True)
+            if j.idempotency_key in created
+            else EnqueueResult(j.idempotency_key, existing[j.idempotency_key], False)
+            for j in jobs
+        ]
+
+    async def claim(
+        self,
+        worker: str,
+        site: str,
+        capabilities: Sequence[Capability],
+        limit: int = 1,
+        lease_seconds: float = 30.0,
+    ) -> list[Job]:
+        """Claim up to ``limit`` jobs, highest class first, oldest first within a class."""
+        caps = [c.value for c in capabilities]
+        with database_errors():
+            rows = await self._pool.fetch(Q["claim"], site, caps, limit, worker, lease_seconds)
+        return sorted((_job(r) for r in rows), key=lambda j: (j.priority, j.id))
+
+    async def heartbeat(
+        self, worker: str, job_ids: Sequence[int], step: Step, lease_seconds: float = 30.0
+    ) -> None:
+        """Extend leases and record the physical step; LeaseLost names jobs no longer held."""
+        ids = list(job_ids)
+        with database_errors():
+            rows = await self._pool.fetch(Q["heartbeat"], ids, worker, lease_seconds, step.value)
+        self._require_all(ids, rows, worker)
+
+    async def complete(
+        self,
+        worker: str,
+        job_ids: Sequence[int],
+        results: Sequence[dict[str, Any] | None] | None = None,
+    ) -> None:
+        """Finish jobs held by ``worker``; they move to history in the same statement."""
+        ids = list(job_ids)
+        texts = [
+            None if r is None else orjson.dumps(r).decode() for r in results or [None] * len(ids)
+        ]
+        with database_errors():
+            rows = await self._pool.fetch(Q["complete"], ids, worker, texts)
+        self._require_all(ids, rows, worker)
+
+    async def fail(
+        self, worker: str, job_id: int, error: str, *, transient: bool
+    ) -> tuple[JobState, datetime]:
+        """Report a failure; returns the job's new state and when it may run again."""
+        b = self._backoff
+        with database_errors():
+            row = await self._pool.fetchrow(
+                Q["fail"], job_id, worker, error, transient, b.base_seconds, b.cap_seconds
+            )
+        if row is None:
+            raise LeaseLost(f"{worker} does not hold job {job_id}", job_id=job_id, worker=worker)
+        return JobState(row["state"]), row["run_after"]
+
+    async def reap_expired(self) -> list[tuple[int, JobState]]:
+        """Release jobs whose lease expired: requeued, or in doubt after a physical step."""
+        with database_errors():
+            rows = await self._pool.fetch(Q["reap_expired"])
+        return [(r["id"], JobState(r["state"])) for r in rows]
+
+    async def cancel(self, job_id: int, reason: str | None = None) -> None:
+        """Cancel a queued (or dead) job."""
+        await self._one(Q["cancel"], job_id, reason, wanted="queued or dead")
+
+    async def redrive(self, job_id: int) -> None:
+        """Send a dead job back to the queue with fresh attempts."""
+        await self._one(Q["redrive"], job_id, wanted="dead")
+
+    async def resolve_in_doubt(
+        self,
+        job_id: int,
+        outcome: Reconciliation,
+        note: str,
+        result: dict[str, Any] | None = None,
+    ) -> None:
+        """Settle an in-doubt job with what really happened to the card."""
+        if outcome is Reconciliation.MADE:
+            payload = orjson.dumps(result or {"note": note}).decode()
+            await self._one(Q["finish_in_doubt"], job_id, payload, wanted="in_doubt")
+        else:
+            query = "requeue_in_doubt" if outcome is Reconciliation.NOT_STARTED else "bury_in_doubt"
+            await self._one(Q[query], job_id, note, wanted="in_doubt")
+
+    async def get(self, job_id: int) -> Job:
+        with database_errors():
+            row = await self._pool.fetchrow(Q["get_job"], job_id)
+        if row is None:
+            raise JobNotFound(f"no job {job_id}", job_id=job_id)
+        return _job(row)
+
+    async def stats(self) -> QueueStats:
+        with database_errors():
+            async with self._pool.acquire() as conn:
+                depth = await conn.fetch(Q["depth"])
+                states = await conn.fetch(Q["state_counts"])
+                now = await conn.fetchval("SELECT now()")
+        sites = tuple(
+            SiteDepth(r["site"], Priority(r["priority"]), r["depth"], r["oldest"]) for r in depth
+        )
+        oldest = min((s.oldest for s in sites), default=now)
+        return QueueStats(
+            depth=sites,
+            by_state={JobState(r["state"]): r["n"] for r in states},
+            oldest_age_seconds=(now - oldest).total_seconds(),
+        )
+
+    async def batch_counts(self, batch: str) -> dict[tuple[JobState, Step], int]:
+        with database_errors():
+            rows = await self._pool.fetch(Q["batch_counts"], batch)
+        return {(JobState(r["state"]), Step(r["step"])): r["n"] for r in rows}
+
+    async def prune_history(self, before: datetime, limit: int = 10_000) -> int:
+        """Forget finished jobs (and their keys) older than ``before``; returns how many."""
+        with database_errors():
+            rows = await self._pool.fetch(Q["prune_history"], before, limit)
+        return len(rows)
+
+    async def _one(self, sql: str, *args: Any, wanted: str) -> None:
+        with database_errors():
+            row = await self._pool.fetchrow(sql, *args)
+        if row is None:
+            job_id = args[0]
+            raise JobNotFound(f"no {wanted} job {job_id}", job_id=job_id, wanted_state=wanted)
+
+    @staticmethod
+    def _require_all(ids: list[int], rows: Sequence[asyncpg.Record], worker: str) -> None:
+        held = {r["id"] for r in rows}
+        lost = [i for i in ids if i not in held]
+        if lost:
+            raise LeaseLost(f"{worker} no longer holds jobs {lost}", job_ids=lost, worker=worker)

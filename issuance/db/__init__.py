@@ -1,0 +1,1 @@
+"""The database: the embedded or external PostgreSQL server, migrations and named queries."""

@@ -1,0 +1,44 @@
+"""Connections: the pool, and the boundary where asyncpg's errors become sscard's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import asyncpg
+
+from issuance.errors import DatabaseError
+
+# Errors that mean "the server went away or is not ready": worth reconnecting.
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    ConnectionError,
+    OSError,
+)
+
+
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """Turn a lost or refused connection into DatabaseError (other errors pass through)."""
+    try:
+        yield
+    except CONNECTION_ERRORS as exc:
+        raise DatabaseError(f"database unavailable: {exc}", detail=type(exc).__name__) from exc
+
+
+async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+    """A pool whose connections are checked before use and recycled when idle."""
+    with database_errors():
+        pool = await asyncpg.create_pool(
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            max_inactive_connection_lifetime=60.0,
+            command_timeout=60.0,
+        )
+    if pool is None:  # pragma: no cover - asyncpg returns None only when not awaited
+        raise DatabaseError("could not create a connection pool")
+    return pool

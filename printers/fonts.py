@@ -1,0 +1,95 @@
+"""The card font and the question "can this text be printed?".
+
+Everything personal on the card face is set in Noto Serif SC (SIL Open Font
+License), shipped by the ``pylopdf-fonts-zh-cn`` package. The face file is
+large (about 11 MB, some 30 000 glyphs), so it is read once:
+
+* :func:`card_font` returns a FreeType font per pixel size, cached, with
+  Pillow's basic layout engine so that a face renders to the same pixels on
+  every machine (Chinese needs no shaping);
+* :func:`font_coverage` reads the font's ``cmap`` once, with fontTools, into a
+  frozenset of code points. Pillow cannot list a cmap, and asking it to draw
+  a missing character silently produces a ``.notdef`` box, which is why a name
+  is checked here, before any card is fed.
+
+Names contain Chinese characters and, for names transliterated from minority
+languages, the middle dot U+00B7 (as in 阿依古丽·买买提). Keyboards and IMEs
+often produce a look-alike instead: U+30FB (katakana middle dot) and U+2022
+(bullet) are normalised to U+00B7, while other dot-like characters (U+FF0E,
+U+2027, U+2219, U+22C5, U+0387, U+FF65, U+16EB) are refused so that the card
+never shows a full stop or an operator where the register holds a name dot.
+Control, format, private-use and unassigned characters, and whitespace other
+than the ASCII space, are refused too, even where the font happens to map them.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import cache
+from pathlib import Path
+
+from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
+from PIL import ImageFont
+from pylopdf_fonts_zh_cn import serif_path
+
+MIDDLE_DOT = "\u00b7"
+
+# Look-alikes that mean the name dot and are silently replaced by it.
+DOT_NORMALISATION: dict[int, str] = {0x30FB: MIDDLE_DOT, 0x2022: MIDDLE_DOT}
+
+# Look-alikes that are refused: they would print as something else.
+REFUSED_DOTS = frozenset("\uff0e\u2027\u2219\u22c5\u0387\uff65\u16eb")
+
+# Unicode general categories never drawn on a card (Cc, Cf, Co, Cn, Cs, Zl, Zp, Zs).
+REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cn", "Cs", "Zl", "Zp", "Zs"})
+ALLOWED_SPACE = " "
+
+
+def card_font_path() -> Path:
+    """Path of the OpenType (CFF) file of Noto Serif SC Regular."""
+    return Path(serif_path())
+
+
+@cache
+def card_font(size_px: int) -> ImageFont.FreeTypeFont:
+    """The card font at ``size_px`` pixels (em size), loaded once per size."""
+    if size_px <= 0:
+        raise ValueError(f"font size must be positive, not {size_px}")
+    return ImageFont.truetype(
+        str(card_font_path()), size_px, layout_engine=ImageFont.Layout.BASIC
+    )
+
+
+@cache
+def font_coverage() -> frozenset[int]:
+    """Every code point the card font has a glyph for."""
+    font = TTFont(str(card_font_path()), lazy=True)
+    try:
+        cmap: dict[int, str] = font.getBestCmap()
+        return frozenset(cmap)
+    finally:
+        font.close()
+
+
+def normalise_name(text: str) -> str:
+    """NFC-normalise ``text`` and replace middle-dot look-alikes by U+00B7."""
+    return unicodedata.normalize("NFC", text).translate(DOT_NORMALISATION)
+
+
+def _is_refused(char: str, coverage: frozenset[int]) -> bool:
+    if char == ALLOWED_SPACE:
+        return ord(char) not in coverage
+    if char in REFUSED_DOTS or unicodedata.category(char) in REFUSED_CATEGORIES:
+        return True
+    return ord(char) not in coverage
+
+
+def undrawable_characters(text: str) -> str:
+    """The characters of ``text`` that cannot go on a card, each once, in order.
+
+    ``text`` is normalised first (:func:`normalise_name`), so a katakana middle
+    dot is not reported; an empty result means the text can be printed.
+    """
+    coverage = font_coverage()
+    found = [c for c in normalise_name(text) if _is_refused(c, coverage)]
+    return "".join(dict.fromkeys(found))
