@@ -169,6 +169,9 @@ SELECT site, priority, count(*) AS depth, min(enqueued_at) AS oldest
 FROM card_jobs WHERE state = 'queued'
 GROUP BY site, priority ORDER BY site, priority;
 
+-- name: queued_count
+SELECT count(*) FROM card_jobs WHERE state = 'queued' AND site = $1;
+
 -- name: state_counts
 SELECT state, count(*) AS n FROM card_jobs GROUP BY state;
 

@@ -228,6 +228,11 @@ class Queue:
             oldest_age_seconds=(now - oldest).total_seconds(),
         )
 
+    async def queued_count(self, site: str) -> int:
+        with database_errors():
+            count: int = await self._pool.fetchval(Q["queued_count"], site)
+        return count
+
     async def batch_counts(self, batch: str) -> dict[tuple[JobState, Step], int]:
         with database_errors():
             rows = await self._pool.fetch(Q["batch_counts"], batch)

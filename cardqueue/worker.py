@@ -73,6 +73,7 @@ class Worker:
         self._wake = asyncio.Event()
         self._listener: asyncpg.Connection | None = None
         self.processed = 0
+        self._last_reap = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
         pool = await self._retry(lambda: create_pool(self._dsn, min_size=1, max_size=4), stop)
@@ -86,7 +87,7 @@ class Worker:
                 if jobs:
                     await asyncio.gather(*(self._run_one(queue, j, stop) for j in jobs))
                 else:
-                    await self._idle(stop)
+                    await self._idle(queue, stop)
         finally:
             await self._close_listener()
             await pool.close()
@@ -159,10 +160,15 @@ class Worker:
 
     async def _close_listener(self) -> None:
         listener, self._listener = self._listener, None
-        if listener is not None and not listener.is_closed():
+        if listener is not None:
             listener.terminate()
 
-    async def _idle(self, stop: asyncio.Event) -> None:
+    async def _idle(self, queue: Queue, stop: asyncio.Event) -> None:
+        """Wait for a notification, a poll tick or ``stop``; reap expired leases now and then."""
+        now = asyncio.get_running_loop().time()
+        if now - self._last_reap >= self._config.lease_seconds:
+            self._last_reap = now
+            await self._retry(queue.reap_expired, stop)
         self._wake.clear()
         waits = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
         await asyncio.wait(

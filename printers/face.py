@@ -46,7 +46,13 @@ from PIL import Image, ImageDraw
 
 from issuance.domain.card_data import CardData
 from issuance.errors import FieldError, UnprintableName
-from printers.fonts import MIDDLE_DOT, card_font, normalise_name, undrawable_characters
+from printers.fonts import (
+    MIDDLE_DOT,
+    card_font,
+    normalise_name,
+    refused_name_characters,
+    undrawable_characters,
+)
 from printers.panels import CARD_HEIGHT, CARD_WIDTH
 from printers.photo import fit_photo
 
@@ -156,7 +162,9 @@ class FaceImage:
     def __post_init__(self) -> None:
         size = (CARD_WIDTH, CARD_HEIGHT)
         if self.colour.mode != "RGB" or self.colour.size != size:
-            raise ValueError(f"colour layer must be RGB {size}, not {self.colour.mode} {self.colour.size}")
+            raise ValueError(
+                f"colour layer must be RGB {size}, not {self.colour.mode} {self.colour.size}"
+            )
         if self.k.mode != "1" or self.k.size != size:
             raise ValueError(f"K layer must be mode 1 {size}, not {self.k.mode} {self.k.size}")
 
@@ -204,15 +212,16 @@ def set_name(name: str, lay: FaceLayout = DEFAULT_LAYOUT) -> NameSetting:
 def check_printable(name: str, lay: FaceLayout = DEFAULT_LAYOUT) -> str:
     """Refuse a name the card cannot show; return it as it will be printed.
 
-    Raises :class:`UnprintableName` naming characters the font cannot draw (or
-    that are refused look-alikes), and :class:`FieldError` for an empty name or
-    one too long for two lines. Needs no photo and feeds no card.
+    Raises :class:`UnprintableName` naming the characters the font cannot draw
+    or that have no place in a name (see :mod:`printers.fonts`), and
+    :class:`FieldError` for an empty name or one too long for two lines. Needs
+    no photo and feeds no card.
     """
-    missing = undrawable_characters(name)
+    missing = refused_name_characters(name)
     if missing:
         raise UnprintableName(name, missing)
-    printed = normalise_name(name)
-    if not printed.strip():
+    printed = normalise_name(name).strip()
+    if not printed:
         raise FieldError("name", "the name is empty", code="name_empty")
     set_name(printed, lay)
     return printed
@@ -267,8 +276,23 @@ def _draw_name(draw: ImageDraw.ImageDraw, name: str, lay: FaceLayout) -> None:
         _draw_text(draw, (value_x, baseline), line, setting.size_px, lay.stroke_px)
 
 
+def check_values(data: CardData) -> None:
+    """Refuse a card whose numbers or date hold a character the font cannot draw."""
+    for field in Field:
+        if field is Field.NAME:
+            continue
+        missing = undrawable_characters(VALUE_OF[field](data))
+        if missing:
+            raise FieldError(
+                field.name.lower(),
+                f"the card font cannot draw {missing!r}",
+                code="unprintable_character",
+            )
+
+
 def _text_layer(data: CardData, lay: FaceLayout) -> Image.Image:
     name = check_printable(data.name, lay)
+    check_values(data)
     grey = _label_layer(lay).copy()
     draw = ImageDraw.Draw(grey)
     _draw_values(draw, data, lay)
@@ -288,7 +312,8 @@ def _colour_layer(photo: Image.Image, lay: FaceLayout) -> Image.Image:
 def render_face(data: CardData, photo: Image.Image, lay: FaceLayout = DEFAULT_LAYOUT) -> FaceImage:
     """Render the personal side of ``data`` with ``photo`` (any size; it is cropped to 4:5).
 
-    Raises :class:`UnprintableName` or :class:`FieldError` as :func:`check_printable`.
+    Raises :class:`UnprintableName` or :class:`FieldError` as :func:`check_printable`,
+    and :class:`FieldError` from :func:`check_values`.
     """
     k = _text_layer(data, lay)
     return FaceImage(colour=_colour_layer(photo, lay), k=k)

@@ -18,8 +18,16 @@ often produce a look-alike instead: U+30FB (katakana middle dot) and U+2022
 (bullet) are normalised to U+00B7, while other dot-like characters (U+FF0E,
 U+2027, U+2219, U+22C5, U+0387, U+FF65, U+16EB) are refused so that the card
 never shows a full stop or an operator where the register holds a name dot.
-Control, format, private-use and unassigned characters, and whitespace other
-than the ASCII space, are refused too, even where the font happens to map them.
+Two questions are answered:
+
+* :func:`undrawable_characters`: can the font draw this text? Characters with
+  no glyph are reported, and so are control, format, private-use and
+  unassigned characters and whitespace other than the ASCII space, even where
+  the font happens to map them;
+* :func:`refused_name_characters`: can this be printed as a name? On top of
+  the above, a name may hold only letters (Unicode categories L*), 〇, the
+  middle dot and the space (for names in Latin script); digits, punctuation
+  and symbols such as the font's enclosed alphanumerics are refused.
 """
 
 from __future__ import annotations
@@ -44,6 +52,11 @@ REFUSED_DOTS = frozenset("\uff0e\u2027\u2219\u22c5\u0387\uff65\u16eb")
 REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cn", "Cs", "Zl", "Zp", "Zs"})
 ALLOWED_SPACE = " "
 
+# What a name may hold besides letters: the dot, the space, and 〇 (U+3007, a
+# letter number that appears in registered names).
+NAME_CATEGORIES = frozenset({"Lu", "Ll", "Lt", "Lm", "Lo"})
+NAME_EXTRAS = frozenset({MIDDLE_DOT, ALLOWED_SPACE, "\u3007"})
+
 
 def card_font_path() -> Path:
     """Path of the OpenType (CFF) file of Noto Serif SC Regular."""
@@ -55,9 +68,7 @@ def card_font(size_px: int) -> ImageFont.FreeTypeFont:
     """The card font at ``size_px`` pixels (em size), loaded once per size."""
     if size_px <= 0:
         raise ValueError(f"font size must be positive, not {size_px}")
-    return ImageFont.truetype(
-        str(card_font_path()), size_px, layout_engine=ImageFont.Layout.BASIC
-    )
+    return ImageFont.truetype(str(card_font_path()), size_px, layout_engine=ImageFont.Layout.BASIC)
 
 
 @cache
@@ -93,3 +104,18 @@ def undrawable_characters(text: str) -> str:
     coverage = font_coverage()
     found = [c for c in normalise_name(text) if _is_refused(c, coverage)]
     return "".join(dict.fromkeys(found))
+
+
+def _is_name_character(char: str) -> bool:
+    return char in NAME_EXTRAS or unicodedata.category(char) in NAME_CATEGORIES
+
+
+def refused_name_characters(name: str) -> str:
+    """The characters of ``name`` that cannot be printed as a name, each once, in order.
+
+    These are the :func:`undrawable_characters` plus anything that is not a
+    letter, the middle dot or a space. The name is normalised first.
+    """
+    undrawable = undrawable_characters(name)
+    others = [c for c in normalise_name(name) if not _is_name_character(c)]
+    return "".join(dict.fromkeys(undrawable + "".join(others)))

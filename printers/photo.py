@@ -11,7 +11,9 @@ this order and before any pixel is decoded:
    stored sideways is measured upright). ``Image.open`` is lazy, so this costs
    nothing; Pillow's own decompression-bomb guard fires inside ``Image.open``
    and its warning is turned into an error here, whatever the process's
-   warning filters, so a bomb is always a :class:`PhotoRejected`.
+   warning filters, so a bomb is always a :class:`PhotoRejected`. (The
+   filter is swapped with ``warnings.catch_warnings``, which is process-wide:
+   another thread's warnings of that one category are raised meanwhile.)
 
 Only then is the image decoded; a truncated or corrupt file fails there.
 EXIF orientation is applied, and CMYK, palette, grey, 16-bit and alpha images
@@ -26,6 +28,7 @@ become RGB (transparent areas on white). Every refusal is a
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 from dataclasses import dataclass
 from enum import StrEnum
@@ -85,12 +88,15 @@ PILLOW_FORMATS: dict[str, PhotoFormat] = {
     "PNG": PhotoFormat.PNG,
 }
 
+# Pillow plugins tried by Image.open (the JPEG one also yields MPO images).
+OPENERS = ("JPEG", "PNG")
+
 # EXIF orientations (tag 0x0112) that swap width and height.
 _SWAPPING_ORIENTATIONS = frozenset({5, 6, 7, 8})
 _ORIENTATION_TAG = 0x0112
 
 # Errors Pillow raises on a corrupt or truncated file.
-_DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, KeyError)
+_DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error)
 
 
 @dataclass(frozen=True)
@@ -114,7 +120,7 @@ def _open(data: bytes, expected: PhotoFormat) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=list(PILLOW_FORMATS))
+            image = Image.open(io.BytesIO(data), formats=list(OPENERS))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise PhotoRejected(
             PhotoReason.DECOMPRESSION_BOMB, f"the photo declares too many pixels: {exc}"
@@ -130,9 +136,17 @@ def _open(data: bytes, expected: PhotoFormat) -> Image.Image:
 
 
 def upright_size(image: Image.Image) -> tuple[int, int]:
-    """Width and height once EXIF orientation is applied (read from the header)."""
+    """Width and height once EXIF orientation is applied, from the header alone.
+
+    The EXIF block is parsed from ``image.info`` rather than ``getexif()``,
+    which on a PNG decodes the whole image to look for a trailing eXIf chunk.
+    """
+    raw = image.info.get("exif")
     try:
-        orientation = image.getexif().get(_ORIENTATION_TAG, 1)
+        exif = Image.Exif()
+        if isinstance(raw, bytes):
+            exif.load(raw)
+        orientation = exif.get(_ORIENTATION_TAG, 1)
     except _DECODE_ERRORS as exc:
         raise PhotoRejected(PhotoReason.CORRUPT, f"the photo's EXIF is corrupt: {exc}") from exc
     width, height = image.size
@@ -188,7 +202,9 @@ def load_photo(data: bytes, limits: PhotoLimits = DEFAULT_LIMITS) -> HolderPhoto
     fmt = sniff_format(data)
     with _open(data, fmt) as image:
         check_dimensions(upright_size(image), limits)
-        return HolderPhoto(image=_decode(image), source_format=fmt)
+        decoded = _decode(image)
+    check_dimensions(decoded.size, limits)  # an eXIf chunk after the pixels may rotate a PNG
+    return HolderPhoto(image=decoded, source_format=fmt)
 
 
 def fit_photo(image: Image.Image, size: tuple[int, int]) -> Image.Image:

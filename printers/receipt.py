@@ -11,9 +11,8 @@ OpenType file with CFF (PostScript) outlines, which reportlab's ``TTFont``
 refuses ("postscript outlines are not supported"); converting it would mean
 carrying a second 11 MB font. The CID font needs no file and embeds nothing:
 every PDF reader supplies an Adobe-GB1 font, the PDF stays a few kilobytes,
-and text remains extractable (searchable, and checkable in tests). Every name
-that passed :func:`printers.face.check_printable` is in GB 18030's BMP range,
-which Adobe-GB1 covers.
+and text remains extractable (searchable, and checkable in tests). Adobe-GB1
+covers the GB 18030 repertoire used for Chinese and transliterated names.
 
 The PDF is built with ``invariant=True``: no creation timestamp or random
 document ID, so the same receipt always gives the same bytes, and the PDF's
@@ -34,6 +33,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen.canvas import Canvas
 
+from issuance.domain.fees import FeeItem
 from issuance.errors import FieldError
 
 CJK_FONT = "STSong-Light"
@@ -45,7 +45,11 @@ WAIVER_INTRO = "依据合作银行服务要求第五条(五), 本行已免收以
 
 
 class WaivedFee(Enum):
-    """The six waivers of 第五条(五), in the rule's order."""
+    """The six waivers of 第五条(五), in the rule's order and wording.
+
+    The labels quote the rule (免收金融账户年费, 每月至少免除五笔跨行取现手续费)
+    rather than the shorter names of :class:`issuance.domain.fees.FeeItem`.
+    """
 
     PRODUCTION = "工本费"
     ACCOUNT_ANNUAL = "金融账户年费"
@@ -57,6 +61,21 @@ class WaivedFee(Enum):
     @property
     def label(self) -> str:
         return str(self.value)
+
+    @property
+    def fee_item(self) -> FeeItem:
+        """The fee schedule item this waiver concerns."""
+        return FEE_ITEM_OF[self]
+
+
+FEE_ITEM_OF: dict[WaivedFee, FeeItem] = {
+    WaivedFee.PRODUCTION: FeeItem.CARD_PRODUCTION,
+    WaivedFee.ACCOUNT_ANNUAL: FeeItem.ANNUAL_FEE,
+    WaivedFee.SMALL_ACCOUNT_MANAGEMENT: FeeItem.SMALL_ACCOUNT_FEE,
+    WaivedFee.INTERBANK_PAYROLL: FeeItem.INTERBANK_PAYROLL,
+    WaivedFee.CARD_DELIVERY: FeeItem.DELIVERY,
+    WaivedFee.INTERBANK_WITHDRAWAL: FeeItem.INTERBANK_WITHDRAWAL,
+}
 
 
 @dataclass(frozen=True)

@@ -16,15 +16,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from issuance.db.connect import with_database
 from issuance.db.migrate import migrate
 from issuance.db.server import start_embedded
-
-
-def _with_database(dsn: str, name: str) -> str:
-    """The DSN of another database on the same server."""
-    base, _, query = dsn.partition("?")
-    head, _, _ = base.rpartition("/")
-    return f"{head}/{name}" + (f"?{query}" if query else "")
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +38,7 @@ async def template_db(pg_admin_dsn: str) -> str:
     admin = await asyncpg.connect(pg_admin_dsn)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
-        conn = await asyncpg.connect(_with_database(pg_admin_dsn, name))
+        conn = await asyncpg.connect(with_database(pg_admin_dsn, name))
         try:
             await migrate(conn)
         finally:
@@ -63,7 +57,7 @@ async def db_dsn(pg_admin_dsn: str, template_db: str) -> AsyncIterator[str]:
         await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
     finally:
         await admin.close()
-    yield _with_database(pg_admin_dsn, name)
+    yield with_database(pg_admin_dsn, name)
     admin = await asyncpg.connect(pg_admin_dsn)
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

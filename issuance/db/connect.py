@@ -42,3 +42,10 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asy
     if pool is None:  # pragma: no cover - asyncpg returns None only when not awaited
         raise DatabaseError("could not create a connection pool")
     return pool
+
+
+def with_database(dsn: str, name: str) -> str:
+    """The DSN of database ``name`` on the same server as ``dsn``."""
+    base, _, query = dsn.partition("?")
+    head, _, _ = base.rpartition("/")
+    return f"{head}/{name}" + (f"?{query}" if query else "")

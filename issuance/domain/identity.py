@@ -16,6 +16,9 @@ card and in its chip (EF06 tag 08). Its layout::
 * check character: ISO 7064 MOD 11-2 over the first 17 digits, ``0``-``9`` or
   ``X`` (a lower-case ``x`` is accepted and normalised).
 
+Input is NFKC-normalised first, so full-width digits typed with a Chinese
+input method (``１１０１…``) are read as ASCII digits.
+
 Every failure raises :class:`issuance.errors.FieldError` on the field
 ``citizen_id`` with a code of :class:`IdProblem`, so a counter screen can say
 precisely what is wrong. Validation is ordered: length, characters, region,
@@ -28,6 +31,7 @@ substitution, a typo is always rejected by one of these steps.
 from __future__ import annotations
 
 import random
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
@@ -152,7 +156,7 @@ class CitizenId:
     @classmethod
     def parse(cls, text: str, *, today: date | None = None) -> CitizenId:
         """Validate ``text`` (surrounding spaces ignored); FieldError names the failure."""
-        value = text.strip().upper()
+        value = unicodedata.normalize("NFKC", text).strip().upper()
         _check_shape(value)
         _check_region(value)
         born = _birth_date(value[6:14], today or date.today())
@@ -179,16 +183,11 @@ def _check_shape(value: str) -> None:
     if len(value) != LENGTH:
         raise FieldError(FIELD, f"must be {LENGTH} characters", code=IdProblem.LENGTH)
     if not (value[:17].isascii() and value[:17].isdigit()) or value[17] not in CHECK_CHARACTERS:
-        raise FieldError(
-            FIELD, "must be 17 digits and a digit or X", code=IdProblem.CHARACTERS
-        )
+        raise FieldError(FIELD, "must be 17 digits and a digit or X", code=IdProblem.CHARACTERS)
 
 
 def _check_region(value: str) -> None:
-    if value.startswith(FOREIGN_RESIDENT_PREFIX):
-        province = value[1:3]
-    else:
-        province = value[:2]
+    province = value[1:3] if value.startswith(FOREIGN_RESIDENT_PREFIX) else value[:2]
     if province not in PROVINCES:
         raise FieldError(FIELD, f"unknown region code {value[:6]}", code=IdProblem.REGION)
 
@@ -230,7 +229,7 @@ def random_citizen_id(
     """A valid citizen ID drawn from ``rng`` (reproducible with a seeded Random)."""
     chosen_region = region or rng.choice(SAMPLE_REGIONS)
     born = born_after + timedelta(days=rng.randint(0, (born_before - born_after).days))
-    sequence = rng.randrange(0, 1000, 1)
+    sequence = rng.randrange(1000)
     if gender is not None:
         wanted_parity = 1 if gender is Gender.MALE else 0
         if sequence % 2 != wanted_parity:

@@ -122,6 +122,9 @@ def cards_to_supersede(cards: Iterable[Card]) -> tuple[Card, ...]:
     One person holds one card: every live card (ready, issued, active or lost)
     gives way to the new one. A card still being ordered or made blocks a new
     order (ConflictError ``card_pending``): the pending one must finish first.
+    The caller applies the service's own action to the card the service is
+    about (REISSUE to the formally lost card, REPLACE to the replaced one) and
+    SUPERSEDE to any other card returned.
     """
     held = tuple(cards)
     _check_one_person(held)

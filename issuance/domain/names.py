@@ -8,8 +8,8 @@ A name is normalised before it is validated:
 2. look-alike separators typed for the minority-name middle dot (U+2022
    bullet, U+30FB katakana middle dot, U+FF0E full-width full stop, U+2027
    hyphenation point) become U+00B7 ``·``;
-3. for Latin names, ASCII letters are upper-cased and runs of spaces collapse
-   to one.
+3. for Latin names, ASCII letters are upper-cased and runs of spaces
+   (including ideographic spaces) collapse to one.
 
 Two scripts are accepted, never mixed within one name:
 
@@ -97,6 +97,7 @@ def is_cjk(ch: str) -> bool:
 def normalise(text: str) -> str:
     """NFC, trimmed, look-alike dots replaced; Latin letters upper-cased, spaces collapsed."""
     value = unicodedata.normalize("NFC", text).strip(WHITESPACE).translate(DOT_LOOKALIKES)
+    value = value.replace("\u3000", " ")
     if value.isascii():
         value = " ".join(value.upper().split())
     return value
@@ -138,18 +139,14 @@ def _check_length(value: str) -> None:
     if len(value) < MIN_LENGTH:
         raise FieldError(FIELD, "is empty", code=NameProblem.EMPTY)
     if len(value) > MAX_LENGTH:
-        raise FieldError(
-            FIELD, f"has more than {MAX_LENGTH} characters", code=NameProblem.TOO_LONG
-        )
+        raise FieldError(FIELD, f"has more than {MAX_LENGTH} characters", code=NameProblem.TOO_LONG)
 
 
 def _script_of(value: str) -> NameScript:
     has_cjk = any(is_cjk(ch) for ch in value)
     has_latin = any(ch.isascii() and ch.isalpha() for ch in value)
     if has_cjk and has_latin:
-        raise FieldError(
-            FIELD, "mixes Chinese and Latin letters", code=NameProblem.MIXED_SCRIPTS
-        )
+        raise FieldError(FIELD, "mixes Chinese and Latin letters", code=NameProblem.MIXED_SCRIPTS)
     return NameScript.LATIN if has_latin else NameScript.CHINESE
 
 
@@ -209,6 +206,8 @@ def random_name(rng: random.Random) -> str:
     if rng.random() < MINORITY_SHARE:
         parts = rng.sample(MINORITY_PARTS, rng.choice((2, 2, 3)))
         return MIDDLE_DOT.join(parts)
-    surname = rng.choice(COMPOUND_SURNAMES) if rng.random() < COMPOUND_SHARE else rng.choice(SURNAMES)
+    surname = (
+        rng.choice(COMPOUND_SURNAMES) if rng.random() < COMPOUND_SHARE else rng.choice(SURNAMES)
+    )
     given = "".join(rng.choice(GIVEN_CHARACTERS) for _ in range(rng.choice((1, 2, 2, 2))))
     return surname + given

@@ -30,6 +30,7 @@ IDENTIFIER_FIELD = "card_identifier"
 SERIES_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 CARD_NUMBER_DIGITS = 8
 CARD_NUMBER_LENGTH = 1 + CARD_NUMBER_DIGITS
+SERIES_SIZE: int = 10**CARD_NUMBER_DIGITS
 IDENTIFIER_LENGTH = 16
 REGION_LENGTH = 6
 
@@ -67,16 +68,15 @@ def luhn_digit(digits: str) -> str:
 
 def card_number(sequence: int) -> str:
     """The 9-character card number for a sequence number."""
-    per_series = 10**CARD_NUMBER_DIGITS
-    _check_sequence(sequence, per_series * len(SERIES_LETTERS), "card number")
-    series, serial = divmod(sequence, per_series)
+    _check_sequence(sequence, SERIES_SIZE * len(SERIES_LETTERS), "card number")
+    series, serial = divmod(sequence, SERIES_SIZE)
     return f"{SERIES_LETTERS[series]}{serial:0{CARD_NUMBER_DIGITS}d}"
 
 
 def card_number_sequence(number: str) -> int:
     """The sequence number a valid card number was made from (inverse of card_number)."""
     value = validate_card_number(number)
-    return SERIES_LETTERS.index(value[0]) * 10**CARD_NUMBER_DIGITS + int(value[1:])
+    return SERIES_LETTERS.index(value[0]) * SERIES_SIZE + int(value[1:])
 
 
 def validate_card_number(text: str) -> str:

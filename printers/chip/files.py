@@ -89,7 +89,9 @@ NAME_EXTENSION_TAG = 0x4E
 CARD_IDENTIFIER_TAG = 0x01
 
 LAYOUT: tuple[FieldSpec, ...] = (
-    FieldSpec(Ef.EF05, 0x01, "card_identifier", "卡识别码", 16, Encoding.ASCII, Writer.MANUFACTURER),
+    FieldSpec(
+        Ef.EF05, 0x01, "card_identifier", "卡识别码", 16, Encoding.ASCII, Writer.MANUFACTURER
+    ),
     FieldSpec(Ef.EF05, 0x02, "card_type", "卡类别", 1, Encoding.ASCII),
     FieldSpec(Ef.EF05, 0x03, "standard_version", "规范版本", 4, Encoding.ASCII),
     FieldSpec(Ef.EF05, 0x04, "issuing_institution", "初始化机构编号", 12, Encoding.ASCII),

@@ -66,14 +66,18 @@ STATUS_TABLE: tuple[StatusRow, ...] = (
     StatusRow(0x61, 0x00, 0x00, Status.MORE_DATA, "response bytes available (GET RESPONSE)"),
     StatusRow(0x6C, 0x00, 0x00, Status.WRONG_LE, "wrong Le; SW2 gives the exact length"),
     StatusRow(0x63, 0x00, 0xFF, Status.AUTHENTICATION_FAILED, "authentication failed"),
-    StatusRow(0x63, 0xC0, 0xF0, Status.VERIFY_FAILED, "verification failed; SW2 low nibble = tries left"),
+    StatusRow(
+        0x63, 0xC0, 0xF0, Status.VERIFY_FAILED, "verification failed; SW2 low nibble = tries left"
+    ),
     StatusRow(0x65, 0x81, 0xFF, Status.MEMORY_FAILURE, "memory failure (write did not take)"),
     StatusRow(0x67, 0x00, 0xFF, Status.WRONG_LENGTH, "wrong length"),
     StatusRow(0x69, 0x82, 0xFF, Status.SECURITY_NOT_SATISFIED, "security status not satisfied"),
     StatusRow(0x69, 0x83, 0xFF, Status.AUTHENTICATION_BLOCKED, "authentication method blocked"),
     StatusRow(0x69, 0x85, 0xFF, Status.CONDITIONS_NOT_SATISFIED, "conditions of use not satisfied"),
     StatusRow(0x69, 0x86, 0xFF, Status.NO_CURRENT_EF, "command not allowed (no current EF)"),
-    StatusRow(0x69, 0x88, 0xFF, Status.SM_DATA_INCORRECT, "secure messaging data incorrect (bad MAC)"),
+    StatusRow(
+        0x69, 0x88, 0xFF, Status.SM_DATA_INCORRECT, "secure messaging data incorrect (bad MAC)"
+    ),
     StatusRow(0x6A, 0x80, 0xFF, Status.WRONG_DATA, "incorrect parameters in the data field"),
     StatusRow(0x6A, 0x82, 0xFF, Status.FILE_NOT_FOUND, "file or application not found"),
     StatusRow(0x6A, 0x83, 0xFF, Status.RECORD_NOT_FOUND, "record not found"),

@@ -69,7 +69,9 @@ def iter_tlv(raw: bytes) -> Iterator[Tlv]:
         length, start = _read_length(raw, offset + 1)
         end = start + length
         if end > len(raw):
-            raise ProtocolError(f"TLV tag {tag:#04x} claims {length} bytes, {len(raw) - start} left")
+            raise ProtocolError(
+                f"TLV tag {tag:#04x} claims {length} bytes, {len(raw) - start} left"
+            )
         yield Tlv(tag, bytes(raw[start:end]))
         offset = end
 

@@ -187,8 +187,10 @@ def _nack(body: bytes, raw: bytes) -> Reply:
 def parse_reply(raw: bytes) -> Reply:
     """Parse one reply (its bytes up to and including CR)."""
     body = _body(raw)
-    if body in (ACK, OK):
+    if body == ACK:
         return Reply(ReplyKind.ACK)
+    if body == OK:
+        return Reply(ReplyKind.ACK, text=OK.decode("ascii"))
     if body.startswith(NACK):
         return _nack(body, raw)
     if not body.isascii() or not all(0x20 <= b < 0x7F for b in body):
@@ -215,8 +217,8 @@ def expect_text(raw: bytes, command: str | None = None) -> str:
     reply = parse_reply(raw)
     if reply.kind is ReplyKind.NACK:
         raise _fault(reply, command)
-    if reply.kind is ReplyKind.ACK:
-        return OK.decode("ascii") if raw == OK + CR else ""
+    if not reply.text:
+        raise ProtocolError("expected a value, got a bare ACK", raw=raw.hex())
     return reply.text
 
 

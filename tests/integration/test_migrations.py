@@ -6,8 +6,8 @@ import uuid
 
 import asyncpg
 
+from issuance.db.connect import with_database
 from issuance.db.migrate import migrate, migrations
-from tests.conftest import _with_database
 
 CATALOG = """
 SELECT 'column' AS kind, table_name || '.' || column_name AS name,
@@ -36,7 +36,7 @@ async def _schema(admin_dsn: str, *, use_schema: bool) -> list[tuple[str, str, s
     admin = await asyncpg.connect(admin_dsn)
     await admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        conn = await asyncpg.connect(_with_database(admin_dsn, name))
+        conn = await asyncpg.connect(with_database(admin_dsn, name))
         try:
             applied = await migrate(conn, use_schema=use_schema)
             assert [m.version for m in applied] == [m.version for m in migrations()]

@@ -1,0 +1,60 @@
+"""Speed of making a card face: render + rasterise one card (target: under 20 ms).
+
+Run with ``pytest benchmarks/bench_face.py --benchmark-enable``.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+
+import numpy as np
+from PIL import Image
+from pytest_benchmark.fixture import BenchmarkFixture
+
+from issuance.domain.card_data import CardData, Gender
+from printers.face import render_face
+from printers.panels import CardSide
+from printers.photo import HolderPhoto, load_photo
+from printers.raster import rasterise
+
+DATA = CardData(
+    card_number="A12345678",
+    card_identifier="1100000000000001",
+    card_type="3",
+    issuing_institution="110000000001",
+    issue_date=date(2025, 3, 14),
+    expiry_date=date(2035, 3, 14),
+    citizen_id="11010119800101123X",
+    name="阿依古丽·买买提",
+    gender=Gender.FEMALE,
+    ethnicity=5,
+    birthplace="110101",
+    birth_date=date(1980, 1, 1),
+)
+
+
+def id_photo() -> Image.Image:
+    """A photo the size of a scanned 2-inch ID photo (358 x 441)."""
+    rng = np.random.default_rng(11)
+    return Image.fromarray(rng.integers(0, 256, (441, 358, 3), dtype=np.uint8))
+
+
+def test_render_and_rasterise_one_card(benchmark: BenchmarkFixture) -> None:
+    photo = id_photo()
+
+    def make() -> CardSide:
+        return rasterise(render_face(DATA, photo), colour_levels=32)
+
+    make()  # load the font sizes and the label layer once, as a running outlet has
+    side = benchmark(make)
+    assert len(side.panels) == 5
+
+
+def test_load_a_jpeg_photo(benchmark: BenchmarkFixture) -> None:
+    out = io.BytesIO()
+    id_photo().save(out, format="JPEG", quality=90)
+    data = out.getvalue()
+
+    photo: HolderPhoto = benchmark(load_photo, data)
+    assert photo.image.size == (358, 441)

@@ -1,0 +1,1 @@
+"""The HTTP API (Starlette, served by uvicorn with uvloop and httptools, JSON through orjson)."""

@@ -1,0 +1,59 @@
+"""The ``sscard`` command.
+
+Each command group lives in its own module with a ``register(subparsers)``
+function; a command's handler returns the exit status. Bad input exits 2 with
+the line and field; a database or device failure exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from rich.console import Console
+
+from issuance.cli import bench, db, serve
+from issuance.errors import InputError, SscardError
+
+GROUPS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
+    serve.register,
+    db.register,
+    bench.register,
+)
+
+err = Console(stderr=True, highlight=False)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sscard", description="Social security card issuance for Beijing's cooperative banks."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for register in GROUPS:
+        register(sub)
+    return parser
+
+
+def report(exc: SscardError) -> int:
+    """Print an error for a person; the exit status says what kind it was."""
+    err.print(f"[bold red]error[/]: {exc.message}")
+    for problem in getattr(exc, "problems", []):
+        where = f"line {problem.line}, " if problem.line is not None else ""
+        err.print(f"  {where}{problem.field}: {problem.message}")
+    return 2 if isinstance(exc, InputError) else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except SscardError as exc:
+        return report(exc)
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""``sscard bench queue``: queue throughput on a scratch database."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import uuid
+
+import asyncpg
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from cardqueue.bench import BenchConfig, BenchResult, run_bench
+from issuance.cli.common import run
+from issuance.config import Settings
+from issuance.db.connect import database_errors, with_database
+from issuance.db.migrate import migrate
+from issuance.db.server import DatabaseServer
+
+out = Console(highlight=False)
+TARGETS = {"bulk_enqueue_jobs_per_s": 50_000, "lifecycle_jobs_per_s": 9_000}
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    bench = sub.add_parser("bench", help="throughput benchmarks")
+    bsub = bench.add_subparsers(dest="bench_command", required=True, metavar="WHAT")
+    q = bsub.add_parser("queue", help="enqueue → claim → complete throughput")
+    q.add_argument("--seconds", type=float, default=10.0, help="lifecycle phase length")
+    q.add_argument("--workers", type=int, default=8, help="concurrent claimers")
+    q.add_argument("--batch", type=int, default=100, help="jobs per claim and per completion")
+    q.add_argument("--json", action="store_true", help="print the figures as JSON")
+    q.set_defaults(func=lambda a: run(_queue(a)))
+
+
+async def _queue(args: argparse.Namespace) -> int:
+    cfg = BenchConfig(seconds=args.seconds, workers=args.workers, batch=args.batch)
+    name = f"sscard_bench_{uuid.uuid4().hex[:8]}"
+    async with DatabaseServer(Settings.from_env()) as server:
+        with database_errors():
+            admin = await asyncpg.connect(server.dsn)
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+            dsn = with_database(server.dsn, name)
+            result = await _bench_on(dsn, cfg, quiet=args.json)
+        finally:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.close()
+    _print(result, as_json=args.json, embedded=server.embedded)
+    return 0
+
+
+async def _bench_on(dsn: str, cfg: BenchConfig, *, quiet: bool) -> BenchResult:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    with out.status("benchmarking", spinner="dots") as status:
+        return await run_bench(
+            dsn, cfg, progress=lambda phase: None if quiet else status.update(f"phase: {phase}")
+        )
+
+
+def _print(result: BenchResult, *, as_json: bool, embedded: bool) -> None:
+    figures = result.to_dict()
+    figures["database"] = "embedded" if embedded else "external"
+    figures["cpu_count"] = os.cpu_count()
+    if as_json:
+        print(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode())
+        return
+    table = Table(title="card-job queue throughput")
+    for col in ("figure", "measured", "target", "result"):
+        table.add_column(col)
+    for key, target in TARGETS.items():
+        value = int(figures[key])  # type: ignore[call-overload]
+        verdict = "[green]pass[/]" if value >= target else "[red]miss[/]"
+        table.add_row(key, f"{value:,}", f"{target:,}", verdict)
+    out.print(table)
+    cfg = result.config
+    out.print(
+        f"lifecycle: {result.lifecycle_completed:,} jobs completed in "
+        f"{result.lifecycle_seconds:.1f} s by {cfg.workers} workers claiming {cfg.batch} at a time; "
+        f"bulk: {result.bulk_enqueued:,} jobs in {result.bulk_seconds:.1f} s "
+        f"({cfg.producers} producers, {cfg.enqueue_batch} per statement)"
+    )
+    settings = ", ".join(f"{k}={v}" for k, v in sorted(result.settings.items()))
+    out.print(f"PostgreSQL ({'embedded' if embedded else 'external'}): {settings}; logged tables")
+    out.print(f"machine: {os.cpu_count()} CPU cores (client and server share them)")

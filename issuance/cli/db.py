@@ -1,0 +1,52 @@
+"""``sscard db``: the schema and the job history."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+from rich.console import Console
+
+from issuance.cli.common import run
+from issuance.config import Settings
+from issuance.db.connect import database_errors
+from issuance.db.migrate import migrate
+from issuance.db.server import DatabaseServer
+from issuance.runtime import Runtime
+
+out = Console(highlight=False)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    db = sub.add_parser("db", help="database schema and maintenance")
+    dbsub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    m = dbsub.add_parser("migrate", help="apply the schema migrations")
+    m.set_defaults(func=lambda a: run(_migrate()))
+    p = dbsub.add_parser("prune-history", help="forget finished jobs older than N days")
+    p.add_argument("--days", type=int, default=180, help="keep this many days (default 180)")
+    p.set_defaults(func=lambda a: run(_prune(a.days)))
+
+
+async def _migrate() -> int:
+    async with DatabaseServer(Settings.from_env()) as server:
+        with database_errors():
+            conn = await asyncpg.connect(server.dsn)
+        try:
+            applied = await migrate(conn)
+        finally:
+            await conn.close()
+    for m in applied:
+        out.print(f"applied {m.version:04d}_{m.name}")
+    out.print("schema is up to date" if not applied else f"{len(applied)} migration(s) applied")
+    return 0
+
+
+async def _prune(days: int) -> int:
+    before = datetime.now(UTC) - timedelta(days=days)
+    total = 0
+    async with Runtime(Settings.from_env()) as rt:
+        while n := await rt.queue.prune_history(before):
+            total += n
+    out.print(f"forgot {total} finished job(s) older than {days} days")
+    return 0

@@ -1,0 +1,87 @@
+"""Fixtures for the chip tests: master keys, a job's CardData, blank cards and encoders."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import date
+
+import pytest
+
+from issuance.domain.card_data import CardData, Gender
+from printers.chip.crypto import KeyUsage
+from printers.chip.encoder import ChipEncoder, InProcessConnection
+from printers.chip.psam import SimulatedPsam
+from printers.chip.simcard import CardFaults, SimulatedCard
+
+CARD_IDENTIFIER = "110000D156000005"
+MasterKeys = dict[KeyUsage, bytes]
+
+
+def make_card_data(**changes: object) -> CardData:
+    fields: dict[str, object] = {
+        "card_number": "A12345678",
+        "card_identifier": CARD_IDENTIFIER,
+        "card_type": "3",
+        "issuing_institution": "110000000001",
+        "issue_date": date(2025, 3, 14),
+        "expiry_date": date(2035, 3, 14),
+        "citizen_id": "11010519900307123X",
+        "name": "张三丰",
+        "gender": Gender.MALE,
+        "ethnicity": 1,
+        "birthplace": "110105",
+        "birth_date": date(1990, 3, 7),
+    }
+    fields.update(changes)
+    return CardData(**fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def master_keys() -> MasterKeys:
+    return {usage: os.urandom(16) for usage in KeyUsage}
+
+
+@pytest.fixture
+def card_data() -> CardData:
+    return make_card_data()
+
+
+CardDataWith = Callable[..., CardData]
+
+
+@pytest.fixture(scope="session")
+def card_data_with() -> CardDataWith:
+    """A factory: the standard job's CardData with some fields changed."""
+    return make_card_data
+
+
+@pytest.fixture
+def blank(master_keys: MasterKeys) -> SimulatedCard:
+    return SimulatedCard.issue_blank(master_keys, CARD_IDENTIFIER)
+
+
+@pytest.fixture
+def psam(master_keys: MasterKeys) -> SimulatedPsam:
+    return SimulatedPsam(master_keys)
+
+
+@pytest.fixture
+def encoder(blank: SimulatedCard, psam: SimulatedPsam) -> ChipEncoder:
+    return ChipEncoder(InProcessConnection(blank), psam)
+
+
+EncoderFor = Callable[[SimulatedCard], ChipEncoder]
+
+
+@pytest.fixture
+def encoder_for(psam: SimulatedPsam) -> EncoderFor:
+    return lambda card: ChipEncoder(InProcessConnection(card), psam)
+
+
+CardWithFaults = Callable[[CardFaults], SimulatedCard]
+
+
+@pytest.fixture
+def card_with(master_keys: MasterKeys) -> CardWithFaults:
+    return lambda faults: SimulatedCard.issue_blank(master_keys, CARD_IDENTIFIER, faults=faults)
