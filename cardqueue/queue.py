@@ -153,23 +153,28 @@ class Queue:
         worker: str,
         job_ids: Sequence[int],
         results: Sequence[dict[str, Any] | None] | None = None,
+        conn: Conn | None = None,
     ) -> None:
-        """Finish jobs held by ``worker``; they move to history in the same statement."""
+        """Finish jobs held by ``worker``; they move to history in the same statement.
+
+        ``conn`` runs it inside the caller's transaction (the card it made
+        changes state in the same commit).
+        """
         ids = list(job_ids)
         texts = [
             None if r is None else orjson.dumps(r).decode() for r in results or [None] * len(ids)
         ]
         with database_errors():
-            rows = await self._pool.fetch(Q["complete"], ids, worker, texts)
+            rows = await (conn or self._pool).fetch(Q["complete"], ids, worker, texts)
         self._require_all(ids, rows, worker)
 
     async def fail(
-        self, worker: str, job_id: int, error: str, *, transient: bool
+        self, worker: str, job_id: int, error: str, *, transient: bool, conn: Conn | None = None
     ) -> tuple[JobState, datetime]:
         """Report a failure; returns the job's new state and when it may run again."""
         b = self._backoff
         with database_errors():
-            row = await self._pool.fetchrow(
+            row = await (conn or self._pool).fetchrow(
                 Q["fail"], job_id, worker, error, transient, b.base_seconds, b.cap_seconds
             )
         if row is None:
@@ -196,18 +201,19 @@ class Queue:
         outcome: Reconciliation,
         note: str,
         result: dict[str, Any] | None = None,
+        conn: Conn | None = None,
     ) -> None:
         """Settle an in-doubt job with what really happened to the card."""
         if outcome is Reconciliation.MADE:
             payload = orjson.dumps(result or {"note": note}).decode()
-            await self._one(Q["finish_in_doubt"], job_id, payload, wanted="in_doubt")
+            await self._one(Q["finish_in_doubt"], job_id, payload, wanted="in_doubt", conn=conn)
         else:
             query = "requeue_in_doubt" if outcome is Reconciliation.NOT_STARTED else "bury_in_doubt"
-            await self._one(Q[query], job_id, note, wanted="in_doubt")
+            await self._one(Q[query], job_id, note, wanted="in_doubt", conn=conn)
 
-    async def get(self, job_id: int) -> Job:
+    async def get(self, job_id: int, conn: Conn | None = None) -> Job:
         with database_errors():
-            row = await self._pool.fetchrow(Q["get_job"], job_id)
+            row = await (conn or self._pool).fetchrow(Q["get_job"], job_id)
         if row is None:
             raise JobNotFound(f"no job {job_id}", job_id=job_id)
         return _job(row)
@@ -244,9 +250,9 @@ class Queue:
             rows = await self._pool.fetch(Q["prune_history"], before, limit)
         return len(rows)
 
-    async def _one(self, sql: str, *args: Any, wanted: str) -> None:
+    async def _one(self, sql: str, *args: Any, wanted: str, conn: Conn | None = None) -> None:
         with database_errors():
-            row = await self._pool.fetchrow(sql, *args)
+            row = await (conn or self._pool).fetchrow(sql, *args)
         if row is None:
             job_id = args[0]
             raise JobNotFound(f"no {wanted} job {job_id}", job_id=job_id, wanted_state=wanted)

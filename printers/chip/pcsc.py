@@ -8,7 +8,9 @@ pyscard's calls block, so each :class:`PcscConnection` owns a single worker thre
 and runs every call there: PC/SC handles stay on one thread and the event loop
 never waits on the reader. :meth:`PcscConnection.connect` waits up to
 ``card_timeout`` seconds for a card in the chosen reader (a printer's chip station
-reports the card a moment after it arrives). Library errors become sscard errors:
+reports the card a moment after it arrives) and, within that time, retries while
+the reader reports the card unpowered or unresponsive (it is still being powered
+up). Library errors become sscard errors:
 an unresponsive or unpowered card is :class:`~printers.chip.status.CardMute` (the
 card must be rejected), anything else :class:`issuance.errors.TransportError`.
 """
@@ -16,6 +18,7 @@ card must be rejected), anything else :class:`issuance.errors.TransportError`.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
@@ -26,6 +29,7 @@ from printers.chip.status import CardMute
 
 T = TypeVar("T")
 
+POWER_UP_RETRY = 0.1  # seconds between connection attempts while a card powers up
 SCARD_W_UNRESPONSIVE_CARD = 0x80100066
 SCARD_W_UNPOWERED_CARD = 0x80100067
 HRESULT_ERRORS: Mapping[int, type[SscardError]] = {
@@ -113,6 +117,7 @@ class PcscConnection:
         request_module = _import("smartcard.CardRequest")
         exceptions = _import("smartcard.Exceptions")
         name = self._pick_reader()
+        deadline = time.monotonic() + self.card_timeout
         request = request_module.CardRequest(readers=[name], timeout=self.card_timeout)
         try:
             service = request.waitforcard()
@@ -120,12 +125,21 @@ class PcscConnection:
             raise TransportError(f"no card in {name} after {self.card_timeout} s") from exc
         except Exception as exc:
             raise _convert(exc, "waiting for a card") from exc
-        try:
-            service.connection.connect()
-            self.atr = bytes(service.connection.getATR())
-        except Exception as exc:
-            raise _convert(exc, f"connecting to the card in {name}") from exc
+        self._power_up(service, name, deadline)
         self._service, self._connection = service, service.connection
+
+    def _power_up(self, service: Any, name: str, deadline: float) -> None:
+        """Connect to the card, retrying while the reader is still powering it up."""
+        while True:
+            try:
+                service.connection.connect()
+                self.atr = bytes(service.connection.getATR())
+                return
+            except Exception as exc:
+                error = _convert(exc, f"connecting to the card in {name}")
+                if not isinstance(error, CardMute) or time.monotonic() >= deadline:
+                    raise error from exc
+            time.sleep(POWER_UP_RETRY)
 
     def _disconnect(self) -> None:
         connection, self._connection, self._service = self._connection, None, None

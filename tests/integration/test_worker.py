@@ -13,8 +13,8 @@ import pytest
 
 from cardqueue import Capability, Job, JobState, NewJob, Queue, Step
 from cardqueue.worker import Lease, Worker, WorkerConfig
+from conftest import embedded_server
 from issuance.db.migrate import migrate
-from issuance.db.server import start_embedded
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,12 +57,9 @@ async def test_worker_killed_mid_job(
     assert (await queue.get(res.job_id)).state is after
 
 
-async def test_database_restart_under_a_worker(tmp_path: Path) -> None:
-    server = start_embedded(tmp_path / "pgdata")
-    try:
+async def test_database_restart_under_a_worker() -> None:
+    with embedded_server() as server:
         await _restart_scenario(server)
-    finally:
-        server.cleanup()
 
 
 async def _restart_scenario(server: object) -> None:

@@ -152,3 +152,18 @@ def test_cross_check_names_the_declared_field(
         cross_check(parse(STANDARD_EXAMPLE), born, gender)
     assert info.value.problem.field == field
     assert info.value.code == code
+
+
+@given(valid_ids)
+def test_check_character_x_in_either_case(text: str) -> None:
+    first14 = text[:14]
+    first17 = next(
+        candidate
+        for candidate in (f"{first14}{seq:03d}" for seq in range(1000))
+        if check_character(candidate) == "X"
+    )
+    assert parse(first17 + "X").value == first17 + "X"
+    assert parse(first17 + "x").value == first17 + "X"
+    with pytest.raises(FieldError) as info:
+        parse(first17 + "0")
+    assert info.value.code == IdProblem.CHECK_DIGIT

@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Protocol
 
 import pytest
-from evolis_panels import random_side
 
 from printers.evolis.driver import EvolisPrinter
 from printers.evolis.models import MODELS, PrinterModel, RibbonType
 from printers.evolis.transport import TcpTransport
 from printers.panels import CardSide
 from printers.simulator.evolis_sim import EvolisSimulator, SimConfig
+
+from .evolis_panels import random_side
 
 Rig = tuple[EvolisSimulator, EvolisPrinter]
 

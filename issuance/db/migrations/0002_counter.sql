@@ -1,0 +1,190 @@
+-- The counter service's records: banks and outlets, operators, holders and
+-- their cards, every card transition, the audit trail of personal-data access,
+-- request idempotency, printers, home visits, withdrawals and fee schedules.
+--
+-- Card numbers and identifiers both come from card_number_seq (see
+-- issuance.domain.numbers). One person has at most one active card and at
+-- most one card being made (partial unique indexes); a bank change keeps the
+-- old card active until the new one is activated.
+
+CREATE TABLE banks (
+    code text PRIMARY KEY CHECK (code ~ '^[A-Z0-9]{2,6}$'),
+    name text NOT NULL CHECK (length(name) BETWEEN 1 AND 100),
+    institution_code text NOT NULL UNIQUE CHECK (institution_code ~ '^[0-9A-Z]{12}$'),
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE outlets (
+    code text PRIMARY KEY CHECK (code ~ '^[A-Za-z0-9_-]{2,32}$'),
+    bank text NOT NULL REFERENCES banks (code),
+    name text NOT NULL,
+    district text NOT NULL CHECK (district ~ '^1101[0-9]{2}$'),
+    address text NOT NULL DEFAULT '',
+    can_issue_instantly boolean NOT NULL DEFAULT false,
+    has_security_terminal boolean NOT NULL DEFAULT false,
+    psam_serial text,
+    open boolean NOT NULL DEFAULT true,
+    CHECK (NOT can_issue_instantly OR (has_security_terminal AND psam_serial IS NOT NULL))
+);
+
+CREATE INDEX outlets_bank ON outlets (bank);
+
+CREATE TABLE outlet_filings (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    outlet text NOT NULL REFERENCES outlets (code),
+    bank text NOT NULL REFERENCES banks (code),
+    kind text NOT NULL CHECK (kind IN ('add', 'change', 'close')),
+    filed_on date NOT NULL,
+    outlet_as_filed jsonb NOT NULL,
+    at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE operators (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name text NOT NULL UNIQUE,
+    role text NOT NULL
+        CHECK (role IN ('clerk', 'supervisor', 'bank_admin', 'bureau_auditor', 'agent')),
+    bank text REFERENCES banks (code),
+    outlet text REFERENCES outlets (code),
+    token_sha256 bytea NOT NULL UNIQUE CHECK (length(token_sha256) = 32),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    CHECK (role = 'bureau_auditor' OR bank IS NOT NULL)
+);
+
+CREATE TABLE holders (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    citizen_id text NOT NULL UNIQUE CHECK (length(citizen_id) = 18),
+    name text NOT NULL,
+    gender text NOT NULL CHECK (gender IN ('1', '2')),
+    birth_date date NOT NULL,
+    ethnicity smallint NOT NULL CHECK (ethnicity BETWEEN 1 AND 56),
+    birthplace text NOT NULL CHECK (birthplace ~ '^[0-9]{6}$'),
+    phone text NOT NULL DEFAULT '',
+    address text NOT NULL DEFAULT '',
+    bank text NOT NULL REFERENCES banks (code),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE holder_photos (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    holder bigint NOT NULL REFERENCES holders (id),
+    image bytea NOT NULL,
+    media_type text NOT NULL CHECK (media_type IN ('image/jpeg', 'image/png')),
+    at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE INDEX holder_photos_holder ON holder_photos (holder);
+
+CREATE SEQUENCE card_number_seq AS bigint MINVALUE 1;
+
+CREATE TABLE cards (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    card_number text NOT NULL UNIQUE,
+    card_identifier text NOT NULL UNIQUE,
+    holder bigint NOT NULL REFERENCES holders (id),
+    bank text NOT NULL REFERENCES banks (code),
+    status text NOT NULL CHECK (status IN ('requested', 'in_production', 'ready', 'issued',
+        'active', 'lost_temporary', 'lost_formal', 'superseded', 'cancelled', 'spoiled')),
+    issue_date date NOT NULL,
+    expiry_date date NOT NULL,
+    card_data jsonb NOT NULL,
+    photo bigint NOT NULL REFERENCES holder_photos (id),
+    ordered_at_outlet text REFERENCES outlets (code),
+    activated_at_outlet text REFERENCES outlets (code),
+    job_id bigint,
+    replaces bigint REFERENCES cards (id),
+    superseded_by bigint REFERENCES cards (id),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    CHECK (expiry_date > issue_date)
+);
+
+CREATE UNIQUE INDEX cards_one_active ON cards (holder) WHERE status = 'active';
+CREATE UNIQUE INDEX cards_one_pending ON cards (holder)
+    WHERE status IN ('requested', 'in_production');
+CREATE INDEX cards_holder ON cards (holder);
+CREATE UNIQUE INDEX cards_job ON cards (job_id) WHERE job_id IS NOT NULL;
+
+CREATE TABLE card_events (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    card bigint NOT NULL REFERENCES cards (id),
+    action text NOT NULL,
+    from_status text,
+    to_status text NOT NULL,
+    operator bigint REFERENCES operators (id),
+    outlet text REFERENCES outlets (code),
+    at timestamptz NOT NULL DEFAULT now(),
+    reason text,
+    note text NOT NULL DEFAULT ''
+);
+
+CREATE INDEX card_events_card ON card_events (card, id);
+
+CREATE TABLE audit_log (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    operator bigint NOT NULL REFERENCES operators (id),
+    bank text,
+    outlet text,
+    purpose text NOT NULL,
+    holder bigint NOT NULL REFERENCES holders (id),
+    action text NOT NULL,
+    at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE INDEX audit_log_holder ON audit_log (holder, at);
+
+CREATE TABLE idempotency (
+    operator bigint NOT NULL REFERENCES operators (id),
+    key text NOT NULL CHECK (length(key) BETWEEN 1 AND 200),
+    request_sha256 bytea NOT NULL,
+    status integer,
+    body bytea,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (operator, key)
+);
+
+CREATE TABLE printers (
+    site text NOT NULL,
+    name text NOT NULL,
+    status text NOT NULL CHECK (status IN ('ok', 'faulted')),
+    fault text,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (site, name)
+);
+
+CREATE TABLE spoiled_cards (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    job_id bigint NOT NULL,
+    card bigint REFERENCES cards (id),
+    printer text,
+    reason text NOT NULL,
+    at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE home_visits (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    holder bigint NOT NULL REFERENCES holders (id),
+    card bigint NOT NULL REFERENCES cards (id),
+    outlet text NOT NULL REFERENCES outlets (code),
+    appointment_at timestamptz NOT NULL,
+    address text NOT NULL,
+    job_id bigint NOT NULL,
+    operator bigint NOT NULL REFERENCES operators (id),
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE withdrawals (
+    card bigint NOT NULL REFERENCES cards (id),
+    month date NOT NULL CHECK (extract(day FROM month) = 1),
+    count integer NOT NULL CHECK (count >= 0),
+    PRIMARY KEY (card, month)
+);
+
+CREATE TABLE fee_schedules (
+    bank text PRIMARY KEY REFERENCES banks (code),
+    amounts jsonb NOT NULL,
+    free_withdrawals_per_month integer NOT NULL CHECK (free_withdrawals_per_month >= 5),
+    uploaded_by bigint NOT NULL REFERENCES operators (id),
+    uploaded_at timestamptz NOT NULL DEFAULT now()
+);

@@ -1,0 +1,23 @@
+"""The counter service's records in PostgreSQL: one repository class over named queries."""
+
+from issuance.store.records import (
+    CardRecord,
+    EventRecord,
+    HolderRecord,
+    Operator,
+    OutletRecord,
+    PrinterRecord,
+    StoredResponse,
+)
+from issuance.store.store import Store
+
+__all__ = [
+    "CardRecord",
+    "EventRecord",
+    "HolderRecord",
+    "Operator",
+    "OutletRecord",
+    "PrinterRecord",
+    "Store",
+    "StoredResponse",
+]

@@ -1,0 +1,186 @@
+-- The counter service's statements, run by issuance.store.store.Store.
+
+-- name: insert_bank
+INSERT INTO banks (code, name, institution_code) VALUES ($1, $2, $3)
+ON CONFLICT (code) DO NOTHING
+RETURNING code;
+
+-- name: get_bank
+SELECT code, name, institution_code FROM banks WHERE code = $1;
+
+-- name: insert_outlet
+INSERT INTO outlets (code, bank, name, district, address, can_issue_instantly,
+                     has_security_terminal, psam_serial)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (code) DO NOTHING
+RETURNING code;
+
+-- name: get_outlet
+SELECT code, bank, name, district, address, can_issue_instantly, has_security_terminal,
+       psam_serial, open
+FROM outlets WHERE code = $1;
+
+-- name: insert_filing
+INSERT INTO outlet_filings (outlet, bank, kind, filed_on, outlet_as_filed)
+VALUES ($1, $2, $3, $4, $5::jsonb);
+
+-- name: insert_operator
+INSERT INTO operators (name, role, bank, outlet, token_sha256) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (name) DO NOTHING
+RETURNING id;
+
+-- name: operator_by_token
+SELECT id, name, role, bank, outlet FROM operators WHERE token_sha256 = $1;
+
+-- name: holder_by_citizen_id
+SELECT id, citizen_id, name, gender, birth_date, ethnicity, birthplace, phone, address, bank
+FROM holders WHERE citizen_id = $1
+FOR UPDATE;
+
+-- name: holder_by_id
+SELECT id, citizen_id, name, gender, birth_date, ethnicity, birthplace, phone, address, bank
+FROM holders WHERE id = $1
+FOR UPDATE;
+
+-- name: insert_holder
+INSERT INTO holders (citizen_id, name, gender, birth_date, ethnicity, birthplace, phone,
+                     address, bank)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+RETURNING id, citizen_id, name, gender, birth_date, ethnicity, birthplace, phone, address, bank;
+
+-- name: update_holder
+-- Every field of holder $1 (the caller passes the unchanged ones as they were).
+UPDATE holders
+SET name = $2, gender = $3, birth_date = $4, ethnicity = $5, birthplace = $6, phone = $7,
+    address = $8, bank = $9, updated_at = now()
+WHERE id = $1
+RETURNING id, citizen_id, name, gender, birth_date, ethnicity, birthplace, phone, address, bank;
+
+-- name: insert_photo
+INSERT INTO holder_photos (holder, image, media_type) VALUES ($1, $2, $3) RETURNING id;
+
+-- name: photo_of_job
+-- The photo of the card that job $1 makes, with the card's bank (for the scope check).
+SELECT p.image, p.media_type, c.bank
+FROM cards c JOIN holder_photos p ON p.id = c.photo
+WHERE c.job_id = $1;
+
+-- name: next_card_sequence
+SELECT nextval('card_number_seq');
+
+-- name: insert_card
+INSERT INTO cards (card_number, card_identifier, holder, bank, status, issue_date, expiry_date,
+                   card_data, photo, ordered_at_outlet, replaces)
+VALUES ($1, $2, $3, $4, 'requested', $5, $6, $7::jsonb, $8, $9, $10)
+RETURNING id;
+
+-- name: card_by_number
+SELECT id, card_number, card_identifier, holder, bank, status, issue_date, expiry_date,
+       card_data::text, photo, ordered_at_outlet, activated_at_outlet, job_id, replaces,
+       superseded_by
+FROM cards WHERE card_number = $1
+FOR UPDATE;
+
+-- name: card_by_id
+SELECT id, card_number, card_identifier, holder, bank, status, issue_date, expiry_date,
+       card_data::text, photo, ordered_at_outlet, activated_at_outlet, job_id, replaces,
+       superseded_by
+FROM cards WHERE id = $1
+FOR UPDATE;
+
+-- name: card_by_job
+SELECT id, card_number, card_identifier, holder, bank, status, issue_date, expiry_date,
+       card_data::text, photo, ordered_at_outlet, activated_at_outlet, job_id, replaces,
+       superseded_by
+FROM cards WHERE job_id = $1
+FOR UPDATE;
+
+-- name: cards_of_holder
+SELECT id, card_number, card_identifier, holder, bank, status, issue_date, expiry_date,
+       card_data::text, photo, ordered_at_outlet, activated_at_outlet, job_id, replaces,
+       superseded_by
+FROM cards WHERE holder = $1
+ORDER BY id
+FOR UPDATE;
+
+-- name: set_card_status
+UPDATE cards SET status = $2, updated_at = now() WHERE id = $1;
+
+-- name: set_card_job
+UPDATE cards SET job_id = $2, updated_at = now() WHERE id = $1;
+
+-- name: set_superseded_by
+UPDATE cards SET superseded_by = $2, updated_at = now() WHERE id = $1;
+
+-- name: set_activated_at
+UPDATE cards SET activated_at_outlet = $2, updated_at = now() WHERE id = $1;
+
+-- name: insert_event
+INSERT INTO card_events (card, action, from_status, to_status, operator, outlet, at, reason, note)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9);
+
+-- name: events_of_card
+SELECT action, from_status, to_status, operator, outlet, at, reason, note
+FROM card_events WHERE card = $1 ORDER BY id;
+
+-- name: insert_audit
+INSERT INTO audit_log (operator, bank, outlet, purpose, holder, action)
+VALUES ($1, $2, $3, $4, $5, $6);
+
+-- name: audit_of_holder
+SELECT operator, bank, outlet, purpose, holder, action, at
+FROM audit_log WHERE holder = $1 ORDER BY id;
+
+-- name: idempotency_claim
+-- Take key $2 for operator $1; a concurrent request with the same key waits here
+-- until the first one commits, then inserts nothing.
+INSERT INTO idempotency (operator, key, request_sha256) VALUES ($1, $2, $3)
+ON CONFLICT (operator, key) DO NOTHING
+RETURNING key;
+
+-- name: idempotency_get
+SELECT request_sha256, status, body FROM idempotency WHERE operator = $1 AND key = $2;
+
+-- name: idempotency_finish
+UPDATE idempotency SET status = $3, body = $4 WHERE operator = $1 AND key = $2;
+
+-- name: upsert_printer
+INSERT INTO printers (site, name, status, fault) VALUES ($1, $2, $3, $4)
+ON CONFLICT (site, name)
+DO UPDATE SET status = excluded.status, fault = excluded.fault, updated_at = now();
+
+-- name: printers_of_site
+SELECT site, name, status, fault FROM printers WHERE site = $1 ORDER BY name;
+
+-- name: clear_printer
+UPDATE printers SET status = 'ok', fault = NULL, updated_at = now()
+WHERE site = $1 AND name = $2
+RETURNING name;
+
+-- name: insert_spoiled
+INSERT INTO spoiled_cards (job_id, card, printer, reason) VALUES ($1, $2, $3, $4);
+
+-- name: spoiled_of_job
+SELECT job_id, card, printer, reason, at FROM spoiled_cards WHERE job_id = $1 ORDER BY id;
+
+-- name: insert_home_visit
+INSERT INTO home_visits (holder, card, outlet, appointment_at, address, job_id, operator)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING id;
+
+-- name: add_withdrawal
+-- One more inter-bank withdrawal by card $1 in month $2; returns how many the
+-- card had made that month before this one.
+INSERT INTO withdrawals (card, month, count) VALUES ($1, $2, 1)
+ON CONFLICT (card, month) DO UPDATE SET count = withdrawals.count + 1
+RETURNING count - 1 AS before;
+
+-- name: upsert_fee_schedule
+INSERT INTO fee_schedules (bank, amounts, free_withdrawals_per_month, uploaded_by)
+VALUES ($1, $2::jsonb, $3, $4)
+ON CONFLICT (bank) DO UPDATE
+SET amounts = excluded.amounts, free_withdrawals_per_month = excluded.free_withdrawals_per_month,
+    uploaded_by = excluded.uploaded_by, uploaded_at = now();
+
+-- name: fee_schedule_of
+SELECT bank, amounts::text, free_withdrawals_per_month FROM fee_schedules WHERE bank = $1;

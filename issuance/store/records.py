@@ -1,0 +1,113 @@
+"""The rows the store hands out, as frozen dataclasses (never raw records or dicts)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from issuance.domain.card_data import Gender
+from issuance.domain.cards import CardStatus
+from issuance.domain.roles import Role
+
+
+@dataclass(frozen=True)
+class Operator:
+    """Who is calling: found by the SHA-256 of their bearer token."""
+
+    id: int
+    name: str
+    role: Role
+    bank: str | None
+    outlet: str | None
+
+
+@dataclass(frozen=True)
+class OutletRecord:
+    code: str
+    bank: str
+    name: str
+    district: str
+    address: str
+    can_issue_instantly: bool
+    has_security_terminal: bool
+    psam_serial: str | None
+    open: bool
+
+
+@dataclass(frozen=True)
+class HolderRecord:
+    id: int
+    citizen_id: str
+    name: str
+    gender: Gender
+    birth_date: date
+    ethnicity: int
+    birthplace: str
+    phone: str
+    address: str
+    bank: str
+
+
+@dataclass(frozen=True)
+class CardRecord:
+    id: int
+    card_number: str
+    card_identifier: str
+    holder: int
+    bank: str
+    status: CardStatus
+    issue_date: date
+    expiry_date: date
+    card_data: dict[str, Any]
+    photo: int
+    ordered_at_outlet: str | None
+    activated_at_outlet: str | None
+    job_id: int | None
+    replaces: int | None
+    superseded_by: int | None
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    action: str
+    from_status: str | None
+    to_status: str
+    operator: int | None
+    outlet: str | None
+    at: datetime
+    reason: str | None
+    note: str
+
+
+@dataclass(frozen=True)
+class PrinterRecord:
+    site: str
+    name: str
+    status: str
+    fault: str | None
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    """What an idempotent request answered the first time (status None: still running)."""
+
+    request_sha256: bytes
+    status: int | None
+    body: bytes | None
+
+
+@dataclass(frozen=True)
+class NewCard:
+    """A card row to insert; numbers come from the card-number sequence."""
+
+    card_number: str
+    card_identifier: str
+    holder: int
+    bank: str
+    issue_date: date
+    expiry_date: date
+    card_data: dict[str, Any]
+    photo: int
+    ordered_at_outlet: str | None
+    replaces: int | None

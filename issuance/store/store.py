@@ -1,0 +1,314 @@
+"""The counter service's one repository: every statement is a named query in ``queries.sql``.
+
+A :class:`Store` runs on a pool or on one connection. ``async with
+store.transaction() as tx`` gives a store bound to one connection inside a
+transaction; calling ``transaction()`` on a bound store opens a savepoint, so
+a service that opens its own transaction still commits together with the
+caller's (the API wraps a service and its idempotency record in one
+transaction). Reads that precede a change lock their rows (``FOR UPDATE``), so
+two counters acting on one card are serialised by the database.
+
+Rows come back as the frozen dataclasses of :mod:`issuance.store.records`;
+constraint violations become sscard errors here, at the boundary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date, datetime
+from typing import Any
+
+import asyncpg
+import orjson
+
+from issuance.db.connect import database_errors
+from issuance.db.queries import load_queries
+from issuance.domain.card_data import Gender
+from issuance.domain.cards import CardStatus
+from issuance.domain.roles import Role
+from issuance.errors import ConflictError
+from issuance.store.records import (
+    CardRecord,
+    EventRecord,
+    HolderRecord,
+    NewCard,
+    Operator,
+    OutletRecord,
+    PrinterRecord,
+    StoredResponse,
+)
+
+Q = load_queries("issuance.store")
+Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+Executor = asyncpg.Pool | Conn
+
+HOLDER_FIELDS = ("name", "gender", "birth_date", "ethnicity", "birthplace", "phone", "address")
+
+
+def token_digest(token: str) -> bytes:
+    """The SHA-256 of a bearer token: the only form in which tokens are stored."""
+    return hashlib.sha256(token.encode()).digest()
+
+
+def _holder(row: asyncpg.Record) -> HolderRecord:
+    return HolderRecord(
+        id=row["id"], citizen_id=row["citizen_id"], name=row["name"],
+        gender=Gender(row["gender"]), birth_date=row["birth_date"], ethnicity=row["ethnicity"],
+        birthplace=row["birthplace"], phone=row["phone"], address=row["address"],
+        bank=row["bank"],
+    )  # fmt: skip
+
+
+def _card(row: asyncpg.Record) -> CardRecord:
+    return CardRecord(
+        id=row["id"], card_number=row["card_number"], card_identifier=row["card_identifier"],
+        holder=row["holder"], bank=row["bank"], status=CardStatus(row["status"]),
+        issue_date=row["issue_date"], expiry_date=row["expiry_date"],
+        card_data=orjson.loads(row["card_data"]), photo=row["photo"],
+        ordered_at_outlet=row["ordered_at_outlet"],
+        activated_at_outlet=row["activated_at_outlet"], job_id=row["job_id"],
+        replaces=row["replaces"], superseded_by=row["superseded_by"],
+    )  # fmt: skip
+
+
+def _required(row: asyncpg.Record | None) -> asyncpg.Record:
+    if row is None:
+        raise LookupError("the statement returned no row")
+    return row
+
+
+def _outlet(row: asyncpg.Record) -> OutletRecord:
+    return OutletRecord(**dict(row))
+
+
+class Store:
+    """Named queries over a pool, or over one connection inside a transaction."""
+
+    def __init__(self, executor: Executor) -> None:
+        self._db = executor
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Store]:
+        """A store bound to one connection in a transaction (a savepoint if already bound)."""
+        with database_errors():
+            if isinstance(self._db, asyncpg.Pool):
+                async with self._db.acquire() as conn, conn.transaction():
+                    yield Store(conn)
+            else:
+                async with self._db.transaction():
+                    yield self
+
+    @property
+    def connection(self) -> Conn:
+        """The bound connection (for the queue's ``conn`` parameters)."""
+        if isinstance(self._db, asyncpg.Pool):
+            raise RuntimeError("the store is not bound to a transaction")
+        return self._db
+
+    # --- banks, outlets, operators ------------------------------------------------------
+
+    async def insert_bank(self, code: str, name: str, institution_code: str) -> None:
+        if await self._db.fetchval(Q["insert_bank"], code, name, institution_code) is None:
+            raise ConflictError(f"bank {code} exists", code="bank_exists", bank=code)
+
+    async def bank_exists(self, code: str) -> bool:
+        return await self._db.fetchrow(Q["get_bank"], code) is not None
+
+    async def institution_code(self, bank: str) -> str | None:
+        row = await self._db.fetchrow(Q["get_bank"], bank)
+        return None if row is None else str(row["institution_code"])
+
+    async def insert_outlet(self, outlet: OutletRecord, filed_on: date) -> None:
+        o = outlet
+        created = await self._db.fetchval(
+            Q["insert_outlet"], o.code, o.bank, o.name, o.district, o.address,
+            o.can_issue_instantly, o.has_security_terminal, o.psam_serial,
+        )  # fmt: skip
+        if created is None:
+            raise ConflictError(f"outlet {o.code} exists", code="outlet_exists", outlet=o.code)
+        filed = orjson.dumps(o.__dict__).decode()
+        await self._db.execute(Q["insert_filing"], o.code, o.bank, "add", filed_on, filed)
+
+    async def outlet(self, code: str) -> OutletRecord | None:
+        row = await self._db.fetchrow(Q["get_outlet"], code)
+        return None if row is None else _outlet(row)
+
+    async def insert_operator(
+        self, name: str, role: Role, bank: str | None, outlet: str | None, token: str
+    ) -> int:
+        digest = token_digest(token)
+        found = await self._db.fetchval(
+            Q["insert_operator"], name, role.value, bank, outlet, digest
+        )
+        if found is None:
+            raise ConflictError(f"operator {name} exists", code="operator_exists", name=name)
+        return int(found)
+
+    async def operator_by_token(self, token: str) -> Operator | None:
+        row = await self._db.fetchrow(Q["operator_by_token"], token_digest(token))
+        if row is None:
+            return None
+        return Operator(row["id"], row["name"], Role(row["role"]), row["bank"], row["outlet"])
+
+    # --- holders and photos ---------------------------------------------------------------
+
+    async def holder_by_citizen_id(self, citizen_id: str) -> HolderRecord | None:
+        row = await self._db.fetchrow(Q["holder_by_citizen_id"], citizen_id)
+        return None if row is None else _holder(row)
+
+    async def holder(self, holder_id: int) -> HolderRecord:
+        row = await self._db.fetchrow(Q["holder_by_id"], holder_id)
+        if row is None:
+            raise LookupError(f"holder {holder_id} vanished")
+        return _holder(row)
+
+    async def insert_holder(self, h: HolderRecord) -> HolderRecord:
+        row = await self._db.fetchrow(
+            Q["insert_holder"], h.citizen_id, h.name, h.gender.value, h.birth_date, h.ethnicity,
+            h.birthplace, h.phone, h.address, h.bank,
+        )  # fmt: skip
+        return _holder(_required(row))
+
+    async def update_holder(self, h: HolderRecord) -> HolderRecord:
+        row = await self._db.fetchrow(
+            Q["update_holder"], h.id, h.name, h.gender.value, h.birth_date, h.ethnicity,
+            h.birthplace, h.phone, h.address, h.bank,
+        )  # fmt: skip
+        return _holder(_required(row))
+
+    async def insert_photo(self, holder: int, image: bytes, media_type: str) -> int:
+        return int(await self._db.fetchval(Q["insert_photo"], holder, image, media_type))
+
+    async def photo_of_job(self, job_id: int) -> tuple[bytes, str, str] | None:
+        """(image, media type, bank of the card) for the card job ``job_id`` makes."""
+        row = await self._db.fetchrow(Q["photo_of_job"], job_id)
+        return None if row is None else (bytes(row["image"]), row["media_type"], row["bank"])
+
+    # --- cards and their events -----------------------------------------------------------
+
+    async def next_card_sequence(self) -> int:
+        return int(await self._db.fetchval(Q["next_card_sequence"]))
+
+    async def insert_card(self, c: NewCard) -> int:
+        data = orjson.dumps(c.card_data).decode()
+        try:
+            card_id = await self._db.fetchval(
+                Q["insert_card"], c.card_number, c.card_identifier, c.holder, c.bank,
+                c.issue_date, c.expiry_date, data, c.photo, c.ordered_at_outlet, c.replaces,
+            )  # fmt: skip
+        except asyncpg.UniqueViolationError as exc:
+            raise ConflictError(
+                "a card for this person is already being made", code="card_pending"
+            ) from exc
+        return int(card_id)
+
+    async def card_by_number(self, number: str) -> CardRecord | None:
+        row = await self._db.fetchrow(Q["card_by_number"], number)
+        return None if row is None else _card(row)
+
+    async def card(self, card_id: int) -> CardRecord:
+        row = await self._db.fetchrow(Q["card_by_id"], card_id)
+        if row is None:
+            raise LookupError(f"card {card_id} vanished")
+        return _card(row)
+
+    async def card_by_job(self, job_id: int) -> CardRecord | None:
+        row = await self._db.fetchrow(Q["card_by_job"], job_id)
+        return None if row is None else _card(row)
+
+    async def cards_of_holder(self, holder: int) -> list[CardRecord]:
+        return [_card(r) for r in await self._db.fetch(Q["cards_of_holder"], holder)]
+
+    async def set_card_status(self, card_id: int, status: CardStatus) -> None:
+        try:
+            await self._db.execute(Q["set_card_status"], card_id, status.value)
+        except asyncpg.UniqueViolationError as exc:
+            raise ConflictError(
+                "this person already has an active card", code="card_already_active"
+            ) from exc
+
+    async def set_card_job(self, card_id: int, job_id: int) -> None:
+        await self._db.execute(Q["set_card_job"], card_id, job_id)
+
+    async def set_superseded_by(self, card_id: int, newer: int) -> None:
+        await self._db.execute(Q["set_superseded_by"], card_id, newer)
+
+    async def set_activated_at(self, card_id: int, outlet: str | None) -> None:
+        await self._db.execute(Q["set_activated_at"], card_id, outlet)
+
+    async def insert_event(self, card_id: int, event: EventRecord) -> None:
+        e = event
+        await self._db.execute(
+            Q["insert_event"], card_id, e.action, e.from_status, e.to_status, e.operator,
+            e.outlet, e.at, e.reason, e.note,
+        )  # fmt: skip
+
+    async def events_of_card(self, card_id: int) -> list[EventRecord]:
+        return [EventRecord(**dict(r)) for r in await self._db.fetch(Q["events_of_card"], card_id)]
+
+    # --- audit and idempotency -------------------------------------------------------------
+
+    async def audit(self, op: Operator, purpose: str, holder: int, action: str) -> None:
+        await self._db.execute(
+            Q["insert_audit"], op.id, op.bank, op.outlet, purpose, holder, action
+        )
+
+    async def audit_of_holder(self, holder: int) -> list[dict[str, Any]]:
+        return [dict(r) for r in await self._db.fetch(Q["audit_of_holder"], holder)]
+
+    async def idempotency_claim(self, operator: int, key: str, digest: bytes) -> bool:
+        """True if the key is new (now taken); False if a request already used it."""
+        return await self._db.fetchval(Q["idempotency_claim"], operator, key, digest) is not None
+
+    async def idempotency_get(self, operator: int, key: str) -> StoredResponse | None:
+        row = await self._db.fetchrow(Q["idempotency_get"], operator, key)
+        if row is None:
+            return None
+        body = None if row["body"] is None else bytes(row["body"])
+        return StoredResponse(bytes(row["request_sha256"]), row["status"], body)
+
+    async def idempotency_finish(self, operator: int, key: str, status: int, body: bytes) -> None:
+        await self._db.execute(Q["idempotency_finish"], operator, key, status, body)
+
+    # --- printers, spoiled cards, visits, withdrawals, fees --------------------------------
+
+    async def upsert_printer(self, p: PrinterRecord) -> None:
+        await self._db.execute(Q["upsert_printer"], p.site, p.name, p.status, p.fault)
+
+    async def printers_of_site(self, site: str) -> list[PrinterRecord]:
+        return [PrinterRecord(**dict(r)) for r in await self._db.fetch(Q["printers_of_site"], site)]
+
+    async def clear_printer(self, site: str, name: str) -> bool:
+        return await self._db.fetchval(Q["clear_printer"], site, name) is not None
+
+    async def insert_spoiled(
+        self, job_id: int, card_id: int | None, printer: str | None, reason: str
+    ) -> None:
+        await self._db.execute(Q["insert_spoiled"], job_id, card_id, printer, reason)
+
+    async def spoiled_of_job(self, job_id: int) -> list[dict[str, Any]]:
+        return [dict(r) for r in await self._db.fetch(Q["spoiled_of_job"], job_id)]
+
+    async def insert_home_visit(
+        self, holder: int, card: int, *, outlet: str, at: datetime, address: str, job: int, op: int
+    ) -> int:
+        args = (holder, card, outlet, at, address, job, op)
+        return int(await self._db.fetchval(Q["insert_home_visit"], *args))
+
+    async def add_withdrawal(self, card_id: int, month: date) -> int:
+        """Count one withdrawal; returns how many the card had made that month before it."""
+        return int(await self._db.fetchval(Q["add_withdrawal"], card_id, month))
+
+    async def upsert_fee_schedule(
+        self, bank: str, amounts: dict[str, int], free_withdrawals: int, operator: int
+    ) -> None:
+        text = orjson.dumps(amounts).decode()
+        await self._db.execute(Q["upsert_fee_schedule"], bank, text, free_withdrawals, operator)
+
+    async def fee_schedule(self, bank: str) -> tuple[dict[str, int], int] | None:
+        row = await self._db.fetchrow(Q["fee_schedule_of"], bank)
+        if row is None:
+            return None
+        return orjson.loads(row["amounts"]), int(row["free_withdrawals_per_month"])

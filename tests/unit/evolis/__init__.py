@@ -1,0 +1,1 @@
+"""Tests of the Evolis printer driver and its simulator."""
