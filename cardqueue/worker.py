@@ -21,7 +21,7 @@ import asyncpg
 from cardqueue.models import Capability, Job, Step
 from cardqueue.queue import CHANNEL, Queue
 from issuance.db.connect import CONNECTION_ERRORS, create_pool
-from issuance.errors import DatabaseError, QueueError
+from issuance.errors import DatabaseError, LeaseLost, QueueError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -112,7 +112,13 @@ class Worker:
             return
         finally:
             beat.cancel()
-        await self._retry(lambda: queue.complete(lease.worker, [job.id], [result]), stop)
+        try:
+            await self._retry(lambda: queue.complete(lease.worker, [job.id], [result]), stop)
+        except LeaseLost:
+            # the lease ran out (e.g. while the database was away) and the job was
+            # released: whoever holds it now finishes it
+            log.warning("job %s finished after its lease was lost", job.id)
+            return
         self.processed += 1
 
     async def _fail(
@@ -130,6 +136,9 @@ class Worker:
                 await lease.step(lease.current)
             except DatabaseError:
                 log.warning("heartbeat for job %s failed; retrying", lease.job.id)
+            except LeaseLost:
+                log.warning("lease on job %s lost", lease.job.id)
+                return
 
     async def _retry(self, action: Callable[[], Awaitable[T]], stop: asyncio.Event) -> T | None:
         delay = self._config.reconnect_seconds

@@ -1,9 +1,11 @@
 -- The counter service's statements, run by issuance.store.store.Store.
 
 -- name: insert_bank
-INSERT INTO banks (code, name, institution_code) VALUES ($1, $2, $3)
+-- The institution number is the region code $3 and the next serial.
+INSERT INTO banks (code, name, institution_code)
+VALUES ($1, $2, $3 || lpad(nextval('bank_institution_seq')::text, 6, '0'))
 ON CONFLICT (code) DO NOTHING
-RETURNING code;
+RETURNING institution_code;
 
 -- name: get_bank
 SELECT code, name, institution_code FROM banks WHERE code = $1;

@@ -109,9 +109,12 @@ class Store:
 
     # --- banks, outlets, operators ------------------------------------------------------
 
-    async def insert_bank(self, code: str, name: str, institution_code: str) -> None:
-        if await self._db.fetchval(Q["insert_bank"], code, name, institution_code) is None:
+    async def insert_bank(self, code: str, name: str, region: str) -> str:
+        """Insert a bank; returns its institution number (``region`` and a serial)."""
+        institution = await self._db.fetchval(Q["insert_bank"], code, name, region)
+        if institution is None:
             raise ConflictError(f"bank {code} exists", code="bank_exists", bank=code)
+        return str(institution)
 
     async def bank_exists(self, code: str) -> bool:
         return await self._db.fetchrow(Q["get_bank"], code) is not None

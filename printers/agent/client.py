@@ -149,12 +149,12 @@ class AgentClient:
         *,
         body: Mapping[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
-        timeout: float | None = None,
+        read_seconds: float | None = None,
         errors: Mapping[int, type[SscardError]] = STATUS_ERRORS,
     ) -> httpx.Response:
         try:
             response = await self._http.request(
-                method, path, json=body, params=params, timeout=timeout or self._timeout
+                method, path, json=body, params=params, timeout=read_seconds or self._timeout
             )
         except httpx.HTTPError as exc:
             raise ApiUnavailable(f"{method} {path}: {exc.__class__.__name__}", path=path) from exc
@@ -183,8 +183,8 @@ class AgentClient:
             "limit": limit,
             "wait_seconds": wait_seconds,
         }
-        timeout = wait_seconds + POLL_MARGIN_SECONDS
-        response = await self._call("POST", "/v1/agent/claim", body=body, timeout=timeout)
+        read_seconds = wait_seconds + POLL_MARGIN_SECONDS
+        response = await self._call("POST", "/v1/agent/claim", body=body, read_seconds=read_seconds)
         jobs = self._json(response).get("jobs")
         if not isinstance(jobs, list):
             raise ProtocolError("the claim answer has no list of jobs")

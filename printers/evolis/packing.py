@@ -8,10 +8,10 @@ result is padded with zero bits to the download's wire size. Why the wire size
 is the documented 676,992-dot size and not the panel's 658,368 dots is
 explained in :mod:`printers.evolis.models`; the padding prints no ink.
 
-The work is vectorised: a dot array is expanded to its bits with
-``numpy.unpackbits``, the high bits a level never uses are sliced away and
-the rest is packed again with ``numpy.packbits``, so a full YMCKO side packs
-in a few milliseconds.
+The work is vectorised: eight dots of b bits always make b whole bytes, so
+each output byte is an OR of one or two shifted dot columns, following a
+small precomputed plan per bit width; a full YMCKO side packs in a few
+milliseconds.
 
 ``compress_mono`` builds the ``Dbc`` data of a 2-level panel (k or o): per
 81-byte line, ``0x00`` for a white line, ``0xFF`` for a black line, or a count
@@ -23,6 +23,8 @@ rebuild what it was sent, and rejects malformed data with
 """
 
 from __future__ import annotations
+
+from types import MappingProxyType
 
 import numpy as np
 import numpy.typing as npt
@@ -55,11 +57,53 @@ def _dots(panel: PanelImage) -> U8Array:
     return dots
 
 
+Term = tuple[int, int, int]  # (byte, dot, left shift)
+
+
+def _terms(bits: int) -> tuple[Term, ...]:
+    """How 8 dots of ``bits`` bits fill ``bits`` bytes.
+
+    Dot ``i`` occupies stream bits ``i*bits .. i*bits+bits-1`` (MSB first); it
+    reaches byte ``j`` shifted left by ``8*j + 8 - (i+1)*bits`` (a negative
+    shift means its high bits end the byte and its low bits start the next).
+    """
+    return tuple(
+        (j, i, 8 * j + 8 - (i + 1) * bits)
+        for j in range(bits)
+        for i in range(8)
+        if i * bits < 8 * j + 8 and (i + 1) * bits > 8 * j
+    )
+
+
+TERMS = MappingProxyType({bits: _terms(bits) for bits in (1, 5, 6, 7)})
+
+
+def _shift(column: U8Array, left: int) -> U8Array:
+    """Shift in uint8, so bits pushed past the byte fall away."""
+    places = np.uint8(abs(left))
+    return column << places if left >= 0 else column >> places
+
+
+def _or_terms(columns: U8Array, terms: list[tuple[int, int]]) -> U8Array:
+    result = _shift(columns[terms[0][0]], terms[0][1])
+    for source, left in terms[1:]:
+        result |= _shift(columns[source], left)
+    return result
+
+
 def pack_dots(dots: U8Array, fmt: DownloadFormat) -> bytes:
-    """Pack dot values MSB-first at ``fmt.bits_per_dot`` and pad to the wire size."""
-    bits = np.unpackbits(dots.reshape(-1, 1), axis=1)[:, 8 - fmt.bits_per_dot :]
-    packed = np.packbits(bits.reshape(-1))
-    return packed.tobytes() + bytes(fmt.padding_bytes)
+    """Pack dot values MSB-first at ``fmt.bits_per_dot`` and pad to the wire size.
+
+    Eight dots always fill ``bits_per_dot`` whole bytes, so the dots are taken
+    as eight columns and each output byte column is the OR of the one or two
+    shifted dot columns that reach it (:data:`TERMS`).
+    """
+    bits = fmt.bits_per_dot
+    columns = np.ascontiguousarray(dots.reshape(-1, 8).T)
+    out = np.empty((columns.shape[1], bits), dtype=np.uint8)
+    for byte in range(bits):
+        out[:, byte] = _or_terms(columns, [(i, s) for j, i, s in TERMS[bits] if j == byte])
+    return out.tobytes() + bytes(fmt.padding_bytes)
 
 
 def pack_panel(panel: PanelImage) -> bytes:
@@ -78,11 +122,17 @@ def unpack_dots(data: bytes, levels: int) -> U8Array:
     raw = np.frombuffer(data, dtype=np.uint8)
     if raw[fmt.packed_bytes :].any():
         raise ProtocolError("the padding after the panel's last line carries ink")
-    width = fmt.bits_per_dot
-    bits = np.unpackbits(raw[: fmt.packed_bytes])[: DOTS_PER_PANEL * width]
-    wide = np.zeros((DOTS_PER_PANEL, 8), dtype=np.uint8)
-    wide[:, 8 - width :] = bits.reshape(-1, width)
-    return np.packbits(wide, axis=1).reshape(-1)
+    return _unpack_columns(raw[: fmt.packed_bytes], fmt.bits_per_dot)
+
+
+def _unpack_columns(packed: U8Array, bits: int) -> U8Array:
+    columns = np.ascontiguousarray(packed.reshape(-1, bits).T)
+    dots = np.empty((columns.shape[1], 8), dtype=np.uint8)
+    mask = np.uint8((1 << bits) - 1)
+    for dot in range(8):
+        terms = [(j, -s) for j, i, s in TERMS[bits] if i == dot]
+        dots[:, dot] = _or_terms(columns, terms) & mask
+    return dots.reshape(-1)
 
 
 def unpack_panel(panel: Panel, levels: int, data: bytes) -> PanelImage:

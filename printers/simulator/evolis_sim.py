@@ -8,7 +8,8 @@ Two layers:
     (the reply bytes, if the error mode gives one, and how long the
     mechanism takes). It keeps a feeder, a ribbon with a count of panels
     left, an output hopper and a reject box, the card's position (none,
-    inserted, parked at the chip station, jammed, ejected, rejected), the
+    inserted, parked at the chip station, printing, jammed, ejected,
+    rejected), the
     ``Rco`` counters, the panels downloaded for the current sequence and the
     list of printed cards. Capacities come from the model table and download
     sizes from the same format table the driver uses
@@ -48,7 +49,7 @@ import asyncio
 import contextlib
 import random
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum, StrEnum
 from pathlib import Path
 from types import MappingProxyType, TracebackType
@@ -147,12 +148,15 @@ class CardPosition(StrEnum):
     NONE = "none"
     INSERTED = "inserted"
     PARKED = "parked"
+    PRINTING = "printing"
     JAMMED = "jammed"
     EJECTED = "ejected"
     REJECTED = "rejected"
 
 
-IN_PRINTER = frozenset({CardPosition.INSERTED, CardPosition.PARKED, CardPosition.JAMMED})
+IN_PRINTER = frozenset(
+    {CardPosition.INSERTED, CardPosition.PARKED, CardPosition.PRINTING, CardPosition.JAMMED}
+)
 
 
 @dataclass(frozen=True)
@@ -188,6 +192,7 @@ class Result:
     reply: bytes | None
     delay: float = 0.0
     card: PrintedCard | None = None
+    settles: CardPosition | None = None  # where the card is once the mechanism stops
 
 
 @dataclass
@@ -283,7 +288,7 @@ class PrinterMachine:
             self.last_status = PrinterStatus.PARAMETER_ERROR
             return self._answer(command, nack_reply(PrinterStatus.PARAMETER_ERROR))
         if result.reply is None:
-            return Result(self._ack_reply(command), result.delay, result.card)
+            return replace(result, reply=self._ack_reply(command))
         return result
 
     def unreadable(self) -> Result:
@@ -559,12 +564,18 @@ class PrinterMachine:
         self.counters[Counter.CARDS] += 1
         self.counters[Counter.CLEANING] += 1
         self.hopper += 1
-        self.position = CardPosition.EJECTED
+        self.position = CardPosition.PRINTING
         self._leave_station()
         faces = self._sequence.printed_faces()
         self._sequence = _Sequence()
         self.printed.append(card)
-        return Result(None, self._print_delay(faces) + self._motion_delay(), card)
+        delay = self._print_delay(faces) + self._motion_delay()
+        return Result(None, delay, card, settles=CardPosition.EJECTED)
+
+    def settle(self, result: Result) -> None:
+        """The mechanism has finished what ``result`` started (e.g. printing ends in the hopper)."""
+        if result.settles is not None:
+            self.position = result.settles
 
 
 NATURAL_FAULTS: Mapping[Stage, Callable[[PrinterMachine], SimFault | None]] = MappingProxyType(
@@ -726,6 +737,7 @@ class EvolisSimulator:
     async def _complete(self, result: Result, writer: asyncio.StreamWriter) -> None:
         if result.delay > 0:
             await asyncio.sleep(result.delay)
+        self.machine.settle(result)
         if result.card is not None and self.out_dir is not None:
             await asyncio.to_thread(write_card_pngs, self.out_dir, result.card)
         if result.reply is not None:
@@ -758,7 +770,9 @@ async def _run(args: argparse.Namespace) -> None:
     )
     sim = EvolisSimulator(config, out_dir=args.out, host=args.host, port=args.port)
     await sim.start()
-    print(f"Evolis {args.model} simulator on {args.host}:{sim.port}, cards in {args.out}", flush=True)
+    print(
+        f"Evolis {args.model} simulator on {args.host}:{sim.port}, cards in {args.out}", flush=True
+    )
     await sim.serve_forever()
 
 

@@ -7,10 +7,14 @@
 -- most one card being made (partial unique indexes); a bank change keeps the
 -- old card active until the new one is activated.
 
+-- A bank's initialising-institution number (初始化机构编号, written to the chip):
+-- Beijing's region code and a six-digit serial from this sequence.
+CREATE SEQUENCE bank_institution_seq AS integer MINVALUE 1 MAXVALUE 999999;
+
 CREATE TABLE banks (
     code text PRIMARY KEY CHECK (code ~ '^[A-Z0-9]{2,6}$'),
     name text NOT NULL CHECK (length(name) BETWEEN 1 AND 100),
-    institution_code text NOT NULL UNIQUE CHECK (institution_code ~ '^[0-9A-Z]{12}$'),
+    institution_code text NOT NULL UNIQUE CHECK (institution_code ~ '^[0-9]{12}$'),
     created_at timestamptz NOT NULL DEFAULT now()
 );
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from issuance.errors import PrinterFault, ProtocolError
@@ -85,12 +87,18 @@ def test_ready_and_cleaning_are_not_faults() -> None:
 
 
 @pytest.mark.parametrize(
-    "raw",
-    [b"WHAT\r", b"ERR SOMETHING\r", b"4\r"],
+    ("parse", "raw"),
+    [
+        (r.parse_status, b"WHAT\r"),
+        (r.parse_status, b"ERR SOMETHING\r"),
+        (r.parse_feeder, b"4\r"),
+    ],
 )
-def test_unknown_status_is_a_protocol_error_with_the_raw_bytes(raw: bytes) -> None:
+def test_unknown_status_is_a_protocol_error_with_the_raw_bytes(
+    parse: Callable[[bytes], PrinterStatus], raw: bytes
+) -> None:
     with pytest.raises(ProtocolError) as caught:
-        r.parse_status(raw) if raw != b"4\r" else r.parse_feeder(raw)
+        parse(raw)
     assert caught.value.fields["raw"] == raw.hex()
 
 

@@ -126,6 +126,9 @@ def test_a_card_without_downloads_is_ejected_blank() -> None:
     assert result.reply == ACK and result.card is not None
     assert (result.card.front, result.card.back) == ((), ())
     assert m.ribbon_panels_left == 1000
+    positions = [m.position]
+    m.settle(result)
+    assert [*positions, m.position] == [CardPosition.PRINTING, CardPosition.EJECTED]
 
 
 def test_timings_are_scaled() -> None:
@@ -134,7 +137,9 @@ def test_timings_are_scaled() -> None:
     m.handle(c.select_face(Face.FRONT))
     for command in c.face_commands(blank_side(), Face.FRONT, m.ribbon)[1:]:
         m.handle(command)
-    delay = m.handle(c.end_sequence()).delay
+    printed = m.handle(c.end_sequence())
+    m.settle(printed)
+    delay = printed.delay
     assert 0.5 * (15 + 1.5) <= delay <= 0.5 * (25 + 1.5)
     assert m.handle(c.insert_and_park()).delay == 0.5 * 1.5
 

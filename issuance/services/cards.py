@@ -1,0 +1,281 @@
+"""The card's own counter services: 申领, 换卡, 补卡, 挂失, 解挂, 注销, 启用, 领卡, 应用状态查询.
+
+Each function runs in one transaction (a savepoint when the caller already
+opened one), checks role and scope, applies the lifecycle table, and writes an
+audit row naming the holder. State errors are the lifecycle's
+TransitionForbidden (409 with ``current_state``).
+
+An application (申领) for a person already known at the operator's bank
+updates the holder record and supersedes the old card; a person whose record
+belongs to another bank must change bank instead (409 ``holder_at_other_bank``:
+the person is at the counter with their ID, so this reveals nothing the
+counter does not already hold, and the other bank's records stay unreadable).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cardqueue import JobState, Queue, Step
+from issuance.domain.cards import Action, CardStatus, ReplaceReason
+from issuance.domain.roles import Operation
+from issuance.domain.services import JobProgress, progress_of
+from issuance.errors import ConflictError, FieldError, JobNotFound
+from issuance.services.common import (
+    AuditAction,
+    Purpose,
+    audit,
+    check,
+    counter_outlet,
+    scoped_card,
+    transition,
+)
+from issuance.services.ordering import (
+    HolderInput,
+    Order,
+    holder_record,
+    order_card,
+    placement,
+    validated_holder,
+    validated_photo,
+)
+from issuance.store import CardRecord, HolderRecord, Operator, Store
+
+
+@dataclass(frozen=True)
+class Application:
+    holder: HolderInput
+    photo: bytes
+    wait: bool = False
+
+
+@dataclass(frozen=True)
+class CardStatusView:
+    """应用状态查询: the card's state and, while it is made, the job's progress."""
+
+    card: CardRecord
+    progress: JobProgress | None
+    job_state: JobState | None
+
+
+class LossKind(StrEnum):
+    """挂失: temporary (临时) or formal (正式)."""
+
+    TEMPORARY = "temporary"
+    FORMAL = "formal"
+
+
+LOSS_ACTIONS: dict[LossKind, Action] = {
+    LossKind.TEMPORARY: Action.REPORT_LOSS_TEMPORARY,
+    LossKind.FORMAL: Action.REPORT_LOSS_FORMAL,
+}
+
+
+REPLACE_REASONS = frozenset({ReplaceReason.DAMAGED, ReplaceReason.EXPIRED})
+
+# A device step while the job runs → what the holder is told.
+STEP_PROGRESS: dict[Step, JobProgress] = {
+    Step.IDLE: JobProgress.PRINTING,
+    Step.FED: JobProgress.PRINTING,
+    Step.PRINTING: JobProgress.PRINTING,
+    Step.ENCODING: JobProgress.ENCODING,
+    Step.EJECTING: JobProgress.PRINTING,
+}
+# A job state that decides the progress by itself.
+STATE_PROGRESS: dict[JobState, JobProgress] = {
+    JobState.QUEUED: JobProgress.QUEUED,
+    JobState.DEAD: JobProgress.FAILED,
+}
+
+
+async def _holder_for_application(tx: Store, op: Operator, data: HolderInput) -> HolderRecord:
+    existing = await tx.holder_by_citizen_id(data.citizen_id)
+    bank = op.bank or ""
+    if existing is None:
+        return await tx.insert_holder(holder_record(data, bank))
+    if existing.bank != bank:
+        raise ConflictError(
+            "this person's card is with another bank: use a bank change",
+            code="holder_at_other_bank",
+        )
+    return await tx.update_holder(holder_record(data, bank, existing.id))
+
+
+async def apply(
+    store: Store, queue: Queue, op: Operator, app: Application, request_key: str | None = None
+) -> CardRecord:
+    """申领: holder record, photo, a card in production and its job."""
+    check(op, Operation.APPLY, op.bank)
+    data = validated_holder(app.holder)
+    media_type = validated_photo(app.photo)
+    async with store.transaction() as tx:
+        outlet = await counter_outlet(tx, op)
+        holder = await _holder_for_application(tx, op, data)
+        photo = await tx.insert_photo(holder.id, app.photo, media_type)
+        order = Order(holder, photo, outlet, placement(outlet, app.wait), request_key)
+        card = await order_card(tx, queue, op, order)
+        await audit(tx, op, Purpose.APPLY, holder.id, AuditAction.CHANGE)
+        return card
+
+
+async def _reorder(
+    store: Store, queue: Queue, op: Operator, number: str, spec: _Reorder
+) -> CardRecord:
+    async with store.transaction() as tx:
+        old = await scoped_card(tx, op, spec.operation, number)
+        outlet = await counter_outlet(tx, op)
+        holder = await tx.holder(old.holder)
+        photo = old.photo
+        if spec.photo is not None:
+            photo = await tx.insert_photo(holder.id, spec.photo, validated_photo(spec.photo))
+        order = Order(
+            holder, photo, outlet, placement(outlet, spec.wait), spec.request_key,
+            subject=old, action=spec.action, reason=spec.reason,
+        )  # fmt: skip
+        card = await order_card(tx, queue, op, order)
+        await audit(tx, op, spec.purpose, holder.id, AuditAction.CHANGE)
+        return card
+
+
+@dataclass(frozen=True)
+class _Reorder:
+    operation: Operation
+    action: Action
+    purpose: Purpose
+    reason: ReplaceReason | None
+    photo: bytes | None
+    wait: bool
+    request_key: str | None
+
+
+async def replace(
+    store: Store,
+    queue: Queue,
+    op: Operator,
+    number: str,
+    reason: ReplaceReason,
+    *,
+    photo: bytes | None = None,
+    wait: bool = False,
+    request_key: str | None = None,
+) -> CardRecord:
+    """换卡 (damaged or expired): a new card superseding the old one."""
+    if reason not in REPLACE_REASONS:
+        raise FieldError("reason", "must be damaged or expired (other changes have own services)")
+    spec = _Reorder(
+        Operation.REPLACE, Action.REPLACE, Purpose.REPLACE, reason, photo, wait, request_key
+    )
+    return await _reorder(store, queue, op, number, spec)
+
+
+async def reissue(
+    store: Store,
+    queue: Queue,
+    op: Operator,
+    number: str,
+    *,
+    photo: bytes | None = None,
+    wait: bool = False,
+    request_key: str | None = None,
+) -> CardRecord:
+    """补卡: a new card for a formally lost one."""
+    spec = _Reorder(
+        Operation.REISSUE, Action.REISSUE, Purpose.REISSUE, None, photo, wait, request_key
+    )
+    return await _reorder(store, queue, op, number, spec)
+
+
+async def _simple(
+    store: Store, op: Operator, number: str, *ops: tuple[Operation, Action, Purpose]
+) -> CardRecord:
+    async with store.transaction() as tx:
+        card = await scoped_card(tx, op, operation, number)
+        await transition(tx, card, action, op)
+        await audit(tx, op, purpose, card.holder, AuditAction.CHANGE)
+        return await tx.card(card.id)
+
+
+async def report_loss(store: Store, op: Operator, number: str, kind: LossKind) -> CardRecord:
+    """挂失: temporary (an active card only) or formal."""
+    return await _simple(
+        store, op, number, Operation.REPORT_LOSS, LOSS_ACTIONS[kind], Purpose.REPORT_LOSS
+    )
+
+
+async def cancel_loss(store: Store, op: Operator, number: str) -> CardRecord:
+    """解挂: lift a temporary loss."""
+    return await _simple(
+        store, op, number, Operation.CANCEL_LOSS, Action.CANCEL_LOSS, Purpose.CANCEL_LOSS
+    )
+
+
+async def cancel(store: Store, op: Operator, number: str) -> CardRecord:
+    """注销 (supervisors)."""
+    return await _simple(store, op, number, Operation.CANCEL_CARD, Action.CANCEL, Purpose.CANCEL)
+
+
+async def hand_over(store: Store, op: Operator, number: str) -> CardRecord:
+    """领卡: a ready card is handed to the holder (ready → issued)."""
+    return await _simple(
+        store, op, number, Operation.HAND_OVER, Action.HAND_OVER, Purpose.HAND_OVER
+    )
+
+
+# What the card a bank change replaced becomes when the new card is activated.
+RETIRE_ON_ACTIVATION: tuple[Action, ...] = (Action.CANCEL, Action.SUPERSEDE)
+
+
+async def _retire_replaced(tx: Store, op: Operator, card: CardRecord) -> None:
+    if card.replaces is None:
+        return
+    old = await tx.card(card.replaces)
+    if old.status.info.final:
+        return
+    from issuance.domain.lifecycle import allowed_actions
+
+    allowed = allowed_actions(old.status)
+    action = next(a for a in RETIRE_ON_ACTIVATION if a in allowed)
+    await transition(tx, old, action, op, note=f"bank change: card {card.card_number} activated")
+    await tx.set_superseded_by(old.id, card.id)
+
+
+async def activate(store: Store, op: Operator, number: str) -> CardRecord:
+    """启用 at any open outlet of the issuing bank; the outlet is recorded.
+
+    A card ordered by a bank change retires the old bank's card now, first, so
+    the person never has two active cards.
+    """
+    async with store.transaction() as tx:
+        card = await scoped_card(tx, op, Operation.ACTIVATE, number)
+        outlet = await counter_outlet(tx, op)
+        if card.status is not CardStatus.ISSUED:
+            await transition(tx, card, Action.ACTIVATE, op)  # raises TransitionForbidden
+        await _retire_replaced(tx, op, card)
+        await transition(tx, card, Action.ACTIVATE, op)
+        await tx.set_activated_at(card.id, outlet.code)
+        await audit(tx, op, Purpose.ACTIVATE, card.holder, AuditAction.CHANGE)
+        return await tx.card(card.id)
+
+
+async def status(store: Store, queue: Queue, op: Operator, number: str) -> CardStatusView:
+    """应用状态查询: card state and production progress (read: audited)."""
+    async with store.transaction() as tx:
+        card = await scoped_card(tx, op, Operation.QUERY_STATUS, number)
+        progress, state = await _progress(tx, queue, card)
+        await audit(tx, op, Purpose.QUERY_STATUS, card.holder, AuditAction.READ)
+        return CardStatusView(card, progress, state)
+
+
+async def _progress(
+    tx: Store, queue: Queue, card: CardRecord
+) -> tuple[JobProgress | None, JobState | None]:
+    if card.job_id is None or card.status is not CardStatus.IN_PRODUCTION:
+        return progress_of(card.status), None
+    try:
+        job = await queue.get(card.job_id, conn=tx.connection)
+    except JobNotFound:
+        return progress_of(card.status), None
+    stage = STATE_PROGRESS.get(job.state) or STEP_PROGRESS[job.step]
+    if job.state in STATE_PROGRESS:
+        return stage, job.state
+    return progress_of(card.status, stage), job.state

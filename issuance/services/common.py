@@ -1,0 +1,121 @@
+"""What every service shares: scope checks, card lookup, transitions and audit rows.
+
+Out-of-scope records look missing: a card or holder of another bank raises
+exactly the :class:`issuance.errors.NotFound` a missing one raises (same code,
+same message), so an operator cannot learn that a person holds a card at
+another bank (第五条(七)). Activation follows the same rule: an outlet of
+another bank cannot see the card, so activating there is a 404 like any other
+service on it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from issuance.domain.cards import Action, Card, CardStatus, ReplaceReason
+from issuance.domain.lifecycle import record
+from issuance.domain.numbers import validate_card_number
+from issuance.domain.roles import Grant, Operation, authorise
+from issuance.errors import Forbidden, NotFound
+from issuance.store import CardRecord, EventRecord, Operator, OutletRecord, Store
+
+
+class Purpose(StrEnum):
+    """Why personal data was read or changed (the audit row's purpose)."""
+
+    APPLY = "apply"
+    REPLACE = "replace"
+    REISSUE = "reissue"
+    ACTIVATE = "activate"
+    HAND_OVER = "hand_over"
+    REPORT_LOSS = "report_loss"
+    CANCEL_LOSS = "cancel_loss"
+    CANCEL = "cancel"
+    QUERY_STATUS = "query_status"
+    PIN_CHANGE = "pin_change"
+    PIN_RESET = "pin_reset"
+    CHANGE_INFO = "change_info"
+    HOME_VISIT = "home_visit"
+    CHANGE_BANK = "change_bank"
+    WITHDRAWAL = "withdrawal"
+    PRODUCTION = "production"
+    RECONCILE = "reconcile"
+
+
+class AuditAction(StrEnum):
+    READ = "read"
+    CHANGE = "change"
+
+
+ORDER_ACTION = "order"  # the event that creates a card (no state before it)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def check(op: Operator, operation: Operation, target_bank: str | None) -> Grant:
+    """Role and bank scope for ``op`` (Forbidden or NotFound, see roles.authorise)."""
+    return authorise(op.role, op.bank, operation, target_bank)
+
+
+def missing_card(number: str) -> NotFound:
+    """The one error for a card that is missing or out of the operator's scope."""
+    return NotFound(f"no card {number}", resource="card")
+
+
+async def scoped_card(tx: Store, op: Operator, operation: Operation, number: str) -> CardRecord:
+    """The card ``number`` if ``op`` may act on it; a missing and a foreign card look alike."""
+    check(op, operation, None)
+    value = validate_card_number(number)
+    card = await tx.card_by_number(value)
+    if card is None:
+        raise missing_card(value)
+    try:
+        check(op, operation, card.bank)
+    except NotFound:
+        raise missing_card(value) from None
+    return card
+
+
+async def counter_outlet(tx: Store, op: Operator) -> OutletRecord:
+    """The open outlet the operator works at (services at a counter need one)."""
+    outlet = None if op.outlet is None else await tx.outlet(op.outlet)
+    if outlet is None or not outlet.open or outlet.bank != op.bank:
+        raise Forbidden("this account works at no open outlet of its bank", code="no_outlet")
+    return outlet
+
+
+async def transition(
+    tx: Store,
+    card: CardRecord,
+    action: Action,
+    op: Operator | None,
+    *,
+    reason: ReplaceReason | None = None,
+    note: str = "",
+) -> CardStatus:
+    """Apply ``action`` (TransitionForbidden if the state forbids it) and store the event."""
+    domain = Card(str(card.id), str(card.holder), card.bank, card.status)
+    outlet = None if op is None else op.outlet
+    operator = None if op is None else op.id
+    changed, event = record(
+        domain, action, operator_id=None, outlet_id=outlet, at=now(), reason=reason, note=note
+    )
+    await tx.set_card_status(card.id, changed.status)
+    await tx.insert_event(
+        card.id,
+        EventRecord(
+            action=event.action.value, from_status=event.from_status.value,
+            to_status=event.to_status.value, operator=operator, outlet=outlet, at=event.at,
+            reason=None if reason is None else reason.value, note=note,
+        ),
+    )  # fmt: skip
+    return changed.status
+
+
+async def audit(
+    tx: Store, op: Operator, purpose: Purpose, holder: int, action: AuditAction
+) -> None:
+    await tx.audit(op, purpose.value, holder, action.value)

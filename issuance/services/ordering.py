@@ -1,0 +1,212 @@
+"""Ordering a card: validated holder data and photo → holder record, card, events, job.
+
+A new card takes its number and identifier from one value of the card-number
+sequence (:mod:`issuance.domain.numbers`), is inserted ``requested``, moves to
+``in_production`` when its production job is enqueued on the same connection,
+and supersedes the person's older live cards (one card per person): the card
+the service is about gets the service's own action (补卡 REISSUE, 换卡
+REPLACE), any other live card SUPERSEDE. A bank change keeps the old card
+(:attr:`Order.supersede` False): it is cancelled when the new one is
+activated.
+
+Where the card is made: at the counter's own printer (site = outlet code,
+priority INSTANT) when the outlet issues instantly and the holder waits;
+otherwise at the central production line (site ``central``, STANDARD). A home
+visit sends it to the outlet's mobile kit (site ``<outlet>:mobile``,
+EXPEDITED).
+
+The job's idempotency key is derived from the request's Idempotency-Key, so a
+retried request can never make a second card even if its first response was
+lost.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from cardqueue import Capability, NewJob, Priority, Queue
+from issuance.domain.card_data import BEIJING_REGION, CardData, Gender
+from issuance.domain.cards import REASON_ALLOWED, Action, Card, CardStatus, ReplaceReason
+from issuance.domain.identity import CitizenId, cross_check
+from issuance.domain.lifecycle import cards_to_supersede
+from issuance.domain.names import HolderName
+from issuance.domain.numbers import BEIJING_IDENTIFIERS, card_number
+from issuance.errors import FieldError
+from issuance.services.common import ORDER_ACTION, now, transition
+from issuance.store import CardRecord, EventRecord, HolderRecord, Operator, OutletRecord, Store
+from issuance.store.records import NewCard
+from printers.face import check_printable
+from printers.photo import PhotoFormat, load_photo
+
+CARD_TYPE = "3"  # 卡类别 of a third-generation social security card
+VALIDITY_YEARS = 10
+CENTRAL_SITE = "central"
+MOBILE_SUFFIX = ":mobile"
+CARD_JOB = "card"
+MEDIA_TYPES: dict[PhotoFormat, str] = {PhotoFormat.JPEG: "image/jpeg", PhotoFormat.PNG: "image/png"}
+
+
+@dataclass(frozen=True)
+class HolderInput:
+    """A holder's data as typed at the counter."""
+
+    citizen_id: str
+    name: str
+    gender: Gender
+    birth_date: date
+    ethnicity: int
+    birthplace: str
+    phone: str = ""
+    address: str = ""
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where and how urgently a card job runs."""
+
+    site: str
+    priority: Priority
+
+
+@dataclass(frozen=True)
+class Order:
+    """One card to make for ``holder``."""
+
+    holder: HolderRecord
+    photo: int
+    outlet: OutletRecord
+    placement: Placement
+    request_key: str | None
+    subject: CardRecord | None = None  # the card the service is about (reissued/replaced)
+    action: Action = Action.SUPERSEDE  # what happens to ``subject``
+    reason: ReplaceReason | None = None
+    supersede: bool = True  # False for a bank change: the old card lives until activation
+
+
+def validated_holder(data: HolderInput) -> HolderInput:
+    """Normalised holder data; FieldError on the first bad field."""
+    cid = CitizenId.parse(data.citizen_id)
+    name = HolderName.parse(data.name).value
+    check_printable(name)
+    cross_check(cid, data.birth_date, data.gender)
+    if not 1 <= data.ethnicity <= 56:
+        raise FieldError("ethnicity", "must be a GB 3304 code from 1 to 56")
+    if not (len(data.birthplace) == 6 and data.birthplace.isascii() and data.birthplace.isdigit()):
+        raise FieldError("birthplace", "must be a six-digit region code")
+    return dataclasses.replace(data, citizen_id=cid.value, name=name)
+
+
+def validated_photo(data: bytes) -> str:
+    """The photo's media type; PhotoError if it is not a usable JPEG or PNG."""
+    return MEDIA_TYPES[load_photo(data).source_format]
+
+
+def placement(outlet: OutletRecord, wait: bool) -> Placement:
+    if wait and outlet.can_issue_instantly:
+        return Placement(outlet.code, Priority.INSTANT)
+    return Placement(CENTRAL_SITE, Priority.STANDARD)
+
+
+def mobile_placement(outlet: OutletRecord) -> Placement:
+    return Placement(outlet.code + MOBILE_SUFFIX, Priority.EXPEDITED)
+
+
+def holder_record(data: HolderInput, bank: str, holder_id: int = 0) -> HolderRecord:
+    return HolderRecord(
+        id=holder_id, citizen_id=data.citizen_id, name=data.name, gender=data.gender,
+        birth_date=data.birth_date, ethnicity=data.ethnicity, birthplace=data.birthplace,
+        phone=data.phone, address=data.address, bank=bank,
+    )  # fmt: skip
+
+
+def card_data_json(data: CardData) -> dict[str, Any]:
+    """CardData as JSON: dates ISO, gender "1"/"2"."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(data):
+        value = getattr(data, f.name)
+        out[f.name] = value.isoformat() if isinstance(value, date) else str(value)
+    out["ethnicity"] = data.ethnicity
+    return out
+
+
+def _expiry(issued: date) -> date:
+    try:
+        return issued.replace(year=issued.year + VALIDITY_YEARS)
+    except ValueError:  # 29 February
+        return issued.replace(year=issued.year + VALIDITY_YEARS, day=28)
+
+
+async def _new_card(tx: Store, order: Order) -> NewCard:
+    h = order.holder
+    sequence = await tx.next_card_sequence()
+    issued = now().date()
+    institution = await tx.institution_code(h.bank)
+    data = CardData(
+        card_number=card_number(sequence), card_identifier=BEIJING_IDENTIFIERS.make(sequence),
+        card_type=CARD_TYPE, issuing_institution=institution or BEIJING_REGION.ljust(12, "0"),
+        issue_date=issued, expiry_date=_expiry(issued), citizen_id=h.citizen_id, name=h.name,
+        gender=h.gender, ethnicity=h.ethnicity, birthplace=h.birthplace, birth_date=h.birth_date,
+    )  # fmt: skip
+    return NewCard(
+        card_number=data.card_number, card_identifier=data.card_identifier, holder=h.id,
+        bank=h.bank, issue_date=data.issue_date, expiry_date=data.expiry_date,
+        card_data=card_data_json(data), photo=order.photo, ordered_at_outlet=order.outlet.code,
+        replaces=None if order.subject is None else order.subject.id,
+    )  # fmt: skip
+
+
+async def _retire_old_cards(tx: Store, op: Operator, order: Order) -> list[int]:
+    """Apply the service's action to its card and SUPERSEDE to other live cards; their ids.
+
+    A card of this person still being made blocks the order (``card_pending``).
+    """
+    cards = await tx.cards_of_holder(order.holder.id)
+    domain = [Card(str(c.id), order.holder.citizen_id, c.bank, c.status) for c in cards]
+    live = {int(c.card_id) for c in cards_to_supersede(domain)}
+    if not order.supersede:
+        return []
+    retired: list[int] = []
+    if order.subject is not None:
+        reason = order.reason if order.action in REASON_ALLOWED else None
+        await transition(tx, order.subject, order.action, op, reason=reason)
+        retired.append(order.subject.id)
+    for card in cards:
+        if card.id in live and card.id not in retired:
+            await transition(tx, card, Action.SUPERSEDE, op)
+            retired.append(card.id)
+    return retired
+
+
+def job_key(op: Operator, request_key: str | None, kind: str) -> str:
+    """The job's idempotency key: from the request's key, else unique."""
+    if request_key is None:
+        return f"{kind}:{uuid.uuid4().hex}"
+    return f"{kind}:{op.id}:{request_key}"
+
+
+async def order_card(tx: Store, queue: Queue, op: Operator, order: Order) -> CardRecord:
+    """Retire older cards, insert the card, enqueue its job: all on ``tx``'s connection."""
+    retired = await _retire_old_cards(tx, op, order)
+    new = await _new_card(tx, order)
+    card_id = await tx.insert_card(new)
+    for old in retired:
+        await tx.set_superseded_by(old, card_id)
+    await tx.insert_event(
+        card_id,
+        EventRecord(ORDER_ACTION, None, CardStatus.REQUESTED.value, op.id, op.outlet, now(),
+                    None, ""),
+    )  # fmt: skip
+    await transition(tx, await tx.card(card_id), Action.START_PRODUCTION, op)
+    job = NewJob(
+        idempotency_key=job_key(op, order.request_key, CARD_JOB), kind=CARD_JOB,
+        site=order.placement.site, capability=Capability.PRINT_ENCODE,
+        priority=order.placement.priority,
+        payload={"card_id": card_id, "card": new.card_data, "outlet": order.outlet.code},
+    )  # fmt: skip
+    (result,) = await queue.enqueue_many([job], conn=tx.connection)
+    await tx.set_card_job(card_id, result.job_id)
+    return await tx.card(card_id)
