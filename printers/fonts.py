@@ -36,7 +36,7 @@ import unicodedata
 from functools import cache
 from pathlib import Path
 
-from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
+from fontTools.ttLib import TTFont
 from PIL import ImageFont
 from pylopdf_fonts_zh_cn import serif_path
 

@@ -80,7 +80,8 @@ def _print(result: BenchResult, *, as_json: bool, embedded: bool) -> None:
     cfg = result.config
     out.print(
         f"lifecycle: {result.lifecycle_completed:,} jobs completed in "
-        f"{result.lifecycle_seconds:.1f} s by {cfg.workers} workers claiming {cfg.batch} at a time; "
+        f"{result.lifecycle_seconds:.1f} s by {cfg.workers} workers "
+        f"claiming {cfg.batch} at a time; "
         f"bulk: {result.bulk_enqueued:,} jobs in {result.bulk_seconds:.1f} s "
         f"({cfg.producers} producers, {cfg.enqueue_batch} per statement)"
     )

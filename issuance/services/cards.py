@@ -15,8 +15,10 @@ counter does not already hold, and the other bank's records stay unreadable).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from cardqueue import JobState, Queue, Step
+from issuance.domain import lifecycle
 from issuance.domain.cards import Action, CardStatus, ReplaceReason
 from issuance.domain.roles import Operation
 from issuance.domain.services import JobProgress, progress_of
@@ -88,7 +90,7 @@ STATE_PROGRESS: dict[JobState, JobProgress] = {
 }
 
 
-async def _holder_for_application(tx: Store, op: Operator, data: HolderInput) -> HolderRecord:
+async def holder_for_application(tx: Store, op: Operator, data: HolderInput) -> HolderRecord:
     existing = await tx.holder_by_citizen_id(data.citizen_id)
     bank = op.bank or ""
     if existing is None:
@@ -110,7 +112,7 @@ async def apply(
     media_type = validated_photo(app.photo)
     async with store.transaction() as tx:
         outlet = await counter_outlet(tx, op)
-        holder = await _holder_for_application(tx, op, data)
+        holder = await holder_for_application(tx, op, data)
         photo = await tx.insert_photo(holder.id, app.photo, media_type)
         order = Order(holder, photo, outlet, placement(outlet, app.wait), request_key)
         card = await order_card(tx, queue, op, order)
@@ -185,40 +187,47 @@ async def reissue(
     return await _reorder(store, queue, op, number, spec)
 
 
-async def _simple(
-    store: Store, op: Operator, number: str, *ops: tuple[Operation, Action, Purpose]
-) -> CardRecord:
+@dataclass(frozen=True)
+class CardStep:
+    """A service that is one action on one card."""
+
+    operation: Operation
+    action: Action
+    purpose: Purpose
+
+
+CANCEL_LOSS = CardStep(Operation.CANCEL_LOSS, Action.CANCEL_LOSS, Purpose.CANCEL_LOSS)
+CANCEL = CardStep(Operation.CANCEL_CARD, Action.CANCEL, Purpose.CANCEL)
+HAND_OVER = CardStep(Operation.HAND_OVER, Action.HAND_OVER, Purpose.HAND_OVER)
+
+
+async def _one_step(store: Store, op: Operator, number: str, step: CardStep) -> CardRecord:
     async with store.transaction() as tx:
-        card = await scoped_card(tx, op, operation, number)
-        await transition(tx, card, action, op)
-        await audit(tx, op, purpose, card.holder, AuditAction.CHANGE)
+        card = await scoped_card(tx, op, step.operation, number)
+        await transition(tx, card, step.action, op)
+        await audit(tx, op, step.purpose, card.holder, AuditAction.CHANGE)
         return await tx.card(card.id)
 
 
 async def report_loss(store: Store, op: Operator, number: str, kind: LossKind) -> CardRecord:
     """挂失: temporary (an active card only) or formal."""
-    return await _simple(
-        store, op, number, Operation.REPORT_LOSS, LOSS_ACTIONS[kind], Purpose.REPORT_LOSS
-    )
+    step = CardStep(Operation.REPORT_LOSS, LOSS_ACTIONS[kind], Purpose.REPORT_LOSS)
+    return await _one_step(store, op, number, step)
 
 
 async def cancel_loss(store: Store, op: Operator, number: str) -> CardRecord:
     """解挂: lift a temporary loss."""
-    return await _simple(
-        store, op, number, Operation.CANCEL_LOSS, Action.CANCEL_LOSS, Purpose.CANCEL_LOSS
-    )
+    return await _one_step(store, op, number, CANCEL_LOSS)
 
 
 async def cancel(store: Store, op: Operator, number: str) -> CardRecord:
     """注销 (supervisors)."""
-    return await _simple(store, op, number, Operation.CANCEL_CARD, Action.CANCEL, Purpose.CANCEL)
+    return await _one_step(store, op, number, CANCEL)
 
 
 async def hand_over(store: Store, op: Operator, number: str) -> CardRecord:
     """领卡: a ready card is handed to the holder (ready → issued)."""
-    return await _simple(
-        store, op, number, Operation.HAND_OVER, Action.HAND_OVER, Purpose.HAND_OVER
-    )
+    return await _one_step(store, op, number, HAND_OVER)
 
 
 # What the card a bank change replaced becomes when the new card is activated.
@@ -231,9 +240,7 @@ async def _retire_replaced(tx: Store, op: Operator, card: CardRecord) -> None:
     old = await tx.card(card.replaces)
     if old.status.info.final:
         return
-    from issuance.domain.lifecycle import allowed_actions
-
-    allowed = allowed_actions(old.status)
+    allowed = lifecycle.allowed_actions(old.status)
     action = next(a for a in RETIRE_ON_ACTIVATION if a in allowed)
     await transition(tx, old, action, op, note=f"bank change: card {card.card_number} activated")
     await tx.set_superseded_by(old.id, card.id)
@@ -248,8 +255,7 @@ async def activate(store: Store, op: Operator, number: str) -> CardRecord:
     async with store.transaction() as tx:
         card = await scoped_card(tx, op, Operation.ACTIVATE, number)
         outlet = await counter_outlet(tx, op)
-        if card.status is not CardStatus.ISSUED:
-            await transition(tx, card, Action.ACTIVATE, op)  # raises TransitionForbidden
+        lifecycle.apply(card.status, Action.ACTIVATE)  # TransitionForbidden before any change
         await _retire_replaced(tx, op, card)
         await transition(tx, card, Action.ACTIVATE, op)
         await tx.set_activated_at(card.id, outlet.code)

@@ -35,7 +35,7 @@ from issuance.domain.identity import CitizenId, cross_check
 from issuance.domain.lifecycle import cards_to_supersede
 from issuance.domain.names import HolderName
 from issuance.domain.numbers import BEIJING_IDENTIFIERS, card_number
-from issuance.errors import FieldError
+from issuance.errors import FieldError, PhotoError, UnprintableName
 from issuance.services.common import ORDER_ACTION, now, transition
 from issuance.store import CardRecord, EventRecord, HolderRecord, Operator, OutletRecord, Store
 from issuance.store.records import NewCard
@@ -47,6 +47,7 @@ VALIDITY_YEARS = 10
 CENTRAL_SITE = "central"
 MOBILE_SUFFIX = ":mobile"
 CARD_JOB = "card"
+PHOTO_FIELD = "photo"
 MEDIA_TYPES: dict[PhotoFormat, str] = {PhotoFormat.JPEG: "image/jpeg", PhotoFormat.PNG: "image/png"}
 
 
@@ -91,7 +92,10 @@ def validated_holder(data: HolderInput) -> HolderInput:
     """Normalised holder data; FieldError on the first bad field."""
     cid = CitizenId.parse(data.citizen_id)
     name = HolderName.parse(data.name).value
-    check_printable(name)
+    try:
+        check_printable(name)
+    except UnprintableName as exc:
+        raise FieldError("name", exc.message, code=exc.code) from exc
     cross_check(cid, data.birth_date, data.gender)
     if not 1 <= data.ethnicity <= 56:
         raise FieldError("ethnicity", "must be a GB 3304 code from 1 to 56")
@@ -101,8 +105,12 @@ def validated_holder(data: HolderInput) -> HolderInput:
 
 
 def validated_photo(data: bytes) -> str:
-    """The photo's media type; PhotoError if it is not a usable JPEG or PNG."""
-    return MEDIA_TYPES[load_photo(data).source_format]
+    """The photo's media type; FieldError on ``photo`` if it is not a usable JPEG or PNG."""
+    try:
+        return MEDIA_TYPES[load_photo(data).source_format]
+    except PhotoError as exc:
+        reason = exc.fields.get("reason", "unusable")
+        raise FieldError(PHOTO_FIELD, f"{reason}: {exc.message}", code=exc.code) from exc
 
 
 def placement(outlet: OutletRecord, wait: bool) -> Placement:

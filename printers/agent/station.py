@@ -33,16 +33,19 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from issuance.domain.card_data import CardData
-from issuance.errors import ChipError, DeviceError, PrinterFault, TransportError
+from issuance.errors import ChipError, DeviceError, InputError, PrinterFault, TransportError
 from printers.agent.journal import Journal, Mark
 from printers.agent.models import Step, card_data_to_json
 from printers.chip.encoder import CardConnection, ChipEncoder, EncodeResult, mismatched_fields
 from printers.chip.psam import Psam
 from printers.chip.status import ReadBackMismatch
 from printers.evolis.driver import EvolisPrinter
+from printers.evolis.models import MODELS, PrinterModel
 from printers.evolis.replies import EvolisFault, PrinterStatus
+from printers.evolis.transport import TcpTransport, Transport, UsbTransport
 from printers.panels import CardSide
 
 Announce = Callable[[Step], Awaitable[None]]
@@ -201,3 +204,22 @@ class Station:
 
 
 LEFTOVER_ABSENT = frozenset({PrinterStatus.NO_CARD, PrinterStatus.COMMAND_ERROR})
+
+
+async def open_printer(url: str, model: PrinterModel = PrinterModel.PRIMACY) -> EvolisPrinter:
+    """Connect to ``tcp://HOST:PORT`` (or a USB device file path) and switch to ACK/NACK."""
+    parts = urlsplit(url)
+    transport: Transport
+    if parts.scheme == "tcp" and parts.hostname and parts.port:
+        tcp = TcpTransport(parts.hostname, parts.port)
+        await tcp.connect()
+        transport = tcp
+    elif parts.scheme in ("", "usb", "file"):
+        usb = UsbTransport(parts.path)
+        usb.open()
+        transport = usb
+    else:
+        raise InputError(f"a printer address must be tcp://HOST:PORT or a device path, not {url}")
+    printer = EvolisPrinter(transport, MODELS[model])
+    await printer.open()
+    return printer

@@ -70,6 +70,7 @@ from printers.evolis.commands import (
     Step,
 )
 from printers.evolis.models import (
+    DOWNLOAD_FORMATS,
     MODELS,
     RIBBONS,
     ModelSpec,
@@ -86,7 +87,15 @@ from printers.evolis.replies import (
     status_reply,
     text_reply,
 )
-from printers.panels import CARD_HEIGHT, CARD_WIDTH, PANEL_DOTS, PANEL_LINES, Panel, PanelImage
+from printers.panels import (
+    CARD_HEIGHT,
+    CARD_WIDTH,
+    MONO_LEVELS,
+    PANEL_DOTS,
+    PANEL_LINES,
+    Panel,
+    PanelImage,
+)
 
 _E = TypeVar("_E", bound=Enum)
 
@@ -431,17 +440,18 @@ class PrinterMachine:
 
     def _unpack(self, command: Command) -> PanelImage:
         assert command.data is not None
-        panel = self._enum(Panel, command.params[0])
-        levels = command.params[1]
+        compressed = command.name is CommandName.DOWNLOAD_COMPRESSED
+        params = self._params(command, 3 if compressed else 2)
+        panel = self._enum(Panel, params[0])
+        allowed = MONO_LEVELS if compressed else tuple(DOWNLOAD_FORMATS)
+        levels = int(params[1]) if params[1].isdigit() else 0
+        if levels not in allowed:
+            raise _nack(PrinterStatus.PARAMETER_ERROR)
         try:
-            if command.name is CommandName.DOWNLOAD_COMPRESSED:
-                if levels != "2":
-                    raise _nack(PrinterStatus.PARAMETER_ERROR)
+            if compressed:
                 return unpack_compressed(panel, command.data)
-            return unpack_panel(panel, int(levels), command.data)
+            return unpack_panel(panel, levels, command.data)
         except (DeviceError, ValueError) as exc:
-            if isinstance(exc, EvolisFault):
-                raise
             raise _nack(PrinterStatus.PARAMETER_ERROR) from exc
 
     # --- card movement --------------------------------------------------------------

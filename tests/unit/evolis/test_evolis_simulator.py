@@ -192,3 +192,15 @@ def test_status_of_a_fresh_printer_is_ready() -> None:
     assert m.handle(c.read_last_answer()).reply == b"OK\r"
     assert m.handle(c.read_feeder()).reply == b"0\r"
     assert PrinterStatus.READY.value == "ready"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [("k", "x", "1"), ("k", "2"), ("q", "2", "1")],
+)
+def test_malformed_compressed_download_parameters(params: tuple[str, ...]) -> None:
+    m = acked()
+    m.handle(c.start_sequence())
+    m.handle(c.select_face(Face.FRONT))
+    bogus = Command(CommandName.DOWNLOAD_COMPRESSED, params, b"\x00")
+    assert m.handle(bogus).reply == nack(b"2")

@@ -1,0 +1,68 @@
+"""``Idempotency-Key``: a retried write returns its first response and changes nothing.
+
+The key is taken (a row in ``idempotency``) in the same transaction as the
+service's changes and its response, so either all three commit or none does.
+A concurrent request with the same key waits on the first one's row and then
+answers from it. The request is identified by the SHA-256 of its method, path
+and body: the same key with another request is a 409 ``idempotency_key_reused``.
+A failed request (an error response) stores nothing, so it may be retried.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from fastapi import Request
+from fastapi.responses import Response
+
+from issuance.errors import IdempotencyConflict
+from issuance.store import Operator, Store
+
+Outcome = tuple[int, Any]  # HTTP status and JSON content (None: no body)
+Handler = Callable[[Store], Awaitable[Outcome]]
+JSON = "application/json"
+
+
+async def request_digest(request: Request) -> bytes:
+    h = hashlib.sha256()
+    h.update(request.method.encode())
+    h.update(b"\0" + request.url.path.encode() + b"\0")
+    h.update(await request.body())
+    return h.digest()
+
+
+def render(status: int, content: Any) -> Response:
+    if content is None:
+        return Response(status_code=status)
+    return Response(orjson.dumps(content), status_code=status, media_type=JSON)
+
+
+def _replay(status: int | None, body: bytes | None) -> Response:
+    if status is None:  # the first request is still running under this key
+        raise IdempotencyConflict("the first request with this key has not finished")
+    if not body:
+        return Response(status_code=status)
+    return Response(body, status_code=status, media_type=JSON)
+
+
+async def idempotent(
+    request: Request, store: Store, op: Operator, key: str | None, handler: Handler
+) -> Response:
+    """Run ``handler`` in one transaction, remembering its response under ``key``."""
+    digest = await request_digest(request)
+    async with store.transaction() as tx:
+        if key is not None and not await tx.idempotency_claim(op.id, key, digest):
+            stored = await tx.idempotency_get(op.id, key)
+            if stored is None or stored.request_sha256 != digest:
+                raise IdempotencyConflict(
+                    "this Idempotency-Key was used with another request", key=key
+                )
+            return _replay(stored.status, stored.body)
+        status, content = await handler(tx)
+        body = b"" if content is None else orjson.dumps(content)
+        if key is not None:
+            await tx.idempotency_finish(op.id, key, status, body)
+    return render(status, content)

@@ -1,0 +1,87 @@
+"""Records as JSON bodies (the shapes documented by the response models in schemas.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cardqueue import Job
+from issuance.domain.fees import Quote
+from issuance.services.agent import Claimed
+from issuance.services.cards import CardStatusView
+from issuance.services.ordering import CARD_JOB
+from issuance.store import CardRecord, HolderRecord, PrinterRecord
+
+Body = dict[str, Any]
+
+
+def card(c: CardRecord) -> Body:
+    return {
+        "card_number": c.card_number,
+        "card_identifier": c.card_identifier,
+        "status": c.status.value,
+        "status_label": c.status.info.label_zh,
+        "bank": c.bank,
+        "issue_date": c.issue_date.isoformat(),
+        "expiry_date": c.expiry_date.isoformat(),
+        "job_id": c.job_id,
+        "ordered_at_outlet": c.ordered_at_outlet,
+        "activated_at_outlet": c.activated_at_outlet,
+    }
+
+
+def status(v: CardStatusView) -> Body:
+    return {
+        "card": card(v.card),
+        "progress": None if v.progress is None else v.progress.value,
+        "progress_label": None if v.progress is None else v.progress.label_zh,
+        "job_state": None if v.job_state is None else v.job_state.value,
+    }
+
+
+def holder(h: HolderRecord) -> Body:
+    return {
+        "citizen_id": h.citizen_id,
+        "name": h.name,
+        "gender": h.gender.value,
+        "birth_date": h.birth_date.isoformat(),
+        "ethnicity": h.ethnicity,
+        "birthplace": h.birthplace,
+        "phone": h.phone,
+        "address": h.address,
+        "bank": h.bank,
+    }
+
+
+def quote(q: Quote) -> Body:
+    lines = [
+        {"item": ln.item.value, "label": ln.item.label_zh, "amount_fen": ln.amount_fen,
+         "waived": ln.waived}
+        for ln in q.lines
+    ]  # fmt: skip
+    return {"service": q.service.value, "lines": lines, "total_fen": q.total_fen}
+
+
+def photo_url(job_id: int) -> str:
+    return f"/v1/agent/jobs/{job_id}/photo"
+
+
+def agent_job(job: Job, lease_seconds: float) -> Body:
+    payload = dict(job.payload)
+    if job.kind == CARD_JOB:
+        payload["photo_url"] = photo_url(job.id)
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "priority": int(job.priority),
+        "attempts": job.attempts,
+        "lease_seconds": lease_seconds,
+        "payload": payload,
+    }
+
+
+def claimed(c: Claimed) -> Body:
+    return {"jobs": [agent_job(j, c.lease_seconds) for j in c.jobs]}
+
+
+def printer(p: PrinterRecord) -> Body:
+    return {"name": p.name, "status": p.status, "fault": p.fault}

@@ -1,0 +1,117 @@
+"""The central service's agent contract, in memory, for testing the agent loop alone.
+
+It keeps the states the queue keeps (queued, running, in doubt, finished)
+and the printer register, and answers as the HTTP contract says: a job the
+worker no longer holds is LeaseLost, a reconcile of a job not in doubt is
+JobNotFound. Leases do not expire by themselves; :meth:`expire` does it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from issuance.errors import JobNotFound, LeaseLost
+from printers.agent.models import (
+    ClaimedJob,
+    JobFailure,
+    JobKind,
+    Outcome,
+    PrinterHealth,
+    PrinterReport,
+    Step,
+)
+
+
+@dataclass
+class JobRow:
+    id: int
+    payload: dict[str, Any]
+    state: str = "queued"
+    step: Step = Step.IDLE
+    attempts: int = 0
+    result: dict[str, Any] | None = None
+    failures: list[JobFailure] = field(default_factory=list)
+    reconciled: tuple[Outcome, str] | None = None
+
+
+class ContractService:
+    def __init__(self, photo: bytes) -> None:
+        self.jobs: dict[int, JobRow] = {}
+        self.register: dict[str, PrinterReport] = {}
+        self.steps: list[tuple[int, Step]] = []
+        self._photo = photo
+        self._new = asyncio.Event()
+
+    def add(self, job_id: int, payload: dict[str, Any]) -> None:
+        self.jobs[job_id] = JobRow(job_id, payload)
+        self._new.set()
+
+    async def wait_for(self, job_id: int, *states: str) -> JobRow:
+        for _ in range(500):
+            if self.jobs[job_id].state in states:
+                return self.jobs[job_id]
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"job {job_id} is {self.jobs[job_id].state}, not {states}")
+
+    async def claim(
+        self, *, limit: int = 1, wait_seconds: float = 20.0, capabilities: tuple[str, ...] = ()
+    ) -> list[ClaimedJob]:
+        for _ in range(int(wait_seconds * 100) + 1):
+            queued = [j for j in self.jobs.values() if j.state == "queued"][:limit]
+            if queued:
+                return [self._lease(j) for j in queued]
+            self._new.clear()
+            try:
+                await asyncio.wait_for(self._new.wait(), 0.01)
+            except TimeoutError:
+                continue
+        return []
+
+    def _lease(self, row: JobRow) -> ClaimedJob:
+        row.state, row.step = "running", Step.IDLE
+        row.attempts += 1
+        return ClaimedJob(row.id, JobKind.CARD, 0, row.attempts, 30.0, row.payload)
+
+    def _held(self, job_id: int) -> JobRow:
+        row = self.jobs.get(job_id)
+        if row is None or row.state != "running":
+            raise LeaseLost(f"job {job_id} is not held")
+        return row
+
+    async def heartbeat(self, job_id: int, step: Step) -> None:
+        self._held(job_id).step = step
+        self.steps.append((job_id, step))
+
+    async def complete(self, job_id: int, result: dict[str, Any]) -> None:
+        row = self._held(job_id)
+        row.state, row.result = "done", result
+
+    async def fail(self, job_id: int, failure: JobFailure) -> None:
+        row = self._held(job_id)
+        row.failures.append(failure)
+        row.state = "queued" if failure.transient else "dead"
+        self._new.set()
+
+    def expire(self, job_id: int) -> None:
+        row = self.jobs[job_id]
+        row.state = "in_doubt" if row.step is not Step.IDLE else "queued"
+
+    async def reconcile(
+        self, job_id: int, outcome: Outcome, note: str, result: dict[str, Any] | None = None
+    ) -> None:
+        row = self.jobs.get(job_id)
+        if row is None or row.state != "in_doubt":
+            raise JobNotFound(f"no in_doubt job {job_id}")
+        row.reconciled = (outcome, note)
+        row.state = {Outcome.MADE: "done", Outcome.NOT_STARTED: "queued"}.get(outcome, "dead")
+
+    async def photo(self, url: str) -> bytes:
+        return self._photo
+
+    async def put_printer(self, name: str, status: PrinterHealth, fault: str | None) -> None:
+        self.register[name] = PrinterReport(name, status, fault)
+
+    async def printers(self) -> list[PrinterReport]:
+        return list(self.register.values())

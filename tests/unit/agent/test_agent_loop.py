@@ -1,0 +1,99 @@
+"""The agent loop against the contract, in memory, and the simulated outlet."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from issuance.domain.card_data import CardData
+from printers.agent.agent import Agent, AgentConfig, AgentEvent
+from printers.agent.journal import Journal, Mark, Settlement
+from printers.agent.models import Outcome, PrinterHealth, Step, card_data_to_json
+from printers.agent.outlet_sim import SimulatedOutlet
+from printers.simulator.evolis_sim import SimFault
+
+from .conftest import applicant, photo_png, serving, station_for
+from .service_double import ContractService
+
+CONFIG = AgentConfig(
+    wait_seconds=0.05,
+    heartbeat_seconds=0.05,
+    printer_poll_seconds=0.02,
+    reconcile_retry_seconds=0.02,
+)
+
+
+def card_job(card: CardData) -> dict[str, object]:
+    return {"card_id": "c1", "card": card_data_to_json(card), "photo_url": "/p", "outlet": "o1"}
+
+
+@asynccontextmanager
+async def running(
+    outlet: SimulatedOutlet, journal: Journal, service: ContractService, events: list[AgentEvent]
+) -> AsyncIterator[Agent]:
+    stations = [await station_for(outlet, name, journal) for name in outlet.names]
+    agent = Agent(service, stations, journal, CONFIG, events=events.append)
+    task = asyncio.create_task(agent.run())
+    try:
+        yield agent
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        for station in stations:
+            await station.printer.aclose()
+
+
+async def test_a_jam_faults_the_printer_and_the_job_moves_to_the_other(
+    outlet: SimulatedOutlet, journal: Journal
+) -> None:
+    service = ContractService(photo_png())
+    events: list[AgentEvent] = []
+    outlet.simulator("p1").inject(SimFault.JAM)
+    async with running(outlet, journal, service, events) as agent:
+        service.add(1, card_job(applicant()))
+        row = await service.wait_for(1, "done")
+        assert row.attempts == 2
+        (failure,) = row.failures
+        assert (failure.transient, failure.spoiled_card, failure.printer) == (True, True, "p1")
+        assert row.result is not None and row.result["printer"] == "p2"
+        assert service.register["p1"].status is PrinterHealth.FAULTED
+        assert not serving(agent.stations["p1"])
+        assert outlet.simulator("p1").printed == []
+        assert len(outlet.simulator("p2").printed) == 1
+        # a supervisor clears the fault in the register; the agent puts p1 back in service
+        outlet.simulator("p1").clear_faults()
+        await service.put_printer("p1", PrinterHealth.OK, None)
+        for _ in range(200):
+            if serving(agent.stations["p1"]):
+                break
+            await asyncio.sleep(0.01)
+        assert serving(agent.stations["p1"])
+    steps = [step for job, step in service.steps if job == 1]
+    assert steps[:3] == [Step.FED, Step.ENCODING, Step.PRINTING]
+    assert not journal.in_flight()
+
+
+async def test_a_restarted_agent_reconciles_what_its_journal_left_in_flight(
+    outlet: SimulatedOutlet, journal: Journal
+) -> None:
+    service = ContractService(photo_png())
+    service.add(5, card_job(applicant()))
+    (claimed,) = await service.claim()
+    await service.heartbeat(claimed.id, Step.ENCODING)
+    # the previous agent fed a card on p1 and died while encoding it
+    station = await station_for(outlet, "p1", journal)
+    await station.printer.feed_and_park()
+    await station.printer.aclose()
+    run = journal.begin(5, "card", "p1")
+    for mark in (Mark.FEEDING, Mark.FED, Mark.ENCODING):
+        journal.mark(run, mark)
+    service.expire(5)
+    events: list[AgentEvent] = []
+    async with running(outlet, journal, service, events):
+        row = await service.wait_for(5, "dead")
+    assert row.reconciled is not None and row.reconciled[0] is Outcome.FAILED
+    assert outlet.simulator("p1").machine.reject_box == 1
+    assert outlet.simulator("p1").printed == []
+    assert journal.settlement(run) is Settlement.RECONCILED
+    assert Mark.REJECTED in journal.run(run).marks
