@@ -1,39 +1,86 @@
-"""The ASGI application."""
+"""The ASGI application: FastAPI, JSON through orjson, OpenAPI generated from the routes.
+
+``create_app(rt)`` serves the counter services (:mod:`issuance.api.counter`)
+and the outlet agent's endpoints (:mod:`issuance.api.agent`) over the
+runtime's pool and queue. Its lifespan runs the reaper: every second
+``Queue.reap_expired()`` releases jobs whose worker's lease ran out (back to
+the queue, or in doubt after a physical step).
+"""
 
 from __future__ import annotations
 
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-from issuance.api.responses import OrjsonResponse, sscard_error_handler
+from fastapi import FastAPI
+from fastapi.responses import ORJSONResponse, Response
+
+from cardqueue import Queue
+from issuance.api import agent, counter
+from issuance.api.deps import CtxDep
+from issuance.api.idempotency import render
+from issuance.api.responses import EXCEPTION_HANDLERS
+from issuance.domain.roles import Operation
 from issuance.errors import SscardError
 from issuance.runtime import Runtime
+from issuance.services.common import check
+
+REAP_EVERY_SECONDS = 1.0
+log = logging.getLogger("sscard.api")
 
 
-def create_app(rt: Runtime) -> Starlette:
-    async def health(_request: Request) -> Response:
+async def reap_forever(queue: Queue, every: float = REAP_EVERY_SECONDS) -> None:
+    """Release expired leases every ``every`` seconds until cancelled."""
+    while True:
+        try:
+            await queue.reap_expired()
+        except SscardError as exc:
+            log.warning("reaper: %s", exc.message)
+        await asyncio.sleep(every)
+
+
+def create_app(rt: Runtime) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(reap_forever(rt.queue), name="sscard-reaper")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app = FastAPI(
+        title="sscard",
+        version="1",
+        description="Social security card issuance: counter services and outlet agents.",
+        default_response_class=ORJSONResponse,
+        lifespan=lifespan,
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+    )
+    app.state.rt = rt
+
+    @app.get("/health", tags=["system"])
+    async def health() -> Response:
         await rt.pool.fetchval("SELECT 1")
-        return OrjsonResponse({"status": "ok"})
+        return render(200, {"status": "ok"})
 
-    async def queue_stats(_request: Request) -> Response:
+    @app.get("/v1/queue/stats", tags=["system"])
+    async def queue_stats(ctx: CtxDep) -> Response:
+        check(ctx.op, Operation.LIST_JOBS, None)
         stats = await rt.queue.stats()
-        return OrjsonResponse(
-            {
-                "depth": [
-                    {"site": d.site, "class": d.priority.name.lower(), "depth": d.depth}
-                    for d in stats.depth
-                ],
-                "oldest_age_seconds": stats.oldest_age_seconds,
-                "in_doubt": stats.in_doubt,
-                "dead": stats.dead,
-                "by_state": {s.value: n for s, n in stats.by_state.items()},
-            }
-        )
+        return render(200, {
+            "depth": [{"site": d.site, "class": d.priority.name.lower(), "depth": d.depth}
+                      for d in stats.depth],
+            "oldest_age_seconds": stats.oldest_age_seconds,
+            "in_doubt": stats.in_doubt,
+            "dead": stats.dead,
+            "by_state": {s.value: n for s, n in stats.by_state.items()},
+        })  # fmt: skip
 
-    routes = [
-        Route("/health", health),
-        Route("/v1/queue/stats", queue_stats),
-    ]
-    return Starlette(routes=routes, exception_handlers={SscardError: sscard_error_handler})
+    app.include_router(counter.router)
+    app.include_router(agent.router)
+    return app

@@ -6,6 +6,7 @@ missing, malformed or unknown token is a 401 (:class:`issuance.errors.AuthError`
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -57,3 +58,21 @@ IdempotencyKey = Annotated[
         description="a retry with the same key and body returns the first response",
     ),
 ]
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """Everything a handler needs besides its body: who calls, the store, the queue, the key."""
+
+    request: Request
+    op: Operator
+    store: Store
+    queue: Queue
+    key: str | None
+
+
+async def context(request: Request, op: OperatorDep, key: IdempotencyKey = None) -> Ctx:
+    return Ctx(request, op, store_of(request), queue_of(request), key)
+
+
+CtxDep = Annotated[Ctx, Depends(context)]

@@ -18,8 +18,9 @@ import orjson
 from fastapi import Request
 from fastapi.responses import Response
 
+from issuance.api.deps import Ctx
 from issuance.errors import IdempotencyConflict
-from issuance.store import Operator, Store
+from issuance.store import Store
 
 Outcome = tuple[int, Any]  # HTTP status and JSON content (None: no body)
 Handler = Callable[[Store], Awaitable[Outcome]]
@@ -48,11 +49,10 @@ def _replay(status: int | None, body: bytes | None) -> Response:
     return Response(body, status_code=status, media_type=JSON)
 
 
-async def idempotent(
-    request: Request, store: Store, op: Operator, key: str | None, handler: Handler
-) -> Response:
-    """Run ``handler`` in one transaction, remembering its response under ``key``."""
-    digest = await request_digest(request)
+async def idempotent(ctx: Ctx, handler: Handler) -> Response:
+    """Run ``handler`` in one transaction, remembering its response under ``ctx.key``."""
+    store, op, key = ctx.store, ctx.op, ctx.key
+    digest = await request_digest(ctx.request)
     async with store.transaction() as tx:
         if key is not None and not await tx.idempotency_claim(op.id, key, digest):
             stored = await tx.idempotency_get(op.id, key)

@@ -1,14 +1,25 @@
-"""JSON responses through orjson, and errors as machine-readable bodies."""
+"""JSON responses through orjson, and errors as machine-readable bodies.
+
+* :class:`issuance.errors.SscardError` → its ``http_status`` and ``to_dict()``.
+* A request that does not match its schema → 422 ``{"code": "invalid_input",
+  "message", "errors": [{"field", "code", "message"}]}``, one entry per field.
+* A value PostgreSQL refuses (out of range, bad encoding) that slipped past
+  the schema → 422 ``invalid_input`` too: bad input is never a 500.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 import orjson
+from fastapi.exceptions import RequestValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from issuance.errors import SscardError
+
+LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
 
 
 class OrjsonResponse(JSONResponse):
@@ -25,3 +36,33 @@ def error_response(exc: SscardError) -> Response:
 async def sscard_error_handler(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SscardError)
     return error_response(exc)
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in LOCATIONS:
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+async def validation_error_handler(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"field": _field(e.get("loc", ())), "code": str(e.get("type", "invalid")),
+         "message": str(e.get("msg", ""))}
+        for e in exc.errors()
+    ]  # fmt: skip
+    body = {"code": "invalid_input", "message": "the request is not valid", "errors": errors}
+    return OrjsonResponse(body, status_code=422)
+
+
+async def data_error_handler(_request: Request, exc: Exception) -> Response:
+    body = {"code": "invalid_input", "message": f"a value was refused: {type(exc).__name__}"}
+    return OrjsonResponse(body, status_code=422)
+
+
+EXCEPTION_HANDLERS = {
+    SscardError: sscard_error_handler,
+    RequestValidationError: validation_error_handler,
+    asyncpg.DataError: data_error_handler,
+}

@@ -15,21 +15,41 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
+import io
+import json
+import os
+import random
+import secrets
 import socket
+import time
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+import httpx
+import uvicorn
+from PIL import Image, ImageDraw
 from rich.console import Console
 
+from issuance.api.app import create_app
 from issuance.cli.common import run
+from issuance.cli.serve import describe_database
+from issuance.config import Settings
+from issuance.domain.card_data import CardData, Gender
+from issuance.domain.identity import random_citizen_id
+from issuance.domain.roles import Role
 from issuance.errors import InputError
-from printers.agent.agent import Agent, AgentConfig, AgentEvent
+from issuance.runtime import Runtime
+from issuance.services import admin
+from issuance.store import Store
+from printers.agent.agent import Agent, AgentConfig, AgentEvent, EventKind
 from printers.agent.client import AgentClient
 from printers.agent.journal import Journal
-from printers.agent.outlet_sim import SimChipReader, read_keys
+from printers.agent.outlet_sim import SimChipReader, SimulatedOutlet, read_keys
 from printers.agent.station import ChipReader, Station, open_printer
 from printers.chip.encoder import CardConnection
 from printers.chip.pcsc import PcscConnection
@@ -131,3 +151,252 @@ async def _until(main: Coroutine[Any, Any, None], stop: asyncio.Event | None) ->
         pending.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await pending
+
+
+# --- sscard demo ---------------------------------------------------------------------------
+
+DEMO_BANK = "DEMO"
+DEMO_OUTLET = "demo-outlet"
+DEMO_PSAM = "SIMPSAM0000001"
+APPLY_PATH = "/v1/cards"
+TOKENS_FILE = "demo-tokens.json"
+CHECKED_FIELDS = ("card_number", "card_identifier", "name", "citizen_id", "gender", "birth_date")
+
+
+@dataclass(frozen=True)
+class DemoTokens:
+    clerk: str
+    agent: str
+
+
+def register_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    d = sub.add_parser("demo", help="the whole system on this machine: API, outlet, agent, a card")
+    d.add_argument("--host", default="127.0.0.1")
+    d.add_argument("--port", type=int, default=8080)
+    d.set_defaults(func=lambda ns: run(run_demo(ns.host, ns.port)))
+
+
+def _read_tokens(path: Path) -> DemoTokens | None:
+    if not path.exists():
+        return None
+    body = json.loads(path.read_text())
+    return DemoTokens(str(body.get("clerk", "")), str(body.get("agent", "")))
+
+
+async def _valid_tokens(store: Store, path: Path) -> DemoTokens | None:
+    tokens = _read_tokens(path)
+    if tokens is None:
+        return None
+    for token in (tokens.clerk, tokens.agent):
+        if await store.operator_by_token(token) is None:
+            return None
+    return tokens
+
+
+async def demo_accounts(store: Store, path: Path) -> DemoTokens:
+    """The demo bank, instant outlet, clerk and agent; tokens kept (0600) in ``path``."""
+    known = await _valid_tokens(store, path)
+    if known is not None:
+        return known
+    if not await store.bank_exists(DEMO_BANK):
+        await admin.create_bank(store, DEMO_BANK, "北京演示农村商业银行")
+    if await store.outlet(DEMO_OUTLET) is None:
+        outlet = admin.OutletInput(
+            DEMO_OUTLET, DEMO_BANK, "演示网点", instant=True, psam_serial=DEMO_PSAM
+        )
+        await admin.create_outlet(store, outlet)
+    suffix = secrets.token_hex(3)
+    clerk = await admin.create_operator(
+        store, f"demo-clerk-{suffix}", Role.CLERK, bank=DEMO_BANK, outlet=DEMO_OUTLET
+    )
+    agent = await admin.create_operator(
+        store, f"demo-agent-{suffix}", Role.AGENT, bank=DEMO_BANK, outlet=DEMO_OUTLET
+    )
+    tokens = DemoTokens(clerk.token, agent.token)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"clerk": tokens.clerk, "agent": tokens.agent}, f)
+    return tokens
+
+
+def synthetic_photo(seed: int) -> bytes:
+    """A plain head-and-shoulders figure on a light background, as a JPEG."""
+    rng = random.Random(seed)
+    image = Image.new("RGB", (358, 441), (222, 232, 245))
+    draw = ImageDraw.Draw(image)
+    skin = (rng.randint(200, 235), rng.randint(165, 195), rng.randint(140, 170))
+    draw.ellipse((34, 300, 324, 560), fill=(40, 52, 80))  # shoulders
+    draw.ellipse((114, 90, 244, 260), fill=skin)  # face
+    draw.ellipse((104, 60, 254, 160), fill=(30, 25, 20))  # hair
+    draw.ellipse((144, 160, 160, 172), fill=(20, 20, 20))
+    draw.ellipse((198, 160, 214, 172), fill=(20, 20, 20))
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+def sample_application(seed: int) -> dict[str, Any]:
+    """A valid applicant (a generated citizen ID) with a synthetic photo, as the API takes it."""
+    rng = random.Random(seed)
+    gender = rng.choice(list(Gender))
+    citizen_id = random_citizen_id(rng, region="110105", gender=gender)
+    born = date(int(citizen_id[6:10]), int(citizen_id[10:12]), int(citizen_id[12:14]))
+    name = rng.choice("王李张刘陈杨赵黄周吴") + rng.choice(("晓明", "丽华", "建国", "思远", "雨桐"))
+    holder = {
+        "citizen_id": citizen_id,
+        "name": name,
+        "gender": gender.value,
+        "birth_date": born.isoformat(),
+        "ethnicity": 1,
+        "birthplace": "110105",
+    }
+    photo = base64.b64encode(synthetic_photo(seed)).decode()
+    return {"holder": holder, "photo": photo, "wait": True}
+
+
+def chip_matches(application: dict[str, Any], card: dict[str, Any], chip: CardData) -> bool:
+    """Whether the chip read back carries the applicant and the card the service ordered."""
+    holder = application["holder"]
+    expected = {
+        "card_number": card["card_number"],
+        "card_identifier": card["card_identifier"],
+        "name": holder["name"],
+        "citizen_id": holder["citizen_id"],
+        "gender": Gender(holder["gender"]),
+        "birth_date": date.fromisoformat(holder["birth_date"]),
+    }
+    return all(getattr(chip, f) == expected[f] for f in CHECKED_FIELDS)
+
+
+class DemoConsole:
+    """Prints the agent's events as they happen and remembers finished jobs."""
+
+    def __init__(self) -> None:
+        self.made: dict[int, AgentEvent] = {}
+        self._changed = asyncio.Event()
+
+    def __call__(self, event: AgentEvent) -> None:
+        out.print(f"  [cyan]{describe(event)}[/]")
+        if event.kind in (EventKind.MADE, EventKind.FAILED) and event.job_id is not None:
+            self.made[event.job_id] = event
+            self._changed.set()
+
+    async def finished(self, job_id: int) -> AgentEvent:
+        while job_id not in self.made:
+            self._changed.clear()
+            await self._changed.wait()
+        return self.made[job_id]
+
+
+async def _submit(api: str, token: str, application: dict[str, Any]) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": secrets.token_hex(8)}
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
+        response = await http.post(APPLY_PATH, json=application, headers=headers)
+    if response.is_error:
+        raise InputError(f"the application was refused: {response.status_code} {response.text}")
+    body: dict[str, Any] = response.json()
+    return dict(body.get("card", body))
+
+
+async def _report_card(
+    outlet: SimulatedOutlet, application: dict[str, Any], card: dict[str, Any]
+) -> None:
+    for _ in range(100):
+        made = outlet.cards_for(card["card_identifier"])
+        if made:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        out.print("[red]the card did not reach a hopper[/]")
+        return
+    chip = made[0].chip
+    assert chip is not None
+    mark = "[green]✓[/]" if chip_matches(application, card, chip) else "[red]✗[/]"
+    out.print(f"printed card image: {made[0].png}")
+    out.print(f"chip read-back: {mark} {chip.name} {chip.citizen_id} card {chip.card_number}")
+
+
+def _curl(api: str, tokens_path: Path) -> str:
+    body = json.dumps({**sample_application(0), "photo": "<base64 JPEG>"}, ensure_ascii=False)
+    return (
+        f'curl -X POST {api}{APPLY_PATH} -H "Authorization: Bearer $(jq -r .clerk {tokens_path})" '
+        f"-H 'Content-Type: application/json' -d '{body}'"
+    )
+
+
+async def _demo_agent(
+    api: str, token: str, outlet: SimulatedOutlet, journal: Journal, console: DemoConsole
+) -> None:
+    stations = [
+        Station(
+            name,
+            await open_printer(outlet.printer_url(name)),
+            outlet.reader(name),
+            outlet.psam,
+            journal,
+        )
+        for name in outlet.names
+    ]
+    async with AgentClient(api, token, worker="demo-agent", site=DEMO_OUTLET) as client:
+        try:
+            await Agent(client, stations, journal, AgentConfig(), events=console).run()
+        finally:
+            for station in stations:
+                await station.printer.aclose()
+
+
+async def _started(server: uvicorn.Server, serving: asyncio.Task[None]) -> None:
+    for _ in range(600):
+        if server.started or serving.done():
+            return
+        await asyncio.sleep(0.05)
+
+
+async def run_demo(host: str, port: int) -> int:
+    settings = replace(Settings.from_env(), host=host, port=port)
+    api = f"http://{host}:{port}"
+    async with Runtime(settings) as rt:
+        tokens_path = settings.data_dir / TOKENS_FILE
+        tokens = await demo_accounts(Store(rt.pool), tokens_path)
+        config = uvicorn.Config(
+            create_app(rt), host=host, port=port, loop="none", log_level="warning"
+        )
+        server = uvicorn.Server(config)
+        async with SimulatedOutlet(settings.data_dir / "outlet", printers=2) as outlet:
+            serving = asyncio.create_task(server.serve())
+            await _started(server, serving)
+            out.print(f"sscard API on {api} ({describe_database(rt)})")
+            printers = ", ".join(outlet.names)
+            out.print(
+                f"simulated outlet {DEMO_OUTLET}: printers {printers}, cards in {outlet.out_dir}"
+            )
+            console = DemoConsole()
+            with Journal(settings.data_dir / "agent-journal.sqlite") as journal:
+                agent = asyncio.create_task(
+                    _demo_agent(api, tokens.agent, outlet, journal, console)
+                )
+                try:
+                    await _one_card(api, tokens, outlet, console)
+                    out.print("apply for another card with:")
+                    out.print(_curl(api, tokens_path), soft_wrap=True)
+                    out.print("press Ctrl-C to stop")
+                    await serving
+                finally:
+                    agent.cancel()
+                    await asyncio.gather(agent, return_exceptions=True)
+    return 0
+
+
+async def _one_card(
+    api: str, tokens: DemoTokens, outlet: SimulatedOutlet, console: DemoConsole
+) -> None:
+    application = sample_application(int(time.time()))
+    out.print(
+        f"applying for {application['holder']['name']} ({application['holder']['citizen_id']})"
+    )
+    card = await _submit(api, tokens.clerk, application)
+    job_id = int(card["job_id"])
+    out.print(f"card {card['card_number']} ordered; production job {job_id}")
+    event = await console.finished(job_id)
+    if event.kind is EventKind.MADE:
+        await _report_card(outlet, application, card)

@@ -201,7 +201,7 @@ CANCEL = CardStep(Operation.CANCEL_CARD, Action.CANCEL, Purpose.CANCEL)
 HAND_OVER = CardStep(Operation.HAND_OVER, Action.HAND_OVER, Purpose.HAND_OVER)
 
 
-async def _one_step(store: Store, op: Operator, number: str, step: CardStep) -> CardRecord:
+async def one_step(store: Store, op: Operator, number: str, step: CardStep) -> CardRecord:
     async with store.transaction() as tx:
         card = await scoped_card(tx, op, step.operation, number)
         await transition(tx, card, step.action, op)
@@ -212,22 +212,22 @@ async def _one_step(store: Store, op: Operator, number: str, step: CardStep) -> 
 async def report_loss(store: Store, op: Operator, number: str, kind: LossKind) -> CardRecord:
     """挂失: temporary (an active card only) or formal."""
     step = CardStep(Operation.REPORT_LOSS, LOSS_ACTIONS[kind], Purpose.REPORT_LOSS)
-    return await _one_step(store, op, number, step)
+    return await one_step(store, op, number, step)
 
 
 async def cancel_loss(store: Store, op: Operator, number: str) -> CardRecord:
     """解挂: lift a temporary loss."""
-    return await _one_step(store, op, number, CANCEL_LOSS)
+    return await one_step(store, op, number, CANCEL_LOSS)
 
 
 async def cancel(store: Store, op: Operator, number: str) -> CardRecord:
     """注销 (supervisors)."""
-    return await _one_step(store, op, number, CANCEL)
+    return await one_step(store, op, number, CANCEL)
 
 
 async def hand_over(store: Store, op: Operator, number: str) -> CardRecord:
     """领卡: a ready card is handed to the holder (ready → issued)."""
-    return await _one_step(store, op, number, HAND_OVER)
+    return await one_step(store, op, number, HAND_OVER)
 
 
 # What the card a bank change replaced becomes when the new card is activated.

@@ -64,7 +64,7 @@ def _missing_holder() -> NotFound:
     return NotFound("no such holder", resource="holder")
 
 
-async def _scoped_holder(tx: Store, op: Operator, operation: Operation, cid: str) -> HolderRecord:
+async def scoped_holder(tx: Store, op: Operator, operation: Operation, cid: str) -> HolderRecord:
     holder = await tx.holder_by_citizen_id(CitizenId.parse(cid).value)
     if holder is None:
         raise _missing_holder()
@@ -105,7 +105,7 @@ async def change_info(
     """信息变更: update the record; a printed or chip field also orders a replacement."""
     check(op, Operation.CHANGE_INFO, None)
     async with store.transaction() as tx:
-        holder = await _scoped_holder(tx, op, Operation.CHANGE_INFO, citizen_id)
+        holder = await scoped_holder(tx, op, Operation.CHANGE_INFO, citizen_id)
         data, changed = _merged(holder, change)
         updated = await tx.update_holder(
             HolderRecord(holder.id, holder.citizen_id, data.name, data.gender, data.birth_date,

@@ -465,7 +465,10 @@ class Agent:
         except DeviceError as exc:
             log.warning("printer %s: cannot check for a leftover card: %s", station.name, exc)
             return
-        self.journal.mark(run.run, Mark.REJECTED if found else Mark.NOT_FED)
+        if found:
+            self.journal.mark(run.run, Mark.REJECTED)
+        elif Mark.FED not in run.marks:
+            self.journal.mark(run.run, Mark.NOT_FED)
 
     async def _reconcile(self, run: Run) -> bool:
         """Report ``run``'s verdict; True once settled."""

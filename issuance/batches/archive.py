@@ -1,0 +1,308 @@
+"""Photos of a batch, read from a zip archive that is treated as hostile.
+
+A batch's photos arrive as one zip from a bank's or an employer's system.
+:class:`ZipPhotos` inspects the central directory when it is opened and
+refuses the whole archive, before a single byte is decompressed, if any
+member is unsafe:
+
+* a name that could escape a folder when extracted: ``..`` parts, an
+  absolute path, a drive letter (``C:``), a backslash, a NUL byte;
+* a symbolic link (Unix mode ``S_IFLNK`` in the high half of
+  ``external_attr``);
+* an encrypted member (general-purpose flag bit 0) or a compression method
+  other than stored or deflated;
+* a nested archive (a member named ``*.zip``, ``*.7z``, ``*.rar``...);
+* two members with the same name, also when they differ only in case or
+  Unicode normalisation (they would overwrite each other on Windows);
+* too many members, a member declaring more than the per-member cap, a total
+  declared size above the archive cap, or a compression ratio above the cap
+  (a zip bomb).
+
+The sizes in the directory are declarations, not facts. Members are therefore
+read lazily, one at a time, by :meth:`ZipPhotos.read`, which decompresses in
+chunks and stops as soon as the per-member cap is passed, whatever the header
+said, and which also refuses content that is itself a zip. Corrupt data (a bad
+CRC, a truncated stream) is a :class:`CorruptArchive`.
+
+Member names without the UTF-8 flag are decoded as GB 18030 (what Chinese
+Windows archivers write) when they are not plain ASCII. A photo can be named
+by its full path in the archive or, when that is unambiguous, by its bare file
+name, so an archive with everything in one top-level folder works too.
+
+Every refusal is an :class:`ArchiveRefused` (an :class:`InputError`) whose
+subclass and ``reason`` say which rule was broken.
+"""
+
+from __future__ import annotations
+
+import io
+import stat
+import unicodedata
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from types import TracebackType
+from typing import IO, ClassVar
+
+from issuance.errors import InputError
+
+KIB = 1024
+MIB = 1024 * KIB
+READ_CHUNK = 64 * KIB
+ENCRYPTED_FLAG = 0x1
+UTF8_FLAG = 0x800
+NESTED_SUFFIXES = (".zip", ".7z", ".rar", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".jar", ".cab")
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+ALLOWED_METHODS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED})
+
+
+class ArchiveProblem(StrEnum):
+    """Why an archive or one of its members was refused (the error's ``reason``)."""
+
+    UNSAFE_PATH = "unsafe_path"
+    SYMLINK = "symlink"
+    ENCRYPTED = "encrypted"
+    UNSUPPORTED_COMPRESSION = "unsupported_compression"
+    NESTED_ARCHIVE = "nested_archive"
+    DUPLICATE_NAME = "duplicate_name"
+    TOO_MANY_MEMBERS = "too_many_members"
+    MEMBER_TOO_LARGE = "member_too_large"
+    ZIP_BOMB = "zip_bomb"
+    CORRUPT = "corrupt_archive"
+    NO_SUCH_MEMBER = "no_such_member"
+
+
+class ArchiveRefused(InputError):
+    """An archive, or a member of it, that is not accepted."""
+
+    code = "archive_refused"
+    reason: ClassVar[ArchiveProblem]
+
+    def __init__(self, member: str, message: str) -> None:
+        super().__init__(f"{member}: {message}", member=member, reason=self.reason.value)
+        self.member = member
+
+
+class UnsafeMemberPath(ArchiveRefused):
+    reason = ArchiveProblem.UNSAFE_PATH
+
+
+class SymlinkMember(ArchiveRefused):
+    reason = ArchiveProblem.SYMLINK
+
+
+class EncryptedMember(ArchiveRefused):
+    reason = ArchiveProblem.ENCRYPTED
+
+
+class UnsupportedCompression(ArchiveRefused):
+    reason = ArchiveProblem.UNSUPPORTED_COMPRESSION
+
+
+class NestedArchive(ArchiveRefused):
+    reason = ArchiveProblem.NESTED_ARCHIVE
+
+
+class DuplicateMember(ArchiveRefused):
+    reason = ArchiveProblem.DUPLICATE_NAME
+
+
+class TooManyMembers(ArchiveRefused):
+    reason = ArchiveProblem.TOO_MANY_MEMBERS
+
+
+class MemberTooLarge(ArchiveRefused):
+    reason = ArchiveProblem.MEMBER_TOO_LARGE
+
+
+class ZipBomb(ArchiveRefused):
+    reason = ArchiveProblem.ZIP_BOMB
+
+
+class CorruptArchive(ArchiveRefused):
+    reason = ArchiveProblem.CORRUPT
+
+
+class NoSuchMember(ArchiveRefused):
+    reason = ArchiveProblem.NO_SUCH_MEMBER
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """Caps on what an archive may declare and on what a read may return."""
+
+    max_members: int = 20_000
+    max_member_bytes: int = 2 * MIB
+    max_total_bytes: int = 2048 * MIB
+    max_ratio: float = 100.0
+    ratio_floor_bytes: int = 64 * KIB  # smaller members may compress as well as they like
+
+
+DEFAULT_LIMITS = ArchiveLimits()
+
+
+def member_name(info: zipfile.ZipInfo) -> str:
+    """The member's name, decoding legacy (non-UTF-8) names as GB 18030."""
+    name = info.filename
+    if info.flag_bits & UTF8_FLAG or name.isascii():
+        return name
+    try:
+        return name.encode("cp437").decode("gb18030")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return name
+
+
+def _is_unsafe_path(name: str) -> bool:
+    parts = name.split("/")
+    has_drive = len(name) >= 2 and name[1] == ":"
+    return (
+        name.startswith("/")
+        or "\\" in name
+        or "\x00" in name
+        or has_drive
+        or any(part in ("..", ".") for part in parts)
+    )
+
+
+def _is_symlink(info: zipfile.ZipInfo) -> bool:
+    return stat.S_ISLNK(info.external_attr >> 16)
+
+
+def _check_kind(info: zipfile.ZipInfo, name: str) -> None:
+    if _is_unsafe_path(name):
+        raise UnsafeMemberPath(name, "the name could escape the extraction folder")
+    if _is_symlink(info):
+        raise SymlinkMember(name, "symbolic links are not accepted")
+    if info.flag_bits & ENCRYPTED_FLAG:
+        raise EncryptedMember(name, "encrypted members are not accepted")
+    if info.compress_type not in ALLOWED_METHODS:
+        raise UnsupportedCompression(name, f"compression method {info.compress_type}")
+    if name.lower().endswith(NESTED_SUFFIXES):
+        raise NestedArchive(name, "archives inside the archive are not accepted")
+
+
+def _check_size(info: zipfile.ZipInfo, name: str, limits: ArchiveLimits) -> None:
+    if info.file_size > limits.max_member_bytes:
+        raise MemberTooLarge(
+            name, f"declares {info.file_size} bytes; at most {limits.max_member_bytes}"
+        )
+    ratio = info.file_size / max(info.compress_size, 1)
+    if info.file_size > limits.ratio_floor_bytes and ratio > limits.max_ratio:
+        raise ZipBomb(name, f"compression ratio {ratio:.0f}:1 exceeds {limits.max_ratio:.0f}:1")
+
+
+def _fold(name: str) -> str:
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+class _Index:
+    """Members by exact name, by folded name (for duplicates) and by bare file name."""
+
+    def __init__(self) -> None:
+        self.by_name: dict[str, zipfile.ZipInfo] = {}
+        self.folded: set[str] = set()
+        self.by_basename: dict[str, zipfile.ZipInfo | None] = {}
+        self.total = 0
+
+    def add(self, info: zipfile.ZipInfo, name: str, limits: ArchiveLimits) -> None:
+        if _fold(name) in self.folded:
+            raise DuplicateMember(name, "another member has the same name")
+        self.folded.add(_fold(name))
+        self.by_name[name] = info
+        base = name.rsplit("/", 1)[-1]
+        self.by_basename[base] = None if base in self.by_basename else info
+        self.total += info.file_size
+        if self.total > limits.max_total_bytes:
+            raise ZipBomb(name, f"the archive declares more than {limits.max_total_bytes} bytes")
+
+
+def _open_zip(source: str | Path | bytes) -> zipfile.ZipFile:
+    stream: str | Path | IO[bytes] = io.BytesIO(source) if isinstance(source, bytes) else source
+    try:
+        return zipfile.ZipFile(stream)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise CorruptArchive("(archive)", f"not a readable zip archive: {exc}") from exc
+
+
+class ZipPhotos:
+    """A checked photo archive; members are read lazily with :meth:`read`."""
+
+    def __init__(self, source: str | Path | bytes, limits: ArchiveLimits = DEFAULT_LIMITS) -> None:
+        self.limits = limits
+        self._zip = _open_zip(source)
+        try:
+            self._index = self._inspect()
+        except ArchiveRefused:
+            self._zip.close()
+            raise
+
+    def _inspect(self) -> _Index:
+        infos = self._zip.infolist()
+        if len(infos) > self.limits.max_members:
+            raise TooManyMembers(
+                "(archive)", f"{len(infos)} members; at most {self.limits.max_members}"
+            )
+        index = _Index()
+        for info in infos:
+            name = member_name(info)
+            _check_kind(info, name)
+            if info.is_dir():
+                continue
+            _check_size(info, name, self.limits)
+            index.add(info, name, self.limits)
+        return index
+
+    def names(self) -> Iterator[str]:
+        """The file members' names (directories excluded), in archive order."""
+        return iter(self._index.by_name)
+
+    def __len__(self) -> int:
+        return len(self._index.by_name)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self._lookup(name) is not None
+
+    def _lookup(self, name: str) -> zipfile.ZipInfo | None:
+        found = self._index.by_name.get(name)
+        if found is None and "/" not in name:
+            found = self._index.by_basename.get(name)
+        return found
+
+    def read(self, name: str) -> bytes:
+        """The member's bytes; never more than the per-member cap are decompressed."""
+        info = self._lookup(name)
+        if info is None:
+            raise NoSuchMember(name, "no such file in the archive")
+        data = self._read_capped(info, name)
+        if data.startswith(ZIP_MAGIC):
+            raise NestedArchive(name, "the member is itself a zip archive")
+        return data
+
+    def _read_capped(self, info: zipfile.ZipInfo, name: str) -> bytes:
+        cap = self.limits.max_member_bytes
+        out = bytearray()
+        try:
+            with self._zip.open(info) as member:
+                while chunk := member.read(min(READ_CHUNK, cap + 1 - len(out))):
+                    out += chunk
+                    if len(out) > cap:
+                        raise MemberTooLarge(name, f"holds more than {cap} bytes")
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+            raise CorruptArchive(name, f"cannot be decompressed: {exc}") from exc
+        return bytes(out)
+
+    def close(self) -> None:
+        self._zip.close()
+
+    def __enter__(self) -> ZipPhotos:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

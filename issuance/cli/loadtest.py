@@ -1,0 +1,169 @@
+"""``sscard loadtest``: start the stack, run locust headless, print each target and its figure."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import asyncpg
+import httpx
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from issuance import loadtest as lt
+from issuance.cli.common import run
+from issuance.config import Settings
+from issuance.db.connect import database_errors, with_database
+from issuance.domain.roles import Role
+from issuance.errors import SscardError
+from issuance.runtime import Runtime
+from issuance.services import admin
+from issuance.store import Store
+
+out = Console(highlight=False)
+BANK, SITE, CLERKS = "LOAD", "load-outlet", 8
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("loadtest", help="the counter mix under locust, against the load targets")
+    p.add_argument("--users", type=int, help="locust users (default from targets.toml)")
+    p.add_argument("--duration", type=int, help="seconds (default from targets.toml)")
+    p.add_argument("--targets", type=Path, default=Path("benchmarks/targets.toml"))
+    p.add_argument("--locustfile", type=Path, default=Path("benchmarks/locustfile.py"))
+    p.add_argument("--out", type=Path, default=Path("var/loadtest"), help="results folder")
+    p.set_defaults(func=lambda a: run(_loadtest(a)))
+
+
+async def _seed(settings: Settings, accounts: Path) -> None:
+    async with Runtime(settings) as rt:
+        store = Store(rt.pool)
+        await admin.create_bank(store, BANK, "负载测试银行")
+        await admin.create_outlet(
+            store,
+            admin.OutletInput(SITE, BANK, "负载测试网点", instant=True, psam_serial="PSAM0001"),
+        )
+        clerks = [
+            (
+                await admin.create_operator(store, f"clerk{i}", Role.CLERK, bank=BANK, outlet=SITE)
+            ).token
+            for i in range(CLERKS)
+        ]
+        agent = await admin.create_operator(store, "agent", Role.AGENT, bank=BANK, outlet=SITE)
+    _write_private(accounts, orjson.dumps({"clerks": clerks, "agent": agent.token, "site": SITE}))
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _scratch_env(base: Settings, folder: Path) -> tuple[dict[str, str], str | None]:
+    """Environment for a scratch database: a new data dir, or a database on the external server."""
+    if base.database_url is None:
+        return {"SSCARD_DATA_DIR": str(folder / "data")}, None
+    name = f"sscard_load_{uuid.uuid4().hex[:8]}"
+    with database_errors():
+        admin_conn = await asyncpg.connect(base.database_url)
+    try:
+        await admin_conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin_conn.close()
+    return {"SSCARD_DATABASE_URL": with_database(base.database_url, name)}, name
+
+
+async def _wait_healthy(url: str, server: subprocess.Popen[bytes]) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(300):
+            if server.poll() is not None:
+                err = server.stderr.read().decode() if server.stderr else ""
+                raise SscardError(f"the API server exited: {err[-2000:]}", code="server_failed")
+            try:
+                if (await client.get(f"{url}/health")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise SscardError("the API server did not become healthy in 30 s", code="server_failed")
+
+
+async def _drive(
+    plan: lt.LoadPlan, args: argparse.Namespace, env: dict[str, str]
+) -> dict[str, float]:
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = lt.start_server(port, env)
+    try:
+        await _wait_healthy(url, server)
+        memory = lt.MemorySampler(server.pid)
+        prefix = args.out / "locust"
+        command = lt.locust_command(args.locustfile, url, plan, prefix)
+        out.print(f"server pid {server.pid} on cores {lt.cores_of(server.pid)}; "
+                  f"{plan.users} users for {plan.duration_s} s")  # fmt: skip
+        locust = subprocess.Popen(command, env={**os.environ, **env})  # noqa: ASYNC220 - polled below
+        with out.status("load running") as status:
+            start = time.monotonic()
+            while locust.poll() is None:
+                memory.sample()
+                status.update(f"load running: {time.monotonic() - start:.0f}/{plan.duration_s} s")
+                await asyncio.sleep(1.0)
+        figures = lt.measured(lt.read_stats(prefix), memory)
+        lt.chart(prefix, memory, args.out / "loadtest.png")
+        return figures
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+async def _loadtest(args: argparse.Namespace) -> int:
+    plan = lt.load_plan(args.targets, users=args.users, duration=args.duration)
+    args.out.mkdir(parents=True, exist_ok=True)
+    base = Settings.from_env()
+    with tempfile.TemporaryDirectory(prefix="sscard-load-") as tmp:
+        env, scratch = await _scratch_env(base, Path(tmp))
+        accounts = Path(tmp) / "accounts.json"
+        await _seed(Settings.from_env({**os.environ, **env}), accounts)
+        env["SSCARD_LOAD_ACCOUNTS"] = str(accounts)
+        try:
+            figures = await _drive(plan, args, env)
+        finally:
+            if scratch is not None and base.database_url is not None:
+                conn = await asyncpg.connect(base.database_url)
+                await conn.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+                await conn.close()
+    return _report(plan, figures, args.out)
+
+
+def _report(plan: lt.LoadPlan, figures: dict[str, float], folder: Path) -> int:
+    rows = lt.summary(plan, figures)
+    cores = os.cpu_count()
+    doc = {"figures": figures, "targets": rows, "cpu_cores": cores,
+           "note": "API server, PostgreSQL and locust shared the same cores"}  # fmt: skip
+    (folder / "results.json").write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+    table = Table(title="sscard load targets")
+    for col in ("target", "wanted", "measured", "result"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["target"], r["wanted"], f"{r['measured']:g}",
+                      "[green]pass[/]" if r["passed"] else "[red]miss[/]")  # fmt: skip
+    out.print(table)
+    out.print(f"{figures['requests']:.0f} requests; p50 {figures['p50_ms']:g} ms; "
+              f"{cores} CPU cores shared by the API server, PostgreSQL and locust")  # fmt: skip
+    out.print(
+        f"results: {folder / 'results.json'}, {folder}/locust_*.csv, {folder / 'loadtest.png'}"
+    )
+    return 0 if all(r["passed"] for r in rows) else 1

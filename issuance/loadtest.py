@@ -1,0 +1,190 @@
+"""``sscard loadtest``: the whole stack under the counter mix, measured against written targets.
+
+1. a scratch database (a fresh data directory for the embedded server, or a
+   scratch database on ``SSCARD_DATABASE_URL``), seeded with a bank, an
+   instant-issuance outlet, clerks and an agent;
+2. the API server in its own process (``sscard serve``), so that its resident
+   memory can be sampled every second;
+3. locust, headless, with ``benchmarks/locustfile.py`` for a set duration;
+4. a table of each target in ``benchmarks/targets.toml`` with the measured
+   value, and the results as JSON, CSV (locust's) and a PNG chart.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    metric: str
+    op: str
+    value: float
+    why: str
+
+    def passed(self, measured: float) -> bool:
+        return measured >= self.value if self.op == ">=" else measured <= self.value
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    users: int
+    spawn_rate: int
+    duration_s: int
+    targets: tuple[Target, ...]
+
+
+def load_plan(path: Path, *, users: int | None, duration: int | None) -> LoadPlan:
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    run = data["run"]
+    targets = tuple(Target(**t) for t in data["target"])
+    return LoadPlan(
+        users=users or int(run["users"]),
+        spawn_rate=int(run["spawn_rate"]),
+        duration_s=duration or int(run["duration_s"]),
+        targets=targets,
+    )
+
+
+@dataclass
+class MemorySampler:
+    """Resident memory of one process, sampled once a second."""
+
+    pid: int
+    samples: list[tuple[float, float]] = field(default_factory=list)
+
+    def sample(self) -> None:
+        try:
+            rss = psutil.Process(self.pid).memory_info().rss / 2**20
+        except psutil.Error:
+            return
+        self.samples.append((time.monotonic(), rss))
+
+    def peak(self) -> float:
+        return max((r for _, r in self.samples), default=0.0)
+
+    def growth(self) -> float:
+        """Mean RSS of the last minute minus that of the first (or of the first and last thirds)."""
+        if len(self.samples) < 6:
+            return 0.0
+        third = max(1, min(60, len(self.samples) // 3))
+        first = [r for _, r in self.samples[:third]]
+        last = [r for _, r in self.samples[-third:]]
+        return sum(last) / len(last) - sum(first) / len(first)
+
+
+def locust_command(locustfile: Path, host: str, plan: LoadPlan, prefix: Path) -> list[str]:
+    return [
+        sys.executable, "-m", "locust", "-f", str(locustfile), "--headless",
+        "-u", str(plan.users), "-r", str(plan.spawn_rate), "-t", f"{plan.duration_s}s",
+        "--host", host, "--csv", str(prefix), "--csv-full-history", "--only-summary",
+        "--stop-timeout", "5", "--loglevel", "WARNING",
+    ]  # fmt: skip
+
+
+def read_stats(prefix: Path) -> dict[str, dict[str, str]]:
+    with open(f"{prefix}_stats.csv", encoding="utf-8", newline="") as fh:
+        return {row["Name"]: row for row in csv.DictReader(fh)}
+
+
+def _ms(row: dict[str, str] | None, column: str) -> float:
+    if row is None or row.get(column) in (None, "", "N/A"):
+        return 0.0
+    return float(row[column])
+
+
+def measured(stats: dict[str, dict[str, str]], memory: MemorySampler) -> dict[str, float]:
+    agg = stats.get("Aggregated")
+    apply_row = stats.get("apply instant")
+    return {
+        "requests_per_s": _ms(agg, "Requests/s"),
+        "p50_ms": _ms(agg, "50%"),
+        "p99_ms": _ms(agg, "99%"),
+        "apply_p99_ms": _ms(apply_row, "99%"),
+        "failures": _ms(agg, "Failure Count"),
+        "requests": _ms(agg, "Request Count"),
+        "server_peak_rss_mb": round(memory.peak(), 1),
+        "server_rss_growth_mb": round(memory.growth(), 1),
+    }
+
+
+def chart(prefix: Path, memory: MemorySampler, out: Path) -> None:
+    """Throughput and latency percentiles over time, with the server's RSS."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = _history(prefix)
+    t0 = rows[0][0] if rows else 0.0
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
+    ax1.plot([r[0] - t0 for r in rows], [r[1] for r in rows], label="requests/s")
+    ax1.set_ylabel("requests/s")
+    ax1.legend(loc="upper left")
+    for i, name in enumerate(("p50", "p95", "p99"), start=2):
+        ax2.plot([r[0] - t0 for r in rows], [r[i] for r in rows], label=f"{name} ms")
+    ax2.set_ylabel("latency (ms)")
+    ax2.set_xlabel("seconds")
+    if memory.samples:
+        m0 = memory.samples[0][0]
+        ax3 = ax2.twinx()
+        ax3.plot([t - m0 for t, _ in memory.samples], [r for _, r in memory.samples], "k:",
+                 label="server RSS MB")  # fmt: skip
+        ax3.set_ylabel("server RSS (MB)")
+        ax3.legend(loc="upper right")
+    ax2.legend(loc="upper left")
+    fig.suptitle("sscard counter mix")
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+
+
+def _history(prefix: Path) -> list[tuple[float, float, float, float, float]]:
+    rows = []
+    with open(f"{prefix}_stats_history.csv", encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            if row["Name"] != "Aggregated" or row["50%"] in ("N/A", ""):
+                continue
+            rows.append((float(row["Timestamp"]), float(row["Requests/s"]), float(row["50%"]),
+                         float(row["95%"]), float(row["99%"])))  # fmt: skip
+    return rows
+
+
+def cores_of(pid: int) -> str:
+    try:
+        return ",".join(map(str, psutil.Process(pid).cpu_affinity() or []))
+    except (psutil.Error, AttributeError):
+        return "?"
+
+
+def start_server(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "issuance.cli", "serve", "--port", str(port)],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def summary(plan: LoadPlan, figures: dict[str, float]) -> list[dict[str, Any]]:
+    return [
+        {
+            "target": t.name,
+            "wanted": f"{t.op} {t.value:g}",
+            "measured": figures[t.metric],
+            "passed": t.passed(figures[t.metric]),
+            "why": t.why,
+        }
+        for t in plan.targets
+    ]
