@@ -148,12 +148,17 @@ async def activate(number: CardNumber, ctx: CtxDep) -> Response:
     return await idempotent(ctx, run)
 
 
-async def _pin(ctx: Ctx, number: str, operation: pins.PinOperation) -> Response:
-    raw = await ctx.request.body()
-    if b"pin" in raw.lower():
+def _refuse_pins(body: PinIn | None) -> None:
+    """A field whose name mentions a PIN (pin, new_pin, PIN...) refuses the whole request."""
+    names = () if body is None else (body.model_extra or {})
+    if any("pin" in name.lower() for name in names):
         raise PinNotAccepted(
             "PINs are entered on the PIN pad at the device, never sent to the API", field="pin"
         )
+
+
+async def _pin(ctx: Ctx, number: str, operation: pins.PinOperation, body: PinIn | None) -> Response:
+    _refuse_pins(body)
 
     async def run(tx: Store) -> Outcome:
         job = await pins.pin_job(tx, ctx.queue, ctx.op, number, operation, request_key=ctx.key)
@@ -167,13 +172,13 @@ async def _pin(ctx: Ctx, number: str, operation: pins.PinOperation) -> Response:
 @router.post("/cards/{number}/pin-change", status_code=202, response_model=PinJobOut, tags=COUNTER)
 async def pin_change(number: CardNumber, ctx: CtxDep, body: PinIn | None = None) -> Response:
     """密码修改: a job for the counter's PIN pad (a body carrying a PIN is refused)."""
-    return await _pin(ctx, number, pins.PinOperation.CHANGE)
+    return await _pin(ctx, number, pins.PinOperation.CHANGE, body)
 
 
 @router.post("/cards/{number}/pin-reset", status_code=202, response_model=PinJobOut, tags=COUNTER)
 async def pin_reset(number: CardNumber, ctx: CtxDep, body: PinIn | None = None) -> Response:
     """密码重置: a job for the counter's PIN pad (a body carrying a PIN is refused)."""
-    return await _pin(ctx, number, pins.PinOperation.RESET)
+    return await _pin(ctx, number, pins.PinOperation.RESET, body)
 
 
 @router.post("/cards/{number}/withdrawals", response_model=WithdrawalOut, tags=FEES)

@@ -13,13 +13,14 @@ from collections.abc import Callable, Sequence
 
 from rich.console import Console
 
-from issuance.cli import agent, bench, db, loadtest, serve
+from issuance.cli import admin, agent, bench, db, loadtest, serve
 from issuance.errors import InputError, SscardError
 
 GROUPS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
     serve.register,
     db.register,
     bench.register,
+    admin.register,
     loadtest.register,
     agent.register,
     agent.register_demo,

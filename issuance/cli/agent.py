@@ -158,7 +158,7 @@ async def _until(main: Coroutine[Any, Any, None], stop: asyncio.Event | None) ->
 DEMO_BANK = "DEMO"
 DEMO_OUTLET = "demo-outlet"
 DEMO_PSAM = "SIMPSAM0000001"
-APPLY_PATH = "/v1/cards"
+APPLY_PATH = "/v1/applications"
 TOKENS_FILE = "demo-tokens.json"
 CHECKED_FIELDS = ("card_number", "card_identifier", "name", "citizen_id", "gender", "birth_date")
 
@@ -316,12 +316,16 @@ async def _report_card(
     out.print(f"chip read-back: {mark} {chip.name} {chip.citizen_id} card {chip.card_number}")
 
 
-def _curl(api: str, tokens_path: Path) -> str:
-    body = json.dumps({**sample_application(0), "photo": "<base64 JPEG>"}, ensure_ascii=False)
+def _curl(api: str, tokens_path: Path, body_path: Path) -> str:
+    token = f'$(python3 -c \'import json; print(json.load(open("{tokens_path}"))["clerk"])\')'
     return (
-        f'curl -X POST {api}{APPLY_PATH} -H "Authorization: Bearer $(jq -r .clerk {tokens_path})" '
-        f"-H 'Content-Type: application/json' -d '{body}'"
+        f'curl -X POST {api}{APPLY_PATH} -H "Authorization: Bearer {token}" '
+        f"-H 'Content-Type: application/json' -d @{body_path}"
     )
+
+
+def write_sample(path: Path, seed: int) -> None:
+    path.write_text(json.dumps(sample_application(seed), ensure_ascii=False))
 
 
 async def _demo_agent(
@@ -352,6 +356,13 @@ async def _started(server: uvicorn.Server, serving: asyncio.Task[None]) -> None:
         await asyncio.sleep(0.05)
 
 
+async def _until_stopped(server: uvicorn.Server, serving: asyncio.Task[None]) -> None:
+    """Until Ctrl-C: the agent is stopped as soon as the server starts shutting down."""
+    done: set[asyncio.Task[None]] = set()
+    while not done and not server.should_exit:
+        done, _ = await asyncio.wait({serving}, timeout=0.2)
+
+
 async def run_demo(host: str, port: int) -> int:
     settings = replace(Settings.from_env(), host=host, port=port)
     api = f"http://{host}:{port}"
@@ -377,13 +388,17 @@ async def run_demo(host: str, port: int) -> int:
                 )
                 try:
                     await _one_card(api, tokens, outlet, console)
+                    sample = settings.data_dir / "demo-application.json"
+                    await asyncio.to_thread(write_sample, sample, secrets.randbits(32))
                     out.print("apply for another card with:")
-                    out.print(_curl(api, tokens_path), soft_wrap=True)
+                    out.print(_curl(api, tokens_path, sample), soft_wrap=True, markup=False)
                     out.print("press Ctrl-C to stop")
-                    await serving
+                    await _until_stopped(server, serving)
                 finally:
                     agent.cancel()
                     await asyncio.gather(agent, return_exceptions=True)
+                    await serving
+    out.print("stopped; the database was shut down cleanly")
     return 0
 
 

@@ -23,12 +23,14 @@ lost.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from cardqueue import Capability, NewJob, Priority, Queue
+from issuance.domain import lifecycle
 from issuance.domain.card_data import BEIJING_REGION, CardData, Gender
 from issuance.domain.cards import REASON_ALLOWED, Action, Card, CardStatus, ReplaceReason
 from issuance.domain.identity import CitizenId, cross_check
@@ -172,6 +174,8 @@ async def _retire_old_cards(tx: Store, op: Operator, order: Order) -> list[int]:
 
     A card of this person still being made blocks the order (``card_pending``).
     """
+    if order.subject is not None:
+        lifecycle.apply(order.subject.status, order.action)  # the service's own state check first
     cards = await tx.cards_of_holder(order.holder.id)
     domain = [Card(str(c.id), order.holder.citizen_id, c.bank, c.status) for c in cards]
     live = {int(c.card_id) for c in cards_to_supersede(domain)}
@@ -190,10 +194,15 @@ async def _retire_old_cards(tx: Store, op: Operator, order: Order) -> list[int]:
 
 
 def job_key(op: Operator, request_key: str | None, kind: str) -> str:
-    """The job's idempotency key: from the request's key, else unique."""
+    """The job's idempotency key: derived from the operator and request key, else unique.
+
+    The request key is hashed so that any accepted key (up to 200 characters)
+    gives a job key within the queue's limit.
+    """
     if request_key is None:
         return f"{kind}:{uuid.uuid4().hex}"
-    return f"{kind}:{op.id}:{request_key}"
+    digest = hashlib.sha256(request_key.encode()).hexdigest()
+    return f"{kind}:{op.id}:{digest}"
 
 
 async def order_card(tx: Store, queue: Queue, op: Operator, order: Order) -> CardRecord:

@@ -168,10 +168,15 @@ class Store:
         return _holder(row)
 
     async def insert_holder(self, h: HolderRecord) -> HolderRecord:
-        row = await self._db.fetchrow(
-            Q["insert_holder"], h.citizen_id, h.name, h.gender.value, h.birth_date, h.ethnicity,
-            h.birthplace, h.phone, h.address, h.bank,
-        )  # fmt: skip
+        try:
+            row = await self._db.fetchrow(
+                Q["insert_holder"], h.citizen_id, h.name, h.gender.value, h.birth_date,
+                h.ethnicity, h.birthplace, h.phone, h.address, h.bank,
+            )  # fmt: skip
+        except asyncpg.UniqueViolationError as exc:
+            raise ConflictError(
+                "this person was registered by a concurrent request", code="concurrent_request"
+            ) from exc
         return _holder(_required(row))
 
     async def update_holder(self, h: HolderRecord) -> HolderRecord:

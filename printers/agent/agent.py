@@ -323,7 +323,8 @@ class Agent:
             face = await asyncio.to_thread(
                 render_side, order.card, photo, self.config.colour_levels
             )
-            made = await station.make_card(run, order.card, face, self._announcer(job, lease))
+            announce = self._announcer(job, lease, station.name)
+            made = await station.make_card(run, order.card, face, announce)
         except Abandoned as exc:
             self._abandon(job, run, str(exc))
         except SscardError as exc:
@@ -332,10 +333,10 @@ class Agent:
             result = {"card_id": order.card_id, **made.result()}
             await self._report_complete(job, run, result, station.name)
 
-    def _announcer(self, job: ClaimedJob, lease: Lease) -> Callable[[Step], Any]:
+    def _announcer(self, job: ClaimedJob, lease: Lease, where: str | None) -> Callable[[Step], Any]:
         async def announce(step: Step) -> None:
             await lease.announce(step)
-            self._emit(EventKind.STEP, job.id, None, step.value)
+            self._emit(EventKind.STEP, job.id, where, step.value)
 
         return announce
 
@@ -389,7 +390,7 @@ class Agent:
         try:
             if self.desk is None:
                 raise InputError("this agent has no PIN pad")
-            result = await self.desk.serve(run, pin_order(job), self._announcer(job, lease))
+            result = await self.desk.serve(run, pin_order(job), self._announcer(job, lease, None))
         except Abandoned as exc:
             self._abandon(job, run, str(exc))
         except SscardError as exc:

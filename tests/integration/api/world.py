@@ -65,9 +65,13 @@ class World:
         return body
 
     async def apply(
-        self, who: str = "clerk_a", *, wait: bool = False, citizen_id: str | None = None,
+        self,
+        who: str = "clerk_a",
+        *,
+        wait: bool = False,
+        citizen_id: str | None = None,
         key: str | None = None,
-    ) -> httpx.Response:  # fmt: skip
+    ) -> httpx.Response:
         body = {"holder": self.holder(citizen_id), "photo": PHOTO_B64, "wait": wait}
         return await self.client.post("/v1/applications", json=body, headers=self.auth(who, key))
 
@@ -83,16 +87,26 @@ class World:
     async def make(self, card: dict[str, Any], agent: str = "agent_a") -> None:
         """Let the agent of the card's site claim and complete its job."""
         site = await self.site_of(card)
-        r = await self.post(agent, "/v1/agent/claim", {
-            "worker": agent, "site": site, "capabilities": ["print_encode"], "limit": 10,
-            "wait_seconds": 0,
-        })  # fmt: skip
+        r = await self.post(
+            agent,
+            "/v1/agent/claim",
+            {
+                "worker": agent,
+                "site": site,
+                "capabilities": ["print_encode"],
+                "limit": 10,
+                "wait_seconds": 0,
+            },
+        )
         assert r.status_code == 200, r.text
         ids = [j["id"] for j in r.json()["jobs"]]
         assert card["job_id"] in ids
         for job_id in ids:
-            done = await self.post(agent, f"/v1/agent/jobs/{job_id}/complete",
-                                   {"worker": agent, "result": {"ok": True}})  # fmt: skip
+            done = await self.post(
+                agent,
+                f"/v1/agent/jobs/{job_id}/complete",
+                {"worker": agent, "result": {"ok": True}},
+            )
             assert done.status_code == 204, done.text
 
     async def site_of(self, card: dict[str, Any]) -> str:

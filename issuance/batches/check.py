@@ -1,0 +1,194 @@
+"""Checking a whole batch file before anything is enqueued.
+
+:func:`check_batch` streams the file (:func:`open_batch`), checks each row
+(:func:`check_row`) and keeps only lightweight :class:`Applicant` records. On
+top of the row checks it finds:
+
+* an empty file, or one with a header and no applicant (``empty_file``);
+* more than ``max_rows`` applicants (``too_many_rows``, on the first row over);
+* the same citizen ID twice (``duplicate_in_batch``, on the later line; the
+  first stays valid);
+* applicants who already hold an active card (``active_card``), asked of the
+  caller's ``has_active_card`` callback in chunks of :data:`ACTIVE_CARD_CHUNK`
+  IDs, once every row has been read.
+
+Problems are sorted by line (file-level problems without a line first). By
+default a batch is all or nothing: any problem raises :class:`BatchRejected`
+with all of them. With ``partial=True`` the valid applicants are returned
+with the problems of the others.
+
+:func:`rejects_csv` writes the problems as the CLI's rejects file;
+:func:`problems_table` renders them for a terminal with rich.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from itertools import islice
+
+from rich.table import Table
+
+from issuance.batches.archive import ZipPhotos
+from issuance.batches.formats import (
+    FILE_FIELD,
+    BatchSource,
+    FileKind,
+    FormatProblem,
+    RawRow,
+    open_batch,
+)
+from issuance.batches.rows import Applicant, RowContext, check_row
+from issuance.errors import BatchRejected, FieldProblem
+from printers.photo import DEFAULT_LIMITS, PhotoLimits
+
+MAX_ROWS = 10_000
+ACTIVE_CARD_CHUNK = 1_000
+REJECTS_HEADER = ("line", "field", "code", "message")
+
+HasActiveCard = Callable[[Sequence[str]], AbstractSet[str]]
+
+
+class BatchProblem(StrEnum):
+    """Problems found across rows (the FieldProblem code)."""
+
+    TOO_MANY_ROWS = "too_many_rows"
+    DUPLICATE = "duplicate_in_batch"
+    ACTIVE_CARD = "active_card"
+
+
+@dataclass(frozen=True)
+class BatchCheck:
+    """The outcome of a check: the valid applicants and the problems of the rest."""
+
+    kind: FileKind
+    encoding: str
+    rows_read: int
+    applicants: tuple[Applicant, ...]
+    problems: tuple[FieldProblem, ...]
+
+    @property
+    def rejected_lines(self) -> frozenset[int]:
+        return frozenset(p.line for p in self.problems if p.line is not None)
+
+
+class _Tally:
+    """Applicants and problems gathered while the rows stream past."""
+
+    def __init__(self, header_problems: Iterable[FieldProblem]) -> None:
+        self.problems: list[FieldProblem] = list(header_problems)
+        self.applicants: list[Applicant] = []
+        self.first_line: dict[str, int] = {}
+        self.rows = 0
+
+    def row(self, raw: RawRow, ctx: RowContext) -> None:
+        result = check_row(raw, ctx)
+        self.problems.extend(result.problems)
+        if result.citizen_id is not None and self._is_duplicate(result.citizen_id, raw.line):
+            return
+        if result.applicant is not None:
+            self.applicants.append(result.applicant)
+
+    def _is_duplicate(self, citizen_id: str, line: int) -> bool:
+        first = self.first_line.setdefault(citizen_id, line)
+        if first == line:
+            return False
+        message = f"the same citizen ID as line {first}"
+        self.problems.append(FieldProblem("citizen_id", BatchProblem.DUPLICATE, message, line))
+        return True
+
+
+def _read(
+    records: Iterator[RawRow | FieldProblem], tally: _Tally, ctx: RowContext, max_rows: int
+) -> None:
+    for record in records:
+        if isinstance(record, FieldProblem):
+            tally.problems.append(record)
+            continue
+        tally.rows += 1
+        if tally.rows > max_rows:
+            message = f"a batch holds at most {max_rows} applicants"
+            tally.problems.append(
+                FieldProblem(FILE_FIELD, BatchProblem.TOO_MANY_ROWS, message, record.line)
+            )
+            return
+        tally.row(record, ctx)
+
+
+def _chunks(ids: Iterable[str], size: int) -> Iterator[tuple[str, ...]]:
+    source = iter(ids)
+    while chunk := tuple(islice(source, size)):
+        yield chunk
+
+
+def _flag_active(tally: _Tally, has_active_card: HasActiveCard) -> None:
+    flagged: set[str] = set()
+    for chunk in _chunks((a.citizen_id for a in tally.applicants), ACTIVE_CARD_CHUNK):
+        flagged |= set(has_active_card(chunk)) & set(chunk)
+    for applicant in tally.applicants:
+        if applicant.citizen_id in flagged:
+            message = "the applicant already holds an active card"
+            tally.problems.append(
+                FieldProblem("citizen_id", BatchProblem.ACTIVE_CARD, message, applicant.line)
+            )
+    tally.applicants = [a for a in tally.applicants if a.citizen_id not in flagged]
+
+
+def _is_empty(tally: _Tally) -> bool:
+    already = any(p.code == FormatProblem.EMPTY_FILE for p in tally.problems)
+    return tally.rows == 0 and not already
+
+
+def check_batch(
+    source: BatchSource,
+    *,
+    photos: ZipPhotos | None = None,
+    partial: bool = False,
+    has_active_card: HasActiveCard | None = None,
+    encoding: str | None = None,
+    today: date | None = None,
+    max_rows: int = MAX_ROWS,
+    photo_limits: PhotoLimits = DEFAULT_LIMITS,
+) -> BatchCheck:
+    """Check every row of ``source``; raise :class:`BatchRejected` unless ``partial``."""
+    batch = open_batch(source, encoding=encoding)
+    tally = _Tally(batch.header_problems)
+    ctx = RowContext(photos=photos, declared=batch.columns, today=today, photo_limits=photo_limits)
+    _read(batch.records, tally, ctx, max_rows)
+    if _is_empty(tally):
+        message = "the file holds no applicant"
+        tally.problems.append(FieldProblem(FILE_FIELD, FormatProblem.EMPTY_FILE, message))
+    if has_active_card is not None:
+        _flag_active(tally, has_active_card)
+    problems = sorted(tally.problems, key=lambda p: p.line or 0)
+    if problems and not partial:
+        raise BatchRejected(problems)
+    return BatchCheck(
+        batch.kind, batch.encoding, tally.rows, tuple(tally.applicants), tuple(problems)
+    )
+
+
+def rejects_csv(problems: Iterable[FieldProblem]) -> str:
+    """The problems as CSV (line, field, code, message), one per line."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(REJECTS_HEADER)
+    for p in problems:
+        writer.writerow(("" if p.line is None else p.line, p.field, p.code, p.message))
+    return out.getvalue()
+
+
+def problems_table(problems: Sequence[FieldProblem], *, title: str = "Rejected rows") -> Table:
+    """The problems as a rich table for the terminal."""
+    table = Table(title=f"{title} ({len(problems)})", show_lines=False)
+    table.add_column("Line", justify="right")
+    for heading in ("Field", "Code", "Message"):
+        table.add_column(heading)
+    for p in problems:
+        table.add_row("" if p.line is None else str(p.line), p.field, p.code, p.message)
+    return table
