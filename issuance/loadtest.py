@@ -63,13 +63,19 @@ class MemorySampler:
 
     pid: int
     samples: list[tuple[float, float]] = field(default_factory=list)
+    cpu_seconds: float = 0.0
 
     def sample(self) -> None:
+        """The RSS of the server process and its worker processes, summed."""
         try:
-            rss = psutil.Process(self.pid).memory_info().rss / 2**20
+            root = psutil.Process(self.pid)
+            procs = [root, *root.children(recursive=True)]
+            rss = sum(p.memory_info().rss for p in procs) / 2**20
+            cpu = sum(sum(p.cpu_times()[:2]) for p in procs)
         except psutil.Error:
             return
         self.samples.append((time.monotonic(), rss))
+        self.cpu_seconds = cpu
 
     def peak(self) -> float:
         return max((r for _, r in self.samples), default=0.0)
@@ -116,6 +122,9 @@ def measured(stats: dict[str, dict[str, str]], memory: MemorySampler) -> dict[st
         "requests": _ms(agg, "Request Count"),
         "server_peak_rss_mb": round(memory.peak(), 1),
         "server_rss_growth_mb": round(memory.growth(), 1),
+        "server_cpu_ms_per_request": round(
+            memory.cpu_seconds * 1000 / max(1.0, _ms(agg, "Request Count")), 2
+        ),
     }
 
 
@@ -168,9 +177,18 @@ def cores_of(pid: int) -> str:
         return "?"
 
 
-def start_server(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def start_server(port: int, env: dict[str, str], workers: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "issuance.cli", "serve", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "issuance.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -10,6 +10,10 @@ The contract the agent is written against:
   204 (agents and supervisors), ``photo`` → the image bytes.
 * Printers: the agent PUTs each printer's state and GETs its site's printers;
   a supervisor clears a fault, which the agent sees on its next GET.
+* Dead-lettered jobs: a supervisor of the card's bank ``POST
+  /v1/jobs/{id}/cancel`` ``{"reason"}`` (its card in production is spoiled)
+  or ``POST /v1/jobs/{id}/redrive`` (back to the queue); both answer
+  ``{"job_id", "state", "card"}`` (:mod:`issuance.services.jobs`).
 """
 
 from __future__ import annotations
@@ -24,21 +28,24 @@ from issuance.api import views
 from issuance.api.deps import CtxDep
 from issuance.api.idempotency import Outcome, idempotent, render
 from issuance.api.schemas import (
+    CancelJobIn,
     ClaimIn,
     ClaimOut,
     CompleteIn,
     FailIn,
     FailOut,
     HeartbeatIn,
+    JobDecisionOut,
     PrinterIn,
     PrintersOut,
     ReconcileIn,
 )
-from issuance.services import agent
+from issuance.services import agent, jobs
 from issuance.store import PrinterRecord, Store
 
 router = APIRouter(prefix="/v1")
 AGENT: list[str | Enum] = ["agent"]
+JOBS: list[str | Enum] = ["jobs"]
 JobId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Name = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Site = Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[^\x00]+$")]
@@ -132,3 +139,24 @@ async def clear_printer(code: Name, name: Name, ctx: CtxDep) -> Response:
     """A supervisor clears a printer fault."""
     await agent.clear_printer(ctx.store, ctx.op, code, name)
     return Response(status_code=204)
+
+
+@router.post("/jobs/{job_id}/cancel", response_model=JobDecisionOut, tags=JOBS)
+async def cancel_job(job_id: JobId, body: CancelJobIn, ctx: CtxDep) -> Response:
+    """A supervisor gives up a queued or dead job; its card in production is spoiled."""
+
+    async def run(tx: Store) -> Outcome:
+        decision = await jobs.cancel(tx, ctx.queue, ctx.op, job_id, reason=body.reason)
+        return 200, views.job_decision(decision)
+
+    return await idempotent(ctx, run)
+
+
+@router.post("/jobs/{job_id}/redrive", response_model=JobDecisionOut, tags=JOBS)
+async def redrive_job(job_id: JobId, ctx: CtxDep) -> Response:
+    """A supervisor sends a dead job back to the queue with fresh attempts."""
+
+    async def run(tx: Store) -> Outcome:
+        return 200, views.job_decision(await jobs.redrive(tx, ctx.queue, ctx.op, job_id))
+
+    return await idempotent(ctx, run)

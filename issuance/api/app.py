@@ -20,9 +20,12 @@ from fastapi.responses import ORJSONResponse, Response
 
 from cardqueue import Queue
 from issuance.api import agent, counter
+from issuance.api import batches as batch_routes
 from issuance.api.deps import CtxDep
 from issuance.api.idempotency import render
+from issuance.api.operators import OperatorCache
 from issuance.api.responses import EXCEPTION_HANDLERS
+from issuance.config import Settings
 from issuance.domain.roles import Operation
 from issuance.errors import SscardError
 from issuance.runtime import Runtime
@@ -42,16 +45,25 @@ async def reap_forever(queue: Queue, every: float = REAP_EVERY_SECONDS) -> None:
         await asyncio.sleep(every)
 
 
-def create_app(rt: Runtime) -> FastAPI:
+def worker_app() -> FastAPI:
+    """The app of one ``sscard serve --workers N`` process: it opens its own runtime
+    on ``SSCARD_DATABASE_URL`` (set by the parent, which owns the database)."""
+    return create_app(Runtime(Settings.from_env(), pool_size=10), own_runtime=True)
+
+
+def create_app(rt: Runtime, *, own_runtime: bool = False) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(reap_forever(rt.queue), name="sscard-reaper")
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        async with contextlib.AsyncExitStack() as stack:
+            if own_runtime:
+                await stack.enter_async_context(rt)
+            task = asyncio.create_task(reap_forever(rt.queue), name="sscard-reaper")
+            try:
+                yield
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     app = FastAPI(
         title="sscard",
@@ -62,6 +74,7 @@ def create_app(rt: Runtime) -> FastAPI:
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
     )
     app.state.rt = rt
+    app.state.operators = OperatorCache()
 
     @app.get("/health", tags=["system"])
     async def health() -> Response:
@@ -83,4 +96,5 @@ def create_app(rt: Runtime) -> FastAPI:
 
     app.include_router(counter.router)
     app.include_router(agent.router)
+    app.include_router(batch_routes.router)
     return app

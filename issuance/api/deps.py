@@ -13,6 +13,7 @@ from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from cardqueue import Queue
+from issuance.api.operators import OperatorCache
 from issuance.errors import AuthError
 from issuance.runtime import Runtime
 from issuance.store import Operator, Store
@@ -20,17 +21,21 @@ from issuance.store import Operator, Store
 bearer = HTTPBearer(auto_error=False, description="the operator's bearer token")
 
 
-def runtime(request: Request) -> Runtime:
+# Dependencies are ``async def``: FastAPI runs a plain ``def`` dependency in a
+# thread pool, a thread hand-off per dependency per request.
+
+
+async def runtime(request: Request) -> Runtime:
     rt: Runtime = request.app.state.rt
     return rt
 
 
-def store_of(request: Request) -> Store:
-    return Store(runtime(request).pool)
+async def store_of(request: Request) -> Store:
+    return Store((await runtime(request)).pool)
 
 
-def queue_of(request: Request) -> Queue:
-    return runtime(request).queue
+async def queue_of(request: Request) -> Queue:
+    return (await runtime(request)).queue
 
 
 async def current_operator(
@@ -39,9 +44,14 @@ async def current_operator(
 ) -> Operator:
     if credentials is None or not credentials.credentials:
         raise AuthError("a bearer token is required")
-    operator = await store_of(request).operator_by_token(credentials.credentials)
+    cache: OperatorCache = request.app.state.operators
+    token = credentials.credentials
+    operator = cache.get(token)
     if operator is None:
-        raise AuthError("unknown bearer token")
+        operator = await (await store_of(request)).operator_by_token(token)
+        if operator is None:
+            raise AuthError("unknown bearer token")
+        cache.put(token, operator)
     return operator
 
 
@@ -72,7 +82,7 @@ class Ctx:
 
 
 async def context(request: Request, op: OperatorDep, key: IdempotencyKey = None) -> Ctx:
-    return Ctx(request, op, store_of(request), queue_of(request), key)
+    return Ctx(request, op, await store_of(request), await queue_of(request), key)
 
 
 CtxDep = Annotated[Ctx, Depends(context)]

@@ -153,6 +153,10 @@ class ReconcileIn(Strict):
     result: Json = {}
 
 
+class CancelJobIn(Strict):
+    reason: Annotated[str, text(500, 1)]
+
+
 class PrinterIn(Strict):
     site: Short
     status: Literal["ok", "faulted"]
@@ -173,6 +177,12 @@ class CardOut(BaseModel):
     job_id: int | None
     ordered_at_outlet: str | None
     activated_at_outlet: str | None
+
+
+class JobDecisionOut(BaseModel):
+    job_id: int
+    state: str
+    card: CardOut | None
 
 
 class StatusOut(BaseModel):

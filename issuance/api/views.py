@@ -8,6 +8,7 @@ from cardqueue import Job
 from issuance.domain.fees import Quote
 from issuance.services.agent import Claimed
 from issuance.services.cards import CardStatusView
+from issuance.services.jobs import JobDecision
 from issuance.services.ordering import CARD_JOB
 from issuance.store import CardRecord, HolderRecord, PrinterRecord
 
@@ -35,6 +36,14 @@ def status(v: CardStatusView) -> Body:
         "progress": None if v.progress is None else v.progress.value,
         "progress_label": None if v.progress is None else v.progress.label_zh,
         "job_state": None if v.job_state is None else v.job_state.value,
+    }
+
+
+def job_decision(d: JobDecision) -> Body:
+    return {
+        "job_id": d.job_id,
+        "state": d.state.value,
+        "card": None if d.card is None else card(d.card),
     }
 
 

@@ -1,9 +1,22 @@
-"""``sscard serve``: the database, the schema and the HTTP API, until Ctrl-C."""
+"""``sscard serve``: the database, the schema and the HTTP API, until Ctrl-C.
+
+With ``--workers N`` (N > 1) this process owns the database and the listening
+socket, and N worker processes serve the API on that socket (the kernel spreads
+connections among them); each has its own connection pool. Python serves a
+request on one core at a time, so on a machine with more cores than one more
+workers serve more requests.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
 
 import uvicorn
 from rich.console import Console
@@ -20,7 +33,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s = sub.add_parser("serve", help="serve the HTTP API (starts the embedded database)")
     s.add_argument("--host", help="listen address (default SSCARD_HOST or 127.0.0.1)")
     s.add_argument("--port", type=int, help="listen port (default SSCARD_PORT or 8080)")
-    s.set_defaults(func=lambda a: run(serve(a.host, a.port)))
+    s.add_argument("--workers", type=int, default=1, help="API worker processes (default 1)")
+    s.set_defaults(func=lambda a: run(serve(a.host, a.port, workers=a.workers)))
 
 
 def describe_database(rt: Runtime) -> str:
@@ -29,10 +43,14 @@ def describe_database(rt: Runtime) -> str:
     return "external PostgreSQL (SSCARD_DATABASE_URL)"
 
 
-async def serve(host: str | None, port: int | None, *, ready: asyncio.Event | None = None) -> int:
+async def serve(
+    host: str | None, port: int | None, *, workers: int = 1, ready: asyncio.Event | None = None
+) -> int:
     settings = Settings.from_env()
     host = host or settings.host
     port = port or settings.port
+    if workers > 1:
+        return await serve_workers(settings, host, port, workers)
     async with Runtime(settings) as rt:
         app = create_app(rt)
         config = uvicorn.Config(
@@ -48,5 +66,50 @@ async def serve(host: str | None, port: int | None, *, ready: asyncio.Event | No
         out.print(f"sscard API listening on http://{host}:{port} ({describe_database(rt)})")
         out.print("press Ctrl-C to stop")
         await server.serve()
+    out.print("stopped; the database was shut down cleanly")
+    return 0
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _worker(fd: int, dsn: str) -> subprocess.Popen[bytes]:
+    command = [
+        sys.executable, "-m", "uvicorn", "issuance.api.app:worker_app", "--factory",
+        "--fd", str(fd), "--loop", "uvloop", "--http", "httptools",
+        "--log-level", "warning", "--no-access-log",
+    ]  # fmt: skip
+    env = {**os.environ, "SSCARD_DATABASE_URL": dsn}
+    return subprocess.Popen(command, env=env, pass_fds=(fd,))
+
+
+async def serve_workers(settings: Settings, host: str, port: int, workers: int) -> int:
+    """The database and the socket here; ``workers`` processes serving the API on it."""
+    async with Runtime(settings, pool_size=2) as rt:
+        sock = _listen(host, port)
+        procs = [_worker(sock.fileno(), rt.server.dsn) for _ in range(workers)]
+        out.print(
+            f"sscard API listening on http://{host}:{port} with {workers} workers "
+            f"({describe_database(rt)})"
+        )
+        out.print("press Ctrl-C to stop")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        while not stop.is_set() and all(p.poll() is None for p in procs):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=0.5)
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            await asyncio.to_thread(p.wait)
+        sock.close()
     out.print("stopped; the database was shut down cleanly")
     return 0

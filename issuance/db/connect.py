@@ -29,15 +29,28 @@ def database_errors() -> Iterator[None]:
         raise DatabaseError(f"database unavailable: {exc}", detail=type(exc).__name__) from exc
 
 
+async def keep_session(_conn: asyncpg.Connection) -> None:
+    """Reset nothing when a connection goes back to the pool.
+
+    asyncpg's default reset runs ``pg_advisory_unlock_all(); CLOSE ALL;
+    UNLISTEN *; RESET ALL`` on every release: a round trip per request. sscard
+    changes no session state on pooled connections (no SET, LISTEN, cursors or
+    session advisory locks: those use connections of their own), and asyncpg
+    still rolls back a transaction left open before calling this.
+    """
+
+
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
-    """A pool whose connections are checked before use and recycled when idle."""
+    """A pool whose connections are recycled when idle and not reset on release."""
     with database_errors():
         pool = await asyncpg.create_pool(
             dsn,
             min_size=min_size,
             max_size=max_size,
             max_inactive_connection_lifetime=60.0,
-            command_timeout=60.0,
+            # the server bounds each statement; no client-side timer per query
+            server_settings={"statement_timeout": "60s"},
+            reset=keep_session,
         )
     if pool is None:  # pragma: no cover - asyncpg returns None only when not awaited
         raise DatabaseError("could not create a connection pool")

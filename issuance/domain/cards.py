@@ -1,11 +1,13 @@
 """Cards: their states, the actions on them and the events that record them.
 
-A card moves through :class:`CardStatus` in the order the members are
-declared: requested → in production → ready (made, awaiting pickup) → issued
-(handed over) → active (启用), with the loss states beside active and four
-ends: superseded (a reissue or replacement took its place), cancelled (注销)
-and spoiled (a chip or print failure; never handed out). Which action leads
-where is the transition table in :mod:`issuance.domain.lifecycle`.
+A card comes into being with the ORDER action (from no state at all: the
+lifecycle's initial state is explicit, ``None``) and then moves through
+:class:`CardStatus` in the order the members are declared: requested → in
+production → ready (made, awaiting pickup) → issued (handed over) → active
+(启用), with the loss states beside active and four ends: superseded (a
+reissue or replacement took its place), cancelled (注销) and spoiled (a
+chip or print failure; never handed out). Which action leads where is the
+transition table in :mod:`issuance.domain.lifecycle`.
 
 What each state means for the holder is data (:data:`STATUS_INFO`): its
 Chinese label, whether the card may be used (only an active card: use is
@@ -52,6 +54,7 @@ class CardStatus(StrEnum):
 class Action(StrEnum):
     """Everything that can happen to a card."""
 
+    ORDER = "order"  # 申领 and every reissue or replacement: a new card record is created
     START_PRODUCTION = "start_production"  # a printer agent claimed the card's job
     PRODUCE_DONE = "produce_done"  # printed and encoded
     HAND_OVER = "hand_over"  # given to the holder at the counter
@@ -128,11 +131,14 @@ class Card:
 
 @dataclass(frozen=True)
 class CardEvent:
-    """One applied action. ``operator_id``/``outlet_id`` are None for automatic events."""
+    """One applied action. ``operator_id``/``outlet_id`` are None for automatic events.
+
+    ``from_status`` is None exactly for the action that creates the card (ORDER).
+    """
 
     card_id: str
     action: Action
-    from_status: CardStatus
+    from_status: CardStatus | None
     to_status: CardStatus
     operator_id: str | None
     outlet_id: str | None
@@ -143,11 +149,18 @@ class CardEvent:
     def __post_init__(self) -> None:
         if self.at.tzinfo is None:
             raise FieldError("at", "an event time must carry a time zone", code="naive_datetime")
+        if (self.from_status is None) != (self.action in INITIAL_ACTIONS):
+            raise FieldError(
+                "from_status",
+                "only the event that creates a card (order) has no state before it",
+                code="initial_state",
+            )
         if self.action in REASON_REQUIRED and self.reason is None:
             raise FieldError("reason", f"{self.action} must name its reason", code="reason_missing")
         if self.reason is not None and self.action not in REASON_ALLOWED:
             raise FieldError("reason", f"{self.action} takes no reason", code="reason_unexpected")
 
 
+INITIAL_ACTIONS = frozenset({Action.ORDER})  # the actions whose event has no state before it
 REASON_REQUIRED = frozenset({Action.REPLACE})
 REASON_ALLOWED = frozenset({Action.REPLACE, Action.SUPERSEDE})

@@ -4,6 +4,13 @@
 new state``; :func:`apply` looks a pair up and raises
 :class:`issuance.errors.TransitionForbidden` for any pair not in it.
 
+The initial state is explicit: :data:`INITIAL` (``None``, no card yet) is a
+state of the table like any other, left only by ORDER, which creates the
+card ``requested`` (:func:`order` makes the card and its first event). The
+ordering service then applies START_PRODUCTION in the same transaction as it
+enqueues the production job, so a card comes from no state to in production
+through two recorded events.
+
 Decisions the table encodes:
 
 * Temporary loss (临时挂失) is for a card in use, so only an active card can
@@ -36,8 +43,12 @@ from issuance.errors import ConflictError, FieldError, TransitionForbidden
 
 S = CardStatus
 A = Action
+State = CardStatus | None  # a card's state, or INITIAL before the card exists
+INITIAL: State = None
+INITIAL_NAME = "none"  # how TransitionForbidden names the initial state
 
-TRANSITIONS: dict[tuple[CardStatus, Action], CardStatus] = {
+TRANSITIONS: dict[tuple[State, Action], CardStatus] = {
+    (INITIAL, A.ORDER): S.REQUESTED,
     (S.REQUESTED, A.START_PRODUCTION): S.IN_PRODUCTION,
     (S.REQUESTED, A.CANCEL): S.CANCELLED,
     (S.IN_PRODUCTION, A.PRODUCE_DONE): S.READY,
@@ -68,15 +79,19 @@ TRANSITIONS: dict[tuple[CardStatus, Action], CardStatus] = {
 TEMPORARY_LOSS_DAYS = 5
 
 
-def apply(state: CardStatus, action: Action) -> CardStatus:
+def state_name(state: State) -> str:
+    return INITIAL_NAME if state is None else state.value
+
+
+def apply(state: State, action: Action) -> CardStatus:
     """The state after ``action``; TransitionForbidden if the state does not allow it."""
     try:
         return TRANSITIONS[state, action]
     except KeyError:
-        raise TransitionForbidden(action.value, state.value) from None
+        raise TransitionForbidden(action.value, state_name(state)) from None
 
 
-def allowed_actions(state: CardStatus) -> frozenset[Action]:
+def allowed_actions(state: State) -> frozenset[Action]:
     """Every action the state allows (what a counter screen may offer)."""
     return frozenset(a for (s, a) in TRANSITIONS if s is state)
 
@@ -105,6 +120,24 @@ def record(
         note=note,
     )
     return Card(card.card_id, card.citizen_id, card.bank_code, new_status), event
+
+
+def order(
+    card_id: str,
+    citizen_id: str,
+    bank_code: str,
+    *,
+    operator_id: str | None,
+    outlet_id: str | None,
+    at: datetime,
+) -> tuple[Card, CardEvent]:
+    """A new card (ORDER from the initial state) and its first event."""
+    status = apply(INITIAL, Action.ORDER)
+    event = CardEvent(
+        card_id=card_id, action=Action.ORDER, from_status=INITIAL, to_status=status,
+        operator_id=operator_id, outlet_id=outlet_id, at=at,
+    )  # fmt: skip
+    return Card(card_id, citizen_id, bank_code, status), event
 
 
 def temporary_loss_lapsed(

@@ -3,8 +3,9 @@
 An agent account belongs to a bank and, for an outlet's printers, to an
 outlet. It may claim the jobs of its own sites only: its outlet's counter
 printer (site = outlet code) and mobile kit (``<outlet>:mobile``); an agent
-account without an outlet drives the central production line (``central``).
-Reports about a job of another bank's card are answered like a missing job.
+account without an outlet drives its bank's central production line
+(``central:<BANK>``), never another bank's. Reports about a job of another
+bank's card are answered like a missing job.
 
 Completing a card job moves its card ``in_production → ready`` in the same
 transaction as the job leaves the queue; a spoiled card body is recorded in
@@ -26,7 +27,7 @@ from issuance.domain.cards import Action, CardStatus
 from issuance.domain.roles import Operation, Role
 from issuance.errors import Forbidden, JobNotFound, NotFound
 from issuance.services.common import AuditAction, Purpose, audit, check, transition
-from issuance.services.ordering import CENTRAL_SITE, MOBILE_SUFFIX
+from issuance.services.ordering import MOBILE_SUFFIX, central_site
 from issuance.store import CardRecord, Operator, PrinterRecord, Store
 
 MAX_WAIT_SECONDS = 30.0
@@ -49,7 +50,7 @@ class Claimed:
 def agent_sites(op: Operator) -> frozenset[str]:
     """The sites whose jobs this agent may claim and whose printers it reports."""
     if op.outlet is None:
-        return frozenset({CENTRAL_SITE})
+        return frozenset() if op.bank is None else frozenset({central_site(op.bank)})
     return frozenset({op.outlet, op.outlet + MOBILE_SUFFIX})
 
 
@@ -80,7 +81,7 @@ async def claim(
         await asyncio.sleep(min(POLL_SECONDS, remaining))
 
 
-async def _job_card(tx: Store, queue: Queue, job_id: int) -> tuple[CardRecord | None, str]:
+async def job_card(tx: Store, queue: Queue, job_id: int) -> tuple[CardRecord | None, str]:
     """The card a job makes (or a PIN job's card) and the bank it belongs to."""
     card = await tx.card_by_job(job_id)
     if card is not None:
@@ -96,7 +97,7 @@ async def _job_card(tx: Store, queue: Queue, job_id: int) -> tuple[CardRecord | 
 async def _scoped_job(
     tx: Store, queue: Queue, op: Operator, job_id: int
 ) -> tuple[CardRecord | None, str]:
-    card, bank = await _job_card(tx, queue, job_id)
+    card, bank = await job_card(tx, queue, job_id)
     try:
         check(op, Operation.REPORT_JOB, bank)
     except NotFound:
@@ -170,7 +171,7 @@ async def reconcile(
     if op.role not in RECONCILERS:
         raise Forbidden(f"a {op.role} may not reconcile jobs", role=op.role.value)
     async with store.transaction() as tx:
-        card, bank = await _job_card(tx, queue, job_id)
+        card, bank = await job_card(tx, queue, job_id)
         if op.bank != bank:
             raise JobNotFound(f"no job {job_id}", job_id=job_id)
         await queue.resolve_in_doubt(job_id, outcome, note, result, conn=tx.connection)

@@ -264,12 +264,16 @@ async def activate(store: Store, op: Operator, number: str) -> CardRecord:
 
 
 async def status(store: Store, queue: Queue, op: Operator, number: str) -> CardStatusView:
-    """应用状态查询: card state and production progress (read: audited)."""
-    async with store.transaction() as tx:
-        card = await scoped_card(tx, op, Operation.QUERY_STATUS, number)
-        progress, state = await _progress(tx, queue, card)
-        await audit(tx, op, Purpose.QUERY_STATUS, card.holder, AuditAction.READ)
-        return CardStatusView(card, progress, state)
+    """应用状态查询: card state and production progress (read: audited).
+
+    A read that changes nothing, so it takes no lock and no transaction of its
+    own: the card and its job are read, then the audit row is written (and
+    committed) before anything is returned, so no answer leaves unaudited.
+    """
+    card = await scoped_card(store, op, Operation.QUERY_STATUS, number, lock=False)
+    progress, state = await _progress(store, queue, card)
+    await audit(store, op, Purpose.QUERY_STATUS, card.holder, AuditAction.READ)
+    return CardStatusView(card, progress, state)
 
 
 async def _progress(
@@ -278,7 +282,7 @@ async def _progress(
     if card.job_id is None or card.status is not CardStatus.IN_PRODUCTION:
         return progress_of(card.status), None
     try:
-        job = await queue.get(card.job_id, conn=tx.connection)
+        job = await queue.get(card.job_id, conn=tx.bound)
     except JobNotFound:
         return progress_of(card.status), None
     stage = STATE_PROGRESS.get(job.state) or STEP_PROGRESS[job.step]

@@ -13,8 +13,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from issuance.domain.cards import Action, Card, CardStatus, ReplaceReason
-from issuance.domain.lifecycle import record
+from issuance.domain.cards import Action, Card, CardEvent, CardStatus, ReplaceReason
+from issuance.domain.lifecycle import order, record
 from issuance.domain.numbers import validate_card_number
 from issuance.domain.roles import Grant, Operation, authorise
 from issuance.errors import Forbidden, NotFound
@@ -41,6 +41,7 @@ class Purpose(StrEnum):
     WITHDRAWAL = "withdrawal"
     PRODUCTION = "production"
     RECONCILE = "reconcile"
+    CANCEL_JOB = "cancel_job"
 
 
 class AuditAction(StrEnum):
@@ -48,7 +49,7 @@ class AuditAction(StrEnum):
     CHANGE = "change"
 
 
-ORDER_ACTION = "order"  # the event that creates a card (no state before it)
+ORDER_ACTION = Action.ORDER.value  # the event that creates a card (no state before it)
 
 
 def now() -> datetime:
@@ -65,11 +66,13 @@ def missing_card(number: str) -> NotFound:
     return NotFound(f"no card {number}", resource="card")
 
 
-async def scoped_card(tx: Store, op: Operator, operation: Operation, number: str) -> CardRecord:
+async def scoped_card(
+    tx: Store, op: Operator, operation: Operation, number: str, *, lock: bool = True
+) -> CardRecord:
     """The card ``number`` if ``op`` may act on it; a missing and a foreign card look alike."""
     check(op, operation, None)
     value = validate_card_number(number)
-    card = await tx.card_by_number(value)
+    card = await tx.card_by_number(value, lock=lock)
     if card is None:
         raise missing_card(value)
     try:
@@ -85,6 +88,15 @@ async def counter_outlet(tx: Store, op: Operator) -> OutletRecord:
     if outlet is None or not outlet.open or outlet.bank != op.bank:
         raise Forbidden("this account works at no open outlet of its bank", code="no_outlet")
     return outlet
+
+
+def _event_record(event: CardEvent, operator: int | None) -> EventRecord:
+    return EventRecord(
+        action=event.action.value,
+        from_status=None if event.from_status is None else event.from_status.value,
+        to_status=event.to_status.value, operator=operator, outlet=event.outlet_id, at=event.at,
+        reason=None if event.reason is None else event.reason.value, note=event.note,
+    )  # fmt: skip
 
 
 async def transition(
@@ -104,15 +116,16 @@ async def transition(
         domain, action, operator_id=None, outlet_id=outlet, at=now(), reason=reason, note=note
     )
     await tx.set_card_status(card.id, changed.status)
-    await tx.insert_event(
-        card.id,
-        EventRecord(
-            action=event.action.value, from_status=event.from_status.value,
-            to_status=event.to_status.value, operator=operator, outlet=outlet, at=event.at,
-            reason=None if reason is None else reason.value, note=note,
-        ),
-    )  # fmt: skip
+    await tx.insert_event(card.id, _event_record(event, operator))
     return changed.status
+
+
+async def ordered(tx: Store, card_id: int, holder: int, bank: str, op: Operator) -> None:
+    """Store the ORDER event of a card just inserted (it is ``requested``, its first state)."""
+    _, event = order(
+        str(card_id), str(holder), bank, operator_id=None, outlet_id=op.outlet, at=now()
+    )
+    await tx.insert_event(card_id, _event_record(event, op.id))
 
 
 async def audit(

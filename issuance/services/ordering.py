@@ -11,9 +11,10 @@ activated.
 
 Where the card is made: at the counter's own printer (site = outlet code,
 priority INSTANT) when the outlet issues instantly and the holder waits;
-otherwise at the central production line (site ``central``, STANDARD). A home
-visit sends it to the outlet's mobile kit (site ``<outlet>:mobile``,
-EXPEDITED).
+otherwise at the bank's central production line (site ``central:<BANK>``,
+STANDARD: each bank's line is its own site, so a central agent only ever
+claims its own bank's cards). A home visit sends it to the outlet's mobile
+kit (site ``<outlet>:mobile``, EXPEDITED).
 
 The job's idempotency key is derived from the request's Idempotency-Key, so a
 retried request can never make a second card even if its first response was
@@ -32,21 +33,21 @@ from typing import Any
 from cardqueue import Capability, NewJob, Priority, Queue
 from issuance.domain import lifecycle
 from issuance.domain.card_data import BEIJING_REGION, CardData, Gender
-from issuance.domain.cards import REASON_ALLOWED, Action, Card, CardStatus, ReplaceReason
+from issuance.domain.cards import REASON_ALLOWED, Action, Card, ReplaceReason
 from issuance.domain.identity import CitizenId, cross_check
 from issuance.domain.lifecycle import cards_to_supersede
 from issuance.domain.names import HolderName
 from issuance.domain.numbers import BEIJING_IDENTIFIERS, card_number
 from issuance.errors import FieldError, PhotoError, UnprintableName
-from issuance.services.common import ORDER_ACTION, now, transition
-from issuance.store import CardRecord, EventRecord, HolderRecord, Operator, OutletRecord, Store
+from issuance.services.common import now, ordered, transition
+from issuance.store import CardRecord, HolderRecord, Operator, OutletRecord, Store
 from issuance.store.records import NewCard
 from printers.face import check_printable
 from printers.photo import PhotoFormat, load_photo
 
 CARD_TYPE = "3"  # 卡类别 of a third-generation social security card
 VALIDITY_YEARS = 10
-CENTRAL_SITE = "central"
+CENTRAL_PREFIX = "central:"
 MOBILE_SUFFIX = ":mobile"
 CARD_JOB = "card"
 PHOTO_FIELD = "photo"
@@ -115,10 +116,15 @@ def validated_photo(data: bytes) -> str:
         raise FieldError(PHOTO_FIELD, f"{reason}: {exc.message}", code=exc.code) from exc
 
 
+def central_site(bank: str) -> str:
+    """The site of ``bank``'s central production line."""
+    return CENTRAL_PREFIX + bank
+
+
 def placement(outlet: OutletRecord, wait: bool) -> Placement:
     if wait and outlet.can_issue_instantly:
         return Placement(outlet.code, Priority.INSTANT)
-    return Placement(CENTRAL_SITE, Priority.STANDARD)
+    return Placement(central_site(outlet.bank), Priority.STANDARD)
 
 
 def mobile_placement(outlet: OutletRecord) -> Placement:
@@ -212,11 +218,7 @@ async def order_card(tx: Store, queue: Queue, op: Operator, order: Order) -> Car
     card_id = await tx.insert_card(new)
     for old in retired:
         await tx.set_superseded_by(old, card_id)
-    await tx.insert_event(
-        card_id,
-        EventRecord(ORDER_ACTION, None, CardStatus.REQUESTED.value, op.id, op.outlet, now(),
-                    None, ""),
-    )  # fmt: skip
+    await ordered(tx, card_id, new.holder, new.bank, op)
     await transition(tx, await tx.card(card_id), Action.START_PRODUCTION, op)
     job = NewJob(
         idempotency_key=job_key(op, order.request_key, CARD_JOB), kind=CARD_JOB,

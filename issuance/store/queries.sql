@@ -83,6 +83,13 @@ SELECT id, card_number, card_identifier, holder, bank, status, issue_date, expir
 FROM cards WHERE card_number = $1
 FOR UPDATE;
 
+-- name: card_by_number_unlocked
+-- The same card, read without a row lock (status queries change nothing).
+SELECT id, card_number, card_identifier, holder, bank, status, issue_date, expiry_date,
+       card_data::text, photo, ordered_at_outlet, activated_at_outlet, job_id, replaces,
+       superseded_by
+FROM cards WHERE card_number = $1;
+
 -- name: card_by_id
 SELECT id, card_number, card_identifier, holder, bank, status, issue_date, expiry_date,
        card_data::text, photo, ordered_at_outlet, activated_at_outlet, job_id, replaces,
@@ -186,3 +193,136 @@ SET amounts = excluded.amounts, free_withdrawals_per_month = excluded.free_withd
 
 -- name: fee_schedule_of
 SELECT bank, amounts::text, free_withdrawals_per_month FROM fee_schedules WHERE bank = $1;
+
+-- --- expedited small batches (issuance.services.batches) ---------------------------------
+
+-- name: citizen_ids_with_live_card
+-- Which of the citizen IDs $1 already hold a card that is live or being made.
+SELECT DISTINCT h.citizen_id
+FROM holders h JOIN cards c ON c.holder = h.id
+WHERE h.citizen_id = ANY($1::text[])
+  AND c.status IN ('requested', 'in_production', 'ready', 'issued', 'active', 'lost_temporary');
+
+-- name: next_batch_id
+-- B, the date in Beijing, and a six-digit serial.
+SELECT 'B' || to_char(now() AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDD') || '-'
+       || lpad(nextval('batch_seq')::text, 6, '0');
+
+-- name: next_card_sequences
+-- $1 values of the card-number sequence at once.
+SELECT nextval('card_number_seq') AS n FROM generate_series(1, $1);
+
+-- name: upsert_holders
+-- Many holders in one statement; a known citizen ID takes the batch's data.
+INSERT INTO holders (citizen_id, name, gender, birth_date, ethnicity, birthplace, phone,
+                     address, bank)
+SELECT t.citizen_id, t.name, t.gender, t.birth_date, t.ethnicity, t.birthplace, t.phone, '',
+       $8
+FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::int2[], $6::text[], $7::text[])
+    AS t(citizen_id, name, gender, birth_date, ethnicity, birthplace, phone)
+ON CONFLICT (citizen_id) DO UPDATE
+SET name = excluded.name, gender = excluded.gender, birth_date = excluded.birth_date,
+    ethnicity = excluded.ethnicity, birthplace = excluded.birthplace, phone = excluded.phone,
+    bank = excluded.bank, updated_at = now()
+RETURNING id, citizen_id;
+
+-- name: insert_photos_bulk
+INSERT INTO holder_photos (holder, image, media_type)
+SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::text[])
+RETURNING id, holder;
+
+-- name: insert_cards_bulk
+-- Many cards in one statement, inserted with status $10 (their ORDER and any later
+-- events are written by the caller).
+INSERT INTO cards (card_number, card_identifier, holder, bank, status, issue_date, expiry_date,
+                   card_data, photo, ordered_at_outlet)
+SELECT t.card_number, t.card_identifier, t.holder, t.bank, $10, t.issue_date, t.expiry_date,
+       t.card_data::jsonb, t.photo, t.outlet
+FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::date[], $6::date[],
+            $7::text[], $8::bigint[], $9::text[])
+    AS t(card_number, card_identifier, holder, bank, issue_date, expiry_date, card_data, photo,
+         outlet)
+RETURNING id, card_number;
+
+-- name: insert_events_bulk
+-- The same event ($2 from $3 to $4, by operator $5 at outlet $6, at $7) for cards $1.
+INSERT INTO card_events (card, action, from_status, to_status, operator, outlet, at)
+SELECT c, $2, $3, $4, $5, $6, $7 FROM unnest($1::bigint[]) AS c;
+
+-- name: set_card_jobs_bulk
+UPDATE cards AS c SET job_id = u.job, updated_at = now()
+FROM unnest($1::bigint[], $2::bigint[]) AS u(card, job)
+WHERE c.id = u.card;
+
+-- name: insert_audit_bulk
+INSERT INTO audit_log (operator, bank, outlet, purpose, holder, action)
+SELECT $1, $2, $3, $4, h, $5 FROM unnest($6::bigint[]) AS h;
+
+-- name: insert_batch
+INSERT INTO batches (id, bank, site, submitted_by, file_kind, rows_read, accepted, rejected)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8);
+
+-- name: insert_batch_cards
+INSERT INTO batch_cards (batch, card, line)
+SELECT $1, t.card, t.line FROM unnest($2::bigint[], $3::int4[]) AS t(card, line);
+
+-- name: get_batch
+SELECT id, bank, site, submitted_by, submitted_at, file_kind, rows_read, accepted, rejected,
+       status, finished_at
+FROM batches WHERE id = $1;
+
+-- name: batch_progress
+-- How the cards of batch $1 stand: made, failed for good, in doubt, still to make.
+SELECT count(*) AS cards,
+       count(*) FILTER (WHERE hj.outcome = 'succeeded') AS done,
+       count(*) FILTER (WHERE bc.failed_reason IS NOT NULL OR j.state = 'dead'
+                              OR hj.outcome = 'cancelled') AS failed,
+       count(*) FILTER (WHERE j.state = 'in_doubt') AS in_doubt,
+       count(*) FILTER (WHERE j.state IN ('queued', 'running')) AS remaining,
+       (SELECT count(*) FROM spoiled_cards s JOIN batch_cards b ON b.card = s.card
+        WHERE b.batch = $1) AS spoiled,
+       now() AS at
+FROM batch_cards bc
+JOIN cards c ON c.id = bc.card
+LEFT JOIN card_jobs j ON j.id = c.job_id
+LEFT JOIN card_jobs_history hj ON hj.id = c.job_id
+WHERE bc.batch = $1;
+
+-- name: batch_completions
+-- When each card of batch $1 was finished, and on which printer (from the job's result).
+SELECT finished_at, coalesce(result ->> 'printer', '') AS printer
+FROM card_jobs_history
+WHERE batch = $1 AND outcome = 'succeeded'
+ORDER BY finished_at;
+
+-- name: batch_spoiled_by_printer
+SELECT coalesce(s.printer, '') AS printer, count(*) AS n
+FROM spoiled_cards s JOIN batch_cards bc ON bc.card = s.card
+WHERE bc.batch = $1
+GROUP BY 1;
+
+-- name: finish_batch
+UPDATE batches SET status = 'complete', finished_at = now()
+WHERE id = $1 AND status = 'in_production'
+RETURNING finished_at;
+
+-- name: batch_entries
+-- One row per card of batch $1, in file order, with how its job stands.
+SELECT c.card_number, h.name, h.citizen_id, bc.failed_reason, j.state, hj.outcome,
+       EXISTS (SELECT 1 FROM spoiled_cards s WHERE s.card = c.id) AS spoiled
+FROM batch_cards bc
+JOIN cards c ON c.id = bc.card
+JOIN holders h ON h.id = c.holder
+LEFT JOIN card_jobs j ON j.id = c.job_id
+LEFT JOIN card_jobs_history hj ON hj.id = c.job_id
+WHERE bc.batch = $1
+ORDER BY bc.line;
+
+-- name: fail_batch_card
+-- Card $2 of batch $1 failed for good, with reason $3 given by operator $4 (a repeat
+-- keeps the first reason, so an interrupted request can be repeated).
+UPDATE batch_cards
+SET failed_reason = coalesce(failed_reason, $3), failed_by = coalesce(failed_by, $4),
+    failed_at = coalesce(failed_at, now())
+WHERE batch = $1 AND card = $2
+RETURNING card;

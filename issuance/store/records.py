@@ -111,3 +111,58 @@ class NewCard:
     photo: int
     ordered_at_outlet: str | None
     replaces: int | None
+
+
+@dataclass(frozen=True)
+class NewBatch:
+    """An accepted batch file, before its cards are written."""
+
+    id: str
+    bank: str
+    site: str
+    submitted_by: int
+    file_kind: str
+    rows_read: int
+    accepted: int
+    rejected: int
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    id: str
+    bank: str
+    site: str
+    submitted_by: int
+    submitted_at: datetime
+    file_kind: str
+    rows_read: int
+    accepted: int
+    rejected: int
+    status: str
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class BatchCounts:
+    """How a batch's cards stand, read at ``at`` (the database's clock)."""
+
+    cards: int
+    done: int
+    failed: int
+    in_doubt: int
+    remaining: int
+    spoiled: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class BatchEntryRecord:
+    """One card of a batch, in file order, with how its job stands."""
+
+    card_number: str
+    name: str
+    citizen_id: str
+    failed_reason: str | None
+    job_state: str | None  # queued, running, in_doubt, dead; None once finished
+    outcome: str | None  # succeeded or cancelled once finished
+    spoiled: bool

@@ -15,7 +15,7 @@ constraint violations become sscard errors here, at the boundary.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import date, datetime
 from typing import Any
@@ -30,9 +30,13 @@ from issuance.domain.cards import CardStatus
 from issuance.domain.roles import Role
 from issuance.errors import ConflictError
 from issuance.store.records import (
+    BatchCounts,
+    BatchEntryRecord,
+    BatchRecord,
     CardRecord,
     EventRecord,
     HolderRecord,
+    NewBatch,
     NewCard,
     Operator,
     OutletRecord,
@@ -99,6 +103,11 @@ class Store:
             else:
                 async with self._db.transaction():
                     yield self
+
+    @property
+    def bound(self) -> Conn | None:
+        """The bound connection, or None when the store runs each query on the pool."""
+        return None if isinstance(self._db, asyncpg.Pool) else self._db
 
     @property
     def connection(self) -> Conn:
@@ -212,8 +221,10 @@ class Store:
             ) from exc
         return int(card_id)
 
-    async def card_by_number(self, number: str) -> CardRecord | None:
-        row = await self._db.fetchrow(Q["card_by_number"], number)
+    async def card_by_number(self, number: str, *, lock: bool = True) -> CardRecord | None:
+        """The card, locked FOR UPDATE unless ``lock`` is False (a read that changes nothing)."""
+        query = Q["card_by_number"] if lock else Q["card_by_number_unlocked"]
+        row = await self._db.fetchrow(query, number)
         return None if row is None else _card(row)
 
     async def card(self, card_id: int) -> CardRecord:
@@ -320,3 +331,110 @@ class Store:
         if row is None:
             return None
         return orjson.loads(row["amounts"]), int(row["free_withdrawals_per_month"])
+
+    # --- expedited small batches (bulk statements: one per kind of row) --------------------
+
+    async def citizen_ids_with_live_card(self, citizen_ids: Sequence[str]) -> set[str]:
+        rows = await self._db.fetch(Q["citizen_ids_with_live_card"], list(citizen_ids))
+        return {r["citizen_id"] for r in rows}
+
+    async def next_batch_id(self) -> str:
+        return str(await self._db.fetchval(Q["next_batch_id"]))
+
+    async def next_card_sequences(self, count: int) -> list[int]:
+        return [int(r["n"]) for r in await self._db.fetch(Q["next_card_sequences"], count)]
+
+    async def upsert_holders(self, holders: Sequence[HolderRecord], bank: str) -> dict[str, int]:
+        """Insert or update holders by citizen ID; their ids by citizen ID."""
+        columns = (
+            [h.citizen_id for h in holders], [h.name for h in holders],
+            [h.gender.value for h in holders], [h.birth_date for h in holders],
+            [h.ethnicity for h in holders], [h.birthplace for h in holders],
+            [h.phone for h in holders],
+        )  # fmt: skip
+        rows = await self._db.fetch(Q["upsert_holders"], *columns, bank)
+        return {r["citizen_id"]: int(r["id"]) for r in rows}
+
+    async def insert_photos(self, photos: Sequence[tuple[int, bytes, str]]) -> dict[int, int]:
+        """Insert (holder, image, media type) rows; photo ids by holder."""
+        holders, images, types = ([p[i] for p in photos] for i in range(3))
+        rows = await self._db.fetch(Q["insert_photos_bulk"], holders, images, types)
+        return {int(r["holder"]): int(r["id"]) for r in rows}
+
+    async def insert_cards(self, cards: Sequence[NewCard], status: CardStatus) -> dict[str, int]:
+        """Insert many cards with ``status``; their ids by card number."""
+        columns = (
+            [c.card_number for c in cards], [c.card_identifier for c in cards],
+            [c.holder for c in cards], [c.bank for c in cards], [c.issue_date for c in cards],
+            [c.expiry_date for c in cards],
+            [orjson.dumps(c.card_data).decode() for c in cards], [c.photo for c in cards],
+            [c.ordered_at_outlet for c in cards],
+        )  # fmt: skip
+        rows = await self._db.fetch(Q["insert_cards_bulk"], *columns, status.value)
+        return {r["card_number"]: int(r["id"]) for r in rows}
+
+    async def insert_events_many(self, card_ids: Sequence[int], event: EventRecord) -> None:
+        """The same event for many cards."""
+        e = event
+        await self._db.execute(
+            Q["insert_events_bulk"], list(card_ids), e.action, e.from_status, e.to_status,
+            e.operator, e.outlet, e.at,
+        )  # fmt: skip
+
+    async def set_card_jobs(self, card_ids: Sequence[int], job_ids: Sequence[int]) -> None:
+        await self._db.execute(Q["set_card_jobs_bulk"], list(card_ids), list(job_ids))
+
+    async def audit_many(
+        self, op: Operator, purpose: str, holders: Sequence[int], action: str
+    ) -> None:
+        await self._db.execute(
+            Q["insert_audit_bulk"], op.id, op.bank, op.outlet, purpose, action, list(holders)
+        )
+
+    async def insert_batch(self, b: NewBatch) -> None:
+        await self._db.execute(
+            Q["insert_batch"], b.id, b.bank, b.site, b.submitted_by, b.file_kind, b.rows_read,
+            b.accepted, b.rejected,
+        )  # fmt: skip
+
+    async def insert_batch_cards(
+        self, batch: str, card_ids: Sequence[int], lines: Sequence[int]
+    ) -> None:
+        await self._db.execute(Q["insert_batch_cards"], batch, list(card_ids), list(lines))
+
+    async def batch(self, batch_id: str) -> BatchRecord | None:
+        row = await self._db.fetchrow(Q["get_batch"], batch_id)
+        return None if row is None else BatchRecord(**dict(row))
+
+    async def batch_counts(self, batch_id: str) -> BatchCounts:
+        return BatchCounts(
+            **dict(_required(await self._db.fetchrow(Q["batch_progress"], batch_id)))
+        )
+
+    async def batch_completions(self, batch_id: str) -> list[tuple[datetime, str]]:
+        """(finished at, printer) of each card made, oldest first."""
+        rows = await self._db.fetch(Q["batch_completions"], batch_id)
+        return [(r["finished_at"], r["printer"]) for r in rows]
+
+    async def batch_spoiled_by_printer(self, batch_id: str) -> dict[str, int]:
+        rows = await self._db.fetch(Q["batch_spoiled_by_printer"], batch_id)
+        return {r["printer"]: int(r["n"]) for r in rows}
+
+    async def finish_batch(self, batch_id: str) -> bool:
+        """Mark the batch complete; False if it already was."""
+        return await self._db.fetchval(Q["finish_batch"], batch_id) is not None
+
+    async def batch_entries(self, batch_id: str) -> list[BatchEntryRecord]:
+        rows = await self._db.fetch(Q["batch_entries"], batch_id)
+        return [
+            BatchEntryRecord(
+                r["card_number"], r["name"], r["citizen_id"], r["failed_reason"], r["state"],
+                r["outcome"], r["spoiled"],
+            )
+            for r in rows
+        ]  # fmt: skip
+
+    async def fail_batch_card(self, batch_id: str, card_id: int, reason: str, op: int) -> bool:
+        """Record why a card of the batch failed for good; False if it is not in the batch."""
+        row = await self._db.fetchval(Q["fail_batch_card"], batch_id, card_id, reason, op)
+        return row is not None

@@ -4,7 +4,10 @@ One asyncio task claims (a long poll, ``limit`` = the free stations), one
 task per claimed job runs it, one task watches the printer register and one
 settles runs left in doubt. Card jobs go to a free, non-faulted
 :class:`~printers.agent.station.Station`; PIN jobs to the
-:class:`~printers.agent.pinpad.PinDesk`.
+:class:`~printers.agent.pinpad.PinDesk`. The claim asks only for what is
+free now: ``print_encode`` jobs up to the number of free stations, and
+``encode`` (PIN) jobs while the agent has a desk that is idle, so a PIN job
+is claimed even while every printer is busy or faulted.
 
 A card job, in order: journal the claim; fetch the photo and render and
 rasterise the face (nothing physical yet, so a bad photo or an unprintable
@@ -237,6 +240,7 @@ class Agent:
         self._active_runs: set[int] = set()
         self._changed = asyncio.Condition()
         self._desk_lock = asyncio.Lock()
+        self._desk_jobs = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
     def _emit(self, kind: EventKind, job_id: int | None, printer: str | None, detail: str) -> None:
@@ -261,10 +265,16 @@ class Agent:
     def _free(self) -> list[Station]:
         return [s for s in self.stations.values() if s.in_service and s.name not in self._busy]
 
-    async def _wait_free(self) -> list[Station]:
+    def _offer(self) -> tuple[str, ...]:
+        """The capabilities free now: stations for card jobs, an idle desk for PIN jobs."""
+        stations = ("print_encode",) if self._free() else ()
+        desk = ("encode",) if self.desk is not None and self._desk_jobs == 0 else ()
+        return stations + desk
+
+    async def _wait_free(self) -> tuple[list[Station], tuple[str, ...]]:
         async with self._changed:
-            await self._changed.wait_for(lambda: bool(self._free()))
-            return self._free()
+            await self._changed.wait_for(lambda: bool(self._offer()))
+            return self._free(), self._offer()
 
     async def _notify(self) -> None:
         async with self._changed:
@@ -272,12 +282,12 @@ class Agent:
 
     async def _claim_loop(self) -> None:
         while True:
-            free = await self._wait_free()
+            free, offer = await self._wait_free()
             try:
                 jobs = await self.api.claim(
-                    limit=len(free),
+                    limit=max(len(free), 1),
                     wait_seconds=self.config.wait_seconds,
-                    capabilities=self.capabilities,
+                    capabilities=offer,
                 )
             except SscardError as exc:
                 log.warning("claim failed: %s", exc.message)
@@ -292,6 +302,7 @@ class Agent:
             self._busy.add(station.name)
             coro = self._card_job(station, job)
         else:
+            self._desk_jobs += 1
             coro = self._pin_job(job)
         task = asyncio.create_task(coro)
         self._tasks.add(task)
@@ -377,6 +388,7 @@ class Agent:
     async def _pin_job(self, job: ClaimedJob) -> None:
         run = self.journal.begin(job.id, job.kind.value, None)
         self._active_runs.add(run)
+        self._emit(EventKind.CLAIMED, job.id, None, f"{job.kind.value} job claimed")
         lease = Lease(self.api, job.id, self._heartbeat_interval(job))
         lease.start()
         try:
@@ -385,6 +397,8 @@ class Agent:
         finally:
             await lease.stop()
             self._active_runs.discard(run)
+            self._desk_jobs -= 1
+            await self._notify()
 
     async def _run_pin(self, job: ClaimedJob, run: int, lease: Lease) -> None:
         try:

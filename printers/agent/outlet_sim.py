@@ -17,6 +17,12 @@ identifier the job names (:meth:`~printers.chip.simcard.SimulatedCard.issue_blan
 so the encoder's check that the card is the job's still runs for real. A
 body can carry an injected chip defect (:meth:`BlankStock.defect_next`).
 
+The counter's desk reader (PIN services). :meth:`SimulatedOutlet.present`
+puts a card the outlet made into the desk reader, as the holder would. An
+agent in this process reads it through :meth:`SimulatedOutlet.connection`;
+an agent in another process through :class:`SimDeskReader`, whose sessions
+open with the simulation message ``DESK`` instead of ``BIND``.
+
 The PSAM's master keys are random per outlet and written to
 ``psam-keys.json`` (mode 0600) so that an agent in another process can hold
 the matching :class:`~printers.chip.psam.SimulatedPsam`.
@@ -53,6 +59,7 @@ from printers.evolis.commands import Face
 from printers.simulator.evolis_sim import EvolisSimulator, SimConfig, card_png_path
 
 BIND = 0x10
+DESK = 0x11
 BOUND = b"\x01"
 NO_CARD = b"\x00"
 KEYS_FILE = "psam-keys.json"
@@ -132,11 +139,17 @@ class _Printer:
 
 
 class ChipStationConnection:
-    """A :class:`~printers.chip.encoder.CardConnection` to a simulated outlet's chip station."""
+    """A :class:`~printers.chip.encoder.CardConnection` to a simulated outlet's chip station.
 
-    def __init__(self, host: str, port: int, serial: str, card_identifier: str) -> None:
+    ``bind`` is the session's first message: :func:`bind_message` for a
+    printer's station (the default), ``DESK`` for the counter's desk reader.
+    """
+
+    def __init__(
+        self, host: str, port: int, serial: str, card_identifier: str, *, bind: bytes = b""
+    ) -> None:
         self.address = (host, port)
-        self._bind = bind_message(serial, card_identifier)
+        self._bind = bind or bind_message(serial, card_identifier)
         self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
 
     async def _ask(self, payload: bytes) -> bytes:
@@ -185,6 +198,17 @@ class SimChipReader:
 
     def connection(self, card_identifier: str) -> CardConnection:
         return ChipStationConnection(self.host, self.port, self.serial, card_identifier)
+
+
+@dataclass(frozen=True)
+class SimDeskReader:
+    """The counter's desk reader of a simulated outlet (a ``DeskReader``), over TCP."""
+
+    host: str
+    port: int
+
+    def connection(self) -> CardConnection:
+        return ChipStationConnection(self.host, self.port, "", "", bind=bytes([DESK]))
 
 
 class SimulatedOutlet:
@@ -297,13 +321,18 @@ class SimulatedOutlet:
         body.chip.reset()
         return body.chip
 
+    def _desk(self) -> SimulatedCard | None:
+        if self.desk_card is not None:
+            self.desk_card.reset()
+        return self.desk_card
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         card: SimulatedCard | None = None
         try:
             while True:
                 payload = await vicc.read_message(reader)
-                if payload[:1] == bytes([BIND]):
-                    card = self._bind(payload)
+                if payload[:1] in (bytes([BIND]), bytes([DESK])):
+                    card = self._bind(payload) if payload[0] == BIND else self._desk()
                     answer: bytes | None = NO_CARD if card is None else BOUND
                 elif card is None:
                     answer = b""

@@ -2,10 +2,13 @@
 
 The PIN never travels through the API: a ``pin_change`` or ``pin_reset`` job
 names the card only, and the holder types the PIN on the pad wired to the
-agent's machine. :class:`PinPad` is that pad (a real one behind its vendor's
-driver, or :class:`SimulatedPinPad`, which replays PINs given to it in
-advance). :class:`PinDesk` runs one job: it reads the presented card, checks
-it is the card the job names, asks the pad and sends CHANGE PIN or RELOAD PIN
+agent's machine. :class:`PinPad` is that pad: a real PIN pad is a device
+behind this Protocol (its vendor's driver, wrapped in a class with
+``read_pin``); the simulated ones are :class:`SimulatedPinPad`, which replays
+PINs given to it in advance (tests), and :class:`KeyboardPinPad`, the agent
+machine's own keyboard read without echo (``sscard agent --pinpad sim``).
+:class:`PinDesk` runs one job: it reads the presented card, checks it is
+the card the job names, asks the pad and sends CHANGE PIN or RELOAD PIN
 (the latter authorised by a MAC from the PSAM) through a
 :class:`~printers.chip.encoder.ChipEncoder`.
 
@@ -16,6 +19,7 @@ BCD at once; nothing here logs or stores them.
 from __future__ import annotations
 
 import asyncio
+import getpass
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from enum import StrEnum
 from types import MappingProxyType
@@ -68,6 +72,16 @@ class SimulatedPinPad:
 
     async def read_pin(self, prompt: PinPrompt) -> str:
         return await self._entries.get()
+
+
+class KeyboardPinPad:
+    """The agent's terminal plays the PIN pad: each entry is read without echo."""
+
+    def __init__(self, read: Callable[[str], str] = getpass.getpass) -> None:
+        self._read = read
+
+    async def read_pin(self, prompt: PinPrompt) -> str:
+        return await asyncio.to_thread(self._read, f"PIN pad: {prompt.value}: ")
 
 
 async def _new_pin(pad: PinPad) -> str:

@@ -72,6 +72,8 @@ CALLS: dict[str, Call] = {
         "POST", "/v1/agent/jobs/{j}/reconcile", {"outcome": "made"}, frozenset({AGENT, SUPERVISOR})
     ),
     "photo": Call("GET", "/v1/agent/jobs/{j}/photo", None, frozenset({AGENT})),
+    "cancel_job": Call("POST", "/v1/jobs/{j}/cancel", {"reason": "x"}, frozenset({SUPERVISOR})),
+    "redrive_job": Call("POST", "/v1/jobs/{j}/redrive", None, frozenset({SUPERVISOR})),
 }
 
 

@@ -35,7 +35,7 @@ async def test_apply_waiting_at_instant_outlet_prints_at_the_counter(world: Worl
 async def test_apply_otherwise_goes_to_the_central_line(world: World, who: str, wait: bool) -> None:
     card = await world.new_card(who, wait=wait)
     job = await world.queue.get(card["job_id"])
-    assert (job.site, job.priority) == ("central", Priority.STANDARD)
+    assert (job.site, job.priority) == ("central:BKA", Priority.STANDARD)
 
 
 async def test_status_follows_the_job(world: World) -> None:

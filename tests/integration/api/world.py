@@ -149,6 +149,8 @@ async def seed(store: Store) -> dict[str, str]:
         ("central_a", Role.AGENT, BANK_A, None),
         ("clerk_b", Role.CLERK, BANK_B, "B1"),
         ("agent_b", Role.AGENT, BANK_B, "B1"),
+        ("central_b", Role.AGENT, BANK_B, None),
+        ("supervisor_b", Role.SUPERVISOR, BANK_B, "B1"),
         ("auditor", Role.BUREAU_AUDITOR, None, None),
     )
     tokens = {}

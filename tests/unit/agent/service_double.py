@@ -23,11 +23,19 @@ from printers.agent.models import (
     Step,
 )
 
+# The capability each kind of job needs (as the service enqueues them).
+NEEDS: dict[JobKind, str] = {
+    JobKind.CARD: "print_encode",
+    JobKind.PIN_CHANGE: "encode",
+    JobKind.PIN_RESET: "encode",
+}
+
 
 @dataclass
 class JobRow:
     id: int
     payload: dict[str, Any]
+    kind: JobKind = JobKind.CARD
     state: str = "queued"
     step: Step = Step.IDLE
     attempts: int = 0
@@ -41,11 +49,12 @@ class ContractService:
         self.jobs: dict[int, JobRow] = {}
         self.register: dict[str, PrinterReport] = {}
         self.steps: list[tuple[int, Step]] = []
+        self.claims: list[tuple[str, ...]] = []
         self._photo = photo
         self._new = asyncio.Event()
 
-    def add(self, job_id: int, payload: dict[str, Any]) -> None:
-        self.jobs[job_id] = JobRow(job_id, payload)
+    def add(self, job_id: int, payload: dict[str, Any], kind: JobKind = JobKind.CARD) -> None:
+        self.jobs[job_id] = JobRow(job_id, payload, kind)
         self._new.set()
 
     async def wait_for(self, job_id: int, *states: str) -> JobRow:
@@ -58,8 +67,14 @@ class ContractService:
     async def claim(
         self, *, limit: int = 1, wait_seconds: float = 20.0, capabilities: tuple[str, ...] = ()
     ) -> list[ClaimedJob]:
+        capabilities = capabilities or ("print_encode",)  # as the HTTP client defaults
+        self.claims.append(capabilities)
         for _ in range(int(wait_seconds * 100) + 1):
-            queued = [j for j in self.jobs.values() if j.state == "queued"][:limit]
+            queued = [
+                j
+                for j in self.jobs.values()
+                if j.state == "queued" and NEEDS[j.kind] in capabilities
+            ][:limit]
             if queued:
                 return [self._lease(j) for j in queued]
             self._new.clear()
@@ -72,7 +87,7 @@ class ContractService:
     def _lease(self, row: JobRow) -> ClaimedJob:
         row.state, row.step = "running", Step.IDLE
         row.attempts += 1
-        return ClaimedJob(row.id, JobKind.CARD, 0, row.attempts, 30.0, row.payload)
+        return ClaimedJob(row.id, row.kind, 0, row.attempts, 30.0, row.payload)
 
     def _held(self, job_id: int) -> JobRow:
         row = self.jobs.get(job_id)

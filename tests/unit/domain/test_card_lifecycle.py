@@ -17,11 +17,15 @@ from issuance.domain.cards import (
     ensure_usable,
 )
 from issuance.domain.lifecycle import (
+    INITIAL,
+    INITIAL_NAME,
     TEMPORARY_LOSS_DAYS,
     TRANSITIONS,
+    State,
     allowed_actions,
     apply,
     cards_to_supersede,
+    order,
     record,
     temporary_loss_lapsed,
 )
@@ -29,28 +33,59 @@ from issuance.errors import ConflictError, FieldError, TransitionForbidden
 
 S = CardStatus
 A = Action
-ALL_PAIRS = list(itertools.product(CardStatus, Action))
+STATES: list[State] = [INITIAL, *CardStatus]
+ALL_PAIRS = list(itertools.product(STATES, Action))
 NOW = datetime(2025, 3, 3, 9, 30, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(("state", "action"), ALL_PAIRS, ids=str)
-def test_every_pair(state: CardStatus, action: Action) -> None:
+def test_every_pair(state: State, action: Action) -> None:
     if (state, action) in TRANSITIONS:
         assert apply(state, action) is TRANSITIONS[state, action]
     else:
+        name = INITIAL_NAME if state is None else state.value
         with pytest.raises(TransitionForbidden) as info:
             apply(state, action)
         assert info.value.action == action.value
-        assert info.value.state == state.value
-        assert info.value.to_dict()["current_state"] == state.value
+        assert info.value.state == name
+        assert info.value.to_dict()["current_state"] == name
 
 
 def test_the_normal_life_of_a_card() -> None:
-    state = S.REQUESTED
-    path = [A.START_PRODUCTION, A.PRODUCE_DONE, A.HAND_OVER, A.ACTIVATE]
+    state: State = INITIAL
+    path = [A.ORDER, A.START_PRODUCTION, A.PRODUCE_DONE, A.HAND_OVER, A.ACTIVATE]
     for action in path:
         state = apply(state, action)
     assert state is S.ACTIVE
+
+
+def test_only_order_leaves_the_initial_state_and_nothing_leads_back() -> None:
+    assert allowed_actions(INITIAL) == {A.ORDER}
+    assert {(s, a) for (s, a) in TRANSITIONS if a is A.ORDER} == {(INITIAL, A.ORDER)}
+    assert apply(INITIAL, A.ORDER) is S.REQUESTED
+    assert INITIAL not in set(TRANSITIONS.values())
+
+
+def test_order_makes_a_requested_card_and_its_first_event() -> None:
+    new, event = order("c9", "11010519491231002X", "B01", operator_id="op", outlet_id="o", at=NOW)
+    assert new == Card("c9", "11010519491231002X", "B01", S.REQUESTED)
+    assert (event.action, event.from_status, event.to_status) == (A.ORDER, None, S.REQUESTED)
+
+
+def test_an_existing_card_cannot_be_ordered_again() -> None:
+    with pytest.raises(TransitionForbidden):
+        record(card("c1", S.REQUESTED), A.ORDER, operator_id=None, outlet_id=None, at=NOW)
+
+
+@pytest.mark.parametrize(
+    ("action", "from_status"), [(A.ORDER, S.REQUESTED), (A.START_PRODUCTION, None)]
+)
+def test_only_the_order_event_has_no_state_before_it(
+    action: Action, from_status: CardStatus | None
+) -> None:
+    with pytest.raises(FieldError) as info:
+        CardEvent("c1", action, from_status, S.IN_PRODUCTION, None, None, NOW)
+    assert info.value.code == "initial_state"
 
 
 def test_final_states_have_no_way_out() -> None:
@@ -58,9 +93,9 @@ def test_final_states_have_no_way_out() -> None:
         assert (not allowed_actions(state)) == state.info.final
 
 
-def test_every_state_is_reachable_from_requested() -> None:
-    seen = {S.REQUESTED}
-    frontier = [S.REQUESTED]
+def test_every_state_is_reachable_from_the_initial_state() -> None:
+    seen: set[State] = {INITIAL}
+    frontier: list[State] = [INITIAL]
     while frontier:
         state = frontier.pop()
         for action in allowed_actions(state):
@@ -68,7 +103,7 @@ def test_every_state_is_reachable_from_requested() -> None:
             if target not in seen:
                 seen.add(target)
                 frontier.append(target)
-    assert seen == set(CardStatus)
+    assert seen == set(STATES)
 
 
 def test_reissue_only_from_formal_loss() -> None:
@@ -97,7 +132,9 @@ def test_a_card_is_never_cancelled_in_the_printer() -> None:
 def test_status_order_follows_the_lifecycle() -> None:
     assert S.REQUESTED.rank < S.IN_PRODUCTION.rank < S.READY.rank < S.ISSUED.rank < S.ACTIVE.rank
     for (state, action), target in TRANSITIONS.items():
-        if action in {A.START_PRODUCTION, A.PRODUCE_DONE, A.HAND_OVER, A.ACTIVATE}:
+        if state is None:
+            assert target.rank == 0  # ORDER creates the card in the first state
+        elif action in {A.START_PRODUCTION, A.PRODUCE_DONE, A.HAND_OVER, A.ACTIVATE}:
             assert target.rank == state.rank + 1
 
 

@@ -1,0 +1,453 @@
+"""Expedited small batches (小批量加急制发卡): submission, progress, failing a card, documents.
+
+Submission (:func:`submit`)
+    The whole file is checked first (:func:`issuance.batches.check.check_batch`,
+    run in a worker thread so the event loop keeps serving), including the
+    applicants who already hold a live card: the ``has_active_card`` callback
+    asks the database once per 1 000 citizen IDs. By default any problem
+    rejects the batch (:class:`BatchRejected`, nothing written); with
+    ``partial`` the valid rows go ahead and the problems are returned.
+
+    An accepted batch is written in ONE transaction with one bulk statement
+    per kind of row, never a loop of single inserts: the batch, the holders
+    (inserted, or updated by citizen ID), their photos (in chunks bounded by
+    count and bytes, so a batch of large photos never sits in memory whole),
+    the cards (numbers from one draw of the card-number sequence), their
+    ORDER and START_PRODUCTION events, one ``expedited`` ``print_encode``
+    job per card tagged with the batch id, the batch's card list and an
+    audit row per holder.
+
+Site
+    Jobs go to an outlet of the operator's bank (its counter printers) or to
+    the bank's production line: a site served by one agent account without an
+    outlet, driving N printers. ``central`` names the bank's line; its site is
+    the one such an agent claims (:func:`issuance.services.agent.agent_sites`).
+    Without a site the batch goes to the bank's line.
+
+Progress (:func:`progress`)
+    Counts from the cards' jobs (hot and finished): done, failed (dead-lettered,
+    cancelled, or failed by a supervisor), in doubt, remaining (queued or
+    running), spoiled bodies; the rate in cards per hour from the completion
+    timestamps of the batch's jobs (the devices' pace, not the submission's)
+    and the estimated finish. A batch with nothing remaining and nothing in
+    doubt is complete: the first reader to see it so records ``finished_at``.
+
+Failing a card (:func:`fail_card`)
+    A supervisor gives up a card whose job is dead (or still queued) with a
+    reason: the job is cancelled and the card spoiled
+    (:func:`issuance.services.jobs.cancel`), and the reason is kept on the
+    batch's card list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Sequence
+from collections.abc import Set as AbstractSet
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+from cardqueue import Capability, NewJob, Priority, Queue
+from issuance.batches.archive import ZipPhotos
+from issuance.batches.check import BatchCheck, HasActiveCard, check_batch
+from issuance.batches.formats import BatchSource
+from issuance.batches.rows import Applicant
+from issuance.domain import lifecycle
+from issuance.domain.card_data import BEIJING_REGION, CardData
+from issuance.domain.cards import Action, CardStatus
+from issuance.domain.numbers import BEIJING_IDENTIFIERS, card_number
+from issuance.domain.roles import Operation, Role
+from issuance.errors import ConflictError, FieldError, FieldProblem, NotFound
+from issuance.services import jobs
+from issuance.services.agent import agent_sites
+from issuance.services.common import (
+    AuditAction,
+    Purpose,
+    check,
+    counter_outlet,
+    now,
+)
+from issuance.services.ordering import (
+    CARD_JOB,
+    CARD_TYPE,
+    MEDIA_TYPES,
+    VALIDITY_YEARS,
+    HolderInput,
+    card_data_json,
+    holder_record,
+)
+from issuance.store import EventRecord, Operator, OutletRecord, Store
+from issuance.store.records import BatchCounts, BatchEntryRecord, BatchRecord, NewBatch, NewCard
+from printers.manifest import BatchHeading, Completion, ManifestEntry, PrinterRun
+from printers.manifest import CardStatus as ManifestStatus
+from printers.photo import sniff_format
+
+LINE_ALIAS = "central"
+PHOTO_CHUNK_COUNT = 1_000
+PHOTO_CHUNK_BYTES = 32 * 1024 * 1024
+SECONDS_PER_HOUR = 3600.0
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A batch file as received, with its options."""
+
+    source: BatchSource
+    photos: bytes | Path | None = None
+    site: str | None = None
+    partial: bool = False
+    encoding: str | None = None
+    today: date | None = None
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What was enqueued, and the problems of the rows left out (partial mode)."""
+
+    batch: BatchRecord
+    problems: tuple[FieldProblem, ...]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A batch's standing, its pace and when it should finish."""
+
+    batch: BatchRecord
+    counts: BatchCounts
+    cards_per_hour: float | None
+    estimated_finish: datetime | None
+
+    @property
+    def complete(self) -> bool:
+        return self.batch.status == "complete"
+
+
+# --- the site ---------------------------------------------------------------------------------
+
+
+def line_site(bank: str) -> str:
+    """The site of ``bank``'s production line: the one its outlet-less agent claims."""
+    line = Operator(0, "line", Role.AGENT, bank, None)
+    (site,) = agent_sites(line)
+    return site
+
+
+async def resolve_site(store: Store, op: Operator, requested: str | None) -> str:
+    """The site jobs go to: an open outlet of the operator's bank, or the bank's line."""
+    bank = op.bank or ""
+    line = line_site(bank)
+    if requested in (None, "", LINE_ALIAS, line):
+        return line
+    assert requested is not None
+    outlet = await store.outlet(requested)
+    if outlet is None or outlet.bank != bank or not outlet.open:
+        raise FieldError(
+            "site", f"{requested!r} is neither an open outlet of this bank nor its line"
+        )
+    return outlet.code
+
+
+# --- checking ---------------------------------------------------------------------------------
+
+
+def _active_lookup(store: Store, loop: asyncio.AbstractEventLoop) -> HasActiveCard:
+    def has_active_card(ids: Sequence[str]) -> AbstractSet[str]:
+        future = asyncio.run_coroutine_threadsafe(store.citizen_ids_with_live_card(ids), loop)
+        return future.result()
+
+    return has_active_card
+
+
+async def check_file(store: Store, submission: Submission, photos: ZipPhotos | None) -> BatchCheck:
+    """Check the file in a worker thread; live cards are looked up on this loop."""
+    lookup = _active_lookup(store, asyncio.get_running_loop())
+    s = submission
+    return await asyncio.to_thread(
+        check_batch, s.source, photos=photos, partial=s.partial,
+        has_active_card=lookup, encoding=s.encoding, today=s.today,
+    )  # fmt: skip
+
+
+# --- writing ----------------------------------------------------------------------------------
+
+
+def _expiry(issued: date) -> date:
+    try:
+        return issued.replace(year=issued.year + VALIDITY_YEARS)
+    except ValueError:  # 29 February
+        return issued.replace(year=issued.year + VALIDITY_YEARS, day=28)
+
+
+def _holder_input(a: Applicant) -> HolderInput:
+    return HolderInput(
+        citizen_id=a.citizen_id, name=a.name, gender=a.gender, birth_date=a.birth_date,
+        ethnicity=a.ethnicity, birthplace=a.citizen_id[:6], phone=a.phone,
+    )  # fmt: skip
+
+
+def _photo_chunks(
+    applicants: Sequence[Applicant], holders: dict[str, int]
+) -> Iterator[list[tuple[int, bytes, str]]]:
+    chunk: list[tuple[int, bytes, str]] = []
+    size = 0
+    for a in applicants:
+        image = a.photo.read()
+        chunk.append((holders[a.citizen_id], image, MEDIA_TYPES[sniff_format(image)]))
+        size += len(image)
+        if len(chunk) >= PHOTO_CHUNK_COUNT or size >= PHOTO_CHUNK_BYTES:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
+async def _insert_photos(
+    tx: Store, applicants: Sequence[Applicant], holders: dict[str, int]
+) -> dict[int, int]:
+    chunks = _photo_chunks(applicants, holders)
+    photos: dict[int, int] = {}
+    while chunk := await asyncio.to_thread(next, chunks, None):
+        photos |= await tx.insert_photos(chunk)
+    return photos
+
+
+@dataclass(frozen=True)
+class _Issue:
+    """What every card of the batch shares."""
+
+    bank: str
+    institution: str
+    outlet: str
+    issued: date
+
+
+def _new_card(issue: _Issue, a: Applicant, sequence: int, holder: int, photo: int) -> NewCard:
+    data = CardData(
+        card_number=card_number(sequence), card_identifier=BEIJING_IDENTIFIERS.make(sequence),
+        card_type=CARD_TYPE, issuing_institution=issue.institution, issue_date=issue.issued,
+        expiry_date=_expiry(issue.issued), citizen_id=a.citizen_id, name=a.name,
+        gender=a.gender, ethnicity=a.ethnicity, birthplace=a.citizen_id[:6],
+        birth_date=a.birth_date,
+    )  # fmt: skip
+    return NewCard(
+        card_number=data.card_number, card_identifier=data.card_identifier, holder=holder,
+        bank=issue.bank, issue_date=data.issue_date, expiry_date=data.expiry_date,
+        card_data=card_data_json(data), photo=photo, ordered_at_outlet=issue.outlet,
+        replaces=None,
+    )  # fmt: skip
+
+
+async def _insert_cards(
+    tx: Store, issue: _Issue, applicants: Sequence[Applicant], photos: dict[int, int],
+    holders: dict[str, int],
+) -> list[NewCard]:  # fmt: skip
+    sequences = await tx.next_card_sequences(len(applicants))
+    cards = []
+    for a, sequence in zip(applicants, sequences, strict=True):
+        holder = holders[a.citizen_id]
+        cards.append(_new_card(issue, a, sequence, holder, photos[holder]))
+    return cards
+
+
+async def _events(tx: Store, op: Operator, card_ids: list[int]) -> None:
+    """ORDER (none → requested) then START_PRODUCTION, as the lifecycle allows."""
+    at = now()
+    state: CardStatus | None = None
+    for action in (Action.ORDER, Action.START_PRODUCTION):
+        after = lifecycle.apply(state, action)
+        before = None if state is None else state.value
+        event = EventRecord(action.value, before, after.value, op.id, op.outlet, at, None, "")
+        await tx.insert_events_many(card_ids, event)
+        state = after
+
+
+def _jobs(
+    batch: str, site: str, outlet: str, cards: Sequence[NewCard], ids: list[int]
+) -> list[NewJob]:
+    return [
+        NewJob(
+            idempotency_key=f"batch:{batch}:{c.card_number}", kind=CARD_JOB, site=site,
+            capability=Capability.PRINT_ENCODE, priority=Priority.EXPEDITED,
+            payload={"card_id": card_id, "card": c.card_data, "outlet": outlet}, batch=batch,
+        )
+        for c, card_id in zip(cards, ids, strict=True)
+    ]  # fmt: skip
+
+
+async def _write(
+    tx: Store, queue: Queue, op: Operator, found: BatchCheck, *, outlet: OutletRecord, site: str
+) -> BatchRecord:
+    applicants = found.applicants
+    batch_id = await tx.next_batch_id()
+    await tx.insert_batch(
+        NewBatch(batch_id, outlet.bank, site, op.id, found.kind.value, found.rows_read,
+                 len(applicants), len(found.rejected_lines)),
+    )  # fmt: skip
+    inputs = [holder_record(_holder_input(a), outlet.bank) for a in applicants]
+    holders = await tx.upsert_holders(inputs, outlet.bank)
+    photos = await _insert_photos(tx, applicants, holders)
+    institution = await tx.institution_code(outlet.bank) or BEIJING_REGION.ljust(12, "0")
+    issue = _Issue(outlet.bank, institution, outlet.code, now().date())
+    cards = await _insert_cards(tx, issue, applicants, photos, holders)
+    ids_by_number = await tx.insert_cards(cards, CardStatus.IN_PRODUCTION)
+    card_ids = [ids_by_number[c.card_number] for c in cards]
+    await _events(tx, op, card_ids)
+    results = await queue.enqueue_many(_jobs(batch_id, site, outlet.code, cards, card_ids),
+                                       conn=tx.connection)  # fmt: skip
+    await tx.set_card_jobs(card_ids, [r.job_id for r in results])
+    await tx.insert_batch_cards(batch_id, card_ids, [a.line for a in applicants])
+    await tx.audit_many(op, Purpose.APPLY.value, list(holders.values()), AuditAction.CHANGE.value)
+    record = await tx.batch(batch_id)
+    assert record is not None
+    return record
+
+
+async def submit(store: Store, queue: Queue, op: Operator, submission: Submission) -> Accepted:
+    """Check the whole file, then write the batch, its cards and jobs in one transaction."""
+    check(op, Operation.APPLY, op.bank)
+    outlet = await counter_outlet(store, op)
+    site = await resolve_site(store, op, submission.site)
+    with _archive(submission.photos) as photos:
+        found = await check_file(store, submission, photos)
+        if not found.applicants:
+            raise ConflictError("no row of the batch can be accepted", code="batch_empty")
+        async with store.transaction() as tx:
+            record = await _write(tx, queue, op, found, outlet=outlet, site=site)
+    return Accepted(record, found.problems)
+
+
+def _archive(photos: bytes | Path | None) -> AbstractContextManager[ZipPhotos | None]:
+    """The photo archive, opened and inspected now (a hostile one is refused here)."""
+    return nullcontext() if photos is None else ZipPhotos(photos)
+
+
+# --- progress, documents, failing a card ------------------------------------------------------
+
+
+async def scoped_batch(
+    store: Store, op: Operator, operation: Operation, batch_id: str
+) -> BatchRecord:
+    """The batch if ``op`` may see it; another bank's batch looks missing."""
+    check(op, operation, None)
+    found = await store.batch(batch_id)
+    try:
+        if found is not None:
+            check(op, operation, found.bank)
+    except NotFound:
+        found = None
+    if found is None:
+        raise NotFound(f"no batch {batch_id}", resource="batch")
+    return found
+
+
+def pace(completions: Sequence[tuple[datetime, str]]) -> float | None:
+    """Cards per hour between the first and the last completion (None before two)."""
+    if len(completions) < 2:
+        return None
+    span = (completions[-1][0] - completions[0][0]).total_seconds()
+    return None if span <= 0 else (len(completions) - 1) * SECONDS_PER_HOUR / span
+
+
+def estimate(counts: BatchCounts, rate: float | None) -> datetime | None:
+    left = counts.remaining + counts.in_doubt
+    if left == 0:
+        return counts.at
+    if rate is None:
+        return None
+    return counts.at + timedelta(hours=left / rate)
+
+
+async def progress(store: Store, op: Operator, batch_id: str) -> Progress:
+    """The batch's counts, pace and estimated finish; marks it complete when it is."""
+    batch = await scoped_batch(store, op, Operation.QUERY_STATUS, batch_id)
+    counts = await store.batch_counts(batch_id)
+    if counts.remaining == 0 and counts.in_doubt == 0 and batch.status != "complete":
+        await store.finish_batch(batch_id)
+        batch = await scoped_batch(store, op, Operation.QUERY_STATUS, batch_id)
+    rate = pace(await store.batch_completions(batch_id))
+    return Progress(batch, counts, rate, estimate(counts, rate))
+
+
+async def entries(
+    store: Store, op: Operator, batch_id: str
+) -> tuple[BatchRecord, list[BatchEntryRecord]]:
+    batch = await scoped_batch(store, op, Operation.QUERY_STATUS, batch_id)
+    return batch, await store.batch_entries(batch_id)
+
+
+async def fail_card(
+    store: Store, queue: Queue, op: Operator, batch_id: str, number: str, *, reason: str
+) -> Progress:
+    """A supervisor fails a card of the batch for good: its job is cancelled, the card spoiled."""
+    async with store.transaction() as tx:
+        batch = await scoped_batch(tx, op, Operation.CANCEL_CARD, batch_id)
+        card = await tx.card_by_number(number)
+        missing = NotFound(f"no card {number} in batch {batch_id}", resource="card")
+        if card is None or card.job_id is None:
+            raise missing
+        if not await tx.fail_batch_card(batch.id, card.id, reason, op.id):
+            raise missing
+        await jobs.cancel(tx, queue, op, card.job_id, reason=reason)
+    return await progress(store, op, batch_id)
+
+
+# --- documents --------------------------------------------------------------------------------
+
+BEIJING = timezone(timedelta(hours=8))
+
+
+def entry_status(e: BatchEntryRecord) -> ManifestStatus:
+    """A card's status on the manifest, from its job."""
+    if e.outcome == "succeeded":
+        return ManifestStatus.ISSUED
+    if e.failed_reason is not None or e.outcome == "cancelled" or e.job_state == "dead":
+        return ManifestStatus.FAILED
+    return ManifestStatus.PENDING
+
+
+async def _heading(store: Store, batch: BatchRecord) -> BatchHeading:
+    outlet = await store.outlet(batch.site)
+    place = outlet.name if outlet is not None else f"{batch.bank} 制卡线 {batch.site}"
+    return BatchHeading(batch.id, place, batch.submitted_at.astimezone(BEIJING).date())
+
+
+async def manifest(
+    store: Store, op: Operator, batch_id: str
+) -> tuple[BatchHeading, list[ManifestEntry]]:
+    """The manifest's heading and one entry per card, in file order."""
+    batch = await scoped_batch(store, op, Operation.QUERY_STATUS, batch_id)
+    rows = await store.batch_entries(batch_id)
+    entries = [ManifestEntry(e.card_number, e.name, e.citizen_id, entry_status(e)) for e in rows]
+    return await _heading(store, batch), entries
+
+
+def printer_runs(
+    completions: Sequence[tuple[datetime, str]], spoiled: dict[str, int]
+) -> tuple[PrinterRun, ...]:
+    """Each printer's cards, spoiled bodies and busy time, from its completion timestamps.
+
+    The busy time is the span from the printer's first completion to its last,
+    plus one mean interval for the first card (zero for a single card).
+    """
+    times: dict[str, list[datetime]] = {name: [] for name in spoiled}
+    for at, printer in completions:
+        times.setdefault(printer, []).append(at)
+    runs = []
+    for name in sorted(times):
+        made = times[name]
+        span = (made[-1] - made[0]) if len(made) > 1 else timedelta(0)
+        busy = span * len(made) / (len(made) - 1) if len(made) > 1 else span
+        runs.append(PrinterRun(name or "?", len(made), spoiled.get(name, 0), busy))
+    return tuple(runs)
+
+
+async def completion(store: Store, op: Operator, batch_id: str) -> Completion:
+    """The completion report's figures."""
+    done = await progress(store, op, batch_id)
+    completions = await store.batch_completions(batch_id)
+    spoiled = await store.batch_spoiled_by_printer(batch_id)
+    c = done.counts
+    heading = await _heading(store, done.batch)
+    return Completion(heading, c.done, c.failed, c.spoiled, printer_runs(completions, spoiled))
