@@ -3,6 +3,10 @@
 * checking a 10 000-row CSV whose 10 000 photos sit in a zip (every row's ID,
   name, font coverage and photo decode), and the peak memory of that check
   measured with ``tracemalloc`` (printed; run with ``-s`` to see it);
+* checking AND enqueueing a 10 000-applicant batch against the test database
+  (``db_dsn``): the check, the live-card lookups and the one transaction that
+  writes holders, photos, cards, events, jobs and the batch (target: 2 s),
+  and the peak memory of one such submission (target: under 500 MB);
 * rendering a 10 000-row manifest with a QR code per card (target: under 5 s).
 
 Run with ``pytest benchmarks/bench_batches.py --benchmark-enable -s``.
@@ -10,17 +14,23 @@ Run with ``pytest benchmarks/bench_batches.py --benchmark-enable -s``.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import tracemalloc
 from pathlib import Path
 
+import asyncpg
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
+from cardqueue import Queue
 from issuance.batches.archive import ZipPhotos
 from issuance.batches.check import BatchCheck, check_batch
 from issuance.domain.identity import random_citizen_id
 from issuance.domain.names import random_name
+from issuance.domain.roles import Role
+from issuance.services import admin, batches
+from issuance.store import Operator, Store
 from printers.manifest import BatchHeading, CardStatus, ManifestEntry, manifest_pdf
 from tests.unit.batches.builders import TODAY, batch_csv, people, photo_zip
 
@@ -57,6 +67,80 @@ def test_check_10000_rows_with_photos(
     finally:
         tracemalloc.stop()
     print(f"\npeak traced memory while checking {ROWS} rows with photos: {peak / 2**20:.1f} MiB")
+
+
+class _Line:
+    """A seeded bank, outlet and clerk on a private event loop, for the sync benchmark."""
+
+    def __init__(self, dsn: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.pool = self.loop.run_until_complete(self._pool(dsn))
+        self.store = Store(self.pool)
+        self.op = self.loop.run_until_complete(self._seed())
+
+    @staticmethod
+    async def _pool(dsn: str) -> asyncpg.Pool:
+        pool = await asyncpg.create_pool(dsn, min_size=2, max_size=4)
+        assert pool is not None
+        return pool
+
+    async def _seed(self) -> Operator:
+        await admin.create_bank(self.store, "BENCH", "Bench bank")
+        await admin.create_outlet(self.store, admin.OutletInput("BENCH1", "BENCH", "Bench outlet"))
+        made = await admin.create_operator(self.store, "bench-clerk", Role.CLERK, bank="BENCH",
+                                           outlet="BENCH1")  # fmt: skip
+        op = await self.store.operator_by_token(made.token)
+        assert op is not None
+        return op
+
+    def submit(self, csv_path: Path, zip_path: Path) -> batches.Accepted:
+        work = batches.submit(
+            self.store, Queue(self.pool), self.op, batches.Submission(csv_path, zip_path)
+        )
+        return self.loop.run_until_complete(work)
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.pool.close())
+        self.loop.close()
+
+
+_USED: set[str] = set()
+
+
+def _fresh_batch(folder: Path, seed: int) -> tuple[Path, Path]:
+    """A batch of applicants never used before in this process (random IDs may repeat)."""
+    persons = []
+    for p in people(ROWS + 200, seed=seed):
+        if p.citizen_id not in _USED and len(persons) < ROWS:
+            _USED.add(p.citizen_id)
+            persons.append(p)
+    csv_path = folder / f"batch-{seed}.csv"
+    csv_path.write_bytes(batch_csv(persons).encode("gb18030"))
+    zip_path = folder / f"photos-{seed}.zip"
+    zip_path.write_bytes(photo_zip(persons))
+    return csv_path, zip_path
+
+
+def test_check_and_enqueue_10000_applicants(
+    benchmark: BenchmarkFixture, db_dsn: str, tmp_path: Path
+) -> None:
+    line = _Line(db_dsn)
+    seeds = iter(range(100, 200))
+    try:
+        result = benchmark.pedantic(  # type: ignore[no-untyped-call]
+            line.submit, setup=lambda: (_fresh_batch(tmp_path, next(seeds)), {}), rounds=3
+        )
+        assert result.batch.accepted == ROWS
+        files = _fresh_batch(tmp_path, next(seeds))
+        tracemalloc.start()
+        try:
+            line.submit(*files)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    finally:
+        line.close()
+    print(f"\npeak traced memory while checking and enqueueing {ROWS}: {peak / 2**20:.1f} MiB")
 
 
 def test_render_10000_row_manifest(benchmark: BenchmarkFixture) -> None:

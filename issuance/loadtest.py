@@ -182,8 +182,7 @@ def start_server(port: int, env: dict[str, str], workers: int) -> subprocess.Pop
         [
             sys.executable,
             "-m",
-            "issuance.cli",
-            "serve",
+            "issuance.cli.serve",
             "--port",
             str(port),
             "--workers",

@@ -23,6 +23,7 @@ from issuance.api import agent, counter
 from issuance.api import batches as batch_routes
 from issuance.api.deps import CtxDep
 from issuance.api.idempotency import render
+from issuance.api.openapi import document
 from issuance.api.operators import OperatorCache
 from issuance.api.responses import EXCEPTION_HANDLERS
 from issuance.config import Settings
@@ -75,6 +76,7 @@ def create_app(rt: Runtime, *, own_runtime: bool = False) -> FastAPI:
     )
     app.state.rt = rt
     app.state.operators = OperatorCache()
+    app.openapi = lambda: document(app)  # type: ignore[method-assign]
 
     @app.get("/health", tags=["system"])
     async def health() -> Response:

@@ -6,20 +6,17 @@ missing, malformed or unknown token is a 401 (:class:`issuance.errors.AuthError`
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Request
 
 from cardqueue import Queue
 from issuance.api.operators import OperatorCache
-from issuance.errors import AuthError
+from issuance.errors import AuthError, FieldError
 from issuance.runtime import Runtime
 from issuance.store import Operator, Store
-
-bearer = HTTPBearer(auto_error=False, description="the operator's bearer token")
-
 
 # Dependencies are ``async def``: FastAPI runs a plain ``def`` dependency in a
 # thread pool, a thread hand-off per dependency per request.
@@ -38,14 +35,21 @@ async def queue_of(request: Request) -> Queue:
     return (await runtime(request)).queue
 
 
-async def current_operator(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Operator:
-    if credentials is None or not credentials.credentials:
+KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,200}$")
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def bearer_token(request: Request) -> str:
+    """The token of ``Authorization: Bearer <token>`` (AuthError when absent or malformed)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
         raise AuthError("a bearer token is required")
+    return token.strip()
+
+
+async def current_operator(request: Request) -> Operator:
     cache: OperatorCache = request.app.state.operators
-    token = credentials.credentials
+    token = bearer_token(request)
     operator = cache.get(token)
     if operator is None:
         operator = await (await store_of(request)).operator_by_token(token)
@@ -55,19 +59,18 @@ async def current_operator(
     return operator
 
 
+def idempotency_key(request: Request) -> str | None:
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is not None and not KEY_PATTERN.match(key):
+        raise FieldError(
+            IDEMPOTENCY_HEADER, "must be 1 to 200 printable ASCII characters", code="invalid_header"
+        )
+    return key
+
+
 OperatorDep = Annotated[Operator, Depends(current_operator)]
 StoreDep = Annotated[Store, Depends(store_of)]
 QueueDep = Annotated[Queue, Depends(queue_of)]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        pattern=r"^[\x21-\x7e]+$",
-        description="a retry with the same key and body returns the first response",
-    ),
-]
 
 
 @dataclass(frozen=True)
@@ -81,8 +84,18 @@ class Ctx:
     key: str | None
 
 
-async def context(request: Request, op: OperatorDep, key: IdempotencyKey = None) -> Ctx:
-    return Ctx(request, op, await store_of(request), await queue_of(request), key)
+async def context(request: Request) -> Ctx:
+    """The caller, the store, the queue and the idempotency key, in one dependency.
+
+    Headers are read here rather than declared as FastAPI parameters: every
+    declared dependency costs its own resolution on each request. The OpenAPI
+    document still shows the bearer scheme and the ``Idempotency-Key`` header
+    (added by :func:`issuance.api.openapi.document`).
+    """
+    op = await current_operator(request)
+    key = idempotency_key(request)
+    rt = await runtime(request)
+    return Ctx(request, op, Store(rt.pool), rt.queue, key)
 
 
 CtxDep = Annotated[Ctx, Depends(context)]

@@ -3,28 +3,34 @@
 Each command group lives in its own module with a ``register(subparsers)``
 function; a command's handler returns the exit status. Bad input exits 2 with
 the line and field; a database or device failure exits 1.
+
+The group modules are imported when the parser is built, not when this
+package is imported, so ``python -m issuance.cli.serve`` (the parent of the
+API worker processes) loads only what serving needs.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 
 from rich.console import Console
 
-from issuance.cli import admin, agent, bench, db, loadtest, serve
 from issuance.errors import InputError, SscardError
 
-GROUPS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
-    serve.register,
-    db.register,
-    bench.register,
-    admin.register,
-    loadtest.register,
-    agent.register,
-    agent.register_demo,
+# (module in issuance.cli, its register function), in the order of ``sscard --help``
+GROUPS: tuple[tuple[str, str], ...] = (
+    ("serve", "register"),
+    ("db", "register"),
+    ("bench", "register"),
+    ("admin", "register"),
+    ("loadtest", "register"),
+    ("agent", "register"),
+    ("agent", "register_demo"),
 )
+Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
 err = Console(stderr=True, highlight=False)
 
@@ -34,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="sscard", description="Social security card issuance for Beijing's cooperative banks."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for register in GROUPS:
+    for module, function in GROUPS:
+        register: Register = getattr(importlib.import_module(f"issuance.cli.{module}"), function)
         register(sub)
     return parser
 

@@ -9,6 +9,18 @@ the API at ``--api`` with the bearer token in ``--token-file`` until Ctrl-C.
 The PSAM is :class:`~printers.chip.psam.SimulatedPsam` holding the master
 keys of ``--psam-keys`` (a simulated outlet writes them to
 ``<out>/psam-keys.json``).
+
+PIN services (密码修改/重置): with ``--pinpad`` the agent also claims the
+counter's ``encode`` jobs and serves them at its
+:class:`~printers.agent.pinpad.PinDesk`: the holder's card in the desk
+reader (``--desk-reader sim[:HOST:PORT]``, a simulated outlet's desk, or
+``pcsc:<reader name>``; a simulated ``--reader`` lends its address), the
+PIN typed on the pad. ``--pinpad sim`` makes this terminal's keyboard the
+pad (entries read without echo). A real PIN pad is a device behind the
+:class:`~printers.agent.pinpad.PinPad` Protocol, its vendor's driver
+wrapped in a class with ``read_pin``, added to :data:`PIN_PADS`. The PIN
+goes from the pad to the encoder only: never to the API, a log or the
+journal.
 """
 
 from __future__ import annotations
@@ -24,9 +36,10 @@ import random
 import secrets
 import socket
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +62,8 @@ from issuance.store import Store
 from printers.agent.agent import Agent, AgentConfig, AgentEvent, EventKind
 from printers.agent.client import AgentClient
 from printers.agent.journal import Journal
-from printers.agent.outlet_sim import SimChipReader, SimulatedOutlet, read_keys
+from printers.agent.outlet_sim import SimChipReader, SimDeskReader, SimulatedOutlet, read_keys
+from printers.agent.pinpad import DeskReader, KeyboardPinPad, PinDesk, PinPad
 from printers.agent.station import ChipReader, Station, open_printer
 from printers.chip.encoder import CardConnection
 from printers.chip.pcsc import PcscConnection
@@ -91,6 +105,44 @@ def reader_for(spec: str, printer_host: str, serial: str) -> ChipReader:
     raise InputError(f"--reader must be sim[:HOST:PORT] or pcsc:<reader name>, not {spec!r}")
 
 
+@dataclass(frozen=True)
+class PcscDeskReader:
+    """A PC/SC reader at the counter: the card the holder put in it."""
+
+    reader: str
+
+    def connection(self) -> CardConnection:
+        return PcscConnection(self.reader)
+
+
+class PinPadKind(StrEnum):
+    SIM = "sim"  # this terminal's keyboard plays the pad
+
+
+PIN_PADS: dict[PinPadKind, Callable[[], PinPad]] = {PinPadKind.SIM: KeyboardPinPad}
+
+
+def desk_reader_for(spec: str) -> DeskReader:
+    """``sim[:HOST:PORT]`` (a simulated outlet's desk) or ``pcsc:<reader name>``."""
+    kind, _, rest = spec.partition(":")
+    if kind == "pcsc" and rest:
+        return PcscDeskReader(rest)
+    if kind == "sim":
+        host, _, port = rest.rpartition(":") if rest else ("", "", str(SIM_CHIP_PORT))
+        return SimDeskReader(host or "127.0.0.1", int(port))
+    raise InputError(f"--desk-reader must be sim[:HOST:PORT] or pcsc:<reader name>, not {spec!r}")
+
+
+def pin_desk(ns: argparse.Namespace, psam: SimulatedPsam, journal: Journal) -> PinDesk | None:
+    """The PIN desk ``--pinpad`` asks for, or None."""
+    if ns.pinpad is None:
+        return None
+    spec = ns.desk_reader or (ns.reader if ns.reader.startswith("sim") else None)
+    if spec is None:
+        raise InputError("--pinpad needs --desk-reader (the counter's card reader)")
+    return PinDesk(desk_reader_for(spec), PIN_PADS[PinPadKind(ns.pinpad)](), psam, journal)
+
+
 def describe(event: AgentEvent) -> str:
     where = f" on {event.printer}" if event.printer else ""
     job = f"job {event.job_id}" if event.job_id is not None else "agent"
@@ -108,6 +160,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     a.add_argument("--psam-keys", type=Path, required=True, help="the PSAM's master keys (JSON)")
     a.add_argument("--worker", default=socket.gethostname(), help="this agent's name")
     a.add_argument("--wait", type=float, default=20.0, help="long-poll seconds")
+    a.add_argument(
+        "--pinpad",
+        choices=[k.value for k in PinPadKind],
+        help="serve PIN change/reset jobs with this PIN pad ('sim': this terminal's keyboard; "
+        "a real pad is a device behind printers.agent.pinpad.PinPad)",
+    )
+    a.add_argument(
+        "--desk-reader",
+        help="the counter's card reader for PIN jobs: sim[:HOST:PORT] or pcsc:<reader name>",
+    )
     a.set_defaults(func=lambda ns: run(run_agent(ns)))
 
 
@@ -127,10 +189,14 @@ async def run_agent(ns: argparse.Namespace, *, stop: asyncio.Event | None = None
     psam = SimulatedPsam(read_keys(ns.psam_keys))
     config = AgentConfig(wait_seconds=ns.wait)
     with Journal(ns.journal) as journal:
+        desk = pin_desk(ns, psam, journal)
         stations = await _stations(ns, psam, journal)
         client = AgentClient(ns.api, token, worker=ns.worker, site=ns.site)
-        agent = Agent(client, stations, journal, config, events=lambda e: out.print(describe(e)))
-        out.print(f"agent {ns.worker} for {ns.site}: {', '.join(s.name for s in stations)}")
+        agent = Agent(
+            client, stations, journal, config, desk=desk, events=lambda e: out.print(describe(e))
+        )
+        pads = f"; PIN pad {ns.pinpad}" if desk is not None else ""
+        out.print(f"agent {ns.worker} for {ns.site}: {', '.join(s.name for s in stations)}{pads}")
         try:
             await _until(agent.run(), stop)
         finally:

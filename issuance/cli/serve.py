@@ -18,10 +18,8 @@ import socket
 import subprocess
 import sys
 
-import uvicorn
 from rich.console import Console
 
-from issuance.api.app import create_app
 from issuance.cli.common import run
 from issuance.config import Settings
 from issuance.runtime import Runtime
@@ -51,6 +49,10 @@ async def serve(
     port = port or settings.port
     if workers > 1:
         return await serve_workers(settings, host, port, workers)
+    import uvicorn
+
+    from issuance.api.app import create_app
+
     async with Runtime(settings) as rt:
         app = create_app(rt)
         config = uvicorn.Config(
@@ -113,3 +115,18 @@ async def serve_workers(settings: Settings, host: str, port: int, workers: int) 
         sock.close()
     out.print("stopped; the database was shut down cleanly")
     return 0
+
+
+def main() -> int:
+    """``python -m issuance.cli.serve``: the server alone, without the other commands' imports
+    (the parent of ``--workers`` processes stays small)."""
+    parser = argparse.ArgumentParser(prog="sscard serve")
+    sub = parser.add_subparsers(dest="command", required=True)
+    register(sub)
+    args = parser.parse_args(["serve", *sys.argv[1:]])
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

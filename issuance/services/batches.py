@@ -239,15 +239,16 @@ def _new_card(issue: _Issue, a: Applicant, sequence: int, holder: int, photo: in
     )  # fmt: skip
 
 
-async def _insert_cards(
+async def _build_cards(
     tx: Store, issue: _Issue, applicants: Sequence[Applicant], photos: dict[int, int],
     holders: dict[str, int],
-) -> list[NewCard]:  # fmt: skip
-    sequences = await tx.next_card_sequences(len(applicants))
+) -> list[tuple[int, NewCard]]:  # fmt: skip
+    """Each applicant's card, with the card id drawn ahead of the insert."""
+    drawn = await tx.next_card_sequences(len(applicants))
     cards = []
-    for a, sequence in zip(applicants, sequences, strict=True):
+    for a, (sequence, card_id) in zip(applicants, drawn, strict=True):
         holder = holders[a.citizen_id]
-        cards.append(_new_card(issue, a, sequence, holder, photos[holder]))
+        cards.append((card_id, _new_card(issue, a, sequence, holder, photos[holder])))
     return cards
 
 
@@ -263,16 +264,14 @@ async def _events(tx: Store, op: Operator, card_ids: list[int]) -> None:
         state = after
 
 
-def _jobs(
-    batch: str, site: str, outlet: str, cards: Sequence[NewCard], ids: list[int]
-) -> list[NewJob]:
+def _jobs(batch: str, site: str, outlet: str, cards: Sequence[tuple[int, NewCard]]) -> list[NewJob]:
     return [
         NewJob(
             idempotency_key=f"batch:{batch}:{c.card_number}", kind=CARD_JOB, site=site,
             capability=Capability.PRINT_ENCODE, priority=Priority.EXPEDITED,
             payload={"card_id": card_id, "card": c.card_data, "outlet": outlet}, batch=batch,
         )
-        for c, card_id in zip(cards, ids, strict=True)
+        for card_id, c in cards
     ]  # fmt: skip
 
 
@@ -290,13 +289,13 @@ async def _write(
     photos = await _insert_photos(tx, applicants, holders)
     institution = await tx.institution_code(outlet.bank) or BEIJING_REGION.ljust(12, "0")
     issue = _Issue(outlet.bank, institution, outlet.code, now().date())
-    cards = await _insert_cards(tx, issue, applicants, photos, holders)
-    ids_by_number = await tx.insert_cards(cards, CardStatus.IN_PRODUCTION)
-    card_ids = [ids_by_number[c.card_number] for c in cards]
+    cards = await _build_cards(tx, issue, applicants, photos, holders)
+    jobs_ = _jobs(batch_id, site, outlet.code, cards)
+    results = await queue.enqueue_many(jobs_, conn=tx.connection)
+    rows = [(i, c, r.job_id) for (i, c), r in zip(cards, results, strict=True)]
+    await tx.insert_cards(rows, CardStatus.IN_PRODUCTION)
+    card_ids = [i for i, _ in cards]
     await _events(tx, op, card_ids)
-    results = await queue.enqueue_many(_jobs(batch_id, site, outlet.code, cards, card_ids),
-                                       conn=tx.connection)  # fmt: skip
-    await tx.set_card_jobs(card_ids, [r.job_id for r in results])
     await tx.insert_batch_cards(batch_id, card_ids, [a.line for a in applicants])
     await tx.audit_many(op, Purpose.APPLY.value, list(holders.values()), AuditAction.CHANGE.value)
     record = await tx.batch(batch_id)

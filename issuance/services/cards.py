@@ -270,9 +270,10 @@ async def status(store: Store, queue: Queue, op: Operator, number: str) -> CardS
     own: the card and its job are read, then the audit row is written (and
     committed) before anything is returned, so no answer leaves unaudited.
     """
-    card = await scoped_card(store, op, Operation.QUERY_STATUS, number, lock=False)
-    progress, state = await _progress(store, queue, card)
-    await audit(store, op, Purpose.QUERY_STATUS, card.holder, AuditAction.READ)
+    async with store.connected() as db:
+        card = await scoped_card(db, op, Operation.QUERY_STATUS, number, lock=False)
+        progress, state = await _progress(db, queue, card)
+        await audit(db, op, Purpose.QUERY_STATUS, card.holder, AuditAction.READ)
     return CardStatusView(card, progress, state)
 
 

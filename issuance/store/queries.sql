@@ -209,8 +209,10 @@ SELECT 'B' || to_char(now() AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDD') || '-'
        || lpad(nextval('batch_seq')::text, 6, '0');
 
 -- name: next_card_sequences
--- $1 values of the card-number sequence at once.
-SELECT nextval('card_number_seq') AS n FROM generate_series(1, $1);
+-- $1 values of the card-number sequence, each with a card id drawn ahead from the
+-- cards' identity sequence (so that jobs naming the card can be written first).
+SELECT nextval('card_number_seq') AS n, nextval(pg_get_serial_sequence('cards', 'id')) AS id
+FROM generate_series(1, $1);
 
 -- name: upsert_holders
 -- Many holders in one statement; a known citizen ID takes the batch's data.
@@ -232,27 +234,22 @@ SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::text[])
 RETURNING id, holder;
 
 -- name: insert_cards_bulk
--- Many cards in one statement, inserted with status $10 (their ORDER and any later
--- events are written by the caller).
-INSERT INTO cards (card_number, card_identifier, holder, bank, status, issue_date, expiry_date,
-                   card_data, photo, ordered_at_outlet)
-SELECT t.card_number, t.card_identifier, t.holder, t.bank, $10, t.issue_date, t.expiry_date,
-       t.card_data::jsonb, t.photo, t.outlet
-FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::date[], $6::date[],
-            $7::text[], $8::bigint[], $9::text[])
-    AS t(card_number, card_identifier, holder, bank, issue_date, expiry_date, card_data, photo,
-         outlet)
-RETURNING id, card_number;
+-- Many cards in one statement, with ids drawn ahead ($1) and their jobs ($11), inserted
+-- with status $12 (their events are written by the caller).
+INSERT INTO cards (id, card_number, card_identifier, holder, bank, status, issue_date,
+                   expiry_date, card_data, photo, ordered_at_outlet, job_id)
+OVERRIDING SYSTEM VALUE
+SELECT t.id, t.card_number, t.card_identifier, t.holder, t.bank, $12, t.issue_date,
+       t.expiry_date, t.card_data::jsonb, t.photo, t.outlet, t.job_id
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::date[],
+            $7::date[], $8::text[], $9::bigint[], $10::text[], $11::bigint[])
+    AS t(id, card_number, card_identifier, holder, bank, issue_date, expiry_date, card_data,
+         photo, outlet, job_id);
 
 -- name: insert_events_bulk
 -- The same event ($2 from $3 to $4, by operator $5 at outlet $6, at $7) for cards $1.
 INSERT INTO card_events (card, action, from_status, to_status, operator, outlet, at)
 SELECT c, $2, $3, $4, $5, $6, $7 FROM unnest($1::bigint[]) AS c;
-
--- name: set_card_jobs_bulk
-UPDATE cards AS c SET job_id = u.job, updated_at = now()
-FROM unnest($1::bigint[], $2::bigint[]) AS u(card, job)
-WHERE c.id = u.card;
 
 -- name: insert_audit_bulk
 INSERT INTO audit_log (operator, bank, outlet, purpose, holder, action)

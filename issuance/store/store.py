@@ -104,6 +104,17 @@ class Store:
                 async with self._db.transaction():
                     yield self
 
+    @asynccontextmanager
+    async def connected(self) -> AsyncIterator[Store]:
+        """A store bound to one pooled connection, without a transaction (reads, and
+        single-statement writes that commit on their own)."""
+        with database_errors():
+            if isinstance(self._db, asyncpg.Pool):
+                async with self._db.acquire() as conn:
+                    yield Store(conn)
+            else:
+                yield self
+
     @property
     def bound(self) -> Conn | None:
         """The bound connection, or None when the store runs each query on the pool."""
@@ -341,8 +352,10 @@ class Store:
     async def next_batch_id(self) -> str:
         return str(await self._db.fetchval(Q["next_batch_id"]))
 
-    async def next_card_sequences(self, count: int) -> list[int]:
-        return [int(r["n"]) for r in await self._db.fetch(Q["next_card_sequences"], count)]
+    async def next_card_sequences(self, count: int) -> list[tuple[int, int]]:
+        """``count`` (card-number sequence value, card id) pairs, drawn ahead of the insert."""
+        rows = await self._db.fetch(Q["next_card_sequences"], count)
+        return [(int(r["n"]), int(r["id"])) for r in rows]
 
     async def upsert_holders(self, holders: Sequence[HolderRecord], bank: str) -> dict[str, int]:
         """Insert or update holders by citizen ID; their ids by citizen ID."""
@@ -361,17 +374,20 @@ class Store:
         rows = await self._db.fetch(Q["insert_photos_bulk"], holders, images, types)
         return {int(r["holder"]): int(r["id"]) for r in rows}
 
-    async def insert_cards(self, cards: Sequence[NewCard], status: CardStatus) -> dict[str, int]:
-        """Insert many cards with ``status``; their ids by card number."""
+    async def insert_cards(
+        self, cards: Sequence[tuple[int, NewCard, int]], status: CardStatus
+    ) -> None:
+        """Insert many (id drawn ahead, card, job id) with ``status``, in one statement."""
         columns = (
-            [c.card_number for c in cards], [c.card_identifier for c in cards],
-            [c.holder for c in cards], [c.bank for c in cards], [c.issue_date for c in cards],
-            [c.expiry_date for c in cards],
-            [orjson.dumps(c.card_data).decode() for c in cards], [c.photo for c in cards],
-            [c.ordered_at_outlet for c in cards],
+            [i for i, _, _ in cards], [c.card_number for _, c, _ in cards],
+            [c.card_identifier for _, c, _ in cards], [c.holder for _, c, _ in cards],
+            [c.bank for _, c, _ in cards], [c.issue_date for _, c, _ in cards],
+            [c.expiry_date for _, c, _ in cards],
+            [orjson.dumps(c.card_data).decode() for _, c, _ in cards],
+            [c.photo for _, c, _ in cards], [c.ordered_at_outlet for _, c, _ in cards],
+            [j for _, _, j in cards],
         )  # fmt: skip
-        rows = await self._db.fetch(Q["insert_cards_bulk"], *columns, status.value)
-        return {r["card_number"]: int(r["id"]) for r in rows}
+        await self._db.execute(Q["insert_cards_bulk"], *columns, status.value)
 
     async def insert_events_many(self, card_ids: Sequence[int], event: EventRecord) -> None:
         """The same event for many cards."""
@@ -380,9 +396,6 @@ class Store:
             Q["insert_events_bulk"], list(card_ids), e.action, e.from_status, e.to_status,
             e.operator, e.outlet, e.at,
         )  # fmt: skip
-
-    async def set_card_jobs(self, card_ids: Sequence[int], job_ids: Sequence[int]) -> None:
-        await self._db.execute(Q["set_card_jobs_bulk"], list(card_ids), list(job_ids))
 
     async def audit_many(
         self, op: Operator, purpose: str, holders: Sequence[int], action: str

@@ -247,10 +247,6 @@ class Agent:
         if self._events is not None:
             self._events(AgentEvent(kind, job_id, printer, detail))
 
-    @property
-    def capabilities(self) -> tuple[str, ...]:
-        return ("print_encode", "encode") if self.desk is not None else ("print_encode",)
-
     # --- the main loop --------------------------------------------------------------
 
     async def run(self) -> None:

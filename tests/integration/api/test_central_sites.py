@@ -1,4 +1,4 @@
-"""Each bank's central production line is its own site: a central agent claims only its bank's jobs."""
+"""Each bank's central line is its own site: a central agent claims only its own bank's jobs."""
 
 from __future__ import annotations
 
@@ -54,12 +54,11 @@ async def test_a_central_agent_may_not_claim_another_line(
 
 async def test_a_central_agent_reports_its_own_line_printers_only(world: World) -> None:
     ok = {"site": "central:BKA", "status": "ok", "fault": None}
-    assert (await world.client.put(
+    mine = await world.client.put(
         "/v1/agent/printers/line1", json=ok, headers=world.auth("central_a")
-    )).status_code == 204  # fmt: skip
-    r = await world.client.put(
-        "/v1/agent/printers/line1", json=ok, headers=world.auth("central_b")
     )
+    assert mine.status_code == 204
+    r = await world.client.put("/v1/agent/printers/line1", json=ok, headers=world.auth("central_b"))
     assert r.status_code == 403
     listed = await world.client.get(
         "/v1/agent/printers", params={"site": "central:BKA"}, headers=world.auth("central_a")

@@ -148,3 +148,21 @@ async def test_only_a_supervisor_decides(world: World, who: str) -> None:
     r = await world.post(who, f"/v1/jobs/{job_id}/cancel", {"reason": "x"})
     assert r.status_code == 403
     assert (await world.queue.get(job_id)).state is JobState.DEAD
+
+
+async def test_cancelling_a_dead_pin_job_leaves_the_card_as_it_was(world: World) -> None:
+    card = await world.issued()
+    r = await world.post("clerk_a", f"/v1/cards/{card['card_number']}/pin-reset")
+    assert r.status_code == 202, r.text
+    claim = {**CLAIM, "capabilities": ["encode"]}
+    (job,) = (await world.post("agent_a", "/v1/agent/claim", claim)).json()["jobs"]
+    failed = await world.post(
+        "agent_a",
+        f"/v1/agent/jobs/{job['id']}/fail",
+        {"worker": "w1", "error": "the two entries of the new PIN differ", "transient": False},
+    )
+    assert failed.json() == {"state": "dead"}
+    r = await world.post("supervisor_a", f"/v1/jobs/{job['id']}/cancel", {"reason": "holder left"})
+    assert r.status_code == 200, r.text
+    assert (r.json()["state"], r.json()["card"]) == ("cancelled", None)
+    assert await _status(world, card["card_number"]) == "issued"

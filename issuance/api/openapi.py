@@ -1,0 +1,48 @@
+"""The OpenAPI document, completed with what the lean request context reads by hand:
+the bearer scheme on every operation but ``/health``, and the ``Idempotency-Key``
+header on every write."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+WRITES = {"post", "put", "patch", "delete"}
+PUBLIC = {"/health"}
+IDEMPOTENCY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "a retry with the same key and body returns the first response",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[\\x21-\\x7e]+$"},
+}
+
+
+def document(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        doc = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        doc.setdefault("components", {})["securitySchemes"] = {
+            "HTTPBearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "the operator's token",
+            }
+        }
+        for path, operations in doc.get("paths", {}).items():
+            for method, operation in operations.items():
+                _complete(path, method, operation)
+        app.openapi_schema = doc
+    return app.openapi_schema
+
+
+def _complete(path: str, method: str, operation: dict[str, Any]) -> None:
+    if path in PUBLIC:
+        return
+    operation["security"] = [{"HTTPBearer": []}]
+    operation.setdefault("responses", {}).setdefault("401", {"description": "no or unknown token"})
+    if method in WRITES:
+        operation.setdefault("parameters", []).append(dict(IDEMPOTENCY_PARAMETER))
