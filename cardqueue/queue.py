@@ -187,13 +187,15 @@ class Queue:
             rows = await self._pool.fetch(Q["reap_expired"])
         return [(r["id"], JobState(r["state"])) for r in rows]
 
-    async def cancel(self, job_id: int, reason: str | None = None) -> None:
-        """Cancel a queued (or dead) job."""
-        await self._one(Q["cancel"], job_id, reason, wanted="queued or dead")
+    async def cancel(
+        self, job_id: int, reason: str | None = None, conn: Conn | None = None
+    ) -> None:
+        """Cancel a queued (or dead) job (inside the caller's transaction when ``conn`` is given)."""
+        await self._one(Q["cancel"], job_id, reason, wanted="queued or dead", conn=conn)
 
-    async def redrive(self, job_id: int) -> None:
+    async def redrive(self, job_id: int, conn: Conn | None = None) -> None:
         """Send a dead job back to the queue with fresh attempts."""
-        await self._one(Q["redrive"], job_id, wanted="dead")
+        await self._one(Q["redrive"], job_id, wanted="dead", conn=conn)
 
     async def resolve_in_doubt(
         self,

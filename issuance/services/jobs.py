@@ -76,7 +76,7 @@ async def cancel(
                 f"a {state} job cannot be cancelled", code="job_not_cancellable", state=state.value
             )
         if state is not JobState.CANCELLED:
-            await queue.cancel(job_id, reason)
+            await queue.cancel(job_id, reason, conn=tx.connection)
         if card is not None:
             await _spoil(tx, op, card, job_id, reason)
             card = await tx.card(card.id)
@@ -93,5 +93,5 @@ async def redrive(store: Store, queue: Queue, op: Operator, job_id: int) -> JobD
             raise ConflictError(
                 f"a {state} job cannot be redriven", code="job_not_dead", state=state.value
             )
-        await queue.redrive(job_id)
+        await queue.redrive(job_id, conn=tx.connection)
         return JobDecision(job_id, JobState.QUEUED, card)
