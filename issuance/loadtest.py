@@ -63,7 +63,6 @@ class MemorySampler:
 
     pid: int
     samples: list[tuple[float, float]] = field(default_factory=list)
-    cpu_seconds: float = 0.0
 
     def sample(self) -> None:
         """The RSS of the server process and its worker processes, summed."""
@@ -71,11 +70,9 @@ class MemorySampler:
             root = psutil.Process(self.pid)
             procs = [root, *root.children(recursive=True)]
             rss = sum(p.memory_info().rss for p in procs) / 2**20
-            cpu = sum(sum(p.cpu_times()[:2]) for p in procs)
         except psutil.Error:
             return
         self.samples.append((time.monotonic(), rss))
-        self.cpu_seconds = cpu
 
     def peak(self) -> float:
         return max((r for _, r in self.samples), default=0.0)
@@ -88,6 +85,59 @@ class MemorySampler:
         first = [r for _, r in self.samples[:third]]
         last = [r for _, r in self.samples[-third:]]
         return sum(last) / len(last) - sum(first) / len(first)
+
+
+def _tree(pid: int) -> list[psutil.Process]:
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def _postgres() -> list[psutil.Process]:
+    return [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]
+
+
+@dataclass
+class CpuShares:
+    """CPU time used by the API server, the database and locust, sampled over the run.
+
+    Each process's last reading is kept, so processes that exit (a backend,
+    locust at the end) still count. ``cores()`` divides by the wall time.
+    """
+
+    server_pid: int
+    locust_pid: int
+    started: float = field(default_factory=time.monotonic)
+    ended: float = 0.0
+    base: dict[tuple[str, int], float] = field(default_factory=dict)
+    last: dict[tuple[str, int], float] = field(default_factory=dict)
+
+    def groups(self) -> dict[str, list[psutil.Process]]:
+        return {
+            "server": _tree(self.server_pid),
+            "database": _postgres(),
+            "locust": _tree(self.locust_pid),
+        }
+
+    def sample(self) -> None:
+        for name, procs in self.groups().items():
+            for p in procs:
+                try:
+                    used = sum(p.cpu_times()[:2])
+                except psutil.Error:
+                    continue
+                self.base.setdefault((name, p.pid), used)
+                self.last[(name, p.pid)] = used
+        self.ended = time.monotonic()
+
+    def cores(self) -> dict[str, float]:
+        wall = max(1e-9, self.ended - self.started)
+        out = {"server": 0.0, "database": 0.0, "locust": 0.0}
+        for (name, pid), used in self.last.items():
+            out[name] += used - self.base[(name, pid)]
+        return {name: round(value / wall, 2) for name, value in out.items()}
 
 
 def locust_command(locustfile: Path, host: str, plan: LoadPlan, prefix: Path) -> list[str]:
@@ -110,7 +160,9 @@ def _ms(row: dict[str, str] | None, column: str) -> float:
     return float(row[column])
 
 
-def measured(stats: dict[str, dict[str, str]], memory: MemorySampler) -> dict[str, float]:
+def measured(
+    stats: dict[str, dict[str, str]], memory: MemorySampler, cpu: CpuShares
+) -> dict[str, float]:
     agg = stats.get("Aggregated")
     apply_row = stats.get("apply instant")
     return {
@@ -122,9 +174,7 @@ def measured(stats: dict[str, dict[str, str]], memory: MemorySampler) -> dict[st
         "requests": _ms(agg, "Request Count"),
         "server_peak_rss_mb": round(memory.peak(), 1),
         "server_rss_growth_mb": round(memory.growth(), 1),
-        "server_cpu_ms_per_request": round(
-            memory.cpu_seconds * 1000 / max(1.0, _ms(agg, "Request Count")), 2
-        ),
+        **{f"{name}_cores": value for name, value in cpu.cores().items()},
     }
 
 

@@ -116,13 +116,16 @@ async def _drive(
         out.print(f"server pid {server.pid} on cores {lt.cores_of(server.pid)}; "
                   f"{plan.users} users for {plan.duration_s} s")  # fmt: skip
         locust = subprocess.Popen(command, env={**os.environ, **env})  # noqa: ASYNC220 - polled below
+        cpu = lt.CpuShares(server.pid, locust.pid)
+        cpu.sample()
         with out.status("load running") as status:
             start = time.monotonic()
             while locust.poll() is None:
                 memory.sample()
+                cpu.sample()
                 status.update(f"load running: {time.monotonic() - start:.0f}/{plan.duration_s} s")
                 await asyncio.sleep(1.0)
-        figures = lt.measured(lt.read_stats(prefix), memory)
+        figures = lt.measured(lt.read_stats(prefix), memory, cpu)
         lt.chart(prefix, memory, args.out / "loadtest.png")
         return figures
     finally:
@@ -162,8 +165,9 @@ def _report(plan: lt.LoadPlan, figures: dict[str, float], folder: Path) -> int:
         table.add_row(r["target"], r["wanted"], f"{r['measured']:g}",
                       "[green]pass[/]" if r["passed"] else "[red]miss[/]")  # fmt: skip
     out.print(table)
-    out.print(f"server CPU per request: {figures['server_cpu_ms_per_request']:g} ms "
-              "(all API processes, including start-up)")  # fmt: skip
+    out.print(f"CPU cores used: API server {figures['server_cores']:g}, "
+              f"PostgreSQL {figures['database_cores']:g}, locust {figures['locust_cores']:g} "
+              f"(of {cores}, shared, not pinned)")  # fmt: skip
     out.print(f"{figures['requests']:.0f} requests; p50 {figures['p50_ms']:g} ms; "
               f"{cores} CPU cores shared by the API server, PostgreSQL and locust")  # fmt: skip
     out.print(

@@ -14,6 +14,7 @@ counter does not already hold, and the other bank's records stay unreadable).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -204,9 +205,9 @@ HAND_OVER = CardStep(Operation.HAND_OVER, Action.HAND_OVER, Purpose.HAND_OVER)
 async def one_step(store: Store, op: Operator, number: str, step: CardStep) -> CardRecord:
     async with store.transaction() as tx:
         card = await scoped_card(tx, op, step.operation, number)
-        await transition(tx, card, step.action, op)
+        status = await transition(tx, card, step.action, op)
         await audit(tx, op, step.purpose, card.holder, AuditAction.CHANGE)
-        return await tx.card(card.id)
+        return dataclasses.replace(card, status=status)
 
 
 async def report_loss(store: Store, op: Operator, number: str, kind: LossKind) -> CardRecord:
@@ -257,10 +258,10 @@ async def activate(store: Store, op: Operator, number: str) -> CardRecord:
         outlet = await counter_outlet(tx, op)
         lifecycle.apply(card.status, Action.ACTIVATE)  # TransitionForbidden before any change
         await _retire_replaced(tx, op, card)
-        await transition(tx, card, Action.ACTIVATE, op)
+        status = await transition(tx, card, Action.ACTIVATE, op)
         await tx.set_activated_at(card.id, outlet.code)
         await audit(tx, op, Purpose.ACTIVATE, card.holder, AuditAction.CHANGE)
-        return await tx.card(card.id)
+        return dataclasses.replace(card, status=status, activated_at_outlet=outlet.code)
 
 
 async def status(store: Store, queue: Queue, op: Operator, number: str) -> CardStatusView:

@@ -115,8 +115,7 @@ async def transition(
     changed, event = record(
         domain, action, operator_id=None, outlet_id=outlet, at=now(), reason=reason, note=note
     )
-    await tx.set_card_status(card.id, changed.status)
-    await tx.insert_event(card.id, _event_record(event, operator))
+    await tx.transition_card(card.id, _event_record(event, operator))
     return changed.status
 
 

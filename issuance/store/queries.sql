@@ -112,9 +112,6 @@ FROM cards WHERE holder = $1
 ORDER BY id
 FOR UPDATE;
 
--- name: set_card_status
-UPDATE cards SET status = $2, updated_at = now() WHERE id = $1;
-
 -- name: set_card_job
 UPDATE cards SET job_id = $2, updated_at = now() WHERE id = $1;
 
@@ -123,6 +120,14 @@ UPDATE cards SET superseded_by = $2, updated_at = now() WHERE id = $1;
 
 -- name: set_activated_at
 UPDATE cards SET activated_at_outlet = $2, updated_at = now() WHERE id = $1;
+
+-- name: transition_card
+-- Card $1 takes status $4 and the event that says so is stored, in one statement.
+WITH changed AS (
+    UPDATE cards SET status = $4, updated_at = now() WHERE id = $1 RETURNING id
+)
+INSERT INTO card_events (card, action, from_status, to_status, operator, outlet, at, reason, note)
+SELECT id, $2, $3, $4, $5, $6, $7, $8, $9 FROM changed;
 
 -- name: insert_event
 INSERT INTO card_events (card, action, from_status, to_status, operator, outlet, at, reason, note)

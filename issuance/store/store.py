@@ -95,11 +95,19 @@ class Store:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Store]:
-        """A store bound to one connection in a transaction (a savepoint if already bound)."""
+        """A store bound to one connection in a transaction.
+
+        Inside a transaction already (a service called by the API's idempotency
+        wrapper) it joins that transaction rather than open a savepoint: nothing
+        recovers from a failed part of a request, so a savepoint would only cost
+        two round trips.
+        """
         with database_errors():
             if isinstance(self._db, asyncpg.Pool):
                 async with self._db.acquire() as conn, conn.transaction():
                     yield Store(conn)
+            elif self._db.is_in_transaction():
+                yield self
             else:
                 async with self._db.transaction():
                     yield self
@@ -251,14 +259,6 @@ class Store:
     async def cards_of_holder(self, holder: int) -> list[CardRecord]:
         return [_card(r) for r in await self._db.fetch(Q["cards_of_holder"], holder)]
 
-    async def set_card_status(self, card_id: int, status: CardStatus) -> None:
-        try:
-            await self._db.execute(Q["set_card_status"], card_id, status.value)
-        except asyncpg.UniqueViolationError as exc:
-            raise ConflictError(
-                "this person already has an active card", code="card_already_active"
-            ) from exc
-
     async def set_card_job(self, card_id: int, job_id: int) -> None:
         await self._db.execute(Q["set_card_job"], card_id, job_id)
 
@@ -267,6 +267,19 @@ class Store:
 
     async def set_activated_at(self, card_id: int, outlet: str | None) -> None:
         await self._db.execute(Q["set_activated_at"], card_id, outlet)
+
+    async def transition_card(self, card_id: int, event: EventRecord) -> None:
+        """Set the card's status to the event's ``to_status`` and store the event."""
+        e = event
+        try:
+            await self._db.execute(
+                Q["transition_card"], card_id, e.action, e.from_status, e.to_status, e.operator,
+                e.outlet, e.at, e.reason, e.note,
+            )  # fmt: skip
+        except asyncpg.UniqueViolationError as exc:
+            raise ConflictError(
+                "this person already has an active card", code="card_already_active"
+            ) from exc
 
     async def insert_event(self, card_id: int, event: EventRecord) -> None:
         e = event
