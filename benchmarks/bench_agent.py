@@ -21,27 +21,19 @@ import pytest
 from PIL import Image
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from issuance.domain.card_data import CardData, Gender
 from printers.agent.agent import render_side
 from printers.agent.journal import Journal, Mark
 from printers.agent.models import Step
 from printers.agent.outlet_sim import SimulatedOutlet
 from printers.agent.station import Station, open_printer
 from printers.simulator.evolis_sim import SimConfig
+from tests.samples import ZHANG_SANFENG, card_data
 
-CARD = CardData(
-    card_number="A12345678",
+CARD = card_data(
     card_identifier="1100000000000017",
-    card_type="3",
-    issuing_institution="110000000001",
     issue_date=date(2026, 11, 29),
     expiry_date=date(2036, 11, 29),
-    citizen_id="11010519900307123X",
-    name="张三丰",
-    gender=Gender.MALE,
-    ethnicity=1,
-    birthplace="110105",
-    birth_date=date(1990, 3, 7),
+    **ZHANG_SANFENG,
 )
 
 

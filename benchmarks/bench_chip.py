@@ -11,24 +11,18 @@ from datetime import date
 
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from issuance.domain.card_data import CardData, Gender
 from printers.chip import files
 from printers.chip.crypto import KeyUsage
 from printers.chip.encoder import ChipEncoder, EncodeResult, InProcessConnection
 from printers.chip.psam import SimulatedPsam
 from printers.chip.simcard import SimulatedCard
+from tests.samples import card_data
 
 PERSONALISATION_BUDGET_S = 0.005
-CARD = CardData(
-    card_number="A12345678",
+CARD = card_data(
     card_identifier="110000D156000005",
-    card_type="3",
-    issuing_institution="110000000001",
-    issue_date=date(2025, 3, 14),
-    expiry_date=date(2035, 3, 14),
     citizen_id="11010519900307123X",
     name="买买提·艾力" + "古丽" * 8,  # long enough to use the name extension
-    gender=Gender.MALE,
     ethnicity=5,
     birthplace="650102",
     birth_date=date(1990, 3, 7),

@@ -27,6 +27,7 @@ from printers.chip.psam import SimulatedPsam
 from printers.chip.simcard import ATR, SimulatedCard
 from printers.chip.status import CardStatusError, Status
 from printers.chip.vicc import VPCD_CONFIG, ViccBridge, vpcd_port
+from tests import samples
 
 PCSCD_SOCKET = Path("/run/pcscd/pcscd.comm")
 VPCD_DRIVER = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
@@ -102,10 +103,9 @@ async def bridge(pcscd: None, card: SimulatedCard) -> AsyncIterator[ViccBridge]:
 
 
 def card_data() -> CardData:
-    return CardData(
+    return samples.card_data(
         card_number="B98765432",
         card_identifier=CARD_IDENTIFIER,
-        card_type="3",
         issuing_institution="110000000002",
         issue_date=date(2025, 6, 1),
         expiry_date=date(2035, 6, 1),
@@ -113,7 +113,6 @@ def card_data() -> CardData:
         name="欧阳" + "娜" * 10 + "·" + "买买提",
         gender=Gender.FEMALE,
         ethnicity=5,
-        birthplace="110101",
         birth_date=date(1988, 5, 5),
     )
 

@@ -10,29 +10,23 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from issuance.domain.card_data import CardData, Gender
+from issuance.domain.card_data import CardData
 from printers.agent.journal import Journal
 from printers.agent.outlet_sim import SimulatedOutlet
 from printers.agent.station import Station, open_printer
 from printers.simulator.evolis_sim import SimConfig
+from tests.samples import ZHANG_SANFENG, card_data
 
 FAST = SimConfig(time_scale=0.0)
 
 
 def applicant(identifier: str = "1100000000000017", number: str = "A12345678") -> CardData:
-    return CardData(
+    return card_data(
         card_number=number,
         card_identifier=identifier,
-        card_type="3",
-        issuing_institution="110000000001",
         issue_date=date(2026, 11, 29),
         expiry_date=date(2036, 11, 29),
-        citizen_id="11010519900307123X",
-        name="张三丰",
-        gender=Gender.MALE,
-        ethnicity=1,
-        birthplace="110105",
-        birth_date=date(1990, 3, 7),
+        **ZHANG_SANFENG,
     )
 
 

@@ -4,37 +4,24 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from datetime import date
 
 import pytest
 
-from issuance.domain.card_data import CardData, Gender
+from issuance.domain.card_data import CardData
 from printers.chip.crypto import KeyUsage
 from printers.chip.encoder import ChipEncoder, InProcessConnection
 from printers.chip.psam import SimulatedPsam
 from printers.chip.simcard import CardFaults, SimulatedCard
+from tests import samples
 
 CARD_IDENTIFIER = "110000D156000005"
 MasterKeys = dict[KeyUsage, bytes]
 
 
 def make_card_data(**changes: object) -> CardData:
-    fields: dict[str, object] = {
-        "card_number": "A12345678",
-        "card_identifier": CARD_IDENTIFIER,
-        "card_type": "3",
-        "issuing_institution": "110000000001",
-        "issue_date": date(2025, 3, 14),
-        "expiry_date": date(2035, 3, 14),
-        "citizen_id": "11010519900307123X",
-        "name": "张三丰",
-        "gender": Gender.MALE,
-        "ethnicity": 1,
-        "birthplace": "110105",
-        "birth_date": date(1990, 3, 7),
-    }
-    fields.update(changes)
-    return CardData(**fields)  # type: ignore[arg-type]
+    return samples.card_data(
+        **{"card_identifier": CARD_IDENTIFIER, **samples.ZHANG_SANFENG, **changes}
+    )
 
 
 @pytest.fixture

@@ -41,6 +41,7 @@ from printers.fonts import (
     undrawable_characters,
 )
 from printers.panels import CARD_HEIGHT, CARD_WIDTH
+from tests.samples import card_data
 
 GOLDEN = Path(__file__).parent / "golden" / "face.png"
 TOLERANCE = 1.0  # mean absolute difference over the card, per channel, 0..255
@@ -53,20 +54,7 @@ Grey = npt.NDArray[np.float64]
 
 
 def card(name: str = "阿依古丽·买买提") -> CardData:
-    return CardData(
-        card_number="A12345678",
-        card_identifier="1100000000000001",
-        card_type="3",
-        issuing_institution="110000000001",
-        issue_date=date(2025, 3, 14),
-        expiry_date=date(2035, 3, 14),
-        citizen_id="11010119800101123X",
-        name=name,
-        gender=Gender.FEMALE,
-        ethnicity=5,
-        birthplace="110101",
-        birth_date=date(1980, 1, 1),
-    )
+    return card_data(name=name, gender=Gender.FEMALE, ethnicity=5)
 
 
 def synthetic_photo() -> Image.Image:

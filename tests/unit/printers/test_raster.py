@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import io
-from datetime import date
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from issuance.domain.card_data import CardData, Gender
 from printers.face import FaceImage, composite, render_face
 from printers.panels import (
     CARD_HEIGHT,
@@ -28,6 +26,7 @@ from printers.raster import (
     quantise,
     rasterise,
 )
+from tests.samples import card_data
 
 SIZE = (CARD_WIDTH, CARD_HEIGHT)
 
@@ -43,20 +42,7 @@ def dots(side: CardSide, panel: Panel) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def face() -> FaceImage:
-    data = CardData(
-        card_number="A12345678",
-        card_identifier="1100000000000001",
-        card_type="3",
-        issuing_institution="110000000001",
-        issue_date=date(2025, 3, 14),
-        expiry_date=date(2035, 3, 14),
-        citizen_id="11010119800101123X",
-        name="张三",
-        gender=Gender.MALE,
-        ethnicity=1,
-        birthplace="110101",
-        birth_date=date(1980, 1, 1),
-    )
+    data = card_data()
     rng = np.random.default_rng(3)
     photo = Image.fromarray(rng.integers(0, 256, (300, 240, 3), dtype=np.uint8))
     return render_face(data, photo)
