@@ -48,9 +48,8 @@ import uvicorn
 from PIL import Image, ImageDraw
 from rich.console import Console
 
-from issuance.api.app import create_app
 from issuance.cli.common import run
-from issuance.cli.serve import describe_database
+from issuance.cli.serve import api_server, describe_database
 from issuance.config import Settings
 from issuance.domain.card_data import CardData, Gender
 from issuance.domain.identity import random_citizen_id
@@ -435,10 +434,7 @@ async def run_demo(host: str, port: int) -> int:
     async with Runtime(settings) as rt:
         tokens_path = settings.data_dir / TOKENS_FILE
         tokens = await demo_accounts(Store(rt.pool), tokens_path)
-        config = uvicorn.Config(
-            create_app(rt), host=host, port=port, loop="none", log_level="warning"
-        )
-        server = uvicorn.Server(config)
+        server = api_server(rt, host, port)
         async with SimulatedOutlet(settings.data_dir / "outlet", printers=2) as outlet:
             serving = asyncio.create_task(server.serve())
             await _started(server, serving)

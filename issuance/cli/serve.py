@@ -17,12 +17,16 @@ import signal
 import socket
 import subprocess
 import sys
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from issuance.cli.common import run
 from issuance.config import Settings
 from issuance.runtime import Runtime
+
+if TYPE_CHECKING:
+    import uvicorn
 
 out = Console(highlight=False)
 
@@ -33,6 +37,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s.add_argument("--port", type=int, help="listen port (default SSCARD_PORT or 8080)")
     s.add_argument("--workers", type=int, default=1, help="API worker processes (default 1)")
     s.set_defaults(func=lambda a: run(serve(a.host, a.port, workers=a.workers)))
+
+
+# Long-polling agents may hold requests open for up to 30 s: on shutdown they are
+# given this long to finish, then cut off (they retry against the next server).
+GRACEFUL_SHUTDOWN_SECONDS = 3
+
+
+def api_server(rt: Runtime, host: str, port: int) -> uvicorn.Server:
+    """The uvicorn server for the API over an open runtime."""
+    import uvicorn
+
+    from issuance.api.app import create_app
+
+    config = uvicorn.Config(
+        create_app(rt), host=host, port=port, loop="none", http="httptools",
+        log_level="warning", access_log=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )  # fmt: skip
+    return uvicorn.Server(config)
 
 
 def describe_database(rt: Runtime) -> str:
@@ -49,22 +72,8 @@ async def serve(
     port = port or settings.port
     if workers > 1:
         return await serve_workers(settings, host, port, workers)
-    import uvicorn
-
-    from issuance.api.app import create_app
-
     async with Runtime(settings) as rt:
-        app = create_app(rt)
-        config = uvicorn.Config(
-            app,
-            host=host,
-            port=port,
-            loop="none",
-            http="httptools",
-            log_level="warning",
-            access_log=False,
-        )
-        server = uvicorn.Server(config)
+        server = api_server(rt, host, port)
         out.print(f"sscard API listening on http://{host}:{port} ({describe_database(rt)})")
         out.print("press Ctrl-C to stop")
         await server.serve()
@@ -86,6 +95,7 @@ def _worker(fd: int, dsn: str) -> subprocess.Popen[bytes]:
         sys.executable, "-m", "uvicorn", "issuance.api.app:worker_app", "--factory",
         "--fd", str(fd), "--loop", "uvloop", "--http", "httptools",
         "--log-level", "warning", "--no-access-log",
+        "--timeout-graceful-shutdown", str(GRACEFUL_SHUTDOWN_SECONDS),
     ]  # fmt: skip
     env = {**os.environ, "SSCARD_DATABASE_URL": dsn}
     return subprocess.Popen(command, env=env, pass_fds=(fd,))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -69,11 +69,18 @@ async def claim(
     *,
     limit: int = 1,
     wait_seconds: float = 20.0,
+    gone: Callable[[], Awaitable[bool]] | None = None,
 ) -> Claimed:
-    """Long-poll: claim up to ``limit`` jobs, waiting up to ``wait_seconds`` (cap 30) for work."""
+    """Long-poll: claim up to ``limit`` jobs, waiting up to ``wait_seconds`` (cap 30) for work.
+
+    ``gone`` tells whether the caller has hung up: then the wait ends with no
+    claim, so no job is leased to an agent that will never hear of it.
+    """
     _check_site(op, site)
     deadline = time.monotonic() + max(0.0, min(wait_seconds, MAX_WAIT_SECONDS))
     while True:
+        if gone is not None and await gone():
+            return Claimed((), LEASE_SECONDS)
         jobs = await queue.claim(worker, site, capabilities, limit, LEASE_SECONDS)
         remaining = deadline - time.monotonic()
         if jobs or remaining <= 0:
