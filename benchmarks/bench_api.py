@@ -57,7 +57,7 @@ def test_apply(benchmark, bench) -> None:  # type: ignore[no-untyped-def]
     async def apply() -> int:
         body = {"holder": w.holder(), "photo": PHOTO_B64, "wait": True}
         r = await w.client.post("/v1/applications", json=body, headers=w.auth("clerk_a"))
-        return r.status_code
+        return int(r.status_code)
 
     assert benchmark(lambda: bench.run(apply())) == 201
 
@@ -68,7 +68,7 @@ def test_status_query(benchmark, bench) -> None:  # type: ignore[no-untyped-def]
 
     async def query() -> int:
         r = await w.client.get(f"/v1/cards/{number}", headers=w.auth("clerk_a"))
-        return r.status_code
+        return int(r.status_code)
 
     assert benchmark(lambda: bench.run(query())) == 200
 
@@ -84,7 +84,7 @@ def test_claim_and_complete(benchmark, bench) -> None:  # type: ignore[no-untype
         claim = {"worker": "b", "site": "A1", "capabilities": ["print_encode"], "wait_seconds": 0}
         (job,) = (await w.post("agent_a", "/v1/agent/claim", claim)).json()["jobs"]
         r = await w.post("agent_a", f"/v1/agent/jobs/{job['id']}/complete", {"worker": "b"})
-        return r.status_code
+        return int(r.status_code)
 
     result = benchmark.pedantic(
         lambda: bench.run(make()), setup=lambda: bench.run(setup()), rounds=50

@@ -32,7 +32,7 @@ from issuance.domain.roles import Role
 from issuance.services import admin, batches
 from issuance.store import Operator, Store
 from printers.manifest import BatchHeading, CardStatus, ManifestEntry, manifest_pdf
-from tests.unit.batches.builders import TODAY, batch_csv, people, photo_zip
+from tests.unit.batches.builders import TODAY, Person, batch_csv, people, photo_zip
 
 ROWS = 10_000
 
@@ -109,7 +109,7 @@ _USED: set[str] = set()
 
 def _fresh_batch(folder: Path, seed: int) -> tuple[Path, Path]:
     """A batch of applicants never used before in this process (random IDs may repeat)."""
-    persons = []
+    persons: list[Person] = []
     for p in people(ROWS + 200, seed=seed):
         if p.citizen_id not in _USED and len(persons) < ROWS:
             _USED.add(p.citizen_id)

@@ -190,7 +190,7 @@ class Queue:
     async def cancel(
         self, job_id: int, reason: str | None = None, conn: Conn | None = None
     ) -> None:
-        """Cancel a queued (or dead) job (inside the caller's transaction when ``conn`` is given)."""
+        """Cancel a queued (or dead) job, inside the transaction of ``conn`` when given."""
         await self._one(Q["cancel"], job_id, reason, wanted="queued or dead", conn=conn)
 
     async def redrive(self, job_id: int, conn: Conn | None = None) -> None:

@@ -127,7 +127,7 @@ async def submit(
     submission = await _submission(request, site, partial, encoding)
 
     async def run(tx: Store) -> Outcome:
-        accepted = await batches.submit(tx, ctx.queue, ctx.op, submission)
+        accepted = await batches.submit(tx, ctx.queue, ctx.op, submission, lookups=ctx.store)
         return 201, {
             "batch": batch_view(accepted.batch),
             "errors": [p.to_dict() for p in accepted.problems],

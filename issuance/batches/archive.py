@@ -19,7 +19,8 @@ member is unsafe:
   (a zip bomb).
 
 The sizes in the directory are declarations, not facts. Members are therefore
-read lazily, one at a time, by :meth:`ZipPhotos.read`, which decompresses in
+read lazily, one at a time, by :meth:`ZipPhotos.read` (which keeps a member's
+bytes, within a budget, for one more read), which decompresses in
 chunks and stops as soon as the per-member cap is passed, whatever the header
 said, and which also refuses content that is itself a zip. Corrupt data (a bad
 CRC, a truncated stream) is a :class:`CorruptArchive`.
@@ -37,8 +38,10 @@ from __future__ import annotations
 
 import io
 import stat
+import threading
 import unicodedata
 import zipfile
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -51,6 +54,7 @@ from issuance.errors import InputError
 KIB = 1024
 MIB = 1024 * KIB
 READ_CHUNK = 64 * KIB
+KEEP_BYTES = 64 * MIB  # members kept between a batch's check and its write
 ENCRYPTED_FLAG = 0x1
 UTF8_FLAG = 0x800
 NESTED_SUFFIXES = (".zip", ".7z", ".rar", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".jar", ".cab")
@@ -218,6 +222,32 @@ class _Index:
             raise ZipBomb(name, f"the archive declares more than {limits.max_total_bytes} bytes")
 
 
+class _Kept:
+    """Members read once, kept for one more read within a byte budget (thread-safe)."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.size = 0
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> bytes | None:
+        with self._lock:
+            data = self._items.pop(key, None)
+            self.size -= 0 if data is None else len(data)
+            return data
+
+    def put(self, key: str, data: bytes) -> None:
+        if len(data) > self.budget:
+            return
+        with self._lock:
+            self.size += len(data) - len(self._items.pop(key, b""))
+            self._items[key] = data
+            while self.size > self.budget:
+                _, dropped = self._items.popitem(last=False)
+                self.size -= len(dropped)
+
+
 def _open_zip(source: str | Path | bytes) -> zipfile.ZipFile:
     stream: str | Path | IO[bytes] = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
@@ -229,8 +259,15 @@ def _open_zip(source: str | Path | bytes) -> zipfile.ZipFile:
 class ZipPhotos:
     """A checked photo archive; members are read lazily with :meth:`read`."""
 
-    def __init__(self, source: str | Path | bytes, limits: ArchiveLimits = DEFAULT_LIMITS) -> None:
+    def __init__(
+        self,
+        source: str | Path | bytes,
+        limits: ArchiveLimits = DEFAULT_LIMITS,
+        *,
+        keep_bytes: int = KEEP_BYTES,
+    ) -> None:
         self.limits = limits
+        self._kept = _Kept(keep_bytes)
         self._zip = _open_zip(source)
         try:
             self._index = self._inspect()
@@ -271,13 +308,22 @@ class ZipPhotos:
         return found
 
     def read(self, name: str) -> bytes:
-        """The member's bytes; never more than the per-member cap are decompressed."""
+        """The member's bytes; never more than the per-member cap are decompressed.
+
+        A member read once is kept (within ``keep_bytes``, oldest dropped first)
+        for ONE more read: a batch's photos are read when checked and again,
+        shortly after, when written.
+        """
         info = self._lookup(name)
         if info is None:
             raise NoSuchMember(name, "no such file in the archive")
+        kept = self._kept.take(info.filename)
+        if kept is not None:
+            return kept
         data = self._read_capped(info, name)
         if data.startswith(ZIP_MAGIC):
             raise NestedArchive(name, "the member is itself a zip archive")
+        self._kept.put(info.filename, data)
         return data
 
     def _read_capped(self, info: zipfile.ZipInfo, name: str) -> bytes:

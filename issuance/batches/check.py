@@ -10,7 +10,15 @@ top of the row checks it finds:
   first stays valid);
 * applicants who already hold an active card (``active_card``), asked of the
   caller's ``has_active_card`` callback in chunks of :data:`ACTIVE_CARD_CHUNK`
-  IDs, once every row has been read.
+  IDs as the rows stream past.
+
+Each time a chunk of applicants has passed every check (its active-card
+lookup included), it is handed to the optional ``on_chunk`` callback, so a
+caller can start writing them (in a transaction) while later rows are still
+being checked. Those applicants stay valid whatever later rows hold (a
+duplicate is reported on the later line); but when the batch is rejected as
+a whole (:class:`BatchRejected`, not ``partial``) the caller must discard
+what it was handed, e.g. by rolling its transaction back.
 
 Problems are sorted by line (file-level problems without a line first). By
 default a batch is all or nothing: any problem raises :class:`BatchRejected`
@@ -30,7 +38,6 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from itertools import islice
 
 from rich.table import Table
 
@@ -52,6 +59,7 @@ ACTIVE_CARD_CHUNK = 1_000
 REJECTS_HEADER = ("line", "field", "code", "message")
 
 HasActiveCard = Callable[[Sequence[str]], AbstractSet[str]]
+OnChunk = Callable[[Sequence[Applicant]], None]
 
 
 class BatchProblem(StrEnum):
@@ -80,11 +88,22 @@ class BatchCheck:
 class _Tally:
     """Applicants and problems gathered while the rows stream past."""
 
-    def __init__(self, header_problems: Iterable[FieldProblem]) -> None:
+    def __init__(
+        self,
+        header_problems: Iterable[FieldProblem],
+        has_active_card: HasActiveCard | None = None,
+        on_chunk: OnChunk | None = None,
+        *,
+        partial: bool = False,
+    ) -> None:
         self.problems: list[FieldProblem] = list(header_problems)
         self.applicants: list[Applicant] = []
+        self.pending: list[Applicant] = []
         self.first_line: dict[str, int] = {}
         self.rows = 0
+        self.has_active_card = has_active_card
+        self.on_chunk = on_chunk
+        self.partial = partial
 
     def row(self, raw: RawRow, ctx: RowContext) -> None:
         result = check_row(raw, ctx)
@@ -92,7 +111,19 @@ class _Tally:
         if result.citizen_id is not None and self._is_duplicate(result.citizen_id, raw.line):
             return
         if result.applicant is not None:
-            self.applicants.append(result.applicant)
+            self.pending.append(result.applicant)
+            if len(self.pending) >= ACTIVE_CARD_CHUNK:
+                self.flush()
+
+    def flush(self) -> None:
+        """Flag the pending applicants' active cards; hand the others on."""
+        chunk, self.pending = self.pending, []
+        if self.has_active_card is not None:
+            chunk = _flag_active(chunk, self.problems, self.has_active_card)
+        self.applicants.extend(chunk)
+        doomed = self.problems and not self.partial  # the batch will be rejected
+        if chunk and self.on_chunk is not None and not doomed:
+            self.on_chunk(chunk)
 
     def _is_duplicate(self, citizen_id: str, line: int) -> bool:
         first = self.first_line.setdefault(citizen_id, line)
@@ -120,23 +151,19 @@ def _read(
         tally.row(record, ctx)
 
 
-def _chunks(ids: Iterable[str], size: int) -> Iterator[tuple[str, ...]]:
-    source = iter(ids)
-    while chunk := tuple(islice(source, size)):
-        yield chunk
-
-
-def _flag_active(tally: _Tally, has_active_card: HasActiveCard) -> None:
-    flagged: set[str] = set()
-    for chunk in _chunks((a.citizen_id for a in tally.applicants), ACTIVE_CARD_CHUNK):
-        flagged |= set(has_active_card(chunk)) & set(chunk)
-    for applicant in tally.applicants:
+def _flag_active(
+    chunk: list[Applicant], problems: list[FieldProblem], has_active_card: HasActiveCard
+) -> list[Applicant]:
+    """The applicants of ``chunk`` (at most one lookup's worth) without an active card."""
+    ids = tuple(a.citizen_id for a in chunk)
+    flagged = set(has_active_card(ids)) & set(ids) if ids else set()
+    for applicant in chunk:
         if applicant.citizen_id in flagged:
             message = "the applicant already holds an active card"
-            tally.problems.append(
+            problems.append(
                 FieldProblem("citizen_id", BatchProblem.ACTIVE_CARD, message, applicant.line)
             )
-    tally.applicants = [a for a in tally.applicants if a.citizen_id not in flagged]
+    return [a for a in chunk if a.citizen_id not in flagged]
 
 
 def _is_empty(tally: _Tally) -> bool:
@@ -154,17 +181,17 @@ def check_batch(
     today: date | None = None,
     max_rows: int = MAX_ROWS,
     photo_limits: PhotoLimits = DEFAULT_LIMITS,
+    on_chunk: OnChunk | None = None,
 ) -> BatchCheck:
     """Check every row of ``source``; raise :class:`BatchRejected` unless ``partial``."""
     batch = open_batch(source, encoding=encoding)
-    tally = _Tally(batch.header_problems)
+    tally = _Tally(batch.header_problems, has_active_card, on_chunk, partial=partial)
     ctx = RowContext(photos=photos, declared=batch.columns, today=today, photo_limits=photo_limits)
     _read(batch.records, tally, ctx, max_rows)
+    tally.flush()
     if _is_empty(tally):
         message = "the file holds no applicant"
         tally.problems.append(FieldProblem(FILE_FIELD, FormatProblem.EMPTY_FILE, message))
-    if has_active_card is not None:
-        _flag_active(tally, has_active_card)
     problems = sorted(tally.problems, key=lambda p: p.line or 0)
     if problems and not partial:
         raise BatchRejected(problems)

@@ -131,7 +131,7 @@ class LineService:
     """The service side of the line, in memory: the agent's API over a FIFO of card jobs."""
 
     cards: int
-    photo: bytes = field(default_factory=sample_photo)
+    image: bytes = field(default_factory=sample_photo)
     queued: deque[int] = field(default_factory=deque)
     made: set[int] = field(default_factory=set)
     dead: set[int] = field(default_factory=set)
@@ -182,7 +182,7 @@ class LineService:
         return None
 
     async def photo(self, url: str) -> bytes:
-        return self.photo
+        return self.image
 
     async def put_printer(self, name: str, status: PrinterHealth, fault: str | None) -> None:
         if status is PrinterHealth.FAULTED:

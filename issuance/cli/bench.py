@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cardqueue.bench import BenchConfig, BenchResult, run_bench
+from issuance.cli import batch as batch_cli
 from issuance.cli.common import run
 from issuance.config import Settings
 from issuance.db.connect import database_errors, with_database
@@ -31,6 +32,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     q.add_argument("--batch", type=int, default=100, help="jobs per claim and per completion")
     q.add_argument("--json", action="store_true", help="print the figures as JSON")
     q.set_defaults(func=lambda a: run(_queue(a)))
+    batch_cli.register_bench_line(bsub)
 
 
 async def _queue(args: argparse.Namespace) -> int:

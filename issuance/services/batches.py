@@ -1,21 +1,25 @@
 """Expedited small batches (小批量加急制发卡): submission, progress, failing a card, documents.
 
 Submission (:func:`submit`)
-    The whole file is checked first (:func:`issuance.batches.check.check_batch`,
-    run in a worker thread so the event loop keeps serving), including the
-    applicants who already hold a live card: the ``has_active_card`` callback
-    asks the database once per 1 000 citizen IDs. By default any problem
-    rejects the batch (:class:`BatchRejected`, nothing written); with
-    ``partial`` the valid rows go ahead and the problems are returned.
+    Every row is checked (:func:`issuance.batches.check.check_batch`, run in a
+    worker thread so the event loop keeps serving), including the applicants
+    who already hold a live card: the ``has_active_card`` callback asks the
+    database once per 1 000 citizen IDs. By default any problem rejects the
+    batch (:class:`BatchRejected`) and nothing is enqueued; with ``partial``
+    the valid rows go ahead and the problems are returned.
 
     An accepted batch is written in ONE transaction with one bulk statement
-    per kind of row, never a loop of single inserts: the batch, the holders
-    (inserted, or updated by citizen ID), their photos (in chunks bounded by
-    count and bytes, so a batch of large photos never sits in memory whole),
-    the cards (numbers from one draw of the card-number sequence), their
-    ORDER and START_PRODUCTION events, one ``expedited`` ``print_encode``
-    job per card tagged with the batch id, the batch's card list and an
-    audit row per holder.
+    per kind of row and chunk of 1 000 applicants, never a loop of single
+    inserts: the batch, the holders (inserted, or updated by citizen ID),
+    their photos (in chunks bounded by count and bytes, so a batch of large
+    photos never sits in memory whole), the cards (numbers and ids from one
+    draw of the sequences), their ORDER and START_PRODUCTION events, one
+    ``expedited`` ``print_encode`` job per card tagged with the batch id, the
+    batch's card list and an audit row per holder. To overlap the database's
+    work with the check, each chunk is written into the open transaction as
+    soon as it has passed every check; a rejected batch rolls the transaction
+    back, so nothing is ever committed (or announced to an agent: the queue's
+    notification is sent on commit) unless every row passed.
 
 Site
     Jobs go to an outlet of the operator's bank (its counter printers) or to
@@ -42,17 +46,20 @@ Failing a card (:func:`fail_card`)
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 from collections.abc import Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from enum import StrEnum
 from pathlib import Path
 
-from cardqueue import Capability, NewJob, Priority, Queue
+from cardqueue import Capability, JobState, NewJob, Priority, Queue
 from issuance.batches.archive import ZipPhotos
 from issuance.batches.check import BatchCheck, HasActiveCard, check_batch
-from issuance.batches.formats import BatchSource
+from issuance.batches.formats import BatchSource, FileKind
 from issuance.batches.rows import Applicant
 from issuance.domain import lifecycle
 from issuance.domain.card_data import BEIJING_REGION, CardData
@@ -90,6 +97,11 @@ PHOTO_CHUNK_BYTES = 32 * 1024 * 1024
 SECONDS_PER_HOUR = 3600.0
 
 
+class BatchStatus(StrEnum):
+    IN_PRODUCTION = "in_production"
+    COMPLETE = "complete"
+
+
 @dataclass(frozen=True)
 class Submission:
     """A batch file as received, with its options."""
@@ -121,7 +133,7 @@ class Progress:
 
     @property
     def complete(self) -> bool:
-        return self.batch.status == "complete"
+        return BatchStatus(self.batch.status) is BatchStatus.COMPLETE
 
 
 # --- the site ---------------------------------------------------------------------------------
@@ -158,16 +170,6 @@ def _active_lookup(store: Store, loop: asyncio.AbstractEventLoop) -> HasActiveCa
         return future.result()
 
     return has_active_card
-
-
-async def check_file(store: Store, submission: Submission, photos: ZipPhotos | None) -> BatchCheck:
-    """Check the file in a worker thread; live cards are looked up on this loop."""
-    lookup = _active_lookup(store, asyncio.get_running_loop())
-    s = submission
-    return await asyncio.to_thread(
-        check_batch, s.source, photos=photos, partial=s.partial,
-        has_active_card=lookup, encoding=s.encoding, today=s.today,
-    )  # fmt: skip
 
 
 # --- writing ----------------------------------------------------------------------------------
@@ -275,45 +277,111 @@ def _jobs(batch: str, site: str, outlet: str, cards: Sequence[tuple[int, NewCard
     ]  # fmt: skip
 
 
-async def _write(
-    tx: Store, queue: Queue, op: Operator, found: BatchCheck, *, outlet: OutletRecord, site: str
-) -> BatchRecord:
-    applicants = found.applicants
+@dataclass(frozen=True)
+class _Writer:
+    """Writes each chunk of checked applicants in the batch's open transaction."""
+
+    tx: Store
+    queue: Queue
+    op: Operator
+    batch_id: str
+    site: str
+    issue: _Issue
+
+    async def write(self, applicants: Sequence[Applicant]) -> None:
+        tx, bank = self.tx, self.issue.bank
+        inputs = [holder_record(_holder_input(a), bank) for a in applicants]
+        holders = await tx.upsert_holders(inputs, bank)
+        photos = await _insert_photos(tx, applicants, holders)
+        cards = await _build_cards(tx, self.issue, applicants, photos, holders)
+        jobs_ = _jobs(self.batch_id, self.site, self.issue.outlet, cards)
+        results = await self.queue.enqueue_many(jobs_, conn=tx.connection)
+        rows = [(i, c, r.job_id) for (i, c), r in zip(cards, results, strict=True)]
+        await tx.insert_cards(rows, CardStatus.IN_PRODUCTION)
+        card_ids = [i for i, _ in cards]
+        await _events(tx, self.op, card_ids)
+        await tx.insert_batch_cards(self.batch_id, card_ids, [a.line for a in applicants])
+        audited = list(holders.values())
+        await tx.audit_many(self.op, Purpose.APPLY.value, audited, AuditAction.CHANGE.value)
+
+
+class _Stopped(Exception):
+    """Raised in the checking thread once the writer has failed."""
+
+
+async def _check_and_write(
+    lookups: Store, submission: Submission, photos: ZipPhotos | None, writer: _Writer
+) -> BatchCheck:
+    """Check in a worker thread; write each chunk as soon as it has passed every check."""
+    loop = asyncio.get_running_loop()
+    chunks: asyncio.Queue[list[Applicant] | None] = asyncio.Queue()
+    stop = threading.Event()
+
+    def on_chunk(chunk: Sequence[Applicant]) -> None:
+        if stop.is_set():
+            raise _Stopped
+        loop.call_soon_threadsafe(chunks.put_nowait, list(chunk))
+
+    s = submission
+    checking = asyncio.ensure_future(asyncio.to_thread(
+        check_batch, s.source, photos=photos, partial=s.partial,
+        has_active_card=_active_lookup(lookups, loop), encoding=s.encoding, today=s.today,
+        on_chunk=on_chunk,
+    ))  # fmt: skip
+    checking.add_done_callback(lambda _: chunks.put_nowait(None))
+    try:
+        while (chunk := await chunks.get()) is not None:
+            await writer.write(chunk)
+    except BaseException:
+        stop.set()
+        with contextlib.suppress(Exception):
+            await checking
+        raise
+    return await checking
+
+
+async def _open_batch(
+    tx: Store, queue: Queue, op: Operator, outlet: OutletRecord, site: str
+) -> _Writer:
     batch_id = await tx.next_batch_id()
-    await tx.insert_batch(
-        NewBatch(batch_id, outlet.bank, site, op.id, found.kind.value, found.rows_read,
-                 len(applicants), len(found.rejected_lines)),
-    )  # fmt: skip
-    inputs = [holder_record(_holder_input(a), outlet.bank) for a in applicants]
-    holders = await tx.upsert_holders(inputs, outlet.bank)
-    photos = await _insert_photos(tx, applicants, holders)
+    kind = FileKind.CSV.value  # until the file has been read
+    await tx.insert_batch(NewBatch(batch_id, outlet.bank, site, op.id, kind, 0, 0, 0))
     institution = await tx.institution_code(outlet.bank) or BEIJING_REGION.ljust(12, "0")
     issue = _Issue(outlet.bank, institution, outlet.code, now().date())
-    cards = await _build_cards(tx, issue, applicants, photos, holders)
-    jobs_ = _jobs(batch_id, site, outlet.code, cards)
-    results = await queue.enqueue_many(jobs_, conn=tx.connection)
-    rows = [(i, c, r.job_id) for (i, c), r in zip(cards, results, strict=True)]
-    await tx.insert_cards(rows, CardStatus.IN_PRODUCTION)
-    card_ids = [i for i, _ in cards]
-    await _events(tx, op, card_ids)
-    await tx.insert_batch_cards(batch_id, card_ids, [a.line for a in applicants])
-    await tx.audit_many(op, Purpose.APPLY.value, list(holders.values()), AuditAction.CHANGE.value)
-    record = await tx.batch(batch_id)
-    assert record is not None
-    return record
+    return _Writer(tx, queue, op, batch_id, site, issue)
 
 
-async def submit(store: Store, queue: Queue, op: Operator, submission: Submission) -> Accepted:
-    """Check the whole file, then write the batch, its cards and jobs in one transaction."""
+async def submit(
+    store: Store,
+    queue: Queue,
+    op: Operator,
+    submission: Submission,
+    *,
+    lookups: Store | None = None,
+) -> Accepted:
+    """Check the file and write the batch, its cards and jobs in ONE transaction.
+
+    Chunks of applicants are written as soon as they pass, while later rows
+    are still being checked; a rejected batch rolls everything back.
+    ``lookups`` runs the active-card queries on its own connection (a store
+    over the pool; by default ``store``, which must then not be bound to a
+    transaction).
+    """
     check(op, Operation.APPLY, op.bank)
     outlet = await counter_outlet(store, op)
     site = await resolve_site(store, op, submission.site)
     with _archive(submission.photos) as photos:
-        found = await check_file(store, submission, photos)
-        if not found.applicants:
-            raise ConflictError("no row of the batch can be accepted", code="batch_empty")
         async with store.transaction() as tx:
-            record = await _write(tx, queue, op, found, outlet=outlet, site=site)
+            writer = await _open_batch(tx, queue, op, outlet, site)
+            found = await _check_and_write(lookups or store, submission, photos, writer)
+            if not found.applicants:
+                raise ConflictError("no row of the batch can be accepted", code="batch_empty")
+            await tx.set_batch_counts(
+                writer.batch_id, file_kind=found.kind.value, rows_read=found.rows_read,
+                accepted=len(found.applicants), rejected=len(found.rejected_lines),
+            )  # fmt: skip
+            record = await tx.batch(writer.batch_id)
+    assert record is not None
     return Accepted(record, found.problems)
 
 
@@ -362,7 +430,8 @@ async def progress(store: Store, op: Operator, batch_id: str) -> Progress:
     """The batch's counts, pace and estimated finish; marks it complete when it is."""
     batch = await scoped_batch(store, op, Operation.QUERY_STATUS, batch_id)
     counts = await store.batch_counts(batch_id)
-    if counts.remaining == 0 and counts.in_doubt == 0 and batch.status != "complete":
+    finished = BatchStatus(batch.status) is BatchStatus.COMPLETE
+    if counts.remaining == 0 and counts.in_doubt == 0 and not finished:
         await store.finish_batch(batch_id)
         batch = await scoped_batch(store, op, Operation.QUERY_STATUS, batch_id)
     rate = pace(await store.batch_completions(batch_id))
@@ -399,9 +468,15 @@ BEIJING = timezone(timedelta(hours=8))
 
 def entry_status(e: BatchEntryRecord) -> ManifestStatus:
     """A card's status on the manifest, from its job."""
-    if e.outcome == "succeeded":
+    outcome = None if e.outcome is None else JobState(e.outcome)
+    state = None if e.job_state is None else JobState(e.job_state)
+    if outcome is JobState.SUCCEEDED:
         return ManifestStatus.ISSUED
-    if e.failed_reason is not None or e.outcome == "cancelled" or e.job_state == "dead":
+    if (
+        e.failed_reason is not None
+        or JobState.CANCELLED in (outcome, state)
+        or state is JobState.DEAD
+    ):
         return ManifestStatus.FAILED
     return ManifestStatus.PENDING
 

@@ -328,3 +328,7 @@ SET failed_reason = coalesce(failed_reason, $3), failed_by = coalesce(failed_by,
     failed_at = coalesce(failed_at, now())
 WHERE batch = $1 AND card = $2
 RETURNING card;
+
+-- name: set_batch_counts
+-- The batch's file kind and counts, once the whole file has been read.
+UPDATE batches SET file_kind = $2, rows_read = $3, accepted = $4, rejected = $5 WHERE id = $1;

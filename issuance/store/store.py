@@ -423,6 +423,13 @@ class Store:
             b.accepted, b.rejected,
         )  # fmt: skip
 
+    async def set_batch_counts(
+        self, batch_id: str, *, file_kind: str, rows_read: int, accepted: int, rejected: int
+    ) -> None:
+        await self._db.execute(
+            Q["set_batch_counts"], batch_id, file_kind, rows_read, accepted, rejected
+        )
+
     async def insert_batch_cards(
         self, batch: str, card_ids: Sequence[int], lines: Sequence[int]
     ) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+import uvicorn
 
 from issuance.api.app import create_app
 from issuance.config import Settings
@@ -32,3 +34,22 @@ async def world(rt: Runtime) -> AsyncIterator[World]:
         transport=transport, base_url="http://sscard.test", timeout=60
     ) as client:
         yield World(client, store, rt.queue, tokens)
+
+
+@pytest.fixture
+async def served(world: World, rt: Runtime) -> AsyncIterator[str]:
+    """The same app on a loopback port (for the CLI, which speaks HTTP); its base URL."""
+    config = uvicorn.Config(create_app(rt), host="127.0.0.1", port=0, loop="none",
+                            log_level="warning")  # fmt: skip
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    for _ in range(400):
+        if server.started:
+            break
+        await asyncio.sleep(0.025)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await serving

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Sequence
 
 import pytest
 
 from cardqueue import JobState, Priority
+from issuance.batches.rows import Applicant
 from issuance.domain.cards import CardStatus
+from issuance.services import batches
 from issuance.services.batches import line_site
 from tests.integration.api.world import BANK_A, World
 from tests.integration.batches.helpers import batch_people, submit, table_count
@@ -161,3 +164,25 @@ async def test_an_unknown_site_is_refused(world: World) -> None:
     r = await submit(world, batch_people(2), params={"site": "B1"})
     assert r.status_code == 422, r.text
     assert [e["field"] for e in r.json()["errors"]] == ["site"]
+
+
+async def test_a_late_bad_row_rolls_back_the_chunks_already_written(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    written: list[int] = []
+    write = batches._Writer.write
+
+    async def counting(self: batches._Writer, applicants: Sequence[Applicant]) -> None:
+        await write(self, applicants)
+        written.append(len(applicants))
+
+    monkeypatch.setattr(batches._Writer, "write", counting)
+    persons = batch_people(1_050, seed=30)
+    persons[-1] = with_name(persons[-1], "")
+    r = await submit(world, persons)
+    assert r.status_code == 422, r.text
+    assert written == [1_000]  # the first chunk was written before the bad row was read
+    assert [(e["line"], e["code"]) for e in r.json()["errors"]] == [(1_051, "required")]
+    for table in ("cards", "card_jobs", "card_job_keys", "holders", "holder_photos", "batches",
+                  "batch_cards", "card_events", "audit_log"):  # fmt: skip
+        assert await table_count(world, table) == 0, table

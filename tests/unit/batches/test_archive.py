@@ -194,3 +194,18 @@ def test_legacy_gbk_member_names_are_decoded() -> None:
 def test_every_refusal_is_an_input_error() -> None:
     for cls in (UnsafeMemberPath, SymlinkMember, ZipBomb, MemberTooLarge, DuplicateMember):
         assert issubclass(cls, ArchiveRefused) and issubclass(cls, InputError)
+
+
+def test_a_member_is_kept_for_one_more_read_within_the_budget() -> None:
+    members = {f"p/{i}.jpg": bytes([i]) * 1000 for i in range(5)}
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    with ZipPhotos(out.getvalue(), keep_bytes=2500) as photos:
+        for name, data in members.items():
+            assert photos.read(name) == data
+        assert photos._kept.size == 2000  # the two last members; the older ones were dropped
+        for name, data in members.items():
+            assert photos.read(name) == data  # kept or read again, always the same bytes
+        assert photos.read("0.jpg") == members["p/0.jpg"]  # by bare name as well

@@ -1,0 +1,118 @@
+"""The fast name and photo checks accept and refuse exactly what the full checks do."""
+
+from __future__ import annotations
+
+import io
+import random
+from collections.abc import Callable, Sequence
+
+import pytest
+from PIL import Image
+
+from issuance.batches.archive import ZipPhotos
+from issuance.batches.check import check_batch
+from issuance.batches.rows import Applicant
+from issuance.batches.screening import printed_name, screen_photo
+from issuance.domain.names import random_name
+from issuance.errors import InputError
+from printers.face import check_printable
+from printers.photo import DEFAULT_LIMITS, PhotoFormat, PhotoRejected, load_photo
+
+from .builders import TODAY, batch_csv, jpeg, people, photo_zip
+
+
+def _outcome(check: Callable[[], object]) -> tuple[str, str]:
+    try:
+        return "ok", str(check())
+    except InputError as exc:
+        return exc.code, exc.message
+
+
+def _reason(check: Callable[[], object]) -> str:
+    try:
+        return str(check())
+    except InputError as exc:
+        return str(exc.fields.get("reason"))
+
+
+def _png(size: tuple[int, int] = (120, 150), mode: str = "RGBA") -> bytes:
+    out = io.BytesIO()
+    Image.new(mode, size, (10, 20, 30, 128)).save(out, "PNG")
+    return out.getvalue()
+
+
+def _exif_rotated_jpeg() -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: upright it is 150 wide and 120 high
+    out = io.BytesIO()
+    Image.new("RGB", (120, 150), (1, 2, 3)).save(out, "JPEG", exif=exif.tobytes())
+    return out.getvalue()
+
+
+PHOTOS: dict[str, bytes] = {
+    "jpeg": jpeg(),
+    "large jpeg": jpeg(1200, 1500),
+    "truncated jpeg": jpeg(600, 750)[:-400],
+    "corrupt scan": jpeg(600, 750)[:700] + bytes(range(256)) * 8 + jpeg(600, 750)[2748:],
+    "too small jpeg": jpeg(60, 80),
+    "too large jpeg": jpeg(4100, 120),
+    "rotated jpeg": _exif_rotated_jpeg(),
+    "png": _png(),
+    "truncated png": _png()[:-30],
+    "gif": b"GIF89a" + bytes(40),
+    "jpeg magic, not a jpeg": b"\xff\xd8\xff" + bytes(200),
+    "empty": b"",
+}
+
+
+@pytest.mark.parametrize("name", sorted(PHOTOS))
+def test_a_photo_is_screened_as_the_full_decode_judges_it(name: str) -> None:
+    data = PHOTOS[name]
+    full = _reason(lambda: load_photo(data, DEFAULT_LIMITS).source_format)
+    fast = _reason(lambda: screen_photo(data, DEFAULT_LIMITS))
+    assert fast == full
+
+
+def test_the_reason_of_a_refused_photo_is_kept() -> None:
+    with pytest.raises(PhotoRejected) as caught:
+        screen_photo(jpeg(60, 80), DEFAULT_LIMITS)
+    assert caught.value.fields["reason"] == "too_few_pixels"
+    assert screen_photo(jpeg(), DEFAULT_LIMITS) is PhotoFormat.JPEG
+
+
+NAMES = [
+    "张三", "欧阳娜娜", "阿依古丽·买买提", "阿卜杜热合曼·阿卜杜克热木·买买提依明",
+    "王" * 20, "李\u200b四", "张三!", "𠮷野家", "MARIE CURIE", "张 三", "",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_name_is_judged_as_check_printable_judges_it(name: str) -> None:
+    assert _outcome(lambda: printed_name(name)) == _outcome(lambda: check_printable(name))
+
+
+def test_random_names_agree_with_check_printable() -> None:
+    rng = random.Random(5)
+    for _ in range(500):
+        name = random_name(rng)
+        assert printed_name(name) == check_printable(name)
+
+
+def test_chunks_are_handed_on_as_they_pass_and_cover_every_applicant() -> None:
+    persons = people(2_300, seed=3)
+    handed: list[list[Applicant]] = []
+    asked: list[int] = []
+
+    def has_active_card(ids: Sequence[str]) -> set[str]:
+        asked.append(len(ids))
+        return {persons[5].citizen_id}
+
+    with ZipPhotos(photo_zip(persons)) as photos:
+        found = check_batch(
+            batch_csv(persons).encode(), photos=photos, partial=True, today=TODAY,
+            has_active_card=has_active_card, on_chunk=lambda c: handed.append(list(c)),
+        )  # fmt: skip
+    assert asked == [1000, 1000, 300]
+    assert [len(c) for c in handed] == [999, 1000, 300]
+    assert [a for chunk in handed for a in chunk] == list(found.applicants)
+    assert [p.code for p in found.problems] == ["active_card"]
