@@ -119,12 +119,15 @@ async def transition(
     return changed.status
 
 
-async def ordered(tx: Store, card_id: int, holder: int, bank: str, op: Operator) -> None:
-    """Store the ORDER event of a card just inserted (it is ``requested``, its first state)."""
-    _, event = order(
-        str(card_id), str(holder), bank, operator_id=None, outlet_id=op.outlet, at=now()
+def production_events(card_id: int, holder: int, bank: str, op: Operator) -> list[EventRecord]:
+    """The first events of a card ordered now: ORDER (none → requested), then
+    START_PRODUCTION (requested → in_production), as the lifecycle allows."""
+    at = now()
+    card, ordered = order(
+        str(card_id), str(holder), bank, operator_id=None, outlet_id=op.outlet, at=at
     )
-    await tx.insert_event(card_id, _event_record(event, op.id))
+    _, started = record(card, Action.START_PRODUCTION, operator_id=None, outlet_id=op.outlet, at=at)
+    return [_event_record(ordered, op.id), _event_record(started, op.id)]
 
 
 async def audit(

@@ -33,13 +33,13 @@ from typing import Any
 from cardqueue import Capability, NewJob, Priority, Queue
 from issuance.domain import lifecycle
 from issuance.domain.card_data import BEIJING_REGION, CardData, Gender
-from issuance.domain.cards import REASON_ALLOWED, Action, Card, ReplaceReason
+from issuance.domain.cards import REASON_ALLOWED, Action, Card, CardStatus, ReplaceReason
 from issuance.domain.identity import CitizenId, cross_check
 from issuance.domain.lifecycle import cards_to_supersede
 from issuance.domain.names import HolderName
 from issuance.domain.numbers import BEIJING_IDENTIFIERS, card_number
 from issuance.errors import FieldError, PhotoError, UnprintableName
-from issuance.services.common import now, ordered, transition
+from issuance.services.common import now, production_events, transition
 from issuance.store import CardRecord, HolderRecord, Operator, OutletRecord, Store
 from issuance.store.records import NewCard
 from printers.face import check_printable
@@ -156,11 +156,9 @@ def _expiry(issued: date) -> date:
         return issued.replace(year=issued.year + VALIDITY_YEARS, day=28)
 
 
-async def _new_card(tx: Store, order: Order) -> NewCard:
+def _new_card(order: Order, sequence: int, institution: str | None) -> NewCard:
     h = order.holder
-    sequence = await tx.next_card_sequence()
     issued = now().date()
-    institution = await tx.institution_code(h.bank)
     data = CardData(
         card_number=card_number(sequence), card_identifier=BEIJING_IDENTIFIERS.make(sequence),
         card_type=CARD_TYPE, issuing_institution=institution or BEIJING_REGION.ljust(12, "0"),
@@ -212,14 +210,11 @@ def job_key(op: Operator, request_key: str | None, kind: str) -> str:
 
 
 async def order_card(tx: Store, queue: Queue, op: Operator, order: Order) -> CardRecord:
-    """Retire older cards, insert the card, enqueue its job: all on ``tx``'s connection."""
+    """Retire older cards, enqueue the job, insert the card in production with its first
+    events: all on ``tx``'s connection (the card's id is drawn ahead for the job)."""
     retired = await _retire_old_cards(tx, op, order)
-    new = await _new_card(tx, order)
-    card_id = await tx.insert_card(new)
-    for old in retired:
-        await tx.set_superseded_by(old, card_id)
-    await ordered(tx, card_id, new.holder, new.bank, op)
-    await transition(tx, await tx.card(card_id), Action.START_PRODUCTION, op)
+    sequence, card_id, institution = await tx.draw_card(order.holder.bank)
+    new = _new_card(order, sequence, institution)
     job = NewJob(
         idempotency_key=job_key(op, order.request_key, CARD_JOB), kind=CARD_JOB,
         site=order.placement.site, capability=Capability.PRINT_ENCODE,
@@ -227,5 +222,19 @@ async def order_card(tx: Store, queue: Queue, op: Operator, order: Order) -> Car
         payload={"card_id": card_id, "card": new.card_data, "outlet": order.outlet.code},
     )  # fmt: skip
     (result,) = await queue.enqueue_many([job], conn=tx.connection)
-    await tx.set_card_job(card_id, result.job_id)
-    return await tx.card(card_id)
+    await tx.insert_cards([(card_id, new, result.job_id)], CardStatus.IN_PRODUCTION)
+    await tx.insert_events(card_id, production_events(card_id, new.holder, new.bank, op))
+    for old in retired:
+        await tx.set_superseded_by(old, card_id)
+    return _record(card_id, new, result.job_id)
+
+
+def _record(card_id: int, new: NewCard, job_id: int) -> CardRecord:
+    """The card just inserted, as the store would read it back."""
+    return CardRecord(
+        id=card_id, card_number=new.card_number, card_identifier=new.card_identifier,
+        holder=new.holder, bank=new.bank, status=CardStatus.IN_PRODUCTION,
+        issue_date=new.issue_date, expiry_date=new.expiry_date, card_data=new.card_data,
+        photo=new.photo, ordered_at_outlet=new.ordered_at_outlet, activated_at_outlet=None,
+        job_id=job_id, replaces=new.replaces, superseded_by=None,
+    )  # fmt: skip

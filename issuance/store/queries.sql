@@ -67,15 +67,6 @@ SELECT p.image, p.media_type, c.bank
 FROM cards c JOIN holder_photos p ON p.id = c.photo
 WHERE c.job_id = $1;
 
--- name: next_card_sequence
-SELECT nextval('card_number_seq');
-
--- name: insert_card
-INSERT INTO cards (card_number, card_identifier, holder, bank, status, issue_date, expiry_date,
-                   card_data, photo, ordered_at_outlet, replaces)
-VALUES ($1, $2, $3, $4, 'requested', $5, $6, $7::jsonb, $8, $9, $10)
-RETURNING id;
-
 -- name: card_by_number
 SELECT id, card_number, card_identifier, holder, bank, status, issue_date, expiry_date,
        card_data::text, photo, ordered_at_outlet, activated_at_outlet, job_id, replaces,
@@ -112,9 +103,6 @@ FROM cards WHERE holder = $1
 ORDER BY id
 FOR UPDATE;
 
--- name: set_card_job
-UPDATE cards SET job_id = $2, updated_at = now() WHERE id = $1;
-
 -- name: set_superseded_by
 UPDATE cards SET superseded_by = $2, updated_at = now() WHERE id = $1;
 
@@ -129,9 +117,20 @@ WITH changed AS (
 INSERT INTO card_events (card, action, from_status, to_status, operator, outlet, at, reason, note)
 SELECT id, $2, $3, $4, $5, $6, $7, $8, $9 FROM changed;
 
--- name: insert_event
+-- name: draw_card
+-- For one new card of bank $1: a card-number sequence value, its id drawn ahead (so that
+-- its job can be written first) and the bank's initialising-institution number.
+SELECT nextval('card_number_seq') AS n, nextval(pg_get_serial_sequence('cards', 'id')) AS id,
+       (SELECT institution_code FROM banks WHERE code = $1) AS institution;
+
+-- name: insert_events
+-- Several events of card $1, in order.
 INSERT INTO card_events (card, action, from_status, to_status, operator, outlet, at, reason, note)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9);
+SELECT $1, t.action, t.from_status, t.to_status, t.operator, t.outlet, t.at, t.reason, t.note
+FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::timestamptz[],
+            $8::text[], $9::text[]) WITH ORDINALITY
+    AS t(action, from_status, to_status, operator, outlet, at, reason, note, n)
+ORDER BY t.n;
 
 -- name: events_of_card
 SELECT action, from_status, to_status, operator, outlet, at, reason, note
@@ -239,17 +238,17 @@ SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::text[])
 RETURNING id, holder;
 
 -- name: insert_cards_bulk
--- Many cards in one statement, with ids drawn ahead ($1) and their jobs ($11), inserted
--- with status $12 (their events are written by the caller).
+-- Many cards in one statement, with ids drawn ahead ($1), their jobs ($11) and the cards
+-- they replace ($12), inserted with status $13 (their events are written by the caller).
 INSERT INTO cards (id, card_number, card_identifier, holder, bank, status, issue_date,
-                   expiry_date, card_data, photo, ordered_at_outlet, job_id)
+                   expiry_date, card_data, photo, ordered_at_outlet, job_id, replaces)
 OVERRIDING SYSTEM VALUE
-SELECT t.id, t.card_number, t.card_identifier, t.holder, t.bank, $12, t.issue_date,
-       t.expiry_date, t.card_data::jsonb, t.photo, t.outlet, t.job_id
+SELECT t.id, t.card_number, t.card_identifier, t.holder, t.bank, $13, t.issue_date,
+       t.expiry_date, t.card_data::jsonb, t.photo, t.outlet, t.job_id, t.replaces
 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::date[],
-            $7::date[], $8::text[], $9::bigint[], $10::text[], $11::bigint[])
+            $7::date[], $8::text[], $9::bigint[], $10::text[], $11::bigint[], $12::bigint[])
     AS t(id, card_number, card_identifier, holder, bank, issue_date, expiry_date, card_data,
-         photo, outlet, job_id);
+         photo, outlet, job_id, replaces);
 
 -- name: insert_events_bulk
 -- The same event ($2 from $3 to $4, by operator $5 at outlet $6, at $7) for cards $1.

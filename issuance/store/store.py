@@ -224,22 +224,6 @@ class Store:
 
     # --- cards and their events -----------------------------------------------------------
 
-    async def next_card_sequence(self) -> int:
-        return int(await self._db.fetchval(Q["next_card_sequence"]))
-
-    async def insert_card(self, c: NewCard) -> int:
-        data = orjson.dumps(c.card_data).decode()
-        try:
-            card_id = await self._db.fetchval(
-                Q["insert_card"], c.card_number, c.card_identifier, c.holder, c.bank,
-                c.issue_date, c.expiry_date, data, c.photo, c.ordered_at_outlet, c.replaces,
-            )  # fmt: skip
-        except asyncpg.UniqueViolationError as exc:
-            raise ConflictError(
-                "a card for this person is already being made", code="card_pending"
-            ) from exc
-        return int(card_id)
-
     async def card_by_number(self, number: str, *, lock: bool = True) -> CardRecord | None:
         """The card, locked FOR UPDATE unless ``lock`` is False (a read that changes nothing)."""
         query = Q["card_by_number"] if lock else Q["card_by_number_unlocked"]
@@ -258,9 +242,6 @@ class Store:
 
     async def cards_of_holder(self, holder: int) -> list[CardRecord]:
         return [_card(r) for r in await self._db.fetch(Q["cards_of_holder"], holder)]
-
-    async def set_card_job(self, card_id: int, job_id: int) -> None:
-        await self._db.execute(Q["set_card_job"], card_id, job_id)
 
     async def set_superseded_by(self, card_id: int, newer: int) -> None:
         await self._db.execute(Q["set_superseded_by"], card_id, newer)
@@ -281,12 +262,21 @@ class Store:
                 "this person already has an active card", code="card_already_active"
             ) from exc
 
-    async def insert_event(self, card_id: int, event: EventRecord) -> None:
-        e = event
-        await self._db.execute(
-            Q["insert_event"], card_id, e.action, e.from_status, e.to_status, e.operator,
-            e.outlet, e.at, e.reason, e.note,
+    async def draw_card(self, bank: str) -> tuple[int, int, str | None]:
+        """(card-number sequence value, card id drawn ahead, the bank's institution number)."""
+        row = _required(await self._db.fetchrow(Q["draw_card"], bank))
+        institution = row["institution"]
+        return int(row["n"]), int(row["id"]), None if institution is None else str(institution)
+
+    async def insert_events(self, card_id: int, events: Sequence[EventRecord]) -> None:
+        """Several events of one card, in one statement."""
+        columns = (
+            [e.action for e in events], [e.from_status for e in events],
+            [e.to_status for e in events], [e.operator for e in events],
+            [e.outlet for e in events], [e.at for e in events], [e.reason for e in events],
+            [e.note for e in events],
         )  # fmt: skip
+        await self._db.execute(Q["insert_events"], card_id, *columns)
 
     async def events_of_card(self, card_id: int) -> list[EventRecord]:
         return [EventRecord(**dict(r)) for r in await self._db.fetch(Q["events_of_card"], card_id)]
@@ -398,9 +388,14 @@ class Store:
             [c.expiry_date for _, c, _ in cards],
             [orjson.dumps(c.card_data).decode() for _, c, _ in cards],
             [c.photo for _, c, _ in cards], [c.ordered_at_outlet for _, c, _ in cards],
-            [j for _, _, j in cards],
+            [j for _, _, j in cards], [c.replaces for _, c, _ in cards],
         )  # fmt: skip
-        await self._db.execute(Q["insert_cards_bulk"], *columns, status.value)
+        try:
+            await self._db.execute(Q["insert_cards_bulk"], *columns, status.value)
+        except asyncpg.UniqueViolationError as exc:
+            raise ConflictError(
+                "a card for this person is already being made", code="card_pending"
+            ) from exc
 
     async def insert_events_many(self, card_ids: Sequence[int], event: EventRecord) -> None:
         """The same event for many cards."""
