@@ -1,29 +1,36 @@
-"""The counter mix, batch-sized applications and outlet agents, as locust users.
+"""The counter mix and outlet agents, as locust users, offered at a fixed rate.
 
 Run through ``sscard loadtest`` (which starts the stack, seeds the accounts
-and writes ``SSCARD_LOAD_ACCOUNTS``), or by hand:
-``locust -f benchmarks/locustfile.py --host http://127.0.0.1:8080`` with that
-variable pointing at a JSON file ``{"clerks": [token...], "agent": token,
-"site": outlet code}``.
+and sets the environment below), or by hand:
+``locust -f benchmarks/locustfile.py --host http://127.0.0.1:8080`` with
+``SSCARD_LOAD_ACCOUNTS`` naming a JSON file ``{"clerks": [token...], "agent":
+token, "site": outlet code}``.
 
-Weights of the counter mix (per clerk, per task pick), from what a counter
-does in a day: most visits are questions about a card being made or used;
-applications and loss reports are the bulk of the rest.
+Every task sends exactly one request and every user runs its tasks at a
+constant rate (``SSCARD_LOAD_RATE``, tasks per second per user), so the load
+offered is ``users x rate`` requests per second whatever the latency: the test
+asks "is this rate sustained, and how fast is each answer?", not "how much
+does it take to saturate?". A rate the stack cannot sustain shows as measured
+throughput below the offered one.
+
+Weights of the counter mix, from what a counter does in a day: most visits
+are questions about a card being made or used; applications and loss reports
+are the bulk of the rest.
 
 | task | weight | why |
 |---|---|---|
-| status query (应用状态查询) | 40 | every pickup, every "is my card ready?" |
-| instant application (申领, person waits) | 15 | |
-| hand-over + activation (启用) | 10 | each application ends so |
-| loss report + cancel (挂失 / 解挂) | 10 | lost and found cards |
+| status query (应用状态查询) | 38 | every pickup, every "is my card ready?" |
+| instant application (申领, person waits) | 12 | |
 | holder look-up | 10 | most visits start with one |
-| PIN change / reset job | 8 | |
-| information change (phone, address) | 7 | |
+| hand-over (领卡), activation (启用) | 5 + 5 | each application ends so |
+| loss report, loss cancelled (挂失 / 解挂) | 6 + 6 | lost and found cards |
+| PIN change / reset job | 6 + 2 | |
+| information change (phone, address) | 6 | |
 
-Agents claim instant jobs of the outlet and complete them at once (no
-printing): the load test measures the service, not the printers.
-Applicants are generated: valid citizen IDs with check digits, Chinese names
-including minority names with ``·``.
+Outlet agents (1 agent user for every 10 clerks) claim the outlet's jobs and
+complete them at once, without printing: the load test measures the service,
+not the printers. Applicants are generated: valid citizen IDs with check
+digits, Chinese names including minority names with ``·``.
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from locust import between, task
+from locust import constant_throughput, task
 from locust.contrib.fasthttp import FastHttpUser
 from PIL import Image
 
@@ -47,6 +54,7 @@ from issuance.domain.names import random_name
 ACCOUNTS: dict[str, Any] = orjson.loads(
     Path(os.environ.get("SSCARD_LOAD_ACCOUNTS", "var/load-accounts.json")).read_bytes()
 )
+RATE = float(os.environ.get("SSCARD_LOAD_RATE", "5"))  # tasks (= requests) per second per user
 
 
 def _photo() -> str:
@@ -73,101 +81,145 @@ def applicant(rng: random.Random) -> dict[str, Any]:
 
 
 class Clerk(FastHttpUser):
-    """A counter clerk at an instant-issuance outlet."""
+    """A counter clerk at an instant-issuance outlet, with the cards of their holders."""
 
     weight = 10
-    wait_time = between(0.05, 0.2)
+    wait_time = constant_throughput(RATE)
 
     def on_start(self) -> None:
         self.rng = random.Random()
         token = self.rng.choice(ACCOUNTS["clerks"])
         self.auth = {"Authorization": f"Bearer {token}"}
-        self.cards: list[str] = []  # card numbers this clerk ordered
+        # this clerk's cards, by where they stand
+        self.ordered: list[str] = []
+        self.ready: list[str] = []
+        self.handed: list[str] = []
         self.active: list[str] = []
+        self.lost: list[str] = []
         self.holders: list[str] = []
-        self.apply()
 
     def _post(self, path: str, body: dict[str, Any], name: str) -> Any:
         headers = {**self.auth, "Idempotency-Key": f"{self.rng.getrandbits(64):x}"}
         return self.client.post(path, json=body, headers=headers, name=name)
 
-    @task(15)
+    @staticmethod
+    def _move(number: str, src: list[str], dst: list[str]) -> None:
+        src.remove(number)
+        dst.append(number)
+
+    @task(12)
     def apply(self) -> None:
         person = applicant(self.rng)
-        r = self._post("/v1/applications", {"holder": person, "photo": PHOTO, "wait": True},
-                       "apply instant")  # fmt: skip
+        body = {"holder": person, "photo": PHOTO, "wait": True}
+        r = self._post("/v1/applications", body, "apply instant")
         if r.status_code == 201:
-            self.cards.append(r.json()["card_number"])
+            self.ordered.append(r.json()["card_number"])
             self.holders.append(person["citizen_id"])
 
-    @task(40)
+    @task(38)
     def status(self) -> None:
-        if self.cards:
-            number = self.rng.choice(self.cards)
+        if self.ordered:
+            number = self.ordered[0]
+            r = self.client.get(f"/v1/cards/{number}", headers=self.auth, name="status")
+            if r.status_code == 200 and r.json()["card"]["status"] == "ready":
+                self._move(number, self.ordered, self.ready)
+        elif self.active:
+            number = self.rng.choice(self.active)
             self.client.get(f"/v1/cards/{number}", headers=self.auth, name="status")
+        else:
+            self.apply()
 
     @task(10)
     def lookup(self) -> None:
-        if self.holders:
-            body = {"citizen_id": self.rng.choice(self.holders)}
-            self._post("/v1/holders/lookup", body, "holder lookup")
+        if not self.holders:
+            return self.apply()
+        self._post("/v1/holders/lookup", {"citizen_id": self.rng.choice(self.holders)}, "lookup")
+        return None
 
-    @task(10)
-    def hand_over_and_activate(self) -> None:
-        for number in list(self.cards):
-            r = self.client.get(f"/v1/cards/{number}", headers=self.auth, name="status")
-            if r.status_code == 200 and r.json()["card"]["status"] == "ready":
-                self._post(f"/v1/cards/{number}/hand-over", {}, "hand over")
-                self._post(f"/v1/cards/{number}/activate", {}, "activate")
-                self.cards.remove(number)
-                self.active.append(number)
-                return
+    @task(5)
+    def hand_over(self) -> None:
+        if not self.ready:
+            return self.status()
+        number = self.ready[0]
+        if self._post(f"/v1/cards/{number}/hand-over", {}, "hand over").status_code == 200:
+            self._move(number, self.ready, self.handed)
+        return None
 
-    @task(10)
-    def loss_and_cancel(self) -> None:
-        if self.active:
-            number = self.rng.choice(self.active)
-            self._post(f"/v1/cards/{number}/loss", {"kind": "temporary"}, "report loss")
-            self._post(f"/v1/cards/{number}/loss/cancel", {}, "cancel loss")
+    @task(5)
+    def activate(self) -> None:
+        if not self.handed:
+            return self.hand_over()
+        number = self.handed[0]
+        if self._post(f"/v1/cards/{number}/activate", {}, "activate").status_code == 200:
+            self._move(number, self.handed, self.active)
+        return None
+
+    @task(6)
+    def report_loss(self) -> None:
+        if not self.active:
+            return self.activate()
+        number = self.rng.choice(self.active)
+        if (
+            self._post(f"/v1/cards/{number}/loss", {"kind": "temporary"}, "report loss").status_code
+            == 200
+        ):
+            self._move(number, self.active, self.lost)
+        return None
+
+    @task(6)
+    def cancel_loss(self) -> None:
+        if not self.lost:
+            return self.report_loss()
+        number = self.lost[0]
+        if self._post(f"/v1/cards/{number}/loss/cancel", {}, "cancel loss").status_code == 200:
+            self._move(number, self.lost, self.active)
+        return None
 
     @task(8)
     def pin_job(self) -> None:
-        if self.active:
-            number = self.rng.choice(self.active)
-            path = "pin-change" if self.rng.random() < 0.7 else "pin-reset"
-            self._post(f"/v1/cards/{number}/{path}", {}, path)
+        if not self.active:
+            return self.lookup()
+        number = self.rng.choice(self.active)
+        path = "pin-change" if self.rng.random() < 0.75 else "pin-reset"
+        self._post(f"/v1/cards/{number}/{path}", {}, path)
+        return None
 
-    @task(7)
+    @task(6)
     def info_change(self) -> None:
-        if self.holders:
-            body = {"citizen_id": self.rng.choice(self.holders),
-                    "phone": f"13{self.rng.randrange(10**9):09d}"}  # fmt: skip
-            self._post("/v1/holders/info-change", body, "info change")
+        if not self.holders:
+            return self.apply()
+        phone = f"13{self.rng.randrange(10**9):09d}"
+        body = {"citizen_id": self.rng.choice(self.holders), "phone": phone}
+        self._post("/v1/holders/info-change", body, "info change")
+        return None
 
 
 class OutletAgent(FastHttpUser):
-    """An outlet agent claiming instant jobs and completing them at once."""
+    """An outlet agent: claims the outlet's jobs, then completes them one request at a time."""
 
     weight = 1
-    wait_time = between(0.01, 0.05)
+    wait_time = constant_throughput(RATE)
 
     def on_start(self) -> None:
         self.auth = {"Authorization": f"Bearer {ACCOUNTS['agent']}"}
-        self.name = f"load-agent-{random.getrandbits(32):x}"
+        self.worker = f"load-agent-{random.getrandbits(32):x}"
+        self.held: list[int] = []
 
     @task
-    def claim_and_complete(self) -> None:
+    def work(self) -> None:
+        if self.held:
+            job = self.held.pop()
+            body = {"worker": self.worker, "result": {"load": True}}
+            self.client.post(f"/v1/agent/jobs/{job}/complete", json=body, headers=self.auth,
+                             name="agent complete")  # fmt: skip
+            return
         body = {
-            "worker": self.name,
+            "worker": self.worker,
             "site": ACCOUNTS["site"],
             "capabilities": ["print_encode", "encode"],
             "limit": 5,
             "wait_seconds": 0,
         }
         r = self.client.post("/v1/agent/claim", json=body, headers=self.auth, name="agent claim")
-        if r.status_code != 200:
-            return
-        for job in r.json()["jobs"]:
-            self.client.post(f"/v1/agent/jobs/{job['id']}/complete",
-                             json={"worker": self.name, "result": {"load": True}},
-                             headers=self.auth, name="agent complete")  # fmt: skip
+        if r.status_code == 200:
+            self.held = [job["id"] for job in r.json()["jobs"]]

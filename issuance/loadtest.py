@@ -42,10 +42,18 @@ class LoadPlan:
     users: int
     spawn_rate: int
     duration_s: int
+    offered_rps: float
     targets: tuple[Target, ...]
 
+    @property
+    def rate_per_user(self) -> float:
+        """Tasks per second per locust user (each task sends one request)."""
+        return self.offered_rps / self.users
 
-def load_plan(path: Path, *, users: int | None, duration: int | None) -> LoadPlan:
+
+def load_plan(
+    path: Path, *, users: int | None, duration: int | None, offered: float | None = None
+) -> LoadPlan:
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     run = data["run"]
     targets = tuple(Target(**t) for t in data["target"])
@@ -53,6 +61,7 @@ def load_plan(path: Path, *, users: int | None, duration: int | None) -> LoadPla
         users=users or int(run["users"]),
         spawn_rate=int(run["spawn_rate"]),
         duration_s=duration or int(run["duration_s"]),
+        offered_rps=offered or float(run["offered_rps"]),
         targets=targets,
     )
 
@@ -160,13 +169,27 @@ def _ms(row: dict[str, str] | None, column: str) -> float:
     return float(row[column])
 
 
+def steady_throughput(prefix: Path, users: int) -> float:
+    """Mean requests per second once every user runs (the ramp-up left out)."""
+    with open(f"{prefix}_stats_history.csv", encoding="utf-8", newline="") as fh:
+        rates = [
+            float(row["Requests/s"])
+            for row in csv.DictReader(fh)
+            if row["Name"] == "Aggregated" and int(row["User Count"]) >= users
+        ]
+    steady = rates[2:-1]  # the first seconds still fill locust's rate window; the last is partial
+    return round(sum(steady) / len(steady), 1) if steady else 0.0
+
+
 def measured(
-    stats: dict[str, dict[str, str]], memory: MemorySampler, cpu: CpuShares
+    prefix: Path, plan: LoadPlan, memory: MemorySampler, cpu: CpuShares
 ) -> dict[str, float]:
+    stats = read_stats(prefix)
     agg = stats.get("Aggregated")
     apply_row = stats.get("apply instant")
     return {
-        "requests_per_s": _ms(agg, "Requests/s"),
+        "offered_rps": plan.offered_rps,
+        "requests_per_s": steady_throughput(prefix, plan.users),
         "p50_ms": _ms(agg, "50%"),
         "p99_ms": _ms(agg, "99%"),
         "apply_p99_ms": _ms(apply_row, "99%"),

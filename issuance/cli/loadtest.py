@@ -36,6 +36,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("loadtest", help="the counter mix under locust, against the load targets")
     p.add_argument("--users", type=int, help="locust users (default from targets.toml)")
     p.add_argument("--duration", type=int, help="seconds (default from targets.toml)")
+    p.add_argument("--rate", type=float, help="requests/s offered (default from targets.toml)")
     p.add_argument("--targets", type=Path, default=Path("benchmarks/targets.toml"))
     p.add_argument("--locustfile", type=Path, default=Path("benchmarks/locustfile.py"))
     p.add_argument("--workers", type=int, default=2, help="API worker processes (default 2)")
@@ -113,9 +114,12 @@ async def _drive(
         memory = lt.MemorySampler(server.pid)
         prefix = args.out / "locust"
         command = lt.locust_command(args.locustfile, url, plan, prefix)
-        out.print(f"server pid {server.pid} on cores {lt.cores_of(server.pid)}; "
-                  f"{plan.users} users for {plan.duration_s} s")  # fmt: skip
-        locust = subprocess.Popen(command, env={**os.environ, **env})  # noqa: ASYNC220 - polled below
+        out.print(
+            f"server pid {server.pid} on cores {lt.cores_of(server.pid)}; {plan.users} users "
+            f"offering {plan.offered_rps:g} requests/s for {plan.duration_s} s"
+        )
+        rate = {"SSCARD_LOAD_RATE": f"{plan.rate_per_user:.6f}"}
+        locust = subprocess.Popen(command, env={**os.environ, **env, **rate})  # noqa: ASYNC220 - polled below
         cpu = lt.CpuShares(server.pid, locust.pid)
         cpu.sample()
         with out.status("load running") as status:
@@ -125,7 +129,7 @@ async def _drive(
                 cpu.sample()
                 status.update(f"load running: {time.monotonic() - start:.0f}/{plan.duration_s} s")
                 await asyncio.sleep(1.0)
-        figures = lt.measured(lt.read_stats(prefix), memory, cpu)
+        figures = lt.measured(prefix, plan, memory, cpu)
         lt.chart(prefix, memory, args.out / "loadtest.png")
         return figures
     finally:
@@ -134,7 +138,7 @@ async def _drive(
 
 
 async def _loadtest(args: argparse.Namespace) -> int:
-    plan = lt.load_plan(args.targets, users=args.users, duration=args.duration)
+    plan = lt.load_plan(args.targets, users=args.users, duration=args.duration, offered=args.rate)
     args.out.mkdir(parents=True, exist_ok=True)
     base = Settings.from_env()
     with tempfile.TemporaryDirectory(prefix="sscard-load-") as tmp:
