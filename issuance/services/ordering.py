@@ -31,6 +31,7 @@ from datetime import date
 from typing import Any
 
 from cardqueue import Capability, NewJob, Priority, Queue
+from issuance.batches.screening import printed_name, screen_photo
 from issuance.domain import lifecycle
 from issuance.domain.card_data import BEIJING_REGION, CardData, Gender
 from issuance.domain.cards import REASON_ALLOWED, Action, Card, CardStatus, ReplaceReason
@@ -42,8 +43,7 @@ from issuance.errors import FieldError, PhotoError, UnprintableName
 from issuance.services.common import now, production_events, transition
 from issuance.store import CardRecord, HolderRecord, Operator, OutletRecord, Store
 from issuance.store.records import NewCard
-from printers.face import check_printable
-from printers.photo import PhotoFormat, load_photo
+from printers.photo import PhotoFormat, PhotoLimits
 
 CARD_TYPE = "3"  # 卡类别 of a third-generation social security card
 VALIDITY_YEARS = 10
@@ -96,7 +96,7 @@ def validated_holder(data: HolderInput) -> HolderInput:
     cid = CitizenId.parse(data.citizen_id)
     name = HolderName.parse(data.name).value
     try:
-        check_printable(name)
+        printed_name(name)
     except UnprintableName as exc:
         raise FieldError("name", exc.message, code=exc.code) from exc
     cross_check(cid, data.birth_date, data.gender)
@@ -110,7 +110,7 @@ def validated_holder(data: HolderInput) -> HolderInput:
 def validated_photo(data: bytes) -> str:
     """The photo's media type; FieldError on ``photo`` if it is not a usable JPEG or PNG."""
     try:
-        return MEDIA_TYPES[load_photo(data).source_format]
+        return MEDIA_TYPES[screen_photo(data, PhotoLimits())]
     except PhotoError as exc:
         reason = exc.fields.get("reason", "unusable")
         raise FieldError(PHOTO_FIELD, f"{reason}: {exc.message}", code=exc.code) from exc
