@@ -197,10 +197,12 @@ async def withdrawal(number: CardNumber, ctx: CtxDep) -> Response:
 @router.post("/holders/lookup", response_model=HolderCardsOut, tags=COUNTER)
 async def read_holder(body: HolderLookupIn, op: OperatorDep, store: StoreDep) -> Response:
     """A holder's record and cards (a read of personal data: audited)."""
-    async with store.transaction() as tx:
-        holder = await changes.scoped_holder(tx, op, Operation.READ_HOLDER, body.citizen_id)
-        held = await tx.cards_of_holder(holder.id)
-        await audit(tx, op, Purpose.QUERY_STATUS, holder.id, AuditAction.READ)
+    async with store.connected() as db:  # a read: no locks, no transaction; audited first
+        holder = await changes.scoped_holder(
+            db, op, Operation.READ_HOLDER, body.citizen_id, lock=False
+        )
+        held = await db.cards_of_holder(holder.id, lock=False)
+        await audit(db, op, Purpose.QUERY_STATUS, holder.id, AuditAction.READ)
     return render(200, {"holder": views.holder(holder), "cards": [views.card(c) for c in held]})
 
 

@@ -64,8 +64,10 @@ def _missing_holder() -> NotFound:
     return NotFound("no such holder", resource="holder")
 
 
-async def scoped_holder(tx: Store, op: Operator, operation: Operation, cid: str) -> HolderRecord:
-    holder = await tx.holder_by_citizen_id(CitizenId.parse(cid).value)
+async def scoped_holder(
+    tx: Store, op: Operator, operation: Operation, cid: str, *, lock: bool = True
+) -> HolderRecord:
+    holder = await tx.holder_by_citizen_id(CitizenId.parse(cid).value, lock=lock)
     if holder is None:
         raise _missing_holder()
     try:

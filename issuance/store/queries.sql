@@ -39,6 +39,11 @@ SELECT id, citizen_id, name, gender, birth_date, ethnicity, birthplace, phone, a
 FROM holders WHERE citizen_id = $1
 FOR UPDATE;
 
+-- name: holder_by_citizen_id_unlocked
+-- The same holder, read without a row lock (a look-up changes nothing).
+SELECT id, citizen_id, name, gender, birth_date, ethnicity, birthplace, phone, address, bank
+FROM holders WHERE citizen_id = $1;
+
 -- name: holder_by_id
 SELECT id, citizen_id, name, gender, birth_date, ethnicity, birthplace, phone, address, bank
 FROM holders WHERE id = $1
@@ -102,6 +107,13 @@ SELECT id, card_number, card_identifier, holder, bank, status, issue_date, expir
 FROM cards WHERE holder = $1
 ORDER BY id
 FOR UPDATE;
+
+-- name: cards_of_holder_unlocked
+SELECT id, card_number, card_identifier, holder, bank, status, issue_date, expiry_date,
+       card_data::text, photo, ordered_at_outlet, activated_at_outlet, job_id, replaces,
+       superseded_by
+FROM cards WHERE holder = $1
+ORDER BY id;
 
 -- name: set_superseded_by
 UPDATE cards SET superseded_by = $2, updated_at = now() WHERE id = $1;

@@ -185,8 +185,12 @@ class Store:
 
     # --- holders and photos ---------------------------------------------------------------
 
-    async def holder_by_citizen_id(self, citizen_id: str) -> HolderRecord | None:
-        row = await self._db.fetchrow(Q["holder_by_citizen_id"], citizen_id)
+    async def holder_by_citizen_id(
+        self, citizen_id: str, *, lock: bool = True
+    ) -> HolderRecord | None:
+        """The holder, locked FOR UPDATE unless ``lock`` is False (a read that changes nothing)."""
+        query = Q["holder_by_citizen_id"] if lock else Q["holder_by_citizen_id_unlocked"]
+        row = await self._db.fetchrow(query, citizen_id)
         return None if row is None else _holder(row)
 
     async def holder(self, holder_id: int) -> HolderRecord:
@@ -240,8 +244,10 @@ class Store:
         row = await self._db.fetchrow(Q["card_by_job"], job_id)
         return None if row is None else _card(row)
 
-    async def cards_of_holder(self, holder: int) -> list[CardRecord]:
-        return [_card(r) for r in await self._db.fetch(Q["cards_of_holder"], holder)]
+    async def cards_of_holder(self, holder: int, *, lock: bool = True) -> list[CardRecord]:
+        """The holder's cards, oldest first, locked unless ``lock`` is False."""
+        query = Q["cards_of_holder"] if lock else Q["cards_of_holder_unlocked"]
+        return [_card(r) for r in await self._db.fetch(query, holder)]
 
     async def set_superseded_by(self, card_id: int, newer: int) -> None:
         await self._db.execute(Q["set_superseded_by"], card_id, newer)
