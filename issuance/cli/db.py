@@ -14,6 +14,7 @@ from issuance.db.connect import database_errors
 from issuance.db.migrate import migrate
 from issuance.db.server import DatabaseServer
 from issuance.runtime import Runtime
+from issuance.store import Store
 
 out = Console(highlight=False)
 
@@ -23,9 +24,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     dbsub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     m = dbsub.add_parser("migrate", help="apply the schema migrations")
     m.set_defaults(func=lambda a: run(_migrate()))
-    p = dbsub.add_parser("prune-history", help="forget finished jobs older than N days")
-    p.add_argument("--days", type=int, default=180, help="keep this many days (default 180)")
-    p.set_defaults(func=lambda a: run(_prune(a.days)))
+    p = dbsub.add_parser(
+        "prune-history", help="forget finished jobs and kept idempotent answers past their time"
+    )
+    p.add_argument("--days", type=int, default=180, help="keep finished jobs this many days")
+    p.add_argument(
+        "--answer-days", type=int, default=7,
+        help="keep answers for Idempotency-Key retries this many days (default 7)",
+    )  # fmt: skip
+    p.set_defaults(func=lambda a: run(_prune(a.days, a.answer_days)))
 
 
 async def _migrate() -> int:
@@ -42,11 +49,13 @@ async def _migrate() -> int:
     return 0
 
 
-async def _prune(days: int) -> int:
-    before = datetime.now(UTC) - timedelta(days=days)
+async def _prune(days: int, answer_days: int) -> int:
+    now = datetime.now(UTC)
     total = 0
     async with Runtime(Settings.from_env()) as rt:
-        while n := await rt.queue.prune_history(before):
+        while n := await rt.queue.prune_history(now - timedelta(days=days)):
             total += n
+        answers = await Store(rt.pool).prune_idempotency(now - timedelta(days=answer_days))
     out.print(f"forgot {total} finished job(s) older than {days} days")
+    out.print(f"forgot {answers} idempotent answer(s) older than {answer_days} days")
     return 0

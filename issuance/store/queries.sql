@@ -343,3 +343,9 @@ RETURNING card;
 -- name: set_batch_counts
 -- The batch's file kind and counts, once the whole file has been read.
 UPDATE batches SET file_kind = $2, rows_read = $3, accepted = $4, rejected = $5 WHERE id = $1;
+
+-- name: prune_idempotency
+-- Forget the answers kept for Idempotency-Key retries, made before $1 (they hold personal
+-- data and are of no use once no client would retry).
+WITH gone AS (DELETE FROM idempotency WHERE created_at < $1 RETURNING 1)
+SELECT count(*) FROM gone;

@@ -297,6 +297,10 @@ class Store:
     async def audit_of_holder(self, holder: int) -> list[dict[str, Any]]:
         return [dict(r) for r in await self._db.fetch(Q["audit_of_holder"], holder)]
 
+    async def prune_idempotency(self, before: datetime) -> int:
+        """Forget idempotency records made before ``before``; how many."""
+        return int(await self._db.fetchval(Q["prune_idempotency"], before))
+
     async def idempotency_claim(self, operator: int, key: str, digest: bytes) -> bool:
         """True if the key is new (now taken); False if a request already used it."""
         return await self._db.fetchval(Q["idempotency_claim"], operator, key, digest) is not None
