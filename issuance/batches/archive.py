@@ -266,6 +266,7 @@ class ZipPhotos:
         *,
         keep_bytes: int = KEEP_BYTES,
     ) -> None:
+        self.source = source
         self.limits = limits
         self._kept = _Kept(keep_bytes)
         self._zip = _open_zip(source)
@@ -325,6 +326,17 @@ class ZipPhotos:
             raise NestedArchive(name, "the member is itself a zip archive")
         self._kept.put(info.filename, data)
         return data
+
+    def keep(self, name: str, data: bytes) -> None:
+        """Keep ``data``, read and checked elsewhere, as the member's bytes for one read.
+
+        A worker process that checked a photo hands its bytes back this way,
+        so the member need not be decompressed a second time when it is written.
+        """
+        info = self._lookup(name)
+        if info is None:
+            raise NoSuchMember(name, "no such file in the archive")
+        self._kept.put(info.filename, data)
 
     def _read_capped(self, info: zipfile.ZipInfo, name: str) -> bytes:
         cap = self.limits.max_member_bytes

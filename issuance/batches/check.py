@@ -20,6 +20,12 @@ duplicate is reported on the later line); but when the batch is rejected as
 a whole (:class:`BatchRejected`, not ``partial``) the caller must discard
 what it was handed, e.g. by rolling its transaction back.
 
+The rows of a large batch are checked in a pool of worker processes
+(:mod:`issuance.batches.parallel`, one per core unless ``workers`` says
+otherwise) while this thread reads the file and tallies the outcomes in file
+order; everything above (duplicates, active cards, ``on_chunk``, the
+problems and their order) is then exactly what the serial check gives.
+
 Problems are sorted by line (file-level problems without a line first). By
 default a batch is all or nothing: any problem raises :class:`BatchRejected`
 with all of them. With ``partial=True`` the valid applicants are returned
@@ -33,6 +39,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -48,9 +55,11 @@ from issuance.batches.formats import (
     FileKind,
     FormatProblem,
     RawRow,
+    Record,
     open_batch,
 )
-from issuance.batches.rows import Applicant, RowContext, check_row
+from issuance.batches.parallel import Checked, check_records
+from issuance.batches.rows import Applicant, RowContext, RowResult
 from issuance.errors import BatchRejected, FieldProblem
 from printers.photo import DEFAULT_LIMITS, PhotoLimits
 
@@ -100,13 +109,11 @@ class _Tally:
         self.applicants: list[Applicant] = []
         self.pending: list[Applicant] = []
         self.first_line: dict[str, int] = {}
-        self.rows = 0
         self.has_active_card = has_active_card
         self.on_chunk = on_chunk
         self.partial = partial
 
-    def row(self, raw: RawRow, ctx: RowContext) -> None:
-        result = check_row(raw, ctx)
+    def row(self, raw: RawRow, result: RowResult) -> None:
         self.problems.extend(result.problems)
         if result.citizen_id is not None and self._is_duplicate(result.citizen_id, raw.line):
             return
@@ -134,21 +141,30 @@ class _Tally:
         return True
 
 
-def _read(
-    records: Iterator[RawRow | FieldProblem], tally: _Tally, ctx: RowContext, max_rows: int
-) -> None:
-    for record in records:
-        if isinstance(record, FieldProblem):
-            tally.problems.append(record)
-            continue
-        tally.rows += 1
-        if tally.rows > max_rows:
-            message = f"a batch holds at most {max_rows} applicants"
-            tally.problems.append(
-                FieldProblem(FILE_FIELD, BatchProblem.TOO_MANY_ROWS, message, record.line)
-            )
-            return
-        tally.row(record, ctx)
+class _Limit:
+    """Counts the rows read; past ``max_rows`` a problem ends the stream."""
+
+    def __init__(self, max_rows: int) -> None:
+        self.max_rows = max_rows
+        self.rows = 0
+
+    def apply(self, records: Iterator[Record]) -> Iterator[Record]:
+        for record in records:
+            if isinstance(record, RawRow):
+                self.rows += 1
+                if self.rows > self.max_rows:
+                    message = f"a batch holds at most {self.max_rows} applicants"
+                    yield FieldProblem(FILE_FIELD, BatchProblem.TOO_MANY_ROWS, message, record.line)
+                    return
+            yield record
+
+
+def _read(checked: Iterator[Checked], tally: _Tally) -> None:
+    for item in checked:
+        if isinstance(item, FieldProblem):
+            tally.problems.append(item)
+        else:
+            tally.row(*item)
 
 
 def _flag_active(
@@ -166,9 +182,9 @@ def _flag_active(
     return [a for a in chunk if a.citizen_id not in flagged]
 
 
-def _is_empty(tally: _Tally) -> bool:
+def _is_empty(tally: _Tally, rows: int) -> bool:
     already = any(p.code == FormatProblem.EMPTY_FILE for p in tally.problems)
-    return tally.rows == 0 and not already
+    return rows == 0 and not already
 
 
 def check_batch(
@@ -182,21 +198,28 @@ def check_batch(
     max_rows: int = MAX_ROWS,
     photo_limits: PhotoLimits = DEFAULT_LIMITS,
     on_chunk: OnChunk | None = None,
+    workers: int | None = None,
 ) -> BatchCheck:
-    """Check every row of ``source``; raise :class:`BatchRejected` unless ``partial``."""
+    """Check every row of ``source``; raise :class:`BatchRejected` unless ``partial``.
+
+    ``workers`` processes check the rows of a large batch (by default one per
+    core; 1 checks serially in this thread), with the same outcome.
+    """
     batch = open_batch(source, encoding=encoding)
     tally = _Tally(batch.header_problems, has_active_card, on_chunk, partial=partial)
     ctx = RowContext(photos=photos, declared=batch.columns, today=today, photo_limits=photo_limits)
-    _read(batch.records, tally, ctx, max_rows)
+    limit = _Limit(max_rows)
+    count = (os.cpu_count() or 1) if workers is None else workers
+    _read(check_records(limit.apply(batch.records), ctx, count), tally)
     tally.flush()
-    if _is_empty(tally):
+    if _is_empty(tally, limit.rows):
         message = "the file holds no applicant"
         tally.problems.append(FieldProblem(FILE_FIELD, FormatProblem.EMPTY_FILE, message))
     problems = sorted(tally.problems, key=lambda p: p.line or 0)
     if problems and not partial:
         raise BatchRejected(problems)
     return BatchCheck(
-        batch.kind, batch.encoding, tally.rows, tuple(tally.applicants), tuple(problems)
+        batch.kind, batch.encoding, limit.rows, tuple(tally.applicants), tuple(problems)
     )
 
 

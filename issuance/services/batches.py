@@ -2,7 +2,9 @@
 
 Submission (:func:`submit`)
     Every row is checked (:func:`issuance.batches.check.check_batch`, run in a
-    worker thread so the event loop keeps serving), including the applicants
+    worker thread so the event loop keeps serving; a large batch's rows are
+    checked in a pool of worker processes, so the check does not compete
+    with this process's writes for one core), including the applicants
     who already hold a live card: the ``has_active_card`` callback asks the
     database once per 1 000 citizen IDs. By default any problem rejects the
     batch (:class:`BatchRejected`) and nothing is enqueued; with ``partial``

@@ -186,3 +186,20 @@ async def test_a_late_bad_row_rolls_back_the_chunks_already_written(
     for table in ("cards", "card_jobs", "card_job_keys", "holders", "holder_photos", "batches",
                   "batch_cards", "card_events", "audit_log"):  # fmt: skip
         assert await table_count(world, table) == 0, table
+
+
+async def test_a_large_partial_batch_checked_in_worker_processes(world: World) -> None:
+    persons = batch_people(1_200, seed=31)
+    for index in (10, 640, 1_150):
+        persons[index] = with_name(persons[index], "")
+    r = await submit(world, persons, params={"partial": "true"})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert (body["batch"]["accepted"], body["batch"]["rejected"]) == (1_197, 3)
+    assert [(e["line"], e["code"]) for e in body["errors"]] == [
+        (12, "required"),
+        (642, "required"),
+        (1_152, "required"),
+    ]
+    for table in ("cards", "card_jobs", "holders", "holder_photos", "batch_cards"):
+        assert await table_count(world, table) == 1_197, table

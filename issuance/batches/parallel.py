@@ -1,0 +1,218 @@
+"""Checking a batch's rows serially or in a pool of worker processes.
+
+Most of a row's check is pure CPU work in Python and Pillow (the photo's
+header parse and 1/8-scale decode, the ID and name rules), so a large batch
+is checked in a :class:`~concurrent.futures.ProcessPoolExecutor` of one
+worker per core while the calling thread only reads the file and tallies the
+outcomes. The outcome is the same as the serial path's, in the same order:
+
+* the records (raw rows and file-level problems) are read in file order and
+  cut into chunks of :data:`CHUNK_ROWS`; each chunk's rows go to a worker,
+  at most :data:`IN_FLIGHT_PER_WORKER` chunks per worker at a time (so a
+  file of inline photos is never all in flight), and the results are taken
+  back chunk by chunk in submission order, each record paired with its
+  row's result exactly as :func:`check_serially` pairs them;
+* a worker runs the very same :func:`~issuance.batches.rows.check_row` on
+  its own :class:`~issuance.batches.archive.ZipPhotos`, opened (and
+  inspected again) from the archive's source, since an open zip file cannot
+  be shared between processes;
+* a row's outcome crosses back as :class:`_Sent`, which holds no archive
+  handle: the caller's process rebuilds the :class:`Applicant` with a
+  :class:`PhotoRef` to its own archive (or the row's inline text) and keeps
+  the photo's bytes, already read by the worker, for the write that follows
+  (:meth:`ZipPhotos.keep`), so no member is decompressed twice.
+
+The workers are forked (:data:`START_METHOD`) from a frozen heap
+(:func:`gc.freeze`), so their collector never touches, and so never copies,
+the caller's pages: each adds about 45 MiB of its own.
+
+A batch of fewer than :data:`PARALLEL_MIN_ROWS` records, or a machine with
+one core, is checked serially: starting processes would cost more than it
+saves. The pool is started only once the first chunk is full and is shut
+down (pending chunks cancelled) when the rows are exhausted or the caller
+stops early.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import sys
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import date
+from itertools import chain, islice
+from pathlib import Path
+
+from issuance.batches.archive import ArchiveLimits, ZipPhotos
+from issuance.batches.formats import Column, RawRow, Record
+from issuance.batches.rows import (
+    Applicant,
+    ArchivePhoto,
+    InlinePhoto,
+    PhotoRef,
+    RowContext,
+    RowResult,
+    check_row,
+)
+from issuance.domain.card_data import Gender
+from issuance.errors import FieldProblem
+from printers.photo import PhotoLimits
+
+PARALLEL_MIN_ROWS = 500
+CHUNK_ROWS = 500
+IN_FLIGHT_PER_WORKER = 2
+# Forked workers start in milliseconds and import nothing. From Python 3.12 forking a
+# process that runs threads (the check runs in a worker thread) is deprecated, so there the
+# workers come from a fork server: a clean process that has imported this module once.
+START_METHOD = "fork" if sys.version_info < (3, 12) else "forkserver"
+
+Checked = FieldProblem | tuple[RawRow, RowResult]
+_Fields = tuple[int, str, str, Gender, date, int, str]
+
+
+def check_serially(records: Iterator[Record], ctx: RowContext) -> Iterator[Checked]:
+    """Each file-level problem as it is, each row with its result, in file order."""
+    for record in records:
+        yield record if isinstance(record, FieldProblem) else (record, check_row(record, ctx))
+
+
+def check_records(records: Iterator[Record], ctx: RowContext, workers: int) -> Iterator[Checked]:
+    """As :func:`check_serially`, in a pool of ``workers`` processes when that pays."""
+    first = list(islice(records, CHUNK_ROWS))
+    rest = chain(first, records)
+    if workers < 2 or len(first) < PARALLEL_MIN_ROWS:
+        return check_serially(rest, ctx)
+    return _in_pool(_chunks(rest), ctx, workers)
+
+
+def _chunks(records: Iterator[Record]) -> Iterator[list[Record]]:
+    while chunk := list(islice(records, CHUNK_ROWS)):
+        yield chunk
+
+
+# --- the worker side ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Setup:
+    """What a worker needs to build its own :class:`RowContext`."""
+
+    archive: str | Path | bytes | None
+    archive_limits: ArchiveLimits | None
+    declared: frozenset[Column] | None
+    today: date | None
+    photo_limits: PhotoLimits
+
+    @classmethod
+    def of(cls, ctx: RowContext) -> _Setup:
+        photos = ctx.photos
+        source = None if photos is None else photos.source
+        limits = None if photos is None else photos.limits
+        return cls(source, limits, ctx.declared, ctx.today, ctx.photo_limits)
+
+    def context(self) -> RowContext:
+        photos = None
+        if self.archive is not None and self.archive_limits is not None:
+            photos = ZipPhotos(self.archive, self.archive_limits)
+        return RowContext(photos, self.declared, self.today, self.photo_limits)
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """A row's result as it crosses back from a worker: no archive handle, the photo's bytes."""
+
+    citizen_id: str | None
+    problems: tuple[FieldProblem, ...]
+    fields: _Fields | None  # the Applicant's fields but its photo
+    archived: bytes | None  # an archive photo's bytes; None for an inline photo
+
+
+class _Worker:
+    """The worker process's context, set once by the pool's initializer."""
+
+    ctx: RowContext | None = None
+
+
+def _start(setup: _Setup) -> None:
+    _Worker.ctx = setup.context()
+
+
+def _send(result: RowResult) -> _Sent:
+    a = result.applicant
+    if a is None:
+        return _Sent(result.citizen_id, result.problems, None, None)
+    fields = (a.line, a.citizen_id, a.name, a.gender, a.birth_date, a.ethnicity, a.phone)
+    archived = a.photo.read() if isinstance(a.photo, ArchivePhoto) else None
+    return _Sent(result.citizen_id, result.problems, fields, archived)
+
+
+def _check_chunk(rows: list[RawRow]) -> list[_Sent]:
+    ctx = _Worker.ctx
+    assert ctx is not None, "the pool's initializer sets the worker's context"
+    return [_send(check_row(raw, ctx)) for raw in rows]
+
+
+# --- the caller's side --------------------------------------------------------------------
+
+
+def _photo(raw: RawRow, sent: _Sent, photos: ZipPhotos | None) -> PhotoRef:
+    if sent.archived is None:
+        return InlinePhoto(raw.cells[Column.PHOTO_BASE64])
+    assert photos is not None, "an archive photo was checked, so there is an archive"
+    member = raw.cells[Column.PHOTO]
+    photos.keep(member, sent.archived)
+    return ArchivePhoto(photos, member)
+
+
+def _receive(raw: RawRow, sent: _Sent, photos: ZipPhotos | None) -> RowResult:
+    if sent.fields is None:
+        return RowResult(None, sent.citizen_id, sent.problems)
+    applicant = Applicant(*sent.fields, photo=_photo(raw, sent, photos))
+    return RowResult(applicant, sent.citizen_id, sent.problems)
+
+
+def _merge(
+    chunk: list[Record], done: Future[list[_Sent]], photos: ZipPhotos | None
+) -> Iterator[Checked]:
+    sent = iter(done.result())
+    for record in chunk:
+        if isinstance(record, FieldProblem):
+            yield record
+        else:
+            yield record, _receive(record, next(sent), photos)
+
+
+def _submit(
+    pool: ProcessPoolExecutor, chunk: list[Record], *, starts_workers: bool
+) -> Future[list[_Sent]]:
+    """Send a chunk's rows; the first submission forks the workers from a frozen heap."""
+    rows = [r for r in chunk if isinstance(r, RawRow)]
+    if not starts_workers:
+        return pool.submit(_check_chunk, rows)
+    gc.freeze()  # the workers' collector then never writes to (and copies) the caller's pages
+    try:
+        return pool.submit(_check_chunk, rows)
+    finally:
+        gc.unfreeze()
+
+
+def _in_pool(chunks: Iterator[list[Record]], ctx: RowContext, workers: int) -> Iterator[Checked]:
+    mp = multiprocessing.get_context(START_METHOD)
+    if START_METHOD == "forkserver":
+        mp.set_forkserver_preload([__name__])
+    setup = _Setup.of(ctx)
+    pending: deque[tuple[list[Record], Future[list[_Sent]]]] = deque()
+    with ProcessPoolExecutor(workers, mp_context=mp, initializer=_start, initargs=(setup,)) as pool:
+        try:
+            for index, chunk in enumerate(chunks):
+                pending.append((chunk, _submit(pool, chunk, starts_workers=index == 0)))
+                if len(pending) > workers * IN_FLIGHT_PER_WORKER:
+                    yield from _merge(*pending.popleft(), ctx.photos)
+            while pending:
+                yield from _merge(*pending.popleft(), ctx.photos)
+        finally:
+            for _, future in pending:
+                future.cancel()
