@@ -33,6 +33,9 @@ from issuance.runtime import Runtime
 from issuance.services.common import check
 
 REAP_EVERY_SECONDS = 1.0
+# Long-polling agents may hold requests open for up to 30 s: on shutdown they are
+# given this long to finish, then cut off (they retry against the next server).
+GRACEFUL_SHUTDOWN_SECONDS = 3
 log = logging.getLogger("sscard.api")
 
 

@@ -39,16 +39,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s.set_defaults(func=lambda a: run(serve(a.host, a.port, workers=a.workers)))
 
 
-# Long-polling agents may hold requests open for up to 30 s: on shutdown they are
-# given this long to finish, then cut off (they retry against the next server).
-GRACEFUL_SHUTDOWN_SECONDS = 3
-
-
 def api_server(rt: Runtime, host: str, port: int) -> uvicorn.Server:
     """The uvicorn server for the API over an open runtime."""
     import uvicorn
 
-    from issuance.api.app import create_app
+    from issuance.api.app import GRACEFUL_SHUTDOWN_SECONDS, create_app
 
     config = uvicorn.Config(
         create_app(rt), host=host, port=port, loop="none", http="httptools",
@@ -91,12 +86,7 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def _worker(fd: int, dsn: str) -> subprocess.Popen[bytes]:
-    command = [
-        sys.executable, "-m", "uvicorn", "issuance.api.app:worker_app", "--factory",
-        "--fd", str(fd), "--loop", "uvloop", "--http", "httptools",
-        "--log-level", "warning", "--no-access-log",
-        "--timeout-graceful-shutdown", str(GRACEFUL_SHUTDOWN_SECONDS),
-    ]  # fmt: skip
+    command = [sys.executable, "-m", "issuance.api.worker", str(fd)]
     env = {**os.environ, "SSCARD_DATABASE_URL": dsn}
     return subprocess.Popen(command, env=env, pass_fds=(fd,))
 
