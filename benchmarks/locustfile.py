@@ -6,12 +6,15 @@ and sets the environment below), or by hand:
 ``SSCARD_LOAD_ACCOUNTS`` naming a JSON file ``{"clerks": [token...], "agent":
 token, "site": outlet code}``.
 
-Every task sends exactly one request and every user runs its tasks at a
-constant rate (``SSCARD_LOAD_RATE``, tasks per second per user), so the load
-offered is ``users x rate`` requests per second whatever the latency: the test
-asks "is this rate sustained, and how fast is each answer?", not "how much
-does it take to saturate?". A rate the stack cannot sustain shows as measured
-throughput below the offered one.
+Every task sends exactly one request, and each user starts its tasks as a
+Poisson process of rate ``SSCARD_LOAD_RATE`` (tasks per second per user;
+the gaps are drawn from the exponential distribution and counted from one
+start to the next, so a slow answer does not slow the arrivals). The load
+offered is ``users x rate`` requests per second, arriving as independent
+clerks' requests do, not in lockstep: the test asks "is this rate sustained,
+and how fast is each answer?", not "how much does it take to saturate?". A
+rate the stack cannot sustain shows as measured throughput below the offered
+one.
 
 Weights of the counter mix, from what a counter does in a day: most visits
 are questions about a card being made or used; applications and loss reports
@@ -39,12 +42,13 @@ import base64
 import io
 import os
 import random
+import time
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import orjson
-from locust import constant_throughput, task
+from locust import task
 from locust.contrib.fasthttp import FastHttpUser
 from PIL import Image
 
@@ -55,6 +59,19 @@ ACCOUNTS: dict[str, Any] = orjson.loads(
     Path(os.environ.get("SSCARD_LOAD_ACCOUNTS", "var/load-accounts.json")).read_bytes()
 )
 RATE = float(os.environ.get("SSCARD_LOAD_RATE", "5"))  # tasks (= requests) per second per user
+
+
+class PoissonPacing:
+    """A locust ``wait_time``: task starts form a Poisson process of ``rate`` per second."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.due = 0.0
+
+    def __call__(self, user: Any) -> float:
+        now = time.monotonic()
+        self.due = max(self.due, now - 1.0) + user.rng.expovariate(self.rate)
+        return max(0.0, self.due - now)
 
 
 def _photo() -> str:
@@ -84,10 +101,13 @@ class Clerk(FastHttpUser):
     """A counter clerk at an instant-issuance outlet, with the cards of their holders."""
 
     weight = 10
-    wait_time = constant_throughput(RATE)
+
+    def wait_time(self) -> float:
+        return self.pacing(self)
 
     def on_start(self) -> None:
         self.rng = random.Random()
+        self.pacing = PoissonPacing(RATE)
         token = self.rng.choice(ACCOUNTS["clerks"])
         self.auth = {"Authorization": f"Bearer {token}"}
         # this clerk's cards, by where they stand
@@ -198,9 +218,13 @@ class OutletAgent(FastHttpUser):
     """An outlet agent: claims the outlet's jobs, then completes them one request at a time."""
 
     weight = 1
-    wait_time = constant_throughput(RATE)
+
+    def wait_time(self) -> float:
+        return self.pacing(self)
 
     def on_start(self) -> None:
+        self.rng = random.Random()
+        self.pacing = PoissonPacing(RATE)
         self.auth = {"Authorization": f"Bearer {ACCOUNTS['agent']}"}
         self.worker = f"load-agent-{random.getrandbits(32):x}"
         self.held: list[int] = []
