@@ -2,9 +2,10 @@
 
 ``create_app(rt)`` serves the counter services (:mod:`issuance.api.counter`)
 and the outlet agent's endpoints (:mod:`issuance.api.agent`) over the
-runtime's pool and queue. Its lifespan runs the reaper: every second
+runtime's pool and queue. Its lifespan runs the maintenance loop: every second
 ``Queue.reap_expired()`` releases jobs whose worker's lease ran out (back to
-the queue, or in doubt after a physical step).
+the queue, or in doubt after a physical step), and every minute temporary loss
+reports older than ``TEMPORARY_LOSS_DAYS`` lapse (the card is usable again).
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from fastapi.responses import ORJSONResponse, Response
 
-from cardqueue import Queue
 from issuance.api import agent, counter
 from issuance.api import batches as batch_routes
 from issuance.api.deps import CtxDep
@@ -30,22 +32,30 @@ from issuance.config import Settings
 from issuance.domain.roles import Operation
 from issuance.errors import SscardError
 from issuance.runtime import Runtime
+from issuance.services import cards
 from issuance.services.common import check
+from issuance.store import Store
 
 REAP_EVERY_SECONDS = 1.0
+LAPSE_EVERY_SECONDS = 60.0
 # Long-polling agents may hold requests open for up to 30 s: on shutdown they are
 # given this long to finish, then cut off (they retry against the next server).
 GRACEFUL_SHUTDOWN_SECONDS = 3
 log = logging.getLogger("sscard.api")
 
 
-async def reap_forever(queue: Queue, every: float = REAP_EVERY_SECONDS) -> None:
-    """Release expired leases every ``every`` seconds until cancelled."""
+async def maintain_forever(rt: Runtime, every: float = REAP_EVERY_SECONDS) -> None:
+    """Until cancelled: release expired leases every ``every`` seconds, and lapse
+    temporary losses past their time every ``LAPSE_EVERY_SECONDS``."""
+    next_lapse = 0.0
     while True:
         try:
-            await queue.reap_expired()
+            await rt.queue.reap_expired()
+            if (now := time.monotonic()) >= next_lapse:
+                next_lapse = now + LAPSE_EVERY_SECONDS
+                await cards.lapse_temporary_losses(Store(rt.pool), datetime.now(UTC))
         except SscardError as exc:
-            log.warning("reaper: %s", exc.message)
+            log.warning("maintenance: %s", exc.message)
         await asyncio.sleep(every)
 
 
@@ -61,7 +71,7 @@ def create_app(rt: Runtime, *, own_runtime: bool = False) -> FastAPI:
         async with contextlib.AsyncExitStack() as stack:
             if own_runtime:
                 await stack.enter_async_context(rt)
-            task = asyncio.create_task(reap_forever(rt.queue), name="sscard-reaper")
+            task = asyncio.create_task(maintain_forever(rt), name="sscard-maintenance")
             try:
                 yield
             finally:

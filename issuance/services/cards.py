@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from cardqueue import JobState, Queue, Step
@@ -219,6 +220,19 @@ async def report_loss(store: Store, op: Operator, number: str, kind: LossKind) -
 async def cancel_loss(store: Store, op: Operator, number: str) -> CardRecord:
     """解挂: lift a temporary loss."""
     return await one_step(store, op, number, CANCEL_LOSS)
+
+
+async def lapse_temporary_losses(store: Store, at: datetime) -> list[int]:
+    """Temporary losses older than ``TEMPORARY_LOSS_DAYS`` and never made formal lapse: the
+    card is usable again (the lifecycle's LAPSE_TEMPORARY_LOSS), with an event. Run by the
+    API's maintenance loop; returns the cards changed."""
+    to_status = lifecycle.apply(CardStatus.LOST_TEMPORARY, Action.LAPSE_TEMPORARY_LOSS)
+    before = at - timedelta(days=lifecycle.TEMPORARY_LOSS_DAYS)
+    note = f"temporary loss lapsed after {lifecycle.TEMPORARY_LOSS_DAYS} days"
+    async with store.transaction() as tx:
+        return await tx.lapse_temporary_losses(
+            before, Action.LAPSE_TEMPORARY_LOSS.value, to_status.value, note
+        )
 
 
 async def cancel(store: Store, op: Operator, number: str) -> CardRecord:

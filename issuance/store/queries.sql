@@ -349,3 +349,21 @@ UPDATE batches SET file_kind = $2, rows_read = $3, accepted = $4, rejected = $5 
 -- data and are of no use once no client would retry).
 WITH gone AS (DELETE FROM idempotency WHERE created_at < $1 RETURNING 1)
 SELECT count(*) FROM gone;
+
+-- name: lapse_temporary_losses
+-- Cards whose temporary loss was reported before $1 and never made formal or lifted take
+-- status $3 through action $2, with an event; the cards changed.
+WITH due AS (
+    SELECT c.id FROM cards c
+    WHERE c.status = 'lost_temporary'
+      AND (SELECT max(e.at) FROM card_events e
+           WHERE e.card = c.id AND e.to_status = 'lost_temporary') < $1
+    FOR UPDATE OF c SKIP LOCKED
+),
+changed AS (
+    UPDATE cards SET status = $3, updated_at = now() FROM due WHERE cards.id = due.id
+    RETURNING cards.id
+)
+INSERT INTO card_events (card, action, from_status, to_status, operator, outlet, at, reason, note)
+SELECT id, $2, 'lost_temporary', $3, NULL, NULL, now(), NULL, $4 FROM changed
+RETURNING card;

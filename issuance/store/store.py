@@ -297,6 +297,15 @@ class Store:
     async def audit_of_holder(self, holder: int) -> list[dict[str, Any]]:
         return [dict(r) for r in await self._db.fetch(Q["audit_of_holder"], holder)]
 
+    async def lapse_temporary_losses(
+        self, reported_before: datetime, action: str, to_status: str, note: str
+    ) -> list[int]:
+        """Lapse temporary losses reported before ``reported_before``; the cards changed."""
+        rows = await self._db.fetch(
+            Q["lapse_temporary_losses"], reported_before, action, to_status, note
+        )
+        return [int(r["card"]) for r in rows]
+
     async def prune_idempotency(self, before: datetime) -> int:
         """Forget idempotency records made before ``before``; how many."""
         return int(await self._db.fetchval(Q["prune_idempotency"], before))

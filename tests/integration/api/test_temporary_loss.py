@@ -1,0 +1,58 @@
+"""挂失: a temporary loss lapses after TEMPORARY_LOSS_DAYS unless made formal or lifted."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from issuance.domain.lifecycle import TEMPORARY_LOSS_DAYS
+from issuance.runtime import Runtime
+from issuance.services.cards import lapse_temporary_losses
+from issuance.store import Store
+from tests.integration.api.world import World
+
+
+async def _lose(world: World, pool: asyncpg.Pool, kind: str, *, days_ago: float) -> str:
+    card = await world.active()
+    number = card["card_number"]
+    r = await world.post("clerk_a", f"/v1/cards/{number}/loss", {"kind": kind})
+    assert r.status_code == 200, r.text
+    await pool.execute(
+        "UPDATE card_events SET at = now() - make_interval(secs => $2)"
+        " WHERE card = (SELECT id FROM cards WHERE card_number = $1) AND to_status LIKE 'lost_%'",
+        number, days_ago * 86400,
+    )  # fmt: skip
+    return str(number)
+
+
+async def _status(world: World, number: str) -> str:
+    r = await world.client.get(f"/v1/cards/{number}", headers=world.auth("clerk_a"))
+    assert r.status_code == 200, r.text
+    return str(r.json()["card"]["status"])
+
+
+async def test_old_temporary_losses_lapse_and_others_stay(world: World, rt: Runtime) -> None:
+    old = await _lose(world, rt.pool, "temporary", days_ago=TEMPORARY_LOSS_DAYS + 1)
+    recent = await _lose(world, rt.pool, "temporary", days_ago=TEMPORARY_LOSS_DAYS - 1)
+    formal = await _lose(world, rt.pool, "formal", days_ago=TEMPORARY_LOSS_DAYS + 10)
+    changed = await lapse_temporary_losses(Store(rt.pool), datetime.now(UTC))
+    assert len(changed) == 1
+    assert await _status(world, old) == "active"
+    assert await _status(world, recent) == "lost_temporary"
+    assert await _status(world, formal) == "lost_formal"
+    events = await rt.pool.fetch(
+        "SELECT action, from_status, to_status FROM card_events"
+        " WHERE card = (SELECT id FROM cards WHERE card_number = $1) ORDER BY id",
+        old,
+    )
+    assert tuple(events[-1]) == ("lapse_temporary_loss", "lost_temporary", "active")
+    # lapsing again changes nothing
+    assert await lapse_temporary_losses(Store(rt.pool), datetime.now(UTC)) == []
+
+
+async def test_nothing_lapses_before_its_time(world: World, rt: Runtime) -> None:
+    number = await _lose(world, rt.pool, "temporary", days_ago=0)
+    later = datetime.now(UTC) + timedelta(days=TEMPORARY_LOSS_DAYS - 1)
+    assert await lapse_temporary_losses(Store(rt.pool), later) == []
+    assert await _status(world, number) == "lost_temporary"
