@@ -64,9 +64,8 @@ from issuance.batches.check import BatchCheck, HasActiveCard, check_batch
 from issuance.batches.formats import BatchSource, FileKind
 from issuance.batches.rows import Applicant
 from issuance.domain import lifecycle
-from issuance.domain.card_data import BEIJING_REGION, CardData
+from issuance.domain.card_data import BEIJING_REGION
 from issuance.domain.cards import Action, CardStatus
-from issuance.domain.numbers import BEIJING_IDENTIFIERS, card_number
 from issuance.domain.roles import Operation, Role
 from issuance.errors import ConflictError, FieldError, FieldProblem, NotFound
 from issuance.services import jobs
@@ -80,12 +79,11 @@ from issuance.services.common import (
 )
 from issuance.services.ordering import (
     CARD_JOB,
-    CARD_TYPE,
     MEDIA_TYPES,
-    VALIDITY_YEARS,
     HolderInput,
-    card_data_json,
+    Issue,
     holder_record,
+    new_card,
 )
 from issuance.store import EventRecord, Operator, OutletRecord, Store
 from issuance.store.records import BatchCounts, BatchEntryRecord, BatchRecord, NewBatch, NewCard
@@ -177,13 +175,6 @@ def _active_lookup(store: Store, loop: asyncio.AbstractEventLoop) -> HasActiveCa
 # --- writing ----------------------------------------------------------------------------------
 
 
-def _expiry(issued: date) -> date:
-    try:
-        return issued.replace(year=issued.year + VALIDITY_YEARS)
-    except ValueError:  # 29 February
-        return issued.replace(year=issued.year + VALIDITY_YEARS, day=28)
-
-
 def _holder_input(a: Applicant) -> HolderInput:
     return HolderInput(
         citizen_id=a.citizen_id, name=a.name, gender=a.gender, birth_date=a.birth_date,
@@ -228,19 +219,8 @@ class _Issue:
 
 
 def _new_card(issue: _Issue, a: Applicant, sequence: int, holder: int, photo: int) -> NewCard:
-    data = CardData(
-        card_number=card_number(sequence), card_identifier=BEIJING_IDENTIFIERS.make(sequence),
-        card_type=CARD_TYPE, issuing_institution=issue.institution, issue_date=issue.issued,
-        expiry_date=_expiry(issue.issued), citizen_id=a.citizen_id, name=a.name,
-        gender=a.gender, ethnicity=a.ethnicity, birthplace=a.citizen_id[:6],
-        birth_date=a.birth_date,
-    )  # fmt: skip
-    return NewCard(
-        card_number=data.card_number, card_identifier=data.card_identifier, holder=holder,
-        bank=issue.bank, issue_date=data.issue_date, expiry_date=data.expiry_date,
-        card_data=card_data_json(data), photo=photo, ordered_at_outlet=issue.outlet,
-        replaces=None,
-    )  # fmt: skip
+    card_issue = Issue(issue.bank, issue.institution, issue.outlet, issue.issued)
+    return new_card(sequence, _holder_input(a), card_issue, holder=holder, photo=photo)
 
 
 async def _build_cards(

@@ -28,7 +28,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 from cardqueue import Capability, NewJob, Priority, Queue
 from issuance.batches.screening import printed_name, screen_photo
@@ -156,21 +156,58 @@ def _expiry(issued: date) -> date:
         return issued.replace(year=issued.year + VALIDITY_YEARS, day=28)
 
 
-def _new_card(order: Order, sequence: int, institution: str | None) -> NewCard:
-    h = order.holder
-    issued = now().date()
+class Person(Protocol):
+    """What a card says of its holder (a holder record, or a batch row)."""
+
+    @property
+    def citizen_id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def gender(self) -> Gender: ...
+    @property
+    def ethnicity(self) -> int: ...
+    @property
+    def birthplace(self) -> str: ...
+    @property
+    def birth_date(self) -> date: ...
+
+
+@dataclass(frozen=True)
+class Issue:
+    """Who issues a card, where and when."""
+
+    bank: str
+    institution: str | None
+    outlet: str | None
+    issued: date
+
+
+def new_card(
+    sequence: int, person: Person, issue: Issue, *, holder: int, photo: int,
+    replaces: int | None = None,
+) -> NewCard:  # fmt: skip
+    """The card numbered from ``sequence``: its record and what goes on its face and chip."""
     data = CardData(
         card_number=card_number(sequence), card_identifier=BEIJING_IDENTIFIERS.make(sequence),
-        card_type=CARD_TYPE, issuing_institution=institution or BEIJING_REGION.ljust(12, "0"),
-        issue_date=issued, expiry_date=_expiry(issued), citizen_id=h.citizen_id, name=h.name,
-        gender=h.gender, ethnicity=h.ethnicity, birthplace=h.birthplace, birth_date=h.birth_date,
+        card_type=CARD_TYPE, issuing_institution=issue.institution or BEIJING_REGION.ljust(12, "0"),
+        issue_date=issue.issued, expiry_date=_expiry(issue.issued), citizen_id=person.citizen_id,
+        name=person.name, gender=person.gender, ethnicity=person.ethnicity,
+        birthplace=person.birthplace, birth_date=person.birth_date,
     )  # fmt: skip
     return NewCard(
-        card_number=data.card_number, card_identifier=data.card_identifier, holder=h.id,
-        bank=h.bank, issue_date=data.issue_date, expiry_date=data.expiry_date,
-        card_data=card_data_json(data), photo=order.photo, ordered_at_outlet=order.outlet.code,
-        replaces=None if order.subject is None else order.subject.id,
+        card_number=data.card_number, card_identifier=data.card_identifier, holder=holder,
+        bank=issue.bank, issue_date=data.issue_date, expiry_date=data.expiry_date,
+        card_data=card_data_json(data), photo=photo, ordered_at_outlet=issue.outlet,
+        replaces=replaces,
     )  # fmt: skip
+
+
+def _new_card(order: Order, sequence: int, institution: str | None) -> NewCard:
+    h = order.holder
+    issue = Issue(h.bank, institution, order.outlet.code, now().date())
+    replaces = None if order.subject is None else order.subject.id
+    return new_card(sequence, h, issue, holder=h.id, photo=order.photo, replaces=replaces)
 
 
 async def _retire_old_cards(tx: Store, op: Operator, order: Order) -> list[int]:
