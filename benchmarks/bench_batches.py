@@ -38,20 +38,21 @@ from issuance.domain.roles import Role
 from issuance.services import admin, batches
 from issuance.store import Operator, Store
 from printers.manifest import BatchHeading, CardStatus, ManifestEntry, manifest_pdf
-from tests.unit.batches.builders import TODAY, Person, batch_csv, people, photo_zip
+from tests.unit.batches.builders import TODAY, Person, batch_csv, people, photo_zip, portrait
 
 ROWS = 10_000
+PHOTO = portrait()  # 358 x 441, about 20 KB: the size of a real ID photo
 
 
 @pytest.fixture(scope="module")
 def big_batch(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A 10 000-row GB 18030 CSV file and its zip of 10 000 small JPEG photos."""
+    """A 10 000-row GB 18030 CSV file and its zip of 10 000 ID-photo-sized JPEGs."""
     folder = tmp_path_factory.mktemp("batch")
     persons = people(ROWS, seed=11)
     csv_path = folder / "batch.csv"
     csv_path.write_bytes(batch_csv(persons).encode("gb18030"))
     zip_path = folder / "photos.zip"
-    zip_path.write_bytes(photo_zip(persons))
+    zip_path.write_bytes(photo_zip(persons, PHOTO))
     return csv_path, zip_path
 
 
@@ -168,7 +169,7 @@ def _fresh_batch(folder: Path, seed: int) -> tuple[Path, Path]:
     csv_path = folder / f"batch-{seed}.csv"
     csv_path.write_bytes(batch_csv(persons).encode("gb18030"))
     zip_path = folder / f"photos-{seed}.zip"
-    zip_path.write_bytes(photo_zip(persons))
+    zip_path.write_bytes(photo_zip(persons, PHOTO))
     return csv_path, zip_path
 
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import os
 import sys
 from collections import deque
 from collections.abc import Iterator
@@ -64,6 +65,9 @@ from printers.photo import PhotoLimits
 PARALLEL_MIN_ROWS = 500
 CHUNK_ROWS = 500
 IN_FLIGHT_PER_WORKER = 2
+# The workers yield the CPU to everything else in the machine: the batch's own writes (the
+# submitting process and its database backend) and the counters' requests.
+WORKER_NICENESS = 10
 # Forked workers start in milliseconds and import nothing. From Python 3.12 forking a
 # process that runs threads (the check runs in a worker thread) is deprecated, so there the
 # workers come from a fork server: a clean process that has imported this module once.
@@ -137,6 +141,7 @@ class _Worker:
 
 
 def _start(setup: _Setup) -> None:
+    os.nice(WORKER_NICENESS)
     _Worker.ctx = setup.context()
 
 

@@ -8,8 +8,11 @@ anything the full checks refuse:
 Photos (:func:`screen_photo`)
     A JPEG is opened lazily (header only: format, size, EXIF orientation,
     Pillow's decompression-bomb guard, exactly as :func:`printers.photo.load_photo`
-    does) and then decoded with :meth:`PIL.Image.Image.draft` at the smallest
-    DCT scale. The whole entropy-coded stream is still read, so a truncated or
+    does). A sound baseline JPEG (:func:`issuance.batches.jpegscan.sound_baseline`:
+    its markers in order, one scan running to EOI, tables libjpeg accepts)
+    cannot fail to decode, so it is accepted without reading its pixels. Any
+    other JPEG is decoded with :meth:`PIL.Image.Image.draft` at the smallest
+    DCT scale: the whole entropy-coded stream is still read, so a truncated or
     corrupt file fails as it would in a full decode, but no full-size pixels
     are produced. A PNG (whose zlib stream must be inflated anyway and whose
     trailing ``eXIf`` chunk may rotate it) goes through the full
@@ -36,6 +39,7 @@ from functools import cache, lru_cache
 
 from PIL import Image
 
+from issuance.batches.jpegscan import sound_baseline
 from issuance.errors import FieldError, UnprintableName
 from printers.face import DEFAULT_LAYOUT, check_printable, mm_to_px
 from printers.fonts import card_font, normalise_name, refused_name_characters
@@ -97,7 +101,8 @@ def screen_photo(data: bytes, limits: PhotoLimits) -> PhotoFormat:
         return load_photo(data, limits).source_format
     with _open_jpeg(data) as image:
         check_dimensions(upright_size(image), limits)
-        _draft_decode(image)
+        if not sound_baseline(data):
+            _draft_decode(image)
     return fmt
 
 

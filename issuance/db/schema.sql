@@ -151,6 +151,9 @@ CREATE TABLE holder_photos (
 
 CREATE INDEX holder_photos_holder ON holder_photos (holder);
 
+-- Already compressed images: stored out of line without pglz (0004).
+ALTER TABLE holder_photos ALTER COLUMN image SET STORAGE EXTERNAL;
+
 CREATE SEQUENCE card_number_seq AS bigint MINVALUE 1;
 
 CREATE TABLE cards (

@@ -95,6 +95,8 @@ LINE_ALIAS = "central"
 PHOTO_CHUNK_COUNT = 1_000
 PHOTO_CHUNK_BYTES = 32 * 1024 * 1024
 SECONDS_PER_HOUR = 3600.0
+CHUNKS_AHEAD = 2  # chunks checked and waiting to be written (about 40 MB of ID photos)
+STOP_POLL_SECONDS = 0.05
 
 
 class BatchStatus(StrEnum):
@@ -294,12 +296,20 @@ class _Stopped(Exception):
 async def _check_and_write(
     lookups: Store, submission: Submission, photos: ZipPhotos | None, writer: _Writer
 ) -> BatchCheck:
-    """Check in a worker thread; write each chunk as soon as it has passed every check."""
+    """Check in a worker thread; write each chunk as soon as it has passed every check.
+
+    The check runs at most :data:`CHUNKS_AHEAD` chunks ahead of the writes: their
+    photos' bytes are held until written, so a batch never sits in memory whole.
+    """
     loop = asyncio.get_running_loop()
     chunks: asyncio.Queue[list[Applicant] | None] = asyncio.Queue()
     stop = threading.Event()
+    room = threading.Semaphore(CHUNKS_AHEAD)
 
     def on_chunk(chunk: Sequence[Applicant]) -> None:
+        while not room.acquire(timeout=STOP_POLL_SECONDS):
+            if stop.is_set():
+                raise _Stopped
         if stop.is_set():
             raise _Stopped
         loop.call_soon_threadsafe(chunks.put_nowait, list(chunk))
@@ -314,6 +324,7 @@ async def _check_and_write(
     try:
         while (chunk := await chunks.get()) is not None:
             await writer.write(chunk)
+            room.release()
     except BaseException:
         stop.set()
         with contextlib.suppress(Exception):

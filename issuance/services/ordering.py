@@ -139,12 +139,15 @@ def holder_record(data: HolderInput, bank: str, holder_id: int = 0) -> HolderRec
     )  # fmt: skip
 
 
+_CARD_FIELDS = tuple(f.name for f in dataclasses.fields(CardData))
+
+
 def card_data_json(data: CardData) -> dict[str, Any]:
     """CardData as JSON: dates ISO, gender "1"/"2"."""
     out: dict[str, Any] = {}
-    for f in dataclasses.fields(data):
-        value = getattr(data, f.name)
-        out[f.name] = value.isoformat() if isinstance(value, date) else str(value)
+    for name in _CARD_FIELDS:
+        value = getattr(data, name)
+        out[name] = value.isoformat() if isinstance(value, date) else str(value)
     out["ethnicity"] = data.ethnicity
     return out
 

@@ -244,10 +244,9 @@ SET name = excluded.name, gender = excluded.gender, birth_date = excluded.birth_
     bank = excluded.bank, updated_at = now()
 RETURNING id, citizen_id;
 
--- name: insert_photos_bulk
-INSERT INTO holder_photos (holder, image, media_type)
-SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::text[])
-RETURNING id, holder;
+-- name: next_photo_ids
+-- $1 photo ids drawn ahead, so that photos can be written with COPY.
+SELECT nextval(pg_get_serial_sequence('holder_photos', 'id')) AS id FROM generate_series(1, $1);
 
 -- name: insert_cards_bulk
 -- Many cards in one statement, with ids drawn ahead ($1), their jobs ($11) and the cards

@@ -19,6 +19,11 @@ UNION ALL
 SELECT 'constraint', conrelid::regclass || '.' || conname, pg_get_constraintdef(oid)
 FROM pg_constraint WHERE connamespace = 'public'::regnamespace
 UNION ALL
+SELECT 'storage', a.attrelid::regclass || '.' || a.attname, a.attstorage::text
+FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_type t ON t.oid = a.atttypid
+WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' AND a.attnum > 0
+  AND a.attstorage <> t.typstorage
+UNION ALL
 SELECT 'sequence', sequencename, data_type::text FROM pg_sequences WHERE schemaname = 'public'
 UNION ALL
 SELECT 'function', p.proname, pg_get_functiondef(p.oid)

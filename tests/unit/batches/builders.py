@@ -9,7 +9,8 @@ import zipfile
 from dataclasses import dataclass, replace
 from datetime import date
 
-from PIL import Image
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
 
 from issuance.domain.card_data import Gender
 from issuance.domain.identity import CitizenId, random_citizen_id
@@ -24,6 +25,26 @@ def jpeg(width: int = 120, height: int = 150, shade: int = 180) -> bytes:
     """A small, valid JPEG photo."""
     out = io.BytesIO()
     Image.new("RGB", (width, height), (shade, shade - 20, shade - 40)).save(out, "JPEG")
+    return out.getvalue()
+
+
+def portrait(seed: int = 0, noise: float = 5.0) -> bytes:
+    """A photo the size of a real one: 358 x 441 (the ID-photo size), about 20 KB.
+
+    A blurred head and shoulders with sensor-like noise, so the JPEG's entropy-coded
+    data is as long as a scanned portrait's (a flat colour would compress to ~1 KB).
+    """
+    rng = np.random.default_rng(seed)
+    width, height = 358, 441
+    image = Image.new("RGB", (width, height), (236, 240, 245))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((104, 70, 254, 260), fill=(224, 186, 160))
+    draw.rectangle((60, 300, 298, 441), fill=(40, 50, 80))
+    draw.ellipse((90, 40, 268, 150), fill=(30, 25, 20))
+    pixels = np.asarray(image.filter(ImageFilter.GaussianBlur(3)), dtype=np.float32)
+    pixels += rng.normal(0.0, noise, pixels.shape)
+    out = io.BytesIO()
+    Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(out, "JPEG", quality=85)
     return out.getvalue()
 
 

@@ -18,7 +18,7 @@ from issuance.errors import InputError
 from printers.face import check_printable
 from printers.photo import DEFAULT_LIMITS, PhotoFormat, PhotoRejected, load_photo
 
-from .builders import TODAY, batch_csv, jpeg, people, photo_zip
+from .builders import TODAY, batch_csv, jpeg, people, photo_zip, portrait
 
 
 def _outcome(check: Callable[[], object]) -> tuple[str, str]:
@@ -49,7 +49,32 @@ def _exif_rotated_jpeg() -> bytes:
     return out.getvalue()
 
 
+def _saved(mode: str = "RGB", **options: object) -> bytes:
+    out = io.BytesIO()
+    Image.new(mode, (120, 150), 90).save(out, "JPEG", **options)
+    return out.getvalue()
+
+
+def _bad_huffman_table(data: bytes) -> bytes:
+    """The first DHT's code counts say 255 codes of 16 bits: libjpeg refuses the table."""
+    at = data.index(b"\xff\xc4") + 5
+    return data[:at] + bytes(15) + b"\xff" + data[at + 16 :]
+
+
+PORTRAIT = portrait()
+
 PHOTOS: dict[str, bytes] = {
+    "portrait": PORTRAIT,
+    "portrait without eoi": PORTRAIT[:-2],
+    "portrait cut short": PORTRAIT[:9000],
+    "portrait cut short, eoi appended": PORTRAIT[:9000] + b"\xff\xd9",
+    "portrait with a stray marker in its data": PORTRAIT[:9000] + b"\xff\xc4" + PORTRAIT[9000:],
+    "portrait with bytes after eoi": PORTRAIT + b"trailing bytes",
+    "portrait with a bad huffman table": _bad_huffman_table(PORTRAIT),
+    "progressive jpeg": _saved(progressive=True),
+    "jpeg with restart markers": _saved(restart_marker_rows=1),
+    "grey jpeg": _saved("L"),
+    "cmyk jpeg": _saved("CMYK"),
     "jpeg": jpeg(),
     "large jpeg": jpeg(1200, 1500),
     "truncated jpeg": jpeg(600, 750)[:-400],
@@ -71,6 +96,25 @@ def test_a_photo_is_screened_as_the_full_decode_judges_it(name: str) -> None:
     full = _reason(lambda: load_photo(data, DEFAULT_LIMITS).source_format)
     fast = _reason(lambda: screen_photo(data, DEFAULT_LIMITS))
     assert fast == full
+
+
+def test_mutated_portraits_are_screened_as_the_full_decode_judges_them() -> None:
+    """Truncations, overwritten bytes (FF among them) and insertions anywhere in the file."""
+    rng = random.Random(17)
+    for _ in range(300):
+        data, at = bytearray(PORTRAIT), rng.randrange(len(PORTRAIT))
+        patch = bytes(rng.choice((0xFF, 0x00, 0xD9, rng.randrange(256))) for _ in range(2))
+        kind = rng.choice(("cut", "overwrite", "insert"))
+        if kind == "cut":
+            del data[at:]
+        elif kind == "overwrite":
+            data[at : at + 2] = patch
+        else:
+            data[at:at] = patch
+        mutated = bytes(data)
+        full = _reason(lambda m=mutated: load_photo(m, DEFAULT_LIMITS).source_format)
+        fast = _reason(lambda m=mutated: screen_photo(m, DEFAULT_LIMITS))
+        assert fast == full, (kind, at, patch)
 
 
 def test_the_reason_of_a_refused_photo_is_kept() -> None:

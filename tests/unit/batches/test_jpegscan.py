@@ -1,0 +1,69 @@
+"""The marker-structure reading of a JPEG: which files are known sound without a decode."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from issuance.batches.jpegscan import runs_to_eoi, scan_start, sound_baseline, tables_decode
+
+from .builders import jpeg, portrait
+
+PORTRAIT = portrait()
+
+
+def _saved(**options: object) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (120, 150), (9, 8, 7)).save(out, "JPEG", **options)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "data", [PORTRAIT, jpeg(), _saved(restart_marker_rows=1), PORTRAIT + b"after eoi"],
+    ids=["portrait", "flat", "restart markers", "bytes after eoi"],
+)  # fmt: skip
+def test_a_sound_baseline_jpeg_is_known_sound(data: bytes) -> None:
+    assert sound_baseline(data)
+
+
+NOT_KNOWN_SOUND = {
+    "no eoi": PORTRAIT[:-2],
+    "cut short": PORTRAIT[:5000],
+    "stray marker in the data": PORTRAIT[:5000] + b"\xff\xc4\x00\x02" + PORTRAIT[5000:],
+    "progressive": _saved(progressive=True),
+    "png": b"\x89PNG\r\n\x1a\n" + bytes(40),
+    "segment longer than the file": PORTRAIT[:30],
+    "eoi before any scan": b"\xff\xd8\xff\xd9",
+}
+
+
+@pytest.mark.parametrize("name", sorted(NOT_KNOWN_SOUND))
+def test_anything_else_is_left_to_the_full_decode(name: str) -> None:
+    assert not sound_baseline(NOT_KNOWN_SOUND[name])
+
+
+def test_the_scan_starts_after_the_sos_segment_and_runs_to_the_last_marker() -> None:
+    start = scan_start(PORTRAIT)
+    assert start is not None
+    sos = PORTRAIT.rindex(b"\xff\xda", 0, start)
+    assert start == sos + 2 + int.from_bytes(PORTRAIT[sos + 2 : sos + 4], "big")
+    assert runs_to_eoi(PORTRAIT, start)
+    assert not runs_to_eoi(PORTRAIT[:-1], start)
+
+
+def test_fill_bytes_before_the_eoi_are_allowed() -> None:
+    start = scan_start(PORTRAIT)
+    assert start is not None
+    assert runs_to_eoi(PORTRAIT[:-2] + b"\xff\xff\xff\xd9", start)
+
+
+def test_tables_libjpeg_refuses_are_not_known_sound() -> None:
+    start = scan_start(PORTRAIT)
+    assert start is not None
+    assert tables_decode(PORTRAIT, start)
+    at = PORTRAIT.index(b"\xff\xc4") + 5  # the first DHT's code counts
+    broken = PORTRAIT[:at] + bytes(15) + b"\xff" + PORTRAIT[at + 16 :]
+    assert not tables_decode(broken, start)
+    assert not sound_baseline(broken)
