@@ -17,7 +17,9 @@ whether it is a *sound baseline JPEG*:
 * libjpeg-turbo (through ``simplejpeg``) accepts the headers, derives its
   Huffman and quantisation tables and starts decoding: the file's headers
   followed at once by EOI are decoded at 1/8 scale (the scan then reads as
-  empty, which libjpeg reports as a warning, not an error).
+  empty, which libjpeg reports as a warning, not an error). The verdict is
+  remembered per set of header segments (EXIF and comments aside, which
+  libjpeg skips unread).
 
 Such a file decodes without a fatal error. Anything else (progressive or
 arithmetic-coded frames, several scans, a stray marker in the data, a missing
@@ -29,6 +31,8 @@ from __future__ import annotations
 
 import re
 import struct
+from dataclasses import dataclass
+from functools import lru_cache
 
 import simplejpeg
 
@@ -45,30 +49,40 @@ STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
 # (Written without ``\xff+``, which makes the search fifteen times slower.)
 _DATA_MARKER = re.compile(rb"\xff([^\x00\xd0-\xd7\xff])")
 _LENGTH = struct.Struct(">H")
+# Segments libjpeg skips unread, and which differ from photo to photo: APP1 (EXIF, XMP)
+# and COM. The others (frame, tables, restart interval, JFIF, ICC, Adobe) are read.
+SKIPPED = frozenset({0xE1, 0xFE})
+TABLES_CACHE = 256
 # libjpeg errors simplejpeg raises as ValueError; anything else from it is a fault as well.
 _LIBJPEG_ERRORS = (ValueError, RuntimeError, OSError)
 
 
-def scan_start(data: bytes) -> int | None:
-    """Where the first scan's data begins in a baseline JPEG; None for any other file."""
+@dataclass(frozen=True)
+class Header:
+    """Where a baseline JPEG's scan data begins, and the segments libjpeg interprets."""
+
+    start: int
+    tables: bytes  # SOI, every segment up to and including SOS but the SKIPPED ones
+
+
+def read_header(data: bytes) -> Header | None:
+    """The header of a baseline JPEG whose markers are well formed; None for any other file."""
     if not data.startswith(SOI):
         return None
-    pos, frame = 2, None
+    pos, frame, parts = 2, None, [SOI]
     while pos + 4 <= len(data) and data[pos] == 0xFF:
         marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte before a marker
-            pos += 1
-            continue
-        if marker in STANDALONE:
-            pos += 2
+        if marker == 0xFF or marker in STANDALONE:  # a fill byte, or a marker without length
+            pos += 1 if marker == 0xFF else 2
             continue
         end = pos + 2 + _LENGTH.unpack_from(data, pos + 2)[0]
         if end > len(data) or marker == EOI_MARKER:
             return None
-        if marker in FRAMES:
-            frame = marker
+        frame = marker if marker in FRAMES else frame
+        if marker not in SKIPPED:
+            parts.append(data[pos:end])
         if marker == SOS:
-            return end if frame == BASELINE_SOF else None
+            return Header(end, b"".join(parts)) if frame == BASELINE_SOF else None
         pos = end
     return None
 
@@ -79,11 +93,16 @@ def runs_to_eoi(data: bytes, start: int) -> bool:
     return found is not None and found.group(1)[0] == EOI_MARKER
 
 
-def tables_decode(data: bytes, start: int) -> bool:
-    """True if libjpeg-turbo accepts the headers before ``start`` and starts the scan."""
+@lru_cache(maxsize=TABLES_CACHE)
+def tables_decode(tables: bytes) -> bool:
+    """True if libjpeg-turbo accepts these header segments and starts the scan.
+
+    Remembered per set of segments: the photos of one batch usually come from one
+    camera or one export and share their tables.
+    """
     try:
         simplejpeg.decode_jpeg(
-            data[:start] + b"\xff\xd9", min_height=1, min_width=1, min_factor=8, strict=False
+            tables + b"\xff\xd9", min_height=1, min_width=1, min_factor=8, strict=False
         )
     except _LIBJPEG_ERRORS:
         return False
@@ -92,5 +111,5 @@ def tables_decode(data: bytes, start: int) -> bool:
 
 def sound_baseline(data: bytes) -> bool:
     """True if ``data`` is a baseline JPEG that decodes without a fatal error."""
-    start = scan_start(data)
-    return start is not None and runs_to_eoi(data, start) and tables_decode(data, start)
+    header = read_header(data)
+    return header is not None and runs_to_eoi(data, header.start) and tables_decode(header.tables)

@@ -13,9 +13,9 @@ outcomes. The outcome is the same as the serial path's, in the same order:
   back chunk by chunk in submission order, each record paired with its
   row's result exactly as :func:`check_serially` pairs them;
 * a worker runs the very same :func:`~issuance.batches.rows.check_row` on
-  its own :class:`~issuance.batches.archive.ZipPhotos`, opened (and
-  inspected again) from the archive's source, since an open zip file cannot
-  be shared between processes;
+  its own :class:`~issuance.batches.archive.ZipPhotos`, adopted from the
+  caller's (the directory it read and inspected, inherited by a forked worker
+  and pickled for one from the fork server) with its own file handle;
 * a row's outcome crosses back as :class:`_Sent`, which holds no archive
   handle: the caller's process rebuilds the :class:`Applicant` with a
   :class:`PhotoRef` to its own archive (or the row's inline text) and keeps
@@ -45,9 +45,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from itertools import chain, islice
-from pathlib import Path
 
-from issuance.batches.archive import ArchiveLimits, ZipPhotos
+from issuance.batches.archive import SharedArchive, ZipPhotos
 from issuance.batches.formats import Column, RawRow, Record
 from issuance.batches.rows import (
     Applicant,
@@ -104,23 +103,18 @@ def _chunks(records: Iterator[Record]) -> Iterator[list[Record]]:
 class _Setup:
     """What a worker needs to build its own :class:`RowContext`."""
 
-    archive: str | Path | bytes | None
-    archive_limits: ArchiveLimits | None
+    archive: SharedArchive | None
     declared: frozenset[Column] | None
     today: date | None
     photo_limits: PhotoLimits
 
     @classmethod
     def of(cls, ctx: RowContext) -> _Setup:
-        photos = ctx.photos
-        source = None if photos is None else photos.source
-        limits = None if photos is None else photos.limits
-        return cls(source, limits, ctx.declared, ctx.today, ctx.photo_limits)
+        archive = None if ctx.photos is None else ctx.photos.shared()
+        return cls(archive, ctx.declared, ctx.today, ctx.photo_limits)
 
     def context(self) -> RowContext:
-        photos = None
-        if self.archive is not None and self.archive_limits is not None:
-            photos = ZipPhotos(self.archive, self.archive_limits)
+        photos = None if self.archive is None else ZipPhotos.adopt(self.archive)
         return RowContext(photos, self.declared, self.today, self.photo_limits)
 
 

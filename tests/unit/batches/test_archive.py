@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import io
+import pickle
 import stat
 import struct
 import warnings
 import zipfile
+from pathlib import Path
 
 import pytest
 
+from issuance.batches import archive
 from issuance.batches.archive import (
     ArchiveLimits,
     ArchiveRefused,
@@ -209,3 +212,78 @@ def test_a_member_is_kept_for_one_more_read_within_the_budget() -> None:
         for name, data in members.items():
             assert photos.read(name) == data  # kept or read again, always the same bytes
         assert photos.read("0.jpg") == members["p/0.jpg"]  # by bare name as well
+
+
+# --- reading a member: one positioned read, one bounded inflate -------------------------
+
+
+def _flip(data: bytes, at: int) -> bytes:
+    return data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1 :]
+
+
+def _data_offset(data: bytes, name: str) -> int:
+    """Where the first member's compressed bytes begin (after its local header)."""
+    return data.index(b"PK\x03\x04") + 30 + len(name)
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_a_damaged_member_is_corrupt(method: int) -> None:
+    data = build(("a.jpg", PHOTO), method=method)
+    damaged = _flip(data, _data_offset(data, "a.jpg") + 40)
+    with ZipPhotos(damaged) as photos, pytest.raises(CorruptArchive) as caught:
+        photos.read("a.jpg")
+    assert caught.value.fields["reason"] == "corrupt_archive"
+
+
+def test_a_local_header_naming_another_file_is_corrupt() -> None:
+    data = build(("a.jpg", PHOTO))
+    at = data.index(b"PK\x03\x04") + 30  # the local header's copy of the name
+    swapped = data[:at] + b"b" + data[at + 1 :]
+    with ZipPhotos(swapped) as photos, pytest.raises(CorruptArchive, match="another file"):
+        photos.read("a.jpg")
+
+
+def test_a_member_whose_data_is_cut_off_is_corrupt() -> None:
+    body = bytes(range(256)) * 40
+    data = build(("a.jpg", body), ("b.jpg", PHOTO), method=zipfile.ZIP_DEFLATED)
+    start = _data_offset(data, "a.jpg")
+    end = data.index(b"PK\x03\x04", start)
+    # the stream's last bytes are overwritten by zeros: the inflate never sees its end
+    cut = data[: end - 4] + bytes(4) + data[end:]
+    with ZipPhotos(cut) as photos, pytest.raises(CorruptArchive):
+        photos.read("a.jpg")
+
+
+def test_a_member_declaring_more_compressed_bytes_than_the_cap_is_not_read() -> None:
+    body = bytes(range(256)) * 40
+    data = build(("a.jpg", body), method=zipfile.ZIP_STORED)
+    with ZipPhotos(data) as photos:
+        photos.limits = ArchiveLimits(max_member_bytes=1000)
+        with pytest.raises(MemberTooLarge):
+            photos.read("a.jpg")
+
+
+def test_an_archive_on_disk_reads_as_one_in_memory(tmp_path: Path) -> None:
+    data = build(("a.jpg", PHOTO), ("b.jpg", jpeg(130, 160)), method=zipfile.ZIP_DEFLATED)
+    path = tmp_path / "photos.zip"
+    path.write_bytes(data)
+    with ZipPhotos(path) as on_disk, ZipPhotos(data) as in_memory:
+        for name in ("a.jpg", "b.jpg"):
+            assert on_disk.read(name) == in_memory.read(name)
+
+
+def test_an_adopted_archive_reads_without_inspecting_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "photos.zip"
+    path.write_bytes(build(("a.jpg", PHOTO), ("b.jpg", PHOTO)))
+    with ZipPhotos(path) as photos:
+        shared = pickle.loads(pickle.dumps(photos.shared()))  # as a fork server sends it
+
+    def inspect_again(*_: object) -> None:
+        raise AssertionError("the directory was read again")
+
+    monkeypatch.setattr(archive, "_inspected", inspect_again)
+    with ZipPhotos.adopt(shared) as adopted:
+        assert sorted(adopted.names()) == ["a.jpg", "b.jpg"]
+        assert adopted.read("b.jpg") == PHOTO

@@ -7,7 +7,7 @@ import io
 import pytest
 from PIL import Image
 
-from issuance.batches.jpegscan import runs_to_eoi, scan_start, sound_baseline, tables_decode
+from issuance.batches.jpegscan import read_header, runs_to_eoi, sound_baseline, tables_decode
 
 from .builders import jpeg, portrait
 
@@ -44,9 +44,14 @@ def test_anything_else_is_left_to_the_full_decode(name: str) -> None:
     assert not sound_baseline(NOT_KNOWN_SOUND[name])
 
 
+def _start(data: bytes) -> int:
+    header = read_header(data)
+    assert header is not None
+    return header.start
+
+
 def test_the_scan_starts_after_the_sos_segment_and_runs_to_the_last_marker() -> None:
-    start = scan_start(PORTRAIT)
-    assert start is not None
+    start = _start(PORTRAIT)
     sos = PORTRAIT.rindex(b"\xff\xda", 0, start)
     assert start == sos + 2 + int.from_bytes(PORTRAIT[sos + 2 : sos + 4], "big")
     assert runs_to_eoi(PORTRAIT, start)
@@ -54,16 +59,29 @@ def test_the_scan_starts_after_the_sos_segment_and_runs_to_the_last_marker() -> 
 
 
 def test_fill_bytes_before_the_eoi_are_allowed() -> None:
-    start = scan_start(PORTRAIT)
-    assert start is not None
-    assert runs_to_eoi(PORTRAIT[:-2] + b"\xff\xff\xff\xd9", start)
+    assert runs_to_eoi(PORTRAIT[:-2] + b"\xff\xff\xff\xd9", _start(PORTRAIT))
+
+
+def _with_exif(data: bytes, text: bytes) -> bytes:
+    segment = b"\xff\xe1" + (len(text) + 2).to_bytes(2, "big") + text
+    return data[:2] + segment + data[2:]
+
+
+def test_the_tables_leave_out_exif_and_comments_only() -> None:
+    plain = read_header(PORTRAIT)
+    tagged = read_header(_with_exif(PORTRAIT, b"Exif\x00\x00 taken 2026-11-29"))
+    assert plain is not None and tagged is not None
+    assert tagged.tables == plain.tables
+    assert tagged.start == plain.start + 4 + len(b"Exif\x00\x00 taken 2026-11-29")
+    assert plain.tables.startswith(b"\xff\xd8\xff\xe0")  # JFIF (APP0) is read by libjpeg
+    assert plain.tables.endswith(PORTRAIT[PORTRAIT.index(b"\xff\xda") : plain.start])
 
 
 def test_tables_libjpeg_refuses_are_not_known_sound() -> None:
-    start = scan_start(PORTRAIT)
-    assert start is not None
-    assert tables_decode(PORTRAIT, start)
+    plain = read_header(PORTRAIT)
+    assert plain is not None and tables_decode(plain.tables)
     at = PORTRAIT.index(b"\xff\xc4") + 5  # the first DHT's code counts
     broken = PORTRAIT[:at] + bytes(15) + b"\xff" + PORTRAIT[at + 16 :]
-    assert not tables_decode(broken, start)
+    header = read_header(broken)
+    assert header is not None and not tables_decode(header.tables)
     assert not sound_baseline(broken)
