@@ -13,15 +13,24 @@ Submission (:func:`submit`)
     An accepted batch is written in ONE transaction with one bulk statement
     per kind of row and chunk of 1 000 applicants, never a loop of single
     inserts: the batch, the holders (inserted, or updated by citizen ID),
-    their photos (in chunks bounded by count and bytes, so a batch of large
-    photos never sits in memory whole), the cards (numbers and ids from one
-    draw of the sequences), their ORDER and START_PRODUCTION events, one
-    ``expedited`` ``print_encode`` job per card tagged with the batch id, the
-    batch's card list and an audit row per holder. To overlap the database's
-    work with the check, each chunk is written into the open transaction as
-    soon as it has passed every check; a rejected batch rolls the transaction
-    back, so nothing is ever committed (or announced to an agent: the queue's
+    their photos (sent with COPY, about 20 MB a chunk of ID photos), the
+    cards (numbers and ids drawn from the sequences ahead of the insert),
+    their ORDER and START_PRODUCTION events, one ``expedited``
+    ``print_encode`` job per card tagged with the batch id, the batch's card
+    list and an audit row per holder. To overlap the database's work with
+    the check, each chunk is written into the open transaction as soon as it
+    has passed every check; a rejected batch rolls the transaction back, so
+    nothing is ever committed (or announced to an agent: the queue's
     notification is sent on commit) unless every row passed.
+
+Pacing
+    Three things run at once: the check (its worker processes run niced, so
+    that the writes and the counters' requests come first), the building of
+    the next chunk's rows (card numbers drawn outside the transaction, rows
+    built in a worker thread) and the writes of this chunk. The check stops
+    :data:`CHUNKS_AHEAD` chunks ahead of the writes: the photos' bytes wait in
+    memory only that long, so the submitting process's memory does not grow
+    with the size of the batch.
 
 Site
     Jobs go to an outlet of the operator's bank (its counter printers) or to
@@ -53,7 +62,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
 from pathlib import Path
@@ -85,7 +94,7 @@ from issuance.services.ordering import (
     holder_record,
     new_card,
 )
-from issuance.store import EventRecord, Operator, OutletRecord, Store
+from issuance.store import EventRecord, HolderRecord, Operator, OutletRecord, Store
 from issuance.store.records import BatchCounts, BatchEntryRecord, BatchRecord, NewBatch, NewCard
 from printers.manifest import BatchHeading, Completion, ManifestEntry, PrinterRun
 from printers.manifest import CardStatus as ManifestStatus
@@ -220,22 +229,10 @@ class _Issue:
     issued: date
 
 
-def _new_card(issue: _Issue, a: Applicant, sequence: int, holder: int, photo: int) -> NewCard:
+def _new_card(issue: _Issue, a: Applicant, sequence: int) -> NewCard:
+    """The applicant's card; its holder and photo ids are filled in when they are written."""
     card_issue = Issue(issue.bank, issue.institution, issue.outlet, issue.issued)
-    return new_card(sequence, _holder_input(a), card_issue, holder=holder, photo=photo)
-
-
-async def _build_cards(
-    tx: Store, issue: _Issue, applicants: Sequence[Applicant], photos: dict[int, int],
-    holders: dict[str, int],
-) -> list[tuple[int, NewCard]]:  # fmt: skip
-    """Each applicant's card, with the card id drawn ahead of the insert."""
-    drawn = await tx.next_card_sequences(len(applicants))
-    cards = []
-    for a, (sequence, card_id) in zip(applicants, drawn, strict=True):
-        holder = holders[a.citizen_id]
-        cards.append((card_id, _new_card(issue, a, sequence, holder, photos[holder])))
-    return cards
+    return new_card(sequence, _holder_input(a), card_issue, holder=0, photo=0)
 
 
 async def _events(tx: Store, op: Operator, card_ids: list[int]) -> None:
@@ -262,35 +259,79 @@ def _jobs(batch: str, site: str, outlet: str, cards: Sequence[tuple[int, NewCard
 
 
 @dataclass(frozen=True)
+class _Prepared:
+    """A chunk's rows, built before they are written: all that needs no id they get then."""
+
+    applicants: Sequence[Applicant]
+    holders: list[HolderRecord]
+    cards: list[tuple[int, NewCard]]  # (card id drawn ahead, card without holder and photo)
+    jobs: list[NewJob]
+
+
+@dataclass(frozen=True)
 class _Writer:
-    """Writes each chunk of checked applicants in the batch's open transaction."""
+    """Writes each chunk of checked applicants in the batch's open transaction.
+
+    :meth:`prepare` (card numbers drawn on ``numbers``, a connection outside the
+    transaction, and the rows built in a worker thread) runs for the next chunk
+    while :meth:`store` writes this one, so the database and the building of
+    rows work at the same time.
+    """
 
     tx: Store
+    numbers: Store
     queue: Queue
     op: Operator
     batch_id: str
     site: str
     issue: _Issue
 
-    async def write(self, applicants: Sequence[Applicant]) -> None:
-        tx, bank = self.tx, self.issue.bank
-        inputs = [holder_record(_holder_input(a), bank) for a in applicants]
-        holders = await tx.upsert_holders(inputs, bank)
-        photos = await _insert_photos(tx, applicants, holders)
-        cards = await _build_cards(tx, self.issue, applicants, photos, holders)
-        jobs_ = _jobs(self.batch_id, self.site, self.issue.outlet, cards)
-        results = await self.queue.enqueue_many(jobs_, conn=tx.connection)
-        rows = [(i, c, r.job_id) for (i, c), r in zip(cards, results, strict=True)]
+    async def prepare(self, applicants: Sequence[Applicant]) -> _Prepared:
+        drawn = await self.numbers.next_card_sequences(len(applicants))
+        return await asyncio.to_thread(self._build, applicants, drawn)
+
+    def _build(self, applicants: Sequence[Applicant], drawn: list[tuple[int, int]]) -> _Prepared:
+        bank = self.issue.bank
+        holders = [holder_record(_holder_input(a), bank) for a in applicants]
+        cards = [
+            (card_id, _new_card(self.issue, a, sequence))
+            for a, (sequence, card_id) in zip(applicants, drawn, strict=True)
+        ]
+        return _Prepared(
+            applicants, holders, cards, _jobs(self.batch_id, self.site, self.issue.outlet, cards)
+        )
+
+    async def store(self, p: _Prepared) -> None:
+        tx = self.tx
+        holders = await tx.upsert_holders(p.holders, self.issue.bank)
+        photos = await _insert_photos(tx, p.applicants, holders)
+        results = await self.queue.enqueue_many(p.jobs, conn=tx.connection)
+        rows = [
+            (card_id, replace(card, holder=(h := holders[a.citizen_id]), photo=photos[h]), r.job_id)
+            for a, (card_id, card), r in zip(p.applicants, p.cards, results, strict=True)
+        ]
         await tx.insert_cards(rows, CardStatus.IN_PRODUCTION)
-        card_ids = [i for i, _ in cards]
+        card_ids = [i for i, _ in p.cards]
         await _events(tx, self.op, card_ids)
-        await tx.insert_batch_cards(self.batch_id, card_ids, [a.line for a in applicants])
+        await tx.insert_batch_cards(self.batch_id, card_ids, [a.line for a in p.applicants])
         audited = list(holders.values())
         await tx.audit_many(self.op, Purpose.APPLY.value, audited, AuditAction.CHANGE.value)
 
 
 class _Stopped(Exception):
     """Raised in the checking thread once the writer has failed."""
+
+
+async def _prepare_all(
+    chunks: asyncio.Queue[list[Applicant] | None],
+    prepared: asyncio.Queue[_Prepared | None],
+    writer: _Writer,
+) -> None:
+    try:
+        while (chunk := await chunks.get()) is not None:
+            prepared.put_nowait(await writer.prepare(chunk))
+    finally:
+        prepared.put_nowait(None)
 
 
 async def _check_and_write(
@@ -303,6 +344,7 @@ async def _check_and_write(
     """
     loop = asyncio.get_running_loop()
     chunks: asyncio.Queue[list[Applicant] | None] = asyncio.Queue()
+    prepared: asyncio.Queue[_Prepared | None] = asyncio.Queue()
     stop = threading.Event()
     room = threading.Semaphore(CHUNKS_AHEAD)
 
@@ -321,12 +363,17 @@ async def _check_and_write(
         on_chunk=on_chunk,
     ))  # fmt: skip
     checking.add_done_callback(lambda _: chunks.put_nowait(None))
+    preparing = asyncio.ensure_future(_prepare_all(chunks, prepared, writer))
     try:
-        while (chunk := await chunks.get()) is not None:
-            await writer.write(chunk)
+        while (chunk := await prepared.get()) is not None:
+            await writer.store(chunk)
             room.release()
+        await preparing
     except BaseException:
         stop.set()
+        preparing.cancel()
+        with contextlib.suppress(BaseException):
+            await preparing
         with contextlib.suppress(Exception):
             await checking
         raise
@@ -334,14 +381,14 @@ async def _check_and_write(
 
 
 async def _open_batch(
-    tx: Store, queue: Queue, op: Operator, outlet: OutletRecord, site: str
+    tx: Store, queue: Queue, op: Operator, outlet: OutletRecord, site: str, *, numbers: Store
 ) -> _Writer:
     batch_id = await tx.next_batch_id()
     kind = FileKind.CSV.value  # until the file has been read
     await tx.insert_batch(NewBatch(batch_id, outlet.bank, site, op.id, kind, 0, 0, 0))
     institution = await tx.institution_code(outlet.bank) or BEIJING_REGION.ljust(12, "0")
     issue = _Issue(outlet.bank, institution, outlet.code, now().date())
-    return _Writer(tx, queue, op, batch_id, site, issue)
+    return _Writer(tx, numbers, queue, op, batch_id, site, issue)
 
 
 async def submit(
@@ -365,7 +412,7 @@ async def submit(
     site = await resolve_site(store, op, submission.site)
     with _archive(submission.photos) as photos:
         async with store.transaction() as tx:
-            writer = await _open_batch(tx, queue, op, outlet, site)
+            writer = await _open_batch(tx, queue, op, outlet, site, numbers=lookups or store)
             found = await _check_and_write(lookups or store, submission, photos, writer)
             if not found.applicants:
                 raise ConflictError("no row of the batch can be accepted", code="batch_empty")

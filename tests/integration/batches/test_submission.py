@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Sequence
 
 import pytest
 
 from cardqueue import JobState, Priority
-from issuance.batches.rows import Applicant
 from issuance.domain.cards import CardStatus
 from issuance.services import batches
 from issuance.services.batches import line_site
@@ -170,13 +168,13 @@ async def test_a_late_bad_row_rolls_back_the_chunks_already_written(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     written: list[int] = []
-    write = batches._Writer.write
+    store = batches._Writer.store
 
-    async def counting(self: batches._Writer, applicants: Sequence[Applicant]) -> None:
-        await write(self, applicants)
-        written.append(len(applicants))
+    async def counting(self: batches._Writer, prepared: batches._Prepared) -> None:
+        await store(self, prepared)
+        written.append(len(prepared.applicants))
 
-    monkeypatch.setattr(batches._Writer, "write", counting)
+    monkeypatch.setattr(batches._Writer, "store", counting)
     persons = batch_people(1_050, seed=30)
     persons[-1] = with_name(persons[-1], "")
     r = await submit(world, persons)

@@ -28,7 +28,10 @@ class _SlowWriter:
         self.chunks = 0
         self.rows = 0
 
-    async def write(self, chunk: Sequence[Applicant]) -> None:
+    async def prepare(self, chunk: Sequence[Applicant]) -> Sequence[Applicant]:
+        return chunk
+
+    async def store(self, chunk: Sequence[Applicant]) -> None:
         await asyncio.sleep(0.25)  # far slower than the check
         self.chunks += 1
         self.rows += len(chunk)
