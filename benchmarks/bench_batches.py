@@ -18,14 +18,21 @@ Run with ``pytest benchmarks/bench_batches.py --benchmark-enable -s``.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import signal
+import socket
+import subprocess
+import sys
 import threading
+import time
 import tracemalloc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
+import httpx
 import psutil
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
@@ -49,6 +56,7 @@ from tests.unit.batches.builders import (
     portrait,
 )
 
+ROOT = Path(__file__).resolve().parents[1]
 ROWS = 10_000
 # 358 x 441 pixels and about 20 kB: an ID photo at the top of the 9-20 kB the card's photo
 # rules ask for. The 0.6 kB flat-colour JPEG is what earlier figures were measured with.
@@ -153,6 +161,7 @@ class _Line:
         await admin.create_outlet(self.store, admin.OutletInput("BENCH1", "BENCH", "Bench outlet"))
         made = await admin.create_operator(self.store, "bench-clerk", Role.CLERK, bank="BENCH",
                                            outlet="BENCH1")  # fmt: skip
+        self.token = made.token
         op = await self.store.operator_by_token(made.token)
         assert op is not None
         return op
@@ -214,6 +223,84 @@ def test_check_and_enqueue_10000_applicants(
     finally:
         line.close()
     _report(f"checking and enqueueing {ROWS} ({photo})", peak, resident[0])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def _server(dsn: str) -> Iterator[tuple[str, psutil.Process]]:
+    """``sscard serve`` on a free port, its address and its process."""
+    port = _free_port()
+    env = {**os.environ, "SSCARD_DATABASE_URL": dsn}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "issuance.cli.serve", "--port", str(port)], cwd=ROOT, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield url, psutil.Process(proc.pid)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+
+
+def _post(url: str, token: str, csv_path: Path, zip_path: Path) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"}
+    with csv_path.open("rb") as batch_file, zip_path.open("rb") as photos:
+        files = {"file": ("batch.csv", batch_file, "text/csv"),
+                 "photos": ("photos.zip", photos, "application/zip")}  # fmt: skip
+        return httpx.post(url + "/v1/batches", files=files, headers=headers, timeout=300)
+
+
+def test_post_10000_applicants_over_http(
+    benchmark: BenchmarkFixture, db_dsn: str, tmp_path: Path
+) -> None:
+    """The whole door: a 10 000-applicant batch with ID photos (about 200 MB) POSTed to
+    ``sscard serve``, streamed in, checked and enqueued; the server's peak memory."""
+    line = _Line(db_dsn)  # seeds the bank, outlet and clerk
+    line.close()
+    seeds = iter(range(400, 500))
+    with _server(db_dsn) as (url, server):
+        response = benchmark.pedantic(  # type: ignore[no-untyped-call]
+            _post, setup=lambda: ((url, line.token, *_fresh_batch(tmp_path, next(seeds))), {}),
+            rounds=3,
+        )  # fmt: skip
+        assert response.status_code == 201, response.text
+        assert response.json()["batch"]["accepted"] == ROWS
+        resident = _server_peak(server, url, line.token, _fresh_batch(tmp_path, next(seeds)))
+    rss, pss = (size / 2**20 for size in resident)
+    print(f"\npeak memory of the API server and its check workers while it took {ROWS}")
+    print(f"applicants over HTTP: RSS {rss:.1f} MiB, PSS {pss:.1f} MiB")
+
+
+def _server_peak(
+    server: psutil.Process, url: str, token: str, files: tuple[Path, Path]
+) -> tuple[int, int]:
+    done = threading.Event()
+    seen = [_resident(server)]
+
+    def sample() -> None:
+        while not done.wait(0.01):
+            seen.append(_resident(server))
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        assert _post(url, token, *files).status_code == 201
+    finally:
+        done.set()
+        sampler.join()
+    return max(r for r, _ in seen), max(p for _, p in seen)
 
 
 def test_render_10000_row_manifest(benchmark: BenchmarkFixture) -> None:

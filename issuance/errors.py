@@ -10,7 +10,8 @@ CLI output), a human ``message`` and structured fields. Library errors
     │   ├── FieldError              one field of one record (optionally a line number)
     │   ├── BatchRejected           several FieldErrors, e.g. a batch file
     │   ├── PhotoError              a photo that is not a usable JPEG/PNG
-    │   └── UnprintableName         a character the card font cannot draw
+    │   ├── UnprintableName         a character the card font cannot draw
+    │   └── PayloadTooLarge         a request body over its cap: HTTP 413
     ├── AuthError                   missing or unknown bearer token: HTTP 401
     ├── Forbidden                   the operator's role may not do this: HTTP 403
     ├── NotFound                    no such record (visible to this operator): HTTP 404
@@ -94,6 +95,13 @@ class FieldError(InputError):
             "message": self.message,
             "errors": [self.problem.to_dict()],
         }
+
+
+class PayloadTooLarge(InputError):
+    """A request body larger than the door accepts; it was not read to its end."""
+
+    code = "payload_too_large"
+    http_status = 413
 
 
 class BatchRejected(InputError):

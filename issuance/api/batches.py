@@ -5,7 +5,8 @@
   photos; optional fields ``site``, ``partial``, ``encoding``) or as the JSON
   batch itself (``application/json``: a list of applicants, or
   ``{"applicants": [...]}``, photos inline as ``photo_base64``). ``site``,
-  ``partial`` and ``encoding`` may also be query parameters. A rejected batch
+  ``partial`` and ``encoding`` may also be query parameters. The body is
+  streamed to temporary files (:mod:`issuance.api.uploads`), never held whole. A rejected batch
   is a 422 ``{"code": "batch_rejected", "errors": [{"line", "field", "code",
   "message"}]}`` and nothing is written; a hostile archive is a 422
   ``archive_refused``. Accepted: 201 with the batch and, in partial mode,
@@ -21,16 +22,18 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from enum import Enum
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.datastructures import UploadFile
 
 from issuance.api.deps import CtxDep
 from issuance.api.idempotency import Outcome, idempotent, render
+from issuance.api.uploads import Upload, receive
 from issuance.errors import FieldError
 from issuance.services import batches
 from issuance.store import Store
@@ -44,7 +47,8 @@ SiteParam = Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"^
 EncodingParam = Annotated[str | None, Query(pattern=r"^(utf-8|utf-8-sig|gbk|gb18030)$")]
 ENCODINGS = frozenset({"utf-8", "utf-8-sig", "gbk", "gb18030"})
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
-MULTIPART = "multipart/form-data"
+BODY = "body"  # a JSON batch sent as the whole body
+FILE_PARTS = frozenset({"file", "photos"})
 PDF = "application/pdf"
 
 
@@ -58,17 +62,6 @@ def _flag(value: Any) -> bool:
     return isinstance(value, str) and value.strip().lower() in TRUE_WORDS
 
 
-async def _part(form: Any, name: str, *, required: bool) -> bytes | None:
-    part = form.get(name)
-    if isinstance(part, UploadFile):
-        return await part.read()
-    if isinstance(part, str) and part:
-        return part.encode()
-    if required:
-        raise FieldError(name, "the multipart request has no such file part", code="required")
-    return None
-
-
 def _encoding(value: Any) -> str | None:
     if value in (None, ""):
         return None
@@ -77,20 +70,17 @@ def _encoding(value: Any) -> str | None:
     return str(value)
 
 
-async def _submission(
-    request: Request, site: str | None, partial: bool, encoding: str | None
+def _submission(
+    upload: Upload, site: str | None, partial: bool, encoding: str | None
 ) -> batches.Submission:
-    body = await request.body()  # kept: the idempotency digest reads it again
-    if not request.headers.get("content-type", "").startswith(MULTIPART):
-        return batches.Submission(body, None, site, partial, encoding)
-    async with request.form(max_files=2, max_fields=8) as form:
-        source = await _part(form, "file", required=True)
-        photos = await _part(form, "photos", required=False)
-        assert source is not None
-        return batches.Submission(
-            source, photos, site or form.get("site") or None,  # type: ignore[arg-type]
-            partial or _flag(form.get("partial")), encoding or _encoding(form.get("encoding")),
-        )  # fmt: skip
+    files, fields = upload.files, upload.fields
+    source = files.get(BODY, files.get("file"))
+    if source is None:
+        raise FieldError("file", "the multipart request has no such file part", code="required")
+    return batches.Submission(
+        source, files.get("photos"), site or fields.get("site") or None,
+        partial or _flag(fields.get("partial")), encoding or _encoding(fields.get("encoding")),
+    )  # fmt: skip
 
 
 def batch_view(b: Any) -> dict[str, Any]:
@@ -124,16 +114,18 @@ async def submit(
     encoding: EncodingParam = None,
 ) -> Response:
     """小批量加急制发卡: check a whole batch file, then enqueue one expedited job per card."""
-    submission = await _submission(request, site, partial, encoding)
+    with tempfile.TemporaryDirectory(prefix="sscard-batch-") as folder:
+        upload = await receive(request, FilePath(folder), body_name=BODY, file_parts=FILE_PARTS)
+        submission = _submission(upload, site, partial, encoding)
 
-    async def run(tx: Store) -> Outcome:
-        accepted = await batches.submit(tx, ctx.queue, ctx.op, submission, lookups=ctx.store)
-        return 201, {
-            "batch": batch_view(accepted.batch),
-            "errors": [p.to_dict() for p in accepted.problems],
-        }
+        async def run(tx: Store) -> Outcome:
+            accepted = await batches.submit(tx, ctx.queue, ctx.op, submission, lookups=ctx.store)
+            return 201, {
+                "batch": batch_view(accepted.batch),
+                "errors": [p.to_dict() for p in accepted.problems],
+            }
 
-    return await idempotent(ctx, run)
+        return await idempotent(ctx, run, digest=upload.digest)
 
 
 @router.get("/batches/{batch_id}", tags=BATCHES)

@@ -27,10 +27,16 @@ Handler = Callable[[Store], Awaitable[Outcome]]
 JSON = "application/json"
 
 
-async def request_digest(request: Request) -> bytes:
+def digest_of(request: Request) -> hashlib._Hash:
+    """The request's digest before its body: update it with the body's bytes."""
     h = hashlib.sha256()
     h.update(request.method.encode())
     h.update(b"\0" + request.url.path.encode() + b"\0")
+    return h
+
+
+async def request_digest(request: Request) -> bytes:
+    h = digest_of(request)
     h.update(await request.body())
     return h.digest()
 
@@ -49,10 +55,14 @@ def _replay(status: int | None, body: bytes | None) -> Response:
     return Response(body, status_code=status, media_type=JSON)
 
 
-async def idempotent(ctx: Ctx, handler: Handler) -> Response:
-    """Run ``handler`` in one transaction, remembering its response under ``ctx.key``."""
+async def idempotent(ctx: Ctx, handler: Handler, *, digest: bytes | None = None) -> Response:
+    """Run ``handler`` in one transaction, remembering its response under ``ctx.key``.
+
+    ``digest`` is the request's, when the caller has streamed the body itself
+    (:func:`digest_of`); otherwise the body is read here.
+    """
     store, op, key = ctx.store, ctx.op, ctx.key
-    digest = await request_digest(ctx.request)
+    digest = digest if digest is not None else await request_digest(ctx.request)
     async with store.transaction() as tx:
         if key is not None and not await tx.idempotency_claim(op.id, key, digest):
             stored = await tx.idempotency_get(op.id, key)

@@ -27,13 +27,14 @@ active-card lookups only it can make) and the CLI shows its answer.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 from rich.console import Console
@@ -46,6 +47,8 @@ from issuance.errors import AuthError, DatabaseError, FieldError, FieldProblem, 
 
 out = Console(highlight=False)
 BATCHES_PATH = "/v1/batches"
+OCTETS = "application/octet-stream"
+ZIP = "application/zip"
 DEFAULT_API = "http://127.0.0.1:8000"
 TIMEOUT_SECONDS = 300.0
 
@@ -110,15 +113,16 @@ def _write_rejects(ns: argparse.Namespace, problems: list[FieldProblem]) -> Path
 
 
 def _post(ns: argparse.Namespace) -> httpx.Response:
-    files: dict[str, tuple[str, bytes, str]] = {
-        "file": (ns.file.name, ns.file.read_bytes(), "application/octet-stream")
-    }
-    if ns.photos is not None:
-        files["photos"] = (ns.photos.name, ns.photos.read_bytes(), "application/zip")
+    """POST the batch file and its photos, streamed from disk (never read whole)."""
     params = {"partial": str(ns.partial).lower()}
     params |= {k: v for k, v in (("site", ns.site), ("encoding", ns.encoding)) if v}
     key = {"Idempotency-Key": f"batch-{secrets.token_hex(12)}"}
-    with _client(ns) as http:
+    with contextlib.ExitStack() as stack, _client(ns) as http:
+        files: dict[str, tuple[str, BinaryIO, str]] = {
+            "file": (ns.file.name, stack.enter_context(ns.file.open("rb")), OCTETS)
+        }
+        if ns.photos is not None:
+            files["photos"] = (ns.photos.name, stack.enter_context(ns.photos.open("rb")), ZIP)
         return _call(lambda: http.post(BATCHES_PATH, files=files, params=params, headers=key))
 
 
