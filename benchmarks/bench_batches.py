@@ -95,8 +95,9 @@ def _resident(me: psutil.Process) -> tuple[int, int]:
 
 
 @contextmanager
-def _peak_memory(peaks: list[tuple[int, int]], every: float = 0.01) -> Iterator[None]:
-    """Appends the peak (RSS, PSS) of this process and its children while the block ran."""
+def _peak_memory(peaks: list[tuple[int, int, int]], every: float = 0.01) -> Iterator[None]:
+    """Appends the peak (RSS, PSS) of this process and its children while the block ran,
+    and the PSS this process had before it (what earlier tests left in it)."""
     me = psutil.Process()
     done = threading.Event()
     seen = [_resident(me)]
@@ -113,14 +114,15 @@ def _peak_memory(peaks: list[tuple[int, int]], every: float = 0.01) -> Iterator[
         done.set()
         sampler.join()
         seen.append(_resident(me))
-        peaks.append((max(r for r, _ in seen), max(p for _, p in seen)))
+        peaks.append((max(r for r, _ in seen), max(p for _, p in seen), seen[0][1]))
 
 
-def _report(what: str, traced: int, resident: tuple[int, int]) -> None:
+def _report(what: str, traced: int, resident: tuple[int, int, int]) -> None:
     """Print the peaks (RSS counts pages a forked worker shares with this process twice)."""
-    rss, pss = (size / 2**20 for size in resident)
+    rss, pss, before = (size / 2**20 for size in resident)
     print(f"\npeak memory while {what}: traced {traced / 2**20:.1f} MiB;", end=" ")
-    print(f"this process and its workers: RSS {rss:.1f} MiB, PSS {pss:.1f} MiB")
+    print(f"this process and its workers: RSS {rss:.1f} MiB, PSS {pss:.1f} MiB", end=" ")
+    print(f"(PSS {before:.1f} MiB before it began)")
 
 
 def test_check_10000_rows_with_photos(
@@ -129,7 +131,7 @@ def test_check_10000_rows_with_photos(
     csv_path, zip_path = big_batch
     result = benchmark.pedantic(_check, args=big_batch, rounds=3)  # type: ignore[no-untyped-call]
     assert len(result.applicants) == ROWS
-    resident: list[tuple[int, int]] = []
+    resident: list[tuple[int, int, int]] = []
     with _peak_memory(resident):
         _check(csv_path, zip_path)
     tracemalloc.start()
@@ -210,7 +212,7 @@ def test_check_and_enqueue_10000_applicants(
             line.submit, setup=lambda: (fresh(), {}), rounds=5
         )
         assert result.batch.accepted == ROWS
-        resident: list[tuple[int, int]] = []
+        resident: list[tuple[int, int, int]] = []
         with _peak_memory(resident):
             line.submit(*fresh())
         files = fresh()

@@ -141,15 +141,19 @@ def upright_size(image: Image.Image) -> tuple[int, int]:
     The EXIF block is parsed from ``image.info`` rather than ``getexif()``,
     which on a PNG decodes the whole image to look for a trailing eXIf chunk.
     """
-    raw = image.info.get("exif")
+    return oriented_size(image.size, image.info.get("exif"))
+
+
+def oriented_size(size: tuple[int, int], raw_exif: object) -> tuple[int, int]:
+    """``size`` (width, height as stored) once the orientation in ``raw_exif`` is applied."""
     try:
         exif = Image.Exif()
-        if isinstance(raw, bytes):
-            exif.load(raw)
+        if isinstance(raw_exif, bytes):
+            exif.load(raw_exif)
         orientation = exif.get(_ORIENTATION_TAG, 1)
     except _DECODE_ERRORS as exc:
         raise PhotoRejected(PhotoReason.CORRUPT, f"the photo's EXIF is corrupt: {exc}") from exc
-    width, height = image.size
+    width, height = size
     return (height, width) if orientation in _SWAPPING_ORIENTATIONS else (width, height)
 
 

@@ -16,10 +16,9 @@ whether it is a *sound baseline JPEG*:
   bytes and ``RSTn`` markers) runs to an EOI marker;
 * libjpeg-turbo (through ``simplejpeg``) accepts the headers, derives its
   Huffman and quantisation tables and starts decoding: the file's headers
-  followed at once by EOI are decoded at 1/8 scale (the scan then reads as
-  empty, which libjpeg reports as a warning, not an error). The verdict is
-  remembered per set of header segments (EXIF and comments aside, which
-  libjpeg skips unread).
+  followed at once by EOI are decoded at 1/8 scale in strict mode, and the
+  only complaint must be the empty scan's. The verdict is remembered per set
+  of header segments (EXIF and comments aside, which libjpeg skips unread).
 
 Such a file decodes without a fatal error. Anything else (progressive or
 arithmetic-coded frames, several scans, a stray marker in the data, a missing
@@ -49,40 +48,67 @@ STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
 # (Written without ``\xff+``, which makes the search fifteen times slower.)
 _DATA_MARKER = re.compile(rb"\xff([^\x00\xd0-\xd7\xff])")
 _LENGTH = struct.Struct(">H")
+_FRAME_SIZE = struct.Struct(">HH")  # height, width: after marker, length and precision
+APP1 = 0xE1
+EXIF_PREFIX = b"Exif\x00\x00"
 # Segments libjpeg skips unread, and which differ from photo to photo: APP1 (EXIF, XMP)
 # and COM. The others (frame, tables, restart interval, JFIF, ICC, Adobe) are read.
 SKIPPED = frozenset({0xE1, 0xFE})
 TABLES_CACHE = 256
+# libjpeg's warning (JWRN_HIT_MARKER) for a scan whose data ends at once.
+EMPTY_SCAN = "Corrupt JPEG data: premature end of data segment"
 # libjpeg errors simplejpeg raises as ValueError; anything else from it is a fault as well.
 _LIBJPEG_ERRORS = (ValueError, RuntimeError, OSError)
 
 
 @dataclass(frozen=True)
 class Header:
-    """Where a baseline JPEG's scan data begins, and the segments libjpeg interprets."""
+    """Where a baseline JPEG's scan data begins, the segments libjpeg interprets, the frame's
+    size and the EXIF block (the first APP1 that starts ``Exif``, as Pillow takes it)."""
 
     start: int
     tables: bytes  # SOI, every segment up to and including SOS but the SKIPPED ones
+    size: tuple[int, int]  # width, height as stored (before any EXIF orientation)
+    exif: bytes | None
+
+
+@dataclass
+class _Reading:
+    parts: list[bytes]
+    frame: int | None = None
+    size: tuple[int, int] = (0, 0)
+    exif: bytes | None = None
+
+    def segment(self, marker: int, segment: bytes) -> None:
+        """Take note of one segment (its marker, length and payload)."""
+        if marker in FRAMES:
+            self.frame = marker
+            height, width = _FRAME_SIZE.unpack_from(segment, 5)
+            self.size = (width, height)
+        if marker == APP1 and self.exif is None and segment[4:10] == EXIF_PREFIX:
+            self.exif = segment[4:]
+        if marker not in SKIPPED:
+            self.parts.append(segment)
 
 
 def read_header(data: bytes) -> Header | None:
     """The header of a baseline JPEG whose markers are well formed; None for any other file."""
     if not data.startswith(SOI):
         return None
-    pos, frame, parts = 2, None, [SOI]
+    pos, seen = 2, _Reading([SOI])
     while pos + 4 <= len(data) and data[pos] == 0xFF:
         marker = data[pos + 1]
         if marker == 0xFF or marker in STANDALONE:  # a fill byte, or a marker without length
             pos += 1 if marker == 0xFF else 2
             continue
         end = pos + 2 + _LENGTH.unpack_from(data, pos + 2)[0]
-        if end > len(data) or marker == EOI_MARKER:
+        if end > len(data) or marker == EOI_MARKER or (marker in FRAMES and end - pos < 10):
             return None
-        frame = marker if marker in FRAMES else frame
-        if marker not in SKIPPED:
-            parts.append(data[pos:end])
+        seen.segment(marker, data[pos:end])
         if marker == SOS:
-            return Header(end, b"".join(parts)) if frame == BASELINE_SOF else None
+            if seen.frame != BASELINE_SOF:
+                return None
+            return Header(end, b"".join(seen.parts), seen.size, seen.exif)
         pos = end
     return None
 
@@ -97,15 +123,19 @@ def runs_to_eoi(data: bytes, start: int) -> bool:
 def tables_decode(tables: bytes) -> bool:
     """True if libjpeg-turbo accepts these header segments and starts the scan.
 
-    Remembered per set of segments: the photos of one batch usually come from one
-    camera or one export and share their tables.
+    The segments are decoded followed at once by EOI, in strict mode (every
+    libjpeg warning is an error): the first, and for sound tables the only,
+    complaint must be the empty scan's. Any other warning (an undefined Huffman
+    table that libjpeg-turbo would otherwise stand in for, a progression
+    parameter out of place) means not known sound. Remembered per set of
+    segments: the photos of one batch usually share their tables.
     """
     try:
         simplejpeg.decode_jpeg(
-            tables + b"\xff\xd9", min_height=1, min_width=1, min_factor=8, strict=False
+            tables + b"\xff\xd9", min_height=1, min_width=1, min_factor=8, strict=True
         )
-    except _LIBJPEG_ERRORS:
-        return False
+    except _LIBJPEG_ERRORS as exc:
+        return str(exc) == EMPTY_SCAN
     return True
 
 

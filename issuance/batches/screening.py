@@ -6,12 +6,14 @@ most of that time in two places, both made cheaper here without accepting
 anything the full checks refuse:
 
 Photos (:func:`screen_photo`)
-    A JPEG is opened lazily (header only: format, size, EXIF orientation,
-    Pillow's decompression-bomb guard, exactly as :func:`printers.photo.load_photo`
-    does). A sound baseline JPEG (:func:`issuance.batches.jpegscan.sound_baseline`:
+    A sound baseline JPEG (:func:`issuance.batches.jpegscan.sound_baseline`:
     its markers in order, one scan running to EOI, tables libjpeg accepts)
-    cannot fail to decode, so it is accepted without reading its pixels. Any
-    other JPEG is decoded with :meth:`PIL.Image.Image.draft` at the smallest
+    cannot fail to decode; when its size, with the EXIF orientation applied,
+    is within the limits, it is accepted without Pillow and without reading
+    its pixels. Any other JPEG is opened lazily (header only: format, size,
+    EXIF orientation, Pillow's decompression-bomb guard, exactly as
+    :func:`printers.photo.load_photo` does) and decoded with
+    :meth:`PIL.Image.Image.draft` at the smallest
     DCT scale: the whole entropy-coded stream is still read, so a truncated or
     corrupt file fails as it would in a full decode, but no full-size pixels
     are produced. A PNG (whose zlib stream must be inflated anyway and whose
@@ -39,7 +41,7 @@ from functools import cache, lru_cache
 
 from PIL import Image
 
-from issuance.batches.jpegscan import sound_baseline
+from issuance.batches.jpegscan import read_header, runs_to_eoi, tables_decode
 from issuance.errors import FieldError, UnprintableName
 from printers.face import DEFAULT_LAYOUT, check_printable, mm_to_px
 from printers.fonts import card_font, normalise_name, refused_name_characters
@@ -51,6 +53,7 @@ from printers.photo import (
     PhotoRejected,
     check_dimensions,
     load_photo,
+    oriented_size,
     sniff_format,
     upright_size,
 )
@@ -99,11 +102,33 @@ def screen_photo(data: bytes, limits: PhotoLimits) -> PhotoFormat:
     fmt = sniff_format(data)
     if fmt is not PhotoFormat.JPEG:
         return load_photo(data, limits).source_format
+    if _sound_and_within(data, limits):
+        return fmt
     with _open_jpeg(data) as image:
         check_dimensions(upright_size(image), limits)
-        if not sound_baseline(data):
-            _draft_decode(image)
+        _draft_decode(image)
     return fmt
+
+
+def _sound_and_within(data: bytes, limits: PhotoLimits) -> bool:
+    """True for a sound baseline JPEG whose upright size is within ``limits``.
+
+    Such a photo is accepted without Pillow: its size and EXIF orientation come
+    from the header read by :func:`read_header`. Any doubt (a size Pillow would
+    call a decompression bomb, an EXIF block that does not parse, a size out of
+    bounds) leaves the verdict, and its reason, to the full path.
+    """
+    header = read_header(data)
+    if header is None:
+        return False
+    width, height = header.size
+    if width * height > (Image.MAX_IMAGE_PIXELS or 0):
+        return False
+    try:
+        check_dimensions(oriented_size(header.size, header.exif), limits)
+    except PhotoRejected:
+        return False
+    return runs_to_eoi(data, header.start) and tables_decode(header.tables)
 
 
 @cache

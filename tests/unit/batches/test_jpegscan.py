@@ -85,3 +85,12 @@ def test_tables_libjpeg_refuses_are_not_known_sound() -> None:
     header = read_header(broken)
     assert header is not None and not tables_decode(header.tables)
     assert not sound_baseline(broken)
+
+
+def test_a_warning_other_than_the_empty_scan_is_not_known_sound() -> None:
+    """Scan parameters out of place are only a warning to libjpeg-turbo; Pillow refuses them."""
+    at = PORTRAIT.index(b"\xff\xda") + 11  # Ss, the start of spectral selection
+    odd = PORTRAIT[:at] + b"\x78" + PORTRAIT[at + 1 :]
+    header = read_header(odd)
+    assert header is not None and not tables_decode(header.tables)
+    assert not sound_baseline(odd)

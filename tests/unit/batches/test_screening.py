@@ -61,6 +61,13 @@ def _bad_huffman_table(data: bytes) -> bytes:
     return data[:at] + bytes(15) + b"\xff" + data[at + 16 :]
 
 
+def _bad_scan_parameters(data: bytes) -> bytes:
+    """The third component names DC table 12 and the spectral selection starts at 120:
+    libjpeg-turbo only warns of it, the full decode fails."""
+    at = data.index(b"\xff\xda") + 10  # the third component's selectors, then Ss
+    return data[:at] + b"\xc0\x78" + data[at + 2 :]
+
+
 PORTRAIT = portrait()
 
 PHOTOS: dict[str, bytes] = {
@@ -71,6 +78,7 @@ PHOTOS: dict[str, bytes] = {
     "portrait with a stray marker in its data": PORTRAIT[:9000] + b"\xff\xc4" + PORTRAIT[9000:],
     "portrait with bytes after eoi": PORTRAIT + b"trailing bytes",
     "portrait with a bad huffman table": _bad_huffman_table(PORTRAIT),
+    "portrait with bad scan parameters": _bad_scan_parameters(PORTRAIT),
     "progressive jpeg": _saved(progressive=True),
     "jpeg with restart markers": _saved(restart_marker_rows=1),
     "grey jpeg": _saved("L"),
@@ -98,11 +106,23 @@ def test_a_photo_is_screened_as_the_full_decode_judges_it(name: str) -> None:
     assert fast == full
 
 
-def test_mutated_portraits_are_screened_as_the_full_decode_judges_them() -> None:
+def _rotated_portrait() -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = 8
+    out = io.BytesIO()
+    Image.open(io.BytesIO(PORTRAIT)).save(out, "JPEG", exif=exif.tobytes(), quality=80)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("base", [PORTRAIT, _rotated_portrait()], ids=["plain", "exif rotated"])
+def test_mutated_photos_are_screened_as_the_full_decode_judges_them(base: bytes) -> None:
     """Truncations, overwritten bytes (FF among them) and insertions anywhere in the file."""
     rng = random.Random(17)
+    header_end = base.index(b"\xff\xda")
     for _ in range(300):
-        data, at = bytearray(PORTRAIT), rng.randrange(len(PORTRAIT))
+        data = bytearray(base)
+        # half of the mutations hit the headers, where every byte matters
+        at = rng.randrange(header_end) if rng.random() < 0.5 else rng.randrange(len(base))
         patch = bytes(rng.choice((0xFF, 0x00, 0xD9, rng.randrange(256))) for _ in range(2))
         kind = rng.choice(("cut", "overwrite", "insert"))
         if kind == "cut":
