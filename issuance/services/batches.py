@@ -260,7 +260,7 @@ def _jobs(batch: str, site: str, outlet: str, cards: Sequence[tuple[int, NewCard
 
 @dataclass(frozen=True)
 class _Prepared:
-    """A chunk's rows, built before they are written: all that needs no id they get then."""
+    """A chunk's rows, built ahead of its writes: all that does not need the ids they return."""
 
     applicants: Sequence[Applicant]
     holders: list[HolderRecord]
