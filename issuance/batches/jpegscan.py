@@ -7,8 +7,8 @@ batch together, and finds little: libjpeg reports corrupt Huffman data as a
 decode can meet in a baseline JPEG are all in its headers and tables, or a
 file that ends before its data does.
 
-:func:`sound_baseline` therefore looks at a JPEG's structure only and answers
-whether it is a *sound baseline JPEG*:
+:func:`sound_baseline` therefore looks at a JPEG's structure only and gives its
+header (size, EXIF block) when it is a *sound baseline JPEG*:
 
 * the markers from SOI to the first SOS are well formed, with lengths inside
   the file, and name a baseline frame (SOF0: 8-bit, Huffman, sequential);
@@ -139,7 +139,10 @@ def tables_decode(tables: bytes) -> bool:
     return True
 
 
-def sound_baseline(data: bytes) -> bool:
-    """True if ``data`` is a baseline JPEG that decodes without a fatal error."""
+def sound_baseline(data: bytes) -> Header | None:
+    """The header of ``data`` if it is a baseline JPEG that decodes without a fatal error;
+    None if it is not known to be one."""
     header = read_header(data)
-    return header is not None and runs_to_eoi(data, header.start) and tables_decode(header.tables)
+    if header is None or not runs_to_eoi(data, header.start) or not tables_decode(header.tables):
+        return None
+    return header
