@@ -125,7 +125,10 @@ async def submit(
                 "errors": [p.to_dict() for p in accepted.problems],
             }
 
-        return await idempotent(ctx, run, digest=upload.digest)
+        try:
+            return await idempotent(ctx, run, digest=upload.digest)
+        finally:  # the transaction has ended: a failed batch's photos can go
+            await batches.sweep_uploads(ctx.store)
 
 
 @router.get("/batches/{batch_id}", tags=BATCHES)

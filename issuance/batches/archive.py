@@ -53,7 +53,6 @@ import struct
 import threading
 import unicodedata
 import zipfile
-import zlib
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -62,7 +61,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, ClassVar
 
+from zlib_ng import zlib_ng
+
 from issuance.errors import InputError
+
+# zlib-ng's stub declares its error an instance; it is the class zlib_ng.error.
+InflateError: type[Exception] = zlib_ng.error  # type: ignore[assignment]
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -310,16 +314,16 @@ def _inflated(data: bytes, info: zipfile.ZipInfo, name: str, cap: int) -> bytes:
     if info.compress_type == zipfile.ZIP_STORED:
         out = data
     else:
-        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        inflater = zlib_ng.decompressobj(-zlib_ng.MAX_WBITS)
         try:
             out = inflater.decompress(data, cap + 1)
-        except zlib.error as exc:
+        except InflateError as exc:
             raise CorruptArchive(name, f"cannot be decompressed: {exc}") from exc
         if len(out) <= cap and not inflater.eof:
             raise CorruptArchive(name, "cannot be decompressed: the stream is truncated")
     if len(out) > cap:
         raise MemberTooLarge(name, f"holds more than {cap} bytes")
-    if zlib.crc32(out) != info.CRC:
+    if zlib_ng.crc32(out) != info.CRC:
         raise CorruptArchive(name, "cannot be decompressed: bad CRC")
     return out
 

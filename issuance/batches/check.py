@@ -65,6 +65,7 @@ from printers.photo import DEFAULT_LIMITS, PhotoLimits
 
 MAX_ROWS = 10_000
 ACTIVE_CARD_CHUNK = 1_000
+FIRST_CHUNK = 250  # the first chunk is handed on early, so that the writes start early
 REJECTS_HEADER = ("line", "field", "code", "message")
 
 HasActiveCard = Callable[[Sequence[str]], AbstractSet[str]]
@@ -119,7 +120,7 @@ class _Tally:
             return
         if result.applicant is not None:
             self.pending.append(result.applicant)
-            if len(self.pending) >= ACTIVE_CARD_CHUNK:
+            if len(self.pending) >= (ACTIVE_CARD_CHUNK if self.applicants else FIRST_CHUNK):
                 self.flush()
 
     def flush(self) -> None:

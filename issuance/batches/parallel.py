@@ -44,7 +44,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
-from itertools import chain, islice
+from itertools import chain, islice, repeat
 
 from issuance.batches.archive import SharedArchive, ZipPhotos
 from issuance.batches.formats import Column, RawRow, Record
@@ -59,10 +59,15 @@ from issuance.batches.rows import (
 )
 from issuance.domain.card_data import Gender
 from issuance.errors import FieldProblem
+from printers.fonts import font_coverage
 from printers.photo import PhotoLimits
 
 PARALLEL_MIN_ROWS = 500
 CHUNK_ROWS = 500
+# The first chunks are small, so that the first checked rows come back (and their writes can
+# begin) soon after the workers start.
+FIRST_CHUNK_ROWS = 125
+FIRST_CHUNKS = 2
 IN_FLIGHT_PER_WORKER = 2
 # The workers yield the CPU to everything else in the machine: the batch's own writes (the
 # submitting process and its database backend) and the counters' requests.
@@ -92,7 +97,9 @@ def check_records(records: Iterator[Record], ctx: RowContext, workers: int) -> I
 
 
 def _chunks(records: Iterator[Record]) -> Iterator[list[Record]]:
-    while chunk := list(islice(records, CHUNK_ROWS)):
+    """:data:`FIRST_CHUNKS` chunks of :data:`FIRST_CHUNK_ROWS` records, then :data:`CHUNK_ROWS`."""
+    sizes = chain(repeat(FIRST_CHUNK_ROWS, FIRST_CHUNKS), repeat(CHUNK_ROWS))
+    while chunk := list(islice(records, next(sizes))):
         yield chunk
 
 
@@ -200,6 +207,7 @@ def _submit(
 
 def _in_pool(chunks: Iterator[list[Record]], ctx: RowContext, workers: int) -> Iterator[Checked]:
     mp = multiprocessing.get_context(START_METHOD)
+    font_coverage()  # loaded once here, inherited by forked workers instead of read in each
     if START_METHOD == "forkserver":
         mp.set_forkserver_preload([__name__])
     setup = _Setup.of(ctx)

@@ -141,18 +141,27 @@ CREATE TABLE holders (
     updated_at timestamptz NOT NULL DEFAULT now()
 );
 
+-- A photo's holder is the holder of the card that shows it (cards.photo). A batch's photos
+-- are written ahead of its transaction and name the batch (upload) (0005).
 CREATE TABLE holder_photos (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    holder bigint NOT NULL REFERENCES holders (id),
     image bytea NOT NULL,
     media_type text NOT NULL CHECK (media_type IN ('image/jpeg', 'image/png')),
-    at timestamptz NOT NULL DEFAULT now()
+    at timestamptz NOT NULL DEFAULT now(),
+    upload text
 );
 
-CREATE INDEX holder_photos_holder ON holder_photos (holder);
+CREATE INDEX holder_photos_upload ON holder_photos (upload) WHERE upload IS NOT NULL;
 
 -- Already compressed images: stored out of line without pglz (0004).
 ALTER TABLE holder_photos ALTER COLUMN image SET STORAGE EXTERNAL;
+
+-- The batches whose photos are being written ahead; the batch's transaction deletes its row.
+CREATE TABLE photo_uploads (
+    batch text PRIMARY KEY,
+    at timestamptz NOT NULL DEFAULT now(),
+    failed boolean NOT NULL DEFAULT false
+);
 
 CREATE SEQUENCE card_number_seq AS bigint MINVALUE 1;
 
@@ -182,6 +191,7 @@ CREATE UNIQUE INDEX cards_one_active ON cards (holder) WHERE status = 'active';
 CREATE UNIQUE INDEX cards_one_pending ON cards (holder)
     WHERE status IN ('requested', 'in_production');
 CREATE INDEX cards_holder ON cards (holder);
+CREATE INDEX cards_photo ON cards (photo);
 CREATE UNIQUE INDEX cards_job ON cards (job_id) WHERE job_id IS NOT NULL;
 
 CREATE TABLE card_events (

@@ -13,8 +13,7 @@ Submission (:func:`submit`)
     An accepted batch is written in ONE transaction with one bulk statement
     per kind of row and chunk of 1 000 applicants, never a loop of single
     inserts: the batch, the holders (inserted, or updated by citizen ID),
-    their photos (sent with COPY, about 20 MB a chunk of ID photos), the
-    cards (numbers and ids drawn from the sequences ahead of the insert),
+    the cards (numbers and ids drawn from the sequences ahead of the insert),
     their ORDER and START_PRODUCTION events, one ``expedited``
     ``print_encode`` job per card tagged with the batch id, the batch's card
     list and an audit row per holder. To overlap the database's work with
@@ -22,6 +21,16 @@ Submission (:func:`submit`)
     has passed every check; a rejected batch rolls the transaction back, so
     nothing is ever committed (or announced to an agent: the queue's
     notification is sent on commit) unless every row passed.
+
+    The photos (about 20 MB a chunk of ID photos, sent with COPY) are written
+    ahead of that transaction on a connection of their own (:class:`_Photos`),
+    so that a second database backend takes them while the first writes the
+    rest. They name the batch (their upload) and no card shows them until the
+    batch commits, closing its upload in the same commit. A batch that fails
+    marks its upload failed, and :func:`sweep_uploads` deletes its photos once
+    its transaction has ended (here, or in the API after its idempotency
+    transaction; every submission sweeps first, which also clears the uploads
+    of a process that died mid-batch, after :data:`STALE_UPLOAD`).
 
 Pacing
     Three things run at once: the check (its worker processes run niced, so
@@ -106,6 +115,8 @@ PHOTO_CHUNK_BYTES = 32 * 1024 * 1024
 SECONDS_PER_HOUR = 3600.0
 CHUNKS_AHEAD = 2  # chunks checked and waiting to be written (about 40 MB of ID photos)
 STOP_POLL_SECONDS = 0.05
+# An upload this old belongs to a batch whose process died: no batch takes an hour to write.
+STALE_UPLOAD = timedelta(hours=1)
 
 
 class BatchStatus(StrEnum):
@@ -193,14 +204,12 @@ def _holder_input(a: Applicant) -> HolderInput:
     )  # fmt: skip
 
 
-def _photo_chunks(
-    applicants: Sequence[Applicant], holders: dict[str, int]
-) -> Iterator[list[tuple[int, bytes, str]]]:
-    chunk: list[tuple[int, bytes, str]] = []
+def _photo_chunks(applicants: Sequence[Applicant]) -> Iterator[list[tuple[bytes, str]]]:
+    chunk: list[tuple[bytes, str]] = []
     size = 0
     for a in applicants:
         image = a.photo.read()
-        chunk.append((holders[a.citizen_id], image, MEDIA_TYPES[sniff_format(image)]))
+        chunk.append((image, MEDIA_TYPES[sniff_format(image)]))
         size += len(image)
         if len(chunk) >= PHOTO_CHUNK_COUNT or size >= PHOTO_CHUNK_BYTES:
             yield chunk
@@ -209,14 +218,50 @@ def _photo_chunks(
         yield chunk
 
 
-async def _insert_photos(
-    tx: Store, applicants: Sequence[Applicant], holders: dict[str, int]
-) -> dict[int, int]:
-    chunks = _photo_chunks(applicants, holders)
-    photos: dict[int, int] = {}
-    while chunk := await asyncio.to_thread(next, chunks, None):
-        photos |= await tx.insert_photos(chunk)
-    return photos
+class _Photos:
+    """The batch's photos, written ahead of its transaction on a connection of their own.
+
+    Each chunk's photos are sent with COPY and committed on their own, tagged with
+    the batch (their upload), while the transaction writes the rest of the chunk
+    before; the chunk's cards then refer to them. The batch's transaction closes
+    the upload as it commits. A batch that fails marks its upload failed once its
+    transaction has let go of the rows (:func:`sweep_uploads` then deletes them).
+    """
+
+    def __init__(self, uploads: Store, batch_id: str) -> None:
+        self._uploads = uploads
+        self._batch_id = batch_id
+        self._turn = asyncio.Lock()
+        self._pending: list[asyncio.Future[list[int]]] = []
+        self._stopped = False
+
+    def write(self, applicants: Sequence[Applicant]) -> asyncio.Future[list[int]]:
+        """Start writing the applicants' photos; their ids, in order, when written."""
+        future = asyncio.ensure_future(self._write(applicants))
+        self._pending.append(future)
+        return future
+
+    async def _write(self, applicants: Sequence[Applicant]) -> list[int]:
+        async with self._turn:
+            chunks = _photo_chunks(applicants)
+            ids: list[int] = []
+            while not self._stopped and (chunk := await asyncio.to_thread(next, chunks, None)):
+                ids += await self._uploads.insert_photos(chunk, upload=self._batch_id)
+            return ids
+
+    async def fail(self) -> None:
+        """Stop; once the writes under way have ended, mark the upload failed."""
+        self._stopped = True
+        await asyncio.gather(*self._pending, return_exceptions=True)
+        await self._uploads.fail_upload(self._batch_id)
+
+
+async def sweep_uploads(store: Store) -> int:
+    """Delete the photos of failed batches, and of batches whose process died; how many."""
+    dead = await store.dead_uploads(STALE_UPLOAD)
+    for batch in dead:
+        await store.discard_upload(batch)
+    return len(dead)
 
 
 @dataclass(frozen=True)
@@ -266,6 +311,7 @@ class _Prepared:
     holders: list[HolderRecord]
     cards: list[tuple[int, NewCard]]  # (card id drawn ahead, card without holder and photo)
     jobs: list[NewJob]
+    photos: asyncio.Future[list[int]]  # the photos' ids, in order, once written
 
 
 @dataclass(frozen=True)
@@ -280,6 +326,7 @@ class _Writer:
 
     tx: Store
     numbers: Store
+    photos: _Photos
     queue: Queue
     op: Operator
     batch_id: str
@@ -287,28 +334,35 @@ class _Writer:
     issue: _Issue
 
     async def prepare(self, applicants: Sequence[Applicant]) -> _Prepared:
+        photos = self.photos.write(applicants)
         drawn = await self.numbers.next_card_sequences(len(applicants))
-        return await asyncio.to_thread(self._build, applicants, drawn)
+        return await asyncio.to_thread(self._build, applicants, drawn, photos)
 
-    def _build(self, applicants: Sequence[Applicant], drawn: list[tuple[int, int]]) -> _Prepared:
+    def _build(
+        self,
+        applicants: Sequence[Applicant],
+        drawn: list[tuple[int, int]],
+        photos: asyncio.Future[list[int]],
+    ) -> _Prepared:
         bank = self.issue.bank
         holders = [holder_record(_holder_input(a), bank) for a in applicants]
         cards = [
             (card_id, _new_card(self.issue, a, sequence))
             for a, (sequence, card_id) in zip(applicants, drawn, strict=True)
         ]
-        return _Prepared(
-            applicants, holders, cards, _jobs(self.batch_id, self.site, self.issue.outlet, cards)
-        )
+        jobs = _jobs(self.batch_id, self.site, self.issue.outlet, cards)
+        return _Prepared(applicants, holders, cards, jobs, photos)
 
     async def store(self, p: _Prepared) -> None:
         tx = self.tx
         holders = await tx.upsert_holders(p.holders, self.issue.bank)
-        photos = await _insert_photos(tx, p.applicants, holders)
         results = await self.queue.enqueue_many(p.jobs, conn=tx.connection)
+        photos = await p.photos
         rows = [
-            (card_id, replace(card, holder=(h := holders[a.citizen_id]), photo=photos[h]), r.job_id)
-            for a, (card_id, card), r in zip(p.applicants, p.cards, results, strict=True)
+            (card_id, replace(card, holder=holders[a.citizen_id], photo=photo), r.job_id)
+            for a, (card_id, card), r, photo in zip(
+                p.applicants, p.cards, results, photos, strict=True
+            )
         ]
         await tx.insert_cards(rows, CardStatus.IN_PRODUCTION)
         card_ids = [i for i, _ in p.cards]
@@ -381,14 +435,40 @@ async def _check_and_write(
 
 
 async def _open_batch(
-    tx: Store, queue: Queue, op: Operator, outlet: OutletRecord, site: str, *, numbers: Store
-) -> _Writer:
+    tx: Store, queue: Queue, op: Operator, outlet: OutletRecord, site: str, *, pool: Store,
+    uploads: Store,
+) -> _Writer:  # fmt: skip
     batch_id = await tx.next_batch_id()
+    await uploads.open_upload(batch_id)
     kind = FileKind.CSV.value  # until the file has been read
     await tx.insert_batch(NewBatch(batch_id, outlet.bank, site, op.id, kind, 0, 0, 0))
     institution = await tx.institution_code(outlet.bank) or BEIJING_REGION.ljust(12, "0")
     issue = _Issue(outlet.bank, institution, outlet.code, now().date())
-    return _Writer(tx, numbers, queue, op, batch_id, site, issue)
+    return _Writer(tx, pool, _Photos(uploads, batch_id), queue, op, batch_id, site, issue)
+
+
+async def _write_batch(
+    tx: Store, queue: Queue, op: Operator, submission: Submission, photos: ZipPhotos | None,
+    *, site: str, pool: Store, uploads: Store,
+) -> Accepted:  # fmt: skip
+    outlet = await counter_outlet(tx, op)
+    writer = await _open_batch(tx, queue, op, outlet, site, pool=pool, uploads=uploads)
+    try:
+        found = await _check_and_write(pool, submission, photos, writer)
+        if not found.applicants:
+            raise ConflictError("no row of the batch can be accepted", code="batch_empty")
+        await tx.set_batch_counts(
+            writer.batch_id, file_kind=found.kind.value, rows_read=found.rows_read,
+            accepted=len(found.applicants), rejected=len(found.rejected_lines),
+        )  # fmt: skip
+    except BaseException:  # the upload's row is not locked by this transaction until below
+        with contextlib.suppress(Exception):  # a dead upload is swept all the same, later
+            await writer.photos.fail()
+        raise
+    await tx.close_upload(writer.batch_id)  # the photos are the cards' as the batch commits
+    record = await tx.batch(writer.batch_id)
+    assert record is not None
+    return Accepted(record, found.problems)
 
 
 async def submit(
@@ -403,26 +483,29 @@ async def submit(
 
     Chunks of applicants are written as soon as they pass, while later rows
     are still being checked; a rejected batch rolls everything back.
-    ``lookups`` runs the active-card queries on its own connection (a store
-    over the pool; by default ``store``, which must then not be bound to a
-    transaction).
+    ``lookups`` runs the active-card queries and the photos' writes on
+    connections of their own (a store over the pool; by default ``store``,
+    which must then not be bound to a transaction). The photos are written
+    ahead of the transaction (:class:`_Photos`); when ``store`` is bound to the
+    caller's transaction, the caller runs :func:`sweep_uploads` once it has
+    ended, or a failed batch's photos wait for the next submission's sweep.
     """
     check(op, Operation.APPLY, op.bank)
-    outlet = await counter_outlet(store, op)
+    pool = lookups or store
     site = await resolve_site(store, op, submission.site)
-    with _archive(submission.photos) as photos:
-        async with store.transaction() as tx:
-            writer = await _open_batch(tx, queue, op, outlet, site, numbers=lookups or store)
-            found = await _check_and_write(lookups or store, submission, photos, writer)
-            if not found.applicants:
-                raise ConflictError("no row of the batch can be accepted", code="batch_empty")
-            await tx.set_batch_counts(
-                writer.batch_id, file_kind=found.kind.value, rows_read=found.rows_read,
-                accepted=len(found.applicants), rejected=len(found.rejected_lines),
-            )  # fmt: skip
-            record = await tx.batch(writer.batch_id)
-    assert record is not None
-    return Accepted(record, found.problems)
+    joined = store.in_transaction  # the caller's transaction: the caller sweeps after it ends
+    try:
+        with _archive(submission.photos) as photos:
+            async with pool.connected() as uploads:
+                await sweep_uploads(uploads)
+                async with store.transaction() as tx:
+                    return await _write_batch(
+                        tx, queue, op, submission, photos, site=site, pool=pool, uploads=uploads
+                    )
+    finally:
+        if not joined:
+            with contextlib.suppress(Exception):
+                await sweep_uploads(pool)
 
 
 def _archive(photos: bytes | Path | None) -> AbstractContextManager[ZipPhotos | None]:

@@ -115,7 +115,7 @@ async def apply(
     async with store.transaction() as tx:
         outlet = await counter_outlet(tx, op)
         holder = await holder_for_application(tx, op, data)
-        photo = await tx.insert_photo(holder.id, app.photo, media_type)
+        photo = await tx.insert_photo(app.photo, media_type)
         order = Order(holder, photo, outlet, placement(outlet, app.wait), request_key)
         card = await order_card(tx, queue, op, order)
         await audit(tx, op, Purpose.APPLY, holder.id, AuditAction.CHANGE)
@@ -131,7 +131,7 @@ async def _reorder(
         holder = await tx.holder(old.holder)
         photo = old.photo
         if spec.photo is not None:
-            photo = await tx.insert_photo(holder.id, spec.photo, validated_photo(spec.photo))
+            photo = await tx.insert_photo(spec.photo, validated_photo(spec.photo))
         order = Order(
             holder, photo, outlet, placement(outlet, spec.wait), spec.request_key,
             subject=old, action=spec.action, reason=spec.reason,

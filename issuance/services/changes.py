@@ -138,7 +138,7 @@ async def _replacement(
     outlet = await counter_outlet(tx, op)
     photo_id = current.photo
     if photo is not None:
-        photo_id = await tx.insert_photo(holder.id, photo, validated_photo(photo))
+        photo_id = await tx.insert_photo(photo, validated_photo(photo))
     order = Order(
         holder, photo_id, outlet, placement(outlet, False), request_key, subject=current,
         action=Action.REPLACE, reason=ReplaceReason.DATA_CHANGED,
@@ -171,7 +171,7 @@ async def change_bank(
         moved = await tx.update_holder(dataclasses.replace(holder, bank=op.bank or ""))
         photo_id = live[-1].photo
         if photo is not None:
-            photo_id = await tx.insert_photo(holder.id, photo, validated_photo(photo))
+            photo_id = await tx.insert_photo(photo, validated_photo(photo))
         order = Order(
             moved, photo_id, outlet, placement(outlet, wait), request_key, subject=live[-1],
             action=Action.REPLACE, reason=ReplaceReason.BANK_CHANGE, supersede=False,
@@ -202,7 +202,7 @@ async def home_visit(
     async with store.transaction() as tx:
         outlet = await counter_outlet(tx, op)
         holder = await holder_for_application(tx, op, data)
-        photo = await tx.insert_photo(holder.id, visit.application.photo, media_type)
+        photo = await tx.insert_photo(visit.application.photo, media_type)
         order = Order(holder, photo, outlet, mobile_placement(outlet), request_key)
         card = await order_card(tx, queue, op, order)
         visit_id = await tx.insert_home_visit(

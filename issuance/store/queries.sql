@@ -64,7 +64,7 @@ WHERE id = $1
 RETURNING id, citizen_id, name, gender, birth_date, ethnicity, birthplace, phone, address, bank;
 
 -- name: insert_photo
-INSERT INTO holder_photos (holder, image, media_type) VALUES ($1, $2, $3) RETURNING id;
+INSERT INTO holder_photos (image, media_type) VALUES ($1, $2) RETURNING id;
 
 -- name: photo_of_job
 -- The photo of the card that job $1 makes, with the card's bank (for the scope check).
@@ -247,6 +247,27 @@ RETURNING id, citizen_id;
 -- name: next_photo_ids
 -- $1 photo ids drawn ahead, so that photos can be written with COPY.
 SELECT nextval(pg_get_serial_sequence('holder_photos', 'id')) AS id FROM generate_series(1, $1);
+
+-- name: open_upload
+-- Batch $1 starts writing its photos ahead of its transaction (committed on its own).
+INSERT INTO photo_uploads (batch) VALUES ($1);
+
+-- name: close_upload
+-- In batch $1's transaction: its photos are the cards' from the commit on.
+DELETE FROM photo_uploads WHERE batch = $1;
+
+-- name: discard_upload
+-- The photos batch $1 wrote ahead, and its upload row; the batch never committed.
+WITH photos AS (DELETE FROM holder_photos WHERE upload = $1)
+DELETE FROM photo_uploads WHERE batch = $1;
+
+-- name: fail_upload
+-- Batch $1 failed: its photos are to be deleted.
+UPDATE photo_uploads SET failed = true WHERE batch = $1;
+
+-- name: dead_uploads
+-- Uploads of batches that failed, or older than $1 (their process died mid-batch).
+SELECT batch FROM photo_uploads WHERE failed OR at < now() - $1::interval ORDER BY at;
 
 -- name: insert_cards_bulk
 -- Many cards in one statement, with ids drawn ahead ($1), their jobs ($11) and the cards

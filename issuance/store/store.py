@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -48,7 +48,7 @@ Q = load_queries("issuance.store")
 Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 Executor = asyncpg.Pool | Conn
 
-PHOTO_COLUMNS = ("id", "holder", "image", "media_type")
+PHOTO_COLUMNS = ("id", "image", "media_type", "upload")
 HOLDER_FIELDS = ("name", "gender", "birth_date", "ethnicity", "birthplace", "phone", "address")
 
 
@@ -123,6 +123,11 @@ class Store:
                     yield Store(conn)
             else:
                 yield self
+
+    @property
+    def in_transaction(self) -> bool:
+        """True when the store is bound to a connection inside a transaction."""
+        return not isinstance(self._db, asyncpg.Pool) and self._db.is_in_transaction()
 
     @property
     def bound(self) -> Conn | None:
@@ -219,8 +224,8 @@ class Store:
         )  # fmt: skip
         return _holder(_required(row))
 
-    async def insert_photo(self, holder: int, image: bytes, media_type: str) -> int:
-        return int(await self._db.fetchval(Q["insert_photo"], holder, image, media_type))
+    async def insert_photo(self, image: bytes, media_type: str) -> int:
+        return int(await self._db.fetchval(Q["insert_photo"], image, media_type))
 
     async def photo_of_job(self, job_id: int) -> tuple[bytes, str, str] | None:
         """(image, media type, bank of the card) for the card job ``job_id`` makes."""
@@ -391,22 +396,37 @@ class Store:
         rows = await self._db.fetch(Q["upsert_holders"], *columns, bank)
         return {r["citizen_id"]: int(r["id"]) for r in rows}
 
-    async def insert_photos(self, photos: Sequence[tuple[int, bytes, str]]) -> dict[int, int]:
-        """Insert (holder, image, media type) rows; photo ids by holder.
+    async def insert_photos(self, photos: Sequence[tuple[bytes, str]], *, upload: str) -> list[int]:
+        """Insert (image, media type) rows written ahead by batch ``upload``; their ids, in order.
 
         The ids are drawn ahead and the rows sent with COPY: a batch's photos are
         about 200 MB, which an ``INSERT ... SELECT unnest($bytea[])`` would first
         build into arrays on both sides.
         """
-        drawn = await self._db.fetch(Q["next_photo_ids"], len(photos))
+        drawn = [int(r["id"]) for r in await self._db.fetch(Q["next_photo_ids"], len(photos))]
         records = [
-            (int(r["id"]), holder, image, media)
-            for r, (holder, image, media) in zip(drawn, photos, strict=True)
+            (photo, image, media, upload)
+            for photo, (image, media) in zip(drawn, photos, strict=True)
         ]
         await self._db.copy_records_to_table(
             "holder_photos", records=records, columns=PHOTO_COLUMNS
         )
-        return {holder: photo for photo, holder, _, _ in records}
+        return drawn
+
+    async def open_upload(self, batch: str) -> None:
+        await self._db.execute(Q["open_upload"], batch)
+
+    async def close_upload(self, batch: str) -> None:
+        await self._db.execute(Q["close_upload"], batch)
+
+    async def discard_upload(self, batch: str) -> None:
+        await self._db.execute(Q["discard_upload"], batch)
+
+    async def fail_upload(self, batch: str) -> None:
+        await self._db.execute(Q["fail_upload"], batch)
+
+    async def dead_uploads(self, age: timedelta) -> list[str]:
+        return [str(r["batch"]) for r in await self._db.fetch(Q["dead_uploads"], age)]
 
     async def insert_cards(
         self, cards: Sequence[tuple[int, NewCard, int]], status: CardStatus

@@ -12,6 +12,7 @@ from rich.console import Console
 from issuance.batches.archive import ZipPhotos
 from issuance.batches.check import (
     ACTIVE_CARD_CHUNK,
+    FIRST_CHUNK,
     BatchCheck,
     check_batch,
     problems_table,
@@ -204,7 +205,7 @@ def test_duplicates_are_flagged_on_the_later_line(
 
 
 def test_active_cards_are_asked_in_chunks() -> None:
-    count = ACTIVE_CARD_CHUNK + 5
+    count = FIRST_CHUNK + ACTIVE_CARD_CHUNK + 5
     persons = people(count, seed=3)
     holders = {persons[0].citizen_id, persons[-1].citizen_id, "110101198001010011"}
     asked: list[int] = []
@@ -221,7 +222,7 @@ def test_active_cards_are_asked_in_chunks() -> None:
             has_active_card=has_active_card,
             today=TODAY,
         )
-    assert asked == [ACTIVE_CARD_CHUNK, 5]
+    assert asked == [FIRST_CHUNK, ACTIVE_CARD_CHUNK, 5]  # the first chunk is handed on early
     assert found(result) == [
         (2, "citizen_id", "active_card"),
         (count + 1, "citizen_id", "active_card"),
