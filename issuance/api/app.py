@@ -5,7 +5,9 @@ and the outlet agent's endpoints (:mod:`issuance.api.agent`) over the
 runtime's pool and queue. Its lifespan runs the maintenance loop: every second
 ``Queue.reap_expired()`` releases jobs whose worker's lease ran out (back to
 the queue, or in doubt after a physical step), and every minute temporary loss
-reports older than ``TEMPORARY_LOSS_DAYS`` lapse (the card is usable again).
+reports older than ``TEMPORARY_LOSS_DAYS`` lapse (the card is usable again) and
+the photos of failed or abandoned batches are deleted
+(:func:`issuance.services.batches.sweep_uploads`).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from issuance.config import Settings
 from issuance.domain.roles import Operation
 from issuance.errors import SscardError
 from issuance.runtime import Runtime
-from issuance.services import cards
+from issuance.services import batches, cards
 from issuance.services.common import check
 from issuance.store import Store
 
@@ -45,8 +47,9 @@ log = logging.getLogger("sscard.api")
 
 
 async def maintain_forever(rt: Runtime, every: float = REAP_EVERY_SECONDS) -> None:
-    """Until cancelled: release expired leases every ``every`` seconds, and lapse
-    temporary losses past their time every ``LAPSE_EVERY_SECONDS``."""
+    """Until cancelled: release expired leases every ``every`` seconds; lapse
+    temporary losses past their time and delete the photos of failed or
+    abandoned batches every ``LAPSE_EVERY_SECONDS``."""
     next_lapse = 0.0
     while True:
         try:
@@ -54,6 +57,7 @@ async def maintain_forever(rt: Runtime, every: float = REAP_EVERY_SECONDS) -> No
             if (now := time.monotonic()) >= next_lapse:
                 next_lapse = now + LAPSE_EVERY_SECONDS
                 await cards.lapse_temporary_losses(Store(rt.pool), datetime.now(UTC))
+                await batches.sweep_uploads(Store(rt.pool))
         except SscardError as exc:
             log.warning("maintenance: %s", exc.message)
         await asyncio.sleep(every)

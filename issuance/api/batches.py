@@ -27,7 +27,7 @@ from enum import Enum
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, FastAPI, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -50,6 +50,9 @@ TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 BODY = "body"  # a JSON batch sent as the whole body
 FILE_PARTS = frozenset({"file", "photos"})
 PDF = "application/pdf"
+# Batch submissions one API process takes at once; the pool of 10 connections keeps room for the
+# counters (see batch_slots).
+BATCHES_AT_ONCE = 2
 
 
 class FailIn(BaseModel):
@@ -105,6 +108,20 @@ def progress_view(p: batches.Progress) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def batch_slots(app: FastAPI) -> asyncio.Semaphore:
+    """This process's batch submissions at once (:data:`BATCHES_AT_ONCE`); later ones wait.
+
+    A submission holds two of the pool's connections (its transaction, its
+    photos) and takes a third now and then (the live-card lookups, the card
+    numbers): without a bound, a few batches at once could hold the whole pool
+    while each waits for one more. Their checks use every core anyway.
+    """
+    slots: asyncio.Semaphore | None = getattr(app.state, "batch_slots", None)
+    if slots is None:
+        slots = app.state.batch_slots = asyncio.Semaphore(BATCHES_AT_ONCE)
+    return slots
+
+
 @router.post("/batches", status_code=201, tags=BATCHES)
 async def submit(
     request: Request,
@@ -125,10 +142,11 @@ async def submit(
                 "errors": [p.to_dict() for p in accepted.problems],
             }
 
-        try:
-            return await idempotent(ctx, run, digest=upload.digest)
-        finally:  # the transaction has ended: a failed batch's photos can go
-            await batches.sweep_uploads(ctx.store)
+        async with batch_slots(request.app):
+            try:
+                return await idempotent(ctx, run, digest=upload.digest)
+            finally:  # the transaction has ended: a failed batch's photos can go
+                await batches.sweep_uploads(ctx.store)
 
 
 @router.get("/batches/{batch_id}", tags=BATCHES)

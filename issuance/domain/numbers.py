@@ -57,12 +57,15 @@ def _check_sequence(sequence: int, capacity: int, what: str) -> None:
         )
 
 
+# A digit doubled by the Luhn rule, its two digits summed.
+_LUHN_DOUBLED = tuple(2 * d - 9 if 2 * d > 9 else 2 * d for d in range(10))
+
+
 def luhn_digit(digits: str) -> str:
     """The Luhn check digit to append to ``digits``."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        value = int(ch) * (2 if i % 2 == 0 else 1)
-        total += value - 9 if value > 9 else value
+    backwards = digits[::-1]  # the last digit is doubled, then every other one
+    doubled = sum(_LUHN_DOUBLED[int(ch)] for ch in backwards[0::2])
+    total = doubled + sum(map(int, backwards[1::2]))
     return str(-total % 10)
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import operator
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -140,14 +141,15 @@ def holder_record(data: HolderInput, bank: str, holder_id: int = 0) -> HolderRec
 
 
 _CARD_FIELDS = tuple(f.name for f in dataclasses.fields(CardData))
+_card_values = operator.attrgetter(*_CARD_FIELDS)
 
 
 def card_data_json(data: CardData) -> dict[str, Any]:
     """CardData as JSON: dates ISO, gender "1"/"2"."""
-    out: dict[str, Any] = {}
-    for name in _CARD_FIELDS:
-        value = getattr(data, name)
-        out[name] = value.isoformat() if isinstance(value, date) else str(value)
+    out: dict[str, Any] = {
+        name: value.isoformat() if isinstance(value, date) else str(value)
+        for name, value in zip(_CARD_FIELDS, _card_values(data), strict=True)
+    }
     out["ethnicity"] = data.ethnicity
     return out
 

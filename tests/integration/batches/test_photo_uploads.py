@@ -1,10 +1,15 @@
 """A batch's photos are written ahead of its transaction: kept when it commits, deleted when
-it fails (whether the service or its caller owns the transaction), swept when its process died."""
+it fails (whether the service or its caller owns the transaction), swept when its process died.
+An API process takes a bounded number of batches at once, so they never hold its whole pool."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
 
+from issuance.api.batches import BATCHES_AT_ONCE
 from issuance.errors import BatchRejected
 from issuance.services import batches
 from issuance.services.batches import Submission, sweep_uploads
@@ -71,3 +76,27 @@ async def test_the_sweep_deletes_failed_and_stale_uploads_and_keeps_the_live_one
     assert [(r["upload"], r["count"]) for r in left] == [("B20261129-000003", 4)]
     assert [r["batch"] for r in uploads] == ["B20261129-000003"]
     assert await sweep_uploads(world.store) == 0
+
+
+async def test_an_api_process_takes_two_batches_at_once_and_the_rest_wait(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inside = 0
+    most = 0
+    real = batches.submit
+
+    async def counting(*args: Any, **kwargs: Any) -> batches.Accepted:
+        nonlocal inside, most
+        inside += 1
+        most = max(most, inside)
+        try:
+            await asyncio.sleep(0.2)
+            return await real(*args, **kwargs)
+        finally:
+            inside -= 1
+
+    monkeypatch.setattr(batches, "submit", counting)
+    groups = [batch_people(3, seed=50 + n) for n in range(5)]
+    responses = await asyncio.gather(*(submit(world, persons) for persons in groups))
+    assert [r.status_code for r in responses] == [201] * 5
+    assert most == BATCHES_AT_ONCE == 2
