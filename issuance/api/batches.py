@@ -22,6 +22,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import tempfile
 from enum import Enum
 from pathlib import Path as FilePath
@@ -146,7 +147,8 @@ async def submit(
             try:
                 return await idempotent(ctx, run, digest=upload.digest)
             finally:  # the transaction has ended: a failed batch's photos can go
-                await batches.sweep_uploads(ctx.store)
+                with contextlib.suppress(Exception):  # never in place of the request's own error
+                    await batches.sweep_uploads(ctx.store)
 
 
 @router.get("/batches/{batch_id}", tags=BATCHES)

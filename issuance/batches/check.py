@@ -58,14 +58,16 @@ from issuance.batches.formats import (
     Record,
     open_batch,
 )
-from issuance.batches.parallel import Checked, check_records
+from issuance.batches.parallel import FIRST_CHUNK_ROWS, FIRST_CHUNKS, Checked, check_records
 from issuance.batches.rows import Applicant, RowContext, RowResult
 from issuance.errors import BatchRejected, FieldProblem
 from printers.photo import DEFAULT_LIMITS, PhotoLimits
 
 MAX_ROWS = 10_000
 ACTIVE_CARD_CHUNK = 1_000
-FIRST_CHUNK = 250  # the first chunk is handed on early, so that the writes start early
+# The first applicants are handed on as soon as the first (small) worker chunks are back, so that
+# the writes start early.
+FIRST_CHUNK = FIRST_CHUNK_ROWS * FIRST_CHUNKS
 REJECTS_HEADER = ("line", "field", "code", "message")
 
 HasActiveCard = Callable[[Sequence[str]], AbstractSet[str]]
