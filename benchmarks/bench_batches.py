@@ -11,6 +11,10 @@
   and the peak memory of one such submission (target: under 500 MB), both
   traced (``tracemalloc``, this process's Python heap) and resident (the
   RSS of this process plus its worker processes, sampled every 10 ms);
+* where the CPU of one such submission goes, in core-seconds (printed): this
+  process, its check workers and everything else the machine did meanwhile
+  (the database's backends, mostly), so that a wall-clock figure measured on
+  a slower or busier machine can be read against the work it took;
 * rendering a 10 000-row manifest with a QR code per card (target: under 5 s).
 
 Run with ``pytest benchmarks/bench_batches.py --benchmark-enable -s``.
@@ -30,6 +34,7 @@ import time
 import tracemalloc
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 import asyncpg
@@ -126,6 +131,52 @@ def _peak_memory(peaks: list[tuple[int, int, int]], every: float = 0.01) -> Iter
         peaks.append((max(r for r, _ in seen), max(p for _, p in seen), seen[0][1]))
 
 
+@dataclass(frozen=True)
+class _Cpu:
+    """Core-seconds spent while a block ran: this process, its reaped children, the machine."""
+
+    wall: float
+    own: float
+    workers: float
+    machine: float
+
+    def __add__(self, other: _Cpu) -> _Cpu:
+        return _Cpu(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+
+
+def _cpu_now() -> tuple[float, float, float, float]:
+    times = psutil.Process().cpu_times()
+    machine = psutil.cpu_times()
+    # Linux counts a guest's time in user time as well; iowait is idle time.
+    uncounted = ("idle", "iowait", "guest", "guest_nice")
+    busy = sum(machine) - sum(getattr(machine, name, 0.0) for name in uncounted)
+    own = times.user + times.system
+    return time.perf_counter(), own, times.children_user + times.children_system, busy
+
+
+@contextmanager
+def _cpu(spent: list[_Cpu]) -> Iterator[None]:
+    """Appends the core-seconds the block took (workers count once the pool has reaped them)."""
+    before = _cpu_now()
+    try:
+        yield
+    finally:
+        after = _cpu_now()
+        spent.append(_Cpu(*(b - a for a, b in zip(before, after, strict=True))))
+
+
+def _report_cpu(what: str, spent: list[_Cpu]) -> None:
+    total = sum(spent, _Cpu(0, 0, 0, 0))
+    n = len(spent)
+    rest = total.machine - total.own - total.workers
+    cores = psutil.cpu_count() or 1
+    print(f"\nCPU per batch while {what} (mean of {n}): {total.wall / n:.2f} s wall,", end=" ")
+    print(f"{total.machine / n:.2f} core-s busy of {cores * total.wall / n:.2f} "
+          f"({total.machine / (cores * total.wall):.0%}): this process {total.own / n:.2f},",
+          end=" ")  # fmt: skip
+    print(f"check workers {total.workers / n:.2f}, database and the rest {rest / n:.2f}")
+
+
 def _report(what: str, traced: int, resident: tuple[int, int, int]) -> None:
     """Print the peaks (RSS counts pages a forked worker shares with this process twice)."""
     rss, pss, before = (size / 2**20 for size in resident)
@@ -159,6 +210,7 @@ class _Line:
         self.loop = asyncio.new_event_loop()
         self.pool = self.loop.run_until_complete(self._pool(dsn))
         self.store = Store(self.pool)
+        self.spent: list[_Cpu] = []
         self.op = self.loop.run_until_complete(self._seed())
 
     @staticmethod
@@ -181,7 +233,8 @@ class _Line:
         work = batches.submit(
             self.store, Queue(self.pool), self.op, batches.Submission(csv_path, zip_path)
         )
-        return self.loop.run_until_complete(work)
+        with _cpu(self.spent):
+            return self.loop.run_until_complete(work)
 
     def checkpoint(self) -> None:
         self.loop.run_until_complete(self.pool.execute("CHECKPOINT"))
@@ -228,6 +281,7 @@ def test_check_and_enqueue_10000_applicants(
             line.submit, setup=lambda: (fresh(), {}), rounds=5
         )
         assert result.batch.accepted == ROWS
+        _report_cpu(f"checking and enqueueing {ROWS} ({case})", line.spent)
         resident: list[tuple[int, int, int]] = []
         with _peak_memory(resident):
             line.submit(*fresh())

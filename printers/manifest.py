@@ -12,15 +12,13 @@ The **completion report** (制卡完成报告) gives the counts issued, failed a
 spoiled, and for each printer the cards it made, the time it was busy, the
 mean seconds per card and the cards per hour.
 
-QR codes are built with reportlab's own encoder
-(``reportlab.graphics.barcode.qrencoder``, the engine of
-``reportlab.graphics.barcode.qr``) and drawn straight onto the canvas as
-vector rectangles, one per horizontal run of dark modules, in one filled
-path per code: no image is made, so 10 000 rows render in a few seconds. The
-code holds the card number only (no personal data). The smallest version
-that fits is used, with level M and a fixed mask pattern (any of the eight
-masks makes a valid code; searching for the best one would cost eight
-encodings per card).
+QR codes are encoded by zxing-cpp (its writer, libzint, in C: about a quarter
+of the time reportlab's pure-Python encoder took, with the best of the eight
+mask patterns chosen, where reportlab's was held to a fixed one) and drawn
+straight onto the canvas as vector rectangles, one per horizontal run of dark
+modules, in one filled path per code: no image is made, so 10 000 rows render
+in a few seconds. The code holds the card number only (no personal data), in
+the smallest version that fits at error correction level M.
 
 Chinese text uses the receipt's CID font (``STSong-Light``, see
 :mod:`printers.receipt`), and PDFs are built ``invariant`` (same input, same
@@ -30,14 +28,15 @@ bytes).
 from __future__ import annotations
 
 import io
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import Enum
 
-from reportlab.graphics.barcode import qrencoder
+import numpy as np
+import numpy.typing as npt
+import zxingcpp
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
@@ -46,8 +45,7 @@ from printers.receipt import _register_font, mask_citizen_id
 
 MANIFEST_TITLE = "社会保障卡制卡清单"
 COMPLETION_TITLE = "社会保障卡制卡完成报告"
-QR_LEVEL = qrencoder.QRErrorCorrectLevel.M
-QR_MASK = 0
+QR_LEVEL = "M"
 QR_QUIET_MODULES = 2
 SECONDS_PER_HOUR = 3600
 
@@ -111,30 +109,30 @@ class ManifestLayout:
 MANIFEST_LAYOUT = ManifestLayout()
 
 
-def qr_modules(text: str) -> list[bytes]:
-    """The QR matrix of ``text``, rows top to bottom, one byte per module (1 is dark)."""
-    code = qrencoder.QRCode(None, QR_LEVEL)
-    code.addData(text)
-    code.version = code.calculate_version()  # type: ignore[no-untyped-call]
-    code.makeImpl(False, QR_MASK)
-    return [bytes(map(bool, row)) for row in code.modules]
+def qr_modules(text: str) -> npt.NDArray[np.bool_]:
+    """The QR matrix of ``text``, rows top to bottom (True is a dark module)."""
+    code = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode, ec_level=QR_LEVEL)
+    dark: npt.NDArray[np.bool_] = np.asarray(code.to_image(scale=1, add_quiet_zones=False)) == 0
+    return dark
 
 
-DARK_RUN = re.compile(rb"\x01+")
+_RUN = "{} {} {} 1 re".format
 
 
-def qr_path(modules: Sequence[bytes]) -> str:
+def qr_path(modules: npt.NDArray[np.bool_]) -> str:
     """PDF path operators with one unit square per module, one rectangle per dark run.
 
     Coordinates are whole module units, so the operators are written as plain
-    integers instead of going through reportlab's float formatting.
+    integers instead of going through reportlab's float formatting. A run
+    starts where a row steps from light to dark and ends where it steps back
+    (each row is padded with light modules at both ends).
     """
     count = len(modules)
-    return "\n".join(
-        f"{run.start()} {count - 1 - r} {run.end() - run.start()} 1 re"
-        for r, row in enumerate(modules)
-        for run in DARK_RUN.finditer(row)
-    )
+    steps = np.diff(modules.astype(np.int8), axis=1, prepend=0, append=0)
+    rows, starts = np.nonzero(steps == 1)  # row by row, left to right
+    _, ends = np.nonzero(steps == -1)  # in the same order: a run's end follows its start
+    ys = count - 1 - rows
+    return "\n".join(map(_RUN, starts.tolist(), ys.tolist(), (ends - starts).tolist()))
 
 
 def draw_qr(pdf: Canvas, text: str, x: float, y: float, size: float) -> None:

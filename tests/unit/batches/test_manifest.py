@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import io
 import random
+import re
 from datetime import date, timedelta
 
+import numpy as np
+import numpy.typing as npt
 import pytest
-import qrcode
+import zxingcpp
 from pypdf import PdfReader
 
 from issuance.domain.identity import random_citizen_id
@@ -24,6 +27,7 @@ from printers.manifest import (
     manifest_pdf,
     printer_pages,
     qr_modules,
+    qr_path,
 )
 
 HEADING = BatchHeading("B20261129-007", "北京农商银行朝阳支行", date(2026, 11, 29))
@@ -77,19 +81,63 @@ def test_the_manifest_is_reproducible() -> None:
     assert manifest_pdf(HEADING, cards) == manifest_pdf(HEADING, cards)
 
 
-@pytest.mark.parametrize("text", ["A00000001", "B20261129-007/A12345678", "card 9"])
-def test_qr_matrix_is_a_standard_qr_code(text: str) -> None:
-    ours = qr_modules(text)
-    version = (len(ours) - 17) // 4
-    reference = qrcode.QRCode(
-        version=version,
-        error_correction=qrcode.constants.ERROR_CORRECT_M,
-        border=0,
-        mask_pattern=0,
-    )
-    reference.add_data(text, optimize=0)
-    reference.make(fit=False)
-    assert [list(row) for row in ours] == [[int(m) for m in row] for row in reference.get_matrix()]
+QR_TEXTS = ["A00000001", "B20261129-007/A12345678", "card 9", "卡号 A00000001", "A" * 21]
+
+
+def decoded(modules: npt.NDArray[np.bool_]) -> zxingcpp.Barcode | None:
+    """What a scanner reads from the matrix, drawn 4 pixels a module with a quiet zone."""
+    image = np.pad(np.where(modules, 0, 255).astype(np.uint8), 4, constant_values=255)
+    scanned = image.repeat(4, axis=0).repeat(4, axis=1)
+    return zxingcpp.read_barcode(scanned, formats=zxingcpp.BarcodeFormat.QRCode)
+
+
+def painted(path: str) -> npt.NDArray[np.bool_]:
+    """The modules a QR code's path operators paint (the top row always holds a finder)."""
+    rectangles = [line.split() for line in path.splitlines()]
+    assert all(op == "re" and height == "1" for *_, height, op in rectangles)
+    size = max(int(y) for _, y, *_ in rectangles) + 1
+    grid = np.zeros((size, size), dtype=bool)
+    for x, y, width, *_ in rectangles:
+        row, left, right = size - 1 - int(y), int(x), int(x) + int(width)
+        assert not grid[row, left:right].any(), "rectangles overlap"
+        grid[row, left:right] = True
+    return grid
+
+
+@pytest.mark.parametrize("text", QR_TEXTS)
+def test_the_qr_code_scans_as_its_text_at_level_m_or_better(text: str) -> None:
+    found = decoded(qr_modules(text))
+    assert found is not None and found.valid
+    assert found.text == text
+    assert found.ec_level in ("M", "Q", "H")
+
+
+def test_the_qr_code_is_the_smallest_version_that_holds_level_m() -> None:
+    # Version 1 (21 x 21) holds 20 alphanumeric characters at level M, version 2 (25 x 25) 38.
+    assert qr_modules("A" * 20).shape == (21, 21)
+    assert qr_modules("A" * 21).shape == (25, 25)
+
+
+def test_a_path_has_one_rectangle_per_dark_run_to_the_edges() -> None:
+    modules = np.array([[1, 1, 0, 1], [0, 0, 0, 0], [1, 0, 1, 1], [1, 1, 1, 1]], dtype=bool)
+    assert qr_path(modules).splitlines() == [
+        "0 3 2 1 re", "3 3 1 1 re", "0 1 1 1 re", "2 1 2 1 re", "0 0 4 1 re",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("text", QR_TEXTS)
+def test_the_drawn_path_paints_exactly_the_dark_modules(text: str) -> None:
+    modules = qr_modules(text)
+    assert (painted(qr_path(modules)) == modules).all()
+
+
+def test_each_rows_qr_code_on_the_page_scans_as_its_card_number() -> None:
+    cards = entries(3)
+    content = PdfReader(io.BytesIO(manifest_pdf(HEADING, cards))).pages[0].get_contents()
+    assert content is not None
+    paths = re.findall(r"q 0 g [-\d. ]+ cm\n(.*?)\nf Q", content.get_data().decode(), re.DOTALL)
+    scanned = [decoded(painted(path)) for path in paths]
+    assert [code.text for code in scanned if code is not None] == [c.card_number for c in cards]
 
 
 def test_printer_rates() -> None:
