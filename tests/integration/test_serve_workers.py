@@ -1,16 +1,21 @@
-"""``sscard serve --workers 2``: worker processes share the socket and stop with the parent."""
+"""``sscard serve``: worker processes share the socket and stop with the parent; a stop
+signal shuts the embedded database down."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 from pathlib import Path
 
 import psutil
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,8 +39,16 @@ def _health(port: int, times: int) -> list[int]:
     return statuses
 
 
-async def _wait_listening(port: int, proc: asyncio.subprocess.Process) -> None:
-    for _ in range(300):
+def _gone(process: psutil.Process) -> bool:
+    """Ended (a zombie has ended: only its parent has not collected its status)."""
+    try:
+        return not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+async def _wait_listening(port: int, proc: asyncio.subprocess.Process, tries: int = 300) -> None:
+    for _ in range(tries):
         assert proc.returncode is None, "the server exited"
         try:
             _, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -65,4 +78,39 @@ async def test_workers_serve_and_stop_with_the_parent(db_dsn: str) -> None:
         output, _ = await asyncio.wait_for(proc.communicate(), timeout=30)
     assert proc.returncode == 0, output.decode()
     assert b"stopped" in output
-    assert not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers)
+    assert all(_gone(w) for w in workers)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_serve_stops_its_embedded_database_on_sigterm_as_on_ctrl_c(sig: int) -> None:
+    """A service manager's stop (SIGTERM) shuts the embedded database down, as Ctrl-C does."""
+    folder = Path(tempfile.mkdtemp(prefix="sscard-serve-"))  # the server runs as another user
+    env = {k: v for k, v in os.environ.items() if k != "SSCARD_DATABASE_URL"}
+    env["SSCARD_DATA_DIR"] = str(folder)
+    port = _free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "issuance.cli.serve", "--port", str(port),
+        cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    pid_file = folder / "pgdata" / "postmaster.pid"
+    try:
+        await _wait_listening(port, proc, tries=600)
+        postmaster = psutil.Process(int(pid_file.read_text().split()[0]))
+        assert await asyncio.to_thread(_health, port, 1) == [200]
+        proc.send_signal(sig)
+        output, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
+        assert proc.returncode == 0, output.decode()
+        assert b"the database was shut down cleanly" in output
+        assert not pid_file.exists()
+        assert _gone(postmaster)
+    finally:
+        _stop_leftovers(proc, pid_file)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _stop_leftovers(proc: asyncio.subprocess.Process, pid_file: Path) -> None:
+    """Whatever a failed run left behind: the command, and a database it did not stop."""
+    if proc.returncode is None:
+        proc.kill()
+    with contextlib.suppress(OSError, ValueError, IndexError, psutil.NoSuchProcess):
+        psutil.Process(int(pid_file.read_text().split()[0])).terminate()
