@@ -94,25 +94,27 @@ def _worker(fd: int, dsn: str) -> subprocess.Popen[bytes]:
 async def serve_workers(settings: Settings, host: str, port: int, workers: int) -> int:
     """The database and the socket here; ``workers`` processes serving the API on it."""
     async with Runtime(settings, pool_size=2) as rt:
-        sock = _listen(host, port)
-        procs = [_worker(sock.fileno(), rt.server.dsn) for _ in range(workers)]
-        out.print(
-            f"sscard API listening on http://{host}:{port} with {workers} workers "
-            f"({describe_database(rt)})"
-        )
-        out.print("press Ctrl-C to stop")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in STOP_SIGNALS:
+        for sig in STOP_SIGNALS:  # before the workers start: a stop never leaves them behind
             loop.add_signal_handler(sig, stop.set)
-        while not stop.is_set() and all(p.poll() is None for p in procs):
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=0.5)
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            await asyncio.to_thread(p.wait)
-        sock.close()
+        sock = _listen(host, port)
+        procs = [_worker(sock.fileno(), rt.server.dsn) for _ in range(workers)]
+        try:
+            out.print(
+                f"sscard API listening on http://{host}:{port} with {workers} workers "
+                f"({describe_database(rt)})"
+            )
+            out.print("press Ctrl-C to stop")
+            while not stop.is_set() and all(p.poll() is None for p in procs):
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=0.5)
+        finally:
+            for p in procs:
+                p.terminate()
+            for p in procs:
+                await asyncio.to_thread(p.wait)
+            sock.close()
     out.print("stopped; the database was shut down cleanly")
     return 0
 

@@ -39,6 +39,16 @@ def _health(port: int, times: int) -> list[int]:
     return statuses
 
 
+async def _children(proc: asyncio.subprocess.Process, count: int) -> list[psutil.Process]:
+    """The process's children once there are ``count`` (it listens before it starts them)."""
+    for _ in range(100):
+        children = psutil.Process(proc.pid).children()
+        if len(children) >= count:
+            return children
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{len(children)} worker processes, not {count}")
+
+
 def _gone(process: psutil.Process) -> bool:
     """Ended (a zombie has ended: only its parent has not collected its status)."""
     try:
@@ -47,13 +57,15 @@ def _gone(process: psutil.Process) -> bool:
         return True
 
 
-async def _wait_listening(port: int, proc: asyncio.subprocess.Process, tries: int = 300) -> None:
+async def _wait_listening(
+    port: int, proc: asyncio.subprocess.Process, tries: int = 300, pause: float = 0.1
+) -> None:
     for _ in range(tries):
         assert proc.returncode is None, "the server exited"
         try:
             _, writer = await asyncio.open_connection("127.0.0.1", port)
         except OSError:
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(pause)
             continue
         writer.close()
         await writer.wait_closed()
@@ -70,8 +82,7 @@ async def test_workers_serve_and_stop_with_the_parent(db_dsn: str) -> None:
     )  # fmt: skip
     try:
         await _wait_listening(port, proc)
-        workers = psutil.Process(proc.pid).children()
-        assert len(workers) == 2
+        workers = await _children(proc, 2)
         assert await asyncio.to_thread(_health, port, 20) == [200] * 20
     finally:
         proc.send_signal(signal.SIGINT)
@@ -79,6 +90,27 @@ async def test_workers_serve_and_stop_with_the_parent(db_dsn: str) -> None:
     assert proc.returncode == 0, output.decode()
     assert b"stopped" in output
     assert all(_gone(w) for w in workers)
+
+
+async def test_a_stop_as_the_workers_start_leaves_none_behind(db_dsn: str) -> None:
+    """SIGTERM as soon as the parent listens, while it starts its workers: a worker left
+    running would hold the parent's output open, and ``communicate`` would never end."""
+    port = _free_port()
+    env = {**os.environ, "SSCARD_DATABASE_URL": db_dsn}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "issuance.cli.serve", "--port", str(port), "--workers", "2",
+        cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        await _wait_listening(port, proc, tries=30_000, pause=0.001)  # at once
+        proc.send_signal(signal.SIGTERM)
+        output, _ = await asyncio.wait_for(proc.communicate(), timeout=30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, output.decode()
+    assert b"stopped" in output
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
