@@ -48,7 +48,7 @@ import uvicorn
 from PIL import Image, ImageDraw
 from rich.console import Console
 
-from issuance.cli.common import run, stop_signals_call
+from issuance.cli.common import STOP_SIGNALS, run, stop_signals_call
 from issuance.cli.serve import api_server, describe_database
 from issuance.config import Settings
 from issuance.domain.card_data import CardData, Gender
@@ -169,7 +169,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--desk-reader",
         help="the counter's card reader for PIN jobs: sim[:HOST:PORT] or pcsc:<reader name>",
     )
-    a.set_defaults(func=lambda ns: run(run_agent(ns)))
+    a.set_defaults(func=lambda ns: run(_agent_until_stopped(ns)))
 
 
 async def _stations(ns: argparse.Namespace, psam: SimulatedPsam, journal: Journal) -> list[Station]:
@@ -203,6 +203,15 @@ async def run_agent(ns: argparse.Namespace, *, stop: asyncio.Event | None = None
             for station in stations:
                 await station.printer.aclose()
     return 0
+
+
+async def _agent_until_stopped(ns: argparse.Namespace) -> int:
+    """The agent until Ctrl-C or SIGTERM, either of which stops it cleanly (exit status 0)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, stop.set)
+    return await run_agent(ns, stop=stop)
 
 
 async def _until(main: Coroutine[Any, Any, None], stop: asyncio.Event | None) -> None:

@@ -35,7 +35,9 @@ async def outlet(stack: Stack) -> AsyncIterator[SimulatedOutlet]:
         yield running
 
 
-async def start_agent(stack: Stack, outlet: SimulatedOutlet) -> asyncio.subprocess.Process:
+async def start_agent(
+    stack: Stack, outlet: SimulatedOutlet, stdout: int = asyncio.subprocess.DEVNULL
+) -> asyncio.subprocess.Process:
     token = stack.tmp / "agent.token"
     token.write_text(stack.agent_token)
     printers = [f"--printer={n}={outlet.printer_url(n)}" for n in outlet.names]
@@ -44,7 +46,7 @@ async def start_agent(stack: Stack, outlet: SimulatedOutlet) -> asyncio.subproce
         "--site", stack.site, *printers, "--reader", f"sim:127.0.0.1:{outlet.chip_port}",
         "--journal", str(stack.tmp / "journal.sqlite"), "--psam-keys", str(outlet.keys_path),
         "--worker", "crash-agent", "--wait", "1",
-        cwd=ROOT, stdout=asyncio.subprocess.DEVNULL,
+        cwd=ROOT, stdout=stdout,
     )  # fmt: skip
 
 
@@ -94,3 +96,19 @@ async def test_a_killed_agent_never_prints_a_card_twice(
     printed = [c for n in outlet.names for c in outlet.simulator(n).printed]
     assert len(printed) == 1  # the one card caught mid-print; never a second
     assert outlet.rejected() == 0  # it left the printer: spoiled, but not in a reject box
+
+
+async def test_an_agent_stopped_by_sigterm_closes_and_exits_cleanly(
+    stack: Stack, outlet: SimulatedOutlet
+) -> None:
+    """A service manager's stop ends the agent as Ctrl-C does: its devices closed, status 0."""
+    proc = await start_agent(stack, outlet, stdout=asyncio.subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        started = await asyncio.wait_for(proc.stdout.readline(), timeout=60)
+        assert started.startswith(b"agent crash-agent for "), started
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.wait(), timeout=30)
+    finally:
+        await stop(proc)
+    assert proc.returncode == 0
