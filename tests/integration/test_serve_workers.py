@@ -57,6 +57,14 @@ def _gone(process: psutil.Process) -> bool:
         return True
 
 
+async def _serve(port: int, env: dict[str, str], *options: str) -> asyncio.subprocess.Process:
+    """``sscard serve`` on ``port``, its output (and errors) piped."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "issuance.cli.serve", "--port", str(port), *options,
+        cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+
+
 async def _wait_listening(
     port: int, proc: asyncio.subprocess.Process, tries: int = 300, pause: float = 0.1
 ) -> None:
@@ -75,11 +83,7 @@ async def _wait_listening(
 
 async def test_workers_serve_and_stop_with_the_parent(db_dsn: str) -> None:
     port = _free_port()
-    env = {**os.environ, "SSCARD_DATABASE_URL": db_dsn}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "issuance.cli.serve", "--port", str(port), "--workers", "2",
-        cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
+    proc = await _serve(port, {**os.environ, "SSCARD_DATABASE_URL": db_dsn}, "--workers", "2")
     try:
         await _wait_listening(port, proc)
         workers = await _children(proc, 2)
@@ -96,11 +100,7 @@ async def test_a_stop_as_the_workers_start_leaves_none_behind(db_dsn: str) -> No
     """SIGTERM as soon as the parent listens, while it starts its workers: a worker left
     running would hold the parent's output open, and ``communicate`` would never end."""
     port = _free_port()
-    env = {**os.environ, "SSCARD_DATABASE_URL": db_dsn}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "issuance.cli.serve", "--port", str(port), "--workers", "2",
-        cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
+    proc = await _serve(port, {**os.environ, "SSCARD_DATABASE_URL": db_dsn}, "--workers", "2")
     try:
         await _wait_listening(port, proc, tries=30_000, pause=0.001)  # at once
         proc.send_signal(signal.SIGTERM)
@@ -120,10 +120,7 @@ async def test_serve_stops_its_embedded_database_on_sigterm_as_on_ctrl_c(sig: in
     env = {k: v for k, v in os.environ.items() if k != "SSCARD_DATABASE_URL"}
     env["SSCARD_DATA_DIR"] = str(folder)
     port = _free_port()
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "issuance.cli.serve", "--port", str(port),
-        cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
+    proc = await _serve(port, env)
     pid_file = folder / "pgdata" / "postmaster.pid"
     try:
         await _wait_listening(port, proc, tries=600)
