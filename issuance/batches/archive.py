@@ -25,9 +25,10 @@ as the per-member cap is passed, whatever the header said, and which also
 refuses content that is itself a zip. Corrupt data (a local header that does
 not match the directory, a bad CRC, a truncated stream) is a
 :class:`CorruptArchive`. A member is read with one positioned read of its
-compressed bytes and one bounded inflate (:class:`_Reader`): ``zipfile``'s
-streaming reader costs more than the inflate itself for a 20 kB photo, and
-positioned reads let threads, and processes forked with the archive open,
+compressed bytes and one bounded inflate (:class:`_Reader`; libdeflate for
+a member that inflates to exactly its declared size, zlib-ng for any other):
+``zipfile``'s streaming reader costs more than the inflate itself for a 20 kB
+photo, and positioned reads let threads, and processes forked with the archive open,
 share one archive without sharing a file offset.
 
 A worker process checking rows in parallel gets the inspected directory with
@@ -61,6 +62,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, ClassVar
 
+import deflate as libdeflate
 from zlib_ng import zlib_ng
 
 from issuance.errors import InputError
@@ -309,18 +311,43 @@ def _compressed(reader: _Reader, info: zipfile.ZipInfo, name: str, cap: int) -> 
     return data
 
 
+def _inflate_as_declared(data: bytes, info: zipfile.ZipInfo, cap: int) -> bytes | None:
+    """The member inflated in one call by libdeflate, when it holds exactly the size its
+    header declares (within ``cap``); None otherwise, for :func:`_inflate_bounded` to judge."""
+    if info.file_size > cap:
+        return None
+    try:
+        out = libdeflate.deflate_decompress(data, info.file_size)
+    except libdeflate.DeflateError:  # corrupt, truncated, or longer than declared
+        return None
+    return bytes(out) if len(out) == info.file_size else None
+
+
+def _inflate_bounded(data: bytes, name: str, cap: int) -> bytes:
+    """The member inflated by zlib-ng, never more than ``cap + 1`` bytes, with the reason
+    it cannot be (corrupt, truncated)."""
+    inflater = zlib_ng.decompressobj(-zlib_ng.MAX_WBITS)
+    try:
+        out = inflater.decompress(data, cap + 1)
+    except InflateError as exc:
+        raise CorruptArchive(name, f"cannot be decompressed: {exc}") from exc
+    if len(out) <= cap and not inflater.eof:
+        raise CorruptArchive(name, "cannot be decompressed: the stream is truncated")
+    return out
+
+
 def _inflated(data: bytes, info: zipfile.ZipInfo, name: str, cap: int) -> bytes:
-    """The member's bytes, never more than ``cap + 1`` of them decompressed; CRC checked."""
+    """The member's bytes, never more than ``cap + 1`` of them decompressed; CRC checked.
+
+    A sound member (nearly all) is inflated by libdeflate into a buffer of its declared
+    size, about a quarter faster than zlib-ng for a photo; any other goes through the
+    bounded zlib-ng inflate, which gives the verdict and its reason.
+    """
     if info.compress_type == zipfile.ZIP_STORED:
         out = data
     else:
-        inflater = zlib_ng.decompressobj(-zlib_ng.MAX_WBITS)
-        try:
-            out = inflater.decompress(data, cap + 1)
-        except InflateError as exc:
-            raise CorruptArchive(name, f"cannot be decompressed: {exc}") from exc
-        if len(out) <= cap and not inflater.eof:
-            raise CorruptArchive(name, "cannot be decompressed: the stream is truncated")
+        fast = _inflate_as_declared(data, info, cap)
+        out = _inflate_bounded(data, name, cap) if fast is None else fast
     if len(out) > cap:
         raise MemberTooLarge(name, f"holds more than {cap} bytes")
     if zlib_ng.crc32(out) != info.CRC:

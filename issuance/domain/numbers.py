@@ -57,16 +57,18 @@ def _check_sequence(sequence: int, capacity: int, what: str) -> None:
         )
 
 
-# A digit doubled by the Luhn rule, its two digits summed.
-_LUHN_DOUBLED = tuple(2 * d - 9 if 2 * d > 9 else 2 * d for d in range(10))
+# A digit doubled by the Luhn rule, its two digits summed (0 1 2 ... 9 -> 0 2 4 6 8 1 3 5 7 9).
+_LUHN_DOUBLED = str.maketrans("0123456789", "0246813579")
+_ZERO = ord("0")
 
 
 def luhn_digit(digits: str) -> str:
-    """The Luhn check digit to append to ``digits``."""
+    """The Luhn check digit to append to ``digits`` (ASCII digits only)."""
+    if not _digits_only(digits):
+        raise ValueError(f"not a string of digits: {digits!r}")
     backwards = digits[::-1]  # the last digit is doubled, then every other one
-    doubled = sum(_LUHN_DOUBLED[int(ch)] for ch in backwards[0::2])
-    total = doubled + sum(map(int, backwards[1::2]))
-    return str(-total % 10)
+    summed = (backwards[0::2].translate(_LUHN_DOUBLED) + backwards[1::2]).encode()
+    return str(-(sum(summed) - _ZERO * len(summed)) % 10)
 
 
 def card_number(sequence: int) -> str:

@@ -137,6 +137,27 @@ def test_a_member_larger_than_its_header_says_is_not_returned() -> None:
         photos.read("a.jpg")
 
 
+def test_a_sound_member_is_inflated_in_one_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    def bounded(*_: object) -> bytes:
+        raise AssertionError("a sound member takes the bounded inflate")
+
+    monkeypatch.setattr(archive, "_inflate_bounded", bounded)
+    body = bytes(range(256)) * 40
+    with ZipPhotos(build(("a.jpg", body), ("b.jpg", PHOTO))) as photos:
+        assert photos.read("a.jpg") == body
+        assert photos.read("b.jpg") == PHOTO
+
+
+@pytest.mark.parametrize("claimed", [1000, 10_000, 20_000])
+def test_a_deflated_member_whose_header_misstates_its_size_is_read_in_full(claimed: int) -> None:
+    """The one-call inflate gives way to the bounded one, which reads the member whole:
+    its CRC, over the bytes themselves, vouches for them, as it always has."""
+    body = bytes(range(256)) * 40  # 10 240 bytes
+    data = _understate_size(build(("a.jpg", body)), len(body), claimed)
+    with ZipPhotos(data, ArchiveLimits(max_member_bytes=50_000)) as photos:
+        assert photos.read("a.jpg") == body
+
+
 def test_read_stops_at_the_cap() -> None:
     body = bytes(range(256)) * 40
     with ZipPhotos(build(("a.jpg", body), method=zipfile.ZIP_STORED)) as photos:

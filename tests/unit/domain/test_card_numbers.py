@@ -25,6 +25,29 @@ def test_luhn_reference_value() -> None:
     assert luhn_digit("7992739871") == "3"  # the textbook example
 
 
+def _luhn_valid(number: str) -> bool:
+    """The rule as written: from the right, double every second digit (not the check
+    digit), subtract 9 from doubles over 9; the sum of all is a multiple of 10."""
+    total = 0
+    for position, ch in enumerate(reversed(number)):
+        value = int(ch) * (2 if position % 2 == 1 else 1)
+        total += value - 9 if value > 9 else value
+    return total % 10 == 0
+
+
+@given(st.text(alphabet="0123456789", min_size=1, max_size=30))
+def test_luhn_digit_completes_a_valid_number(digits: str) -> None:
+    check = luhn_digit(digits)
+    assert _luhn_valid(digits + check)
+    assert not any(_luhn_valid(digits + other) for other in "0123456789" if other != check)
+
+
+@pytest.mark.parametrize("text", ["", "12a4", "１２３", "12 3"])
+def test_luhn_digit_refuses_anything_but_digits(text: str) -> None:
+    with pytest.raises(ValueError, match="not a string of digits"):
+        luhn_digit(text)
+
+
 @pytest.mark.parametrize(
     ("sequence", "number"),
     [(0, "A00000000"), (1, "A00000001"), (10**8, "B00000000"), (8 * 10**8 + 5, "J00000005")],
