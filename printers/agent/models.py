@@ -131,13 +131,19 @@ def card_data_from_json(body: Mapping[str, Any]) -> CardData:
 
 
 def card_data_to_json(card: CardData) -> dict[str, Any]:
-    """The JSON form of ``card`` (dates ISO, gender "1"/"2")."""
-    out: dict[str, Any] = {}
-    for spec in dataclasses.fields(CardData):
-        value = getattr(card, spec.name)
-        out[spec.name] = value.isoformat() if isinstance(value, date) else value
-    out["gender"] = card.gender.value
-    return out
+    """The JSON form of ``card``, its fields in order: dates ISO, gender "1"/"2".
+
+    Spelled out field by field: a batch builds 10 000 of these, and a walk over the
+    dataclass's fields took twice the time.
+    """
+    return {
+        "card_number": card.card_number, "card_identifier": card.card_identifier,
+        "card_type": card.card_type, "issuing_institution": card.issuing_institution,
+        "issue_date": card.issue_date.isoformat(), "expiry_date": card.expiry_date.isoformat(),
+        "citizen_id": card.citizen_id, "name": card.name, "gender": card.gender.value,
+        "ethnicity": card.ethnicity, "birthplace": card.birthplace,
+        "birth_date": card.birth_date.isoformat(), "standard_version": card.standard_version,
+    }  # fmt: skip
 
 
 def card_order(job: ClaimedJob) -> CardOrder:
