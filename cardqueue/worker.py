@@ -18,10 +18,11 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from cardqueue.models import Capability, Job, Step
+from cardqueue.models import Job
 from cardqueue.queue import CHANNEL, Queue
-from issuance.db.connect import CONNECTION_ERRORS, create_pool
-from issuance.errors import DatabaseError, LeaseLost, QueueError
+from sscard_core.connect import CONNECTION_ERRORS, create_pool
+from sscard_core.errors import DatabaseError, LeaseLost, QueueError
+from sscard_core.messages import Capability, JobStep
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -41,9 +42,9 @@ class Lease:
     worker: str
     job: Job
     lease_seconds: float
-    current: Step = Step.IDLE
+    current: JobStep = JobStep.IDLE
 
-    async def step(self, step: Step) -> None:
+    async def step(self, step: JobStep) -> None:
         """Record the physical step before doing it (a heartbeat that must reach the server)."""
         self.current = step
         await self.queue.heartbeat(self.worker, [self.job.id], step, self.lease_seconds)

@@ -12,9 +12,9 @@ import asyncpg
 
 from cardqueue import Queue
 from issuance.config import Settings
-from issuance.db.connect import create_pool, database_errors
 from issuance.db.migrate import migrate
 from issuance.db.server import DatabaseServer
+from sscard_core.connect import create_pool, database_errors
 
 
 class Runtime:

@@ -65,7 +65,7 @@ from typing import IO, ClassVar
 import deflate as libdeflate
 from zlib_ng import zlib_ng
 
-from issuance.errors import InputError
+from sscard_core.errors import InputError
 
 # zlib-ng's stub declares its error an instance; it is the class zlib_ng.error.
 InflateError: type[Exception] = zlib_ng.error  # type: ignore[assignment]

@@ -48,6 +48,7 @@ from enum import StrEnum
 
 from rich.table import Table
 
+from intake.photo import DEFAULT_LIMITS, PhotoLimits
 from issuance.batches.archive import ZipPhotos
 from issuance.batches.formats import (
     FILE_FIELD,
@@ -60,8 +61,7 @@ from issuance.batches.formats import (
 )
 from issuance.batches.parallel import FIRST_CHUNK_ROWS, FIRST_CHUNKS, Checked, check_records
 from issuance.batches.rows import Applicant, RowContext, RowResult
-from issuance.errors import BatchRejected, FieldProblem
-from printers.photo import DEFAULT_LIMITS, PhotoLimits
+from sscard_core.errors import BatchRejected, FieldProblem
 
 MAX_ROWS = 10_000
 ACTIVE_CARD_CHUNK = 1_000

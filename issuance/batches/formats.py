@@ -46,7 +46,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import IO
 
-from issuance.errors import FieldProblem
+from sscard_core.errors import FieldProblem
 
 MAX_CELL_BYTES = 1024
 MAX_PHOTO_BASE64_CHARS = 2_800_000  # a 2 MiB photo in base64, with room for line breaks

@@ -46,6 +46,8 @@ from dataclasses import dataclass
 from datetime import date
 from itertools import chain, islice, repeat
 
+from intake.fonts import font_coverage
+from intake.photo import PhotoLimits
 from issuance.batches.archive import SharedArchive, ZipPhotos
 from issuance.batches.formats import Column, RawRow, Record
 from issuance.batches.rows import (
@@ -57,10 +59,8 @@ from issuance.batches.rows import (
     RowResult,
     check_row,
 )
-from issuance.domain.card_data import Gender
-from issuance.errors import FieldProblem
-from printers.fonts import font_coverage
-from printers.photo import PhotoLimits
+from sscard_core.card_data import Gender
+from sscard_core.errors import FieldProblem
 
 PARALLEL_MIN_ROWS = 500
 CHUNK_ROWS = 500

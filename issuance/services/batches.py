@@ -45,7 +45,7 @@ Site
     Jobs go to an outlet of the operator's bank (its counter printers) or to
     the bank's production line: a site served by one agent account without an
     outlet, driving N printers. ``central`` names the bank's line; its site is
-    the one such an agent claims (:func:`issuance.services.agent.agent_sites`).
+    the one such an agent claims (:func:`issuance.services.dispatch.agent_sites`).
     Without a site the batch goes to the bank's line.
 
 Progress (:func:`progress`)
@@ -76,18 +76,16 @@ from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
 from pathlib import Path
 
-from cardqueue import Capability, JobState, NewJob, Priority, Queue
+from cardqueue import NewJob, Queue
+from intake.photo import sniff_format
 from issuance.batches.archive import ZipPhotos
 from issuance.batches.check import BatchCheck, HasActiveCard, check_batch
 from issuance.batches.formats import BatchSource, FileKind
 from issuance.batches.rows import Applicant
 from issuance.domain import lifecycle
-from issuance.domain.card_data import BEIJING_REGION
 from issuance.domain.cards import Action, CardStatus
 from issuance.domain.roles import Operation, Role
-from issuance.errors import ConflictError, FieldError, FieldProblem, NotFound
 from issuance.services import jobs
-from issuance.services.agent import agent_sites
 from issuance.services.common import (
     AuditAction,
     Purpose,
@@ -95,6 +93,7 @@ from issuance.services.common import (
     counter_outlet,
     now,
 )
+from issuance.services.dispatch import agent_sites
 from issuance.services.ordering import (
     CARD_JOB,
     MEDIA_TYPES,
@@ -105,9 +104,16 @@ from issuance.services.ordering import (
 )
 from issuance.store import EventRecord, HolderRecord, Operator, OutletRecord, Store
 from issuance.store.records import BatchCounts, BatchEntryRecord, BatchRecord, NewBatch, NewCard
-from printers.manifest import BatchHeading, Completion, ManifestEntry, PrinterRun
-from printers.manifest import CardStatus as ManifestStatus
-from printers.photo import sniff_format
+from printers.documents.manifest import (
+    BatchHeading,
+    Completion,
+    ManifestEntry,
+    ManifestStatus,
+    PrinterRun,
+)
+from sscard_core.card_data import BEIJING_REGION
+from sscard_core.errors import ConflictError, FieldError, FieldProblem, NotFound
+from sscard_core.messages import Capability, JobState, Priority
 
 LINE_ALIAS = "central"
 PHOTO_CHUNK_COUNT = 1_000

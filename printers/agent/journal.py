@@ -47,8 +47,8 @@ from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any, Self
 
-from issuance.errors import DeviceError
-from printers.agent.models import Outcome
+from sscard_core.errors import DeviceError
+from sscard_core.messages import Reconciliation
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -104,21 +104,24 @@ class Settlement(StrEnum):
 
 @dataclass(frozen=True)
 class Verdict:
-    outcome: Outcome
+    outcome: Reconciliation
     spoiled: bool
     note: str
 
 
 VERDICTS: tuple[tuple[Mark, Verdict], ...] = (
-    (Mark.EJECTED, Verdict(Outcome.MADE, False, "the card was printed and ejected")),
-    (Mark.REJECTED, Verdict(Outcome.FAILED, True, "the card body went to the reject box")),
-    (Mark.FED, Verdict(Outcome.FAILED, True, "a card body was fed and never ejected")),
-    (Mark.NOT_FED, Verdict(Outcome.NOT_STARTED, False, "the printer never took a card")),
-    (Mark.FEEDING, Verdict(Outcome.FAILED, False, "a feed was ordered; its result is unknown")),
-    (Mark.ENCODED, Verdict(Outcome.MADE, False, "the card accepted the PIN operation")),
-    (Mark.ENCODING, Verdict(Outcome.FAILED, False, "a PIN operation's result is unknown")),
+    (Mark.EJECTED, Verdict(Reconciliation.MADE, False, "the card was printed and ejected")),
+    (Mark.REJECTED, Verdict(Reconciliation.FAILED, True, "the card body went to the reject box")),
+    (Mark.FED, Verdict(Reconciliation.FAILED, True, "a card body was fed and never ejected")),
+    (Mark.NOT_FED, Verdict(Reconciliation.NOT_STARTED, False, "the printer never took a card")),
+    (
+        Mark.FEEDING,
+        Verdict(Reconciliation.FAILED, False, "a feed was ordered; its result is unknown"),
+    ),
+    (Mark.ENCODED, Verdict(Reconciliation.MADE, False, "the card accepted the PIN operation")),
+    (Mark.ENCODING, Verdict(Reconciliation.FAILED, False, "a PIN operation's result is unknown")),
 )
-NOTHING_HAPPENED = Verdict(Outcome.NOT_STARTED, False, "nothing physical happened")
+NOTHING_HAPPENED = Verdict(Reconciliation.NOT_STARTED, False, "nothing physical happened")
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from cardqueue import Capability, Job, JobState, NewJob, Queue, Step
+from cardqueue import Job, NewJob, Queue
 from cardqueue.worker import Lease, Worker, WorkerConfig
 from conftest import embedded_server
 from issuance.db.migrate import migrate
+from sscard_core.messages import Capability, JobState, JobStep
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,10 +26,10 @@ def card_job(key: str) -> NewJob:
 
 @pytest.mark.parametrize(
     ("step", "after"),
-    [(Step.IDLE, JobState.QUEUED), (Step.PRINTING, JobState.IN_DOUBT)],
+    [(JobStep.IDLE, JobState.QUEUED), (JobStep.PRINTING, JobState.IN_DOUBT)],
 )
 async def test_worker_killed_mid_job(
-    db_pool: asyncpg.Pool, db_dsn: str, step: Step, after: JobState
+    db_pool: asyncpg.Pool, db_dsn: str, step: JobStep, after: JobState
 ) -> None:
     queue = Queue(db_pool)
     (res,) = await queue.enqueue_many([card_job("k")])

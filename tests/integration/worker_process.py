@@ -10,11 +10,12 @@ import asyncio
 import sys
 from typing import Any
 
-from cardqueue import Capability, Job, Step
+from cardqueue import Job
 from cardqueue.worker import Lease, Worker, WorkerConfig
+from sscard_core.messages import Capability, JobStep
 
 
-async def main(dsn: str, step: Step) -> None:
+async def main(dsn: str, step: JobStep) -> None:
     async def handler(job: Job, lease: Lease) -> dict[str, Any] | None:
         if step.physical:
             await lease.step(step)
@@ -27,4 +28,4 @@ async def main(dsn: str, step: Step) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], Step(sys.argv[2])))
+    asyncio.run(main(sys.argv[1], JobStep(sys.argv[2])))

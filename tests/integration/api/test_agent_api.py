@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from cardqueue import JobState, Step
 from issuance.api.app import create_app
 from issuance.runtime import Runtime
+from sscard_core.messages import JobState, JobStep
 from tests.integration.api.world import World
 
 CLAIM = {"worker": "w1", "site": "A1", "capabilities": ["print_encode"], "wait_seconds": 0}
@@ -109,7 +109,7 @@ async def test_a_permanent_failure_dead_letters_the_job(world: World) -> None:
 async def _in_doubt(world: World) -> tuple[dict[str, Any], int]:
     card = await world.new_card(wait=True)
     (job,) = await _claim(world)
-    await world.queue.heartbeat("w1", [job["id"]], Step.PRINTING, lease_seconds=0.001)
+    await world.queue.heartbeat("w1", [job["id"]], JobStep.PRINTING, lease_seconds=0.001)
     await asyncio.sleep(0.05)
     assert (job["id"], JobState.IN_DOUBT) in await world.queue.reap_expired()
     return card, job["id"]
@@ -160,7 +160,7 @@ async def test_printer_faults_are_reported_and_cleared(world: World) -> None:
 async def test_the_lifespan_reaper_releases_expired_leases(world: World, rt: Runtime) -> None:
     await world.new_card(wait=True)
     (job,) = await _claim(world)
-    await world.queue.heartbeat("w1", [job["id"]], Step.IDLE, lease_seconds=0.001)
+    await world.queue.heartbeat("w1", [job["id"]], JobStep.IDLE, lease_seconds=0.001)
     app = create_app(rt)
     async with app.router.lifespan_context(app):
         for _ in range(100):
