@@ -1,33 +1,6 @@
 """The card font and the question "can this text be printed?".
 
-Everything personal on the card face is set in Noto Serif SC (SIL Open Font
-License), shipped by the ``pylopdf-fonts-zh-cn`` package. The face file is
-large (about 11 MB, some 30 000 glyphs), so it is read once:
-
-* :func:`card_font` returns a FreeType font per pixel size, cached, with
-  Pillow's basic layout engine so that a face renders to the same pixels on
-  every machine (Chinese needs no shaping);
-* :func:`font_coverage` reads the font's ``cmap`` once, with fontTools, into a
-  frozenset of code points. Pillow cannot list a cmap, and asking it to draw
-  a missing character silently produces a ``.notdef`` box, which is why a name
-  is checked here, before any card is fed.
-
-Names contain Chinese characters and, for names transliterated from minority
-languages, the middle dot U+00B7 (as in 阿依古丽·买买提). Keyboards and IMEs
-often produce a look-alike instead: U+30FB (katakana middle dot) and U+2022
-(bullet) are normalised to U+00B7, while other dot-like characters (U+FF0E,
-U+2027, U+2219, U+22C5, U+0387, U+FF65, U+16EB) are refused so that the card
-never shows a full stop or an operator where the register holds a name dot.
-Two questions are answered:
-
-* :func:`undrawable_characters`: can the font draw this text? Characters with
-  no glyph are reported, and so are control, format, private-use and
-  unassigned characters and whitespace other than the ASCII space, even where
-  the font happens to map them;
-* :func:`refused_name_characters`: can this be printed as a name? On top of
-  the above, a name may hold only letters (Unicode categories L*), 〇, the
-  middle dot and the space (for names in Latin script); digits, punctuation
-  and symbols such as the font's enclosed alphanumerics are refused.
+Design notes: ``docs/intake.md`` (section ``intake.fonts``).
 """
 
 from __future__ import annotations

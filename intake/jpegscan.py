@@ -1,29 +1,6 @@
 """A JPEG's marker structure, read without decoding its pixels.
 
-A batch of 10 000 ID photos carries about 200 MB of entropy-coded data. Decoding
-it only to learn that it is complete costs more than every other check of the
-batch together, and finds little: libjpeg reports corrupt Huffman data as a
-*warning* (a decoder fills the damage with grey), so the fatal faults a full
-decode can meet in a baseline JPEG are all in its headers and tables, or a
-file that ends before its data does.
-
-:func:`sound_baseline` therefore looks at a JPEG's structure only and gives its
-header (size, EXIF block) when it is a *sound baseline JPEG*:
-
-* the markers from SOI to the first SOS are well formed, with lengths inside
-  the file, and name a baseline frame (SOF0: 8-bit, Huffman, sequential);
-* there is one scan, whose entropy-coded data (with its stuffed ``FF 00``
-  bytes and ``RSTn`` markers) runs to an EOI marker;
-* libjpeg-turbo (through ``simplejpeg``) accepts the headers, derives its
-  Huffman and quantisation tables and starts decoding: the file's headers
-  followed at once by EOI are decoded at 1/8 scale in strict mode, and the
-  only complaint must be the empty scan's. The verdict is remembered per set
-  of header segments (EXIF and comments aside, which libjpeg skips unread).
-
-Such a file decodes without a fatal error. Anything else (progressive or
-arithmetic-coded frames, several scans, a stray marker in the data, a missing
-EOI, tables libjpeg refuses) is *not known sound*: the caller then decodes it
-in full and takes that verdict, so this never decides a refusal.
+Design notes: ``docs/intake.md`` (section ``intake.jpegscan``).
 """
 
 from __future__ import annotations

@@ -1,36 +1,6 @@
-"""Fast, equivalent checks of a batch row's name and photo.
+"""Fast, equivalent checks of an applicant's name and photo, at the counter and in batches.
 
-A batch holds up to 10 000 applicants and must be checked in well under two
-seconds. The row checks of :mod:`issuance.batches.rows` would otherwise spend
-most of that time in two places, both made cheaper here without accepting
-anything the full checks refuse:
-
-Photos (:func:`screen_photo`)
-    A sound baseline JPEG (:func:`intake.jpegscan.sound_baseline`:
-    its markers in order, one scan running to EOI, tables libjpeg accepts)
-    cannot fail to decode; when its size, with the EXIF orientation applied,
-    is within the limits, it is accepted without Pillow and without reading
-    its pixels. Any other JPEG is opened lazily (header only: format, size,
-    EXIF orientation, Pillow's decompression-bomb guard, exactly as
-    :func:`intake.photo.load_photo` does) and decoded with
-    :meth:`PIL.Image.Image.draft` at the smallest
-    DCT scale: the whole entropy-coded stream is still read, so a truncated or
-    corrupt file fails as it would in a full decode, but no full-size pixels
-    are produced. A PNG (whose zlib stream must be inflated anyway and whose
-    trailing ``eXIf`` chunk may rotate it) goes through the full
-    :func:`~intake.photo.load_photo`. The card's face is rendered later, at
-    production time, from the same bytes with a full decode.
-
-Names (:func:`printed_name`)
-    :func:`printers.documents.face.check_printable` measures the name with the card
-    font at every candidate size. The card font is set with Pillow's basic
-    layout (advances only, no shaping; the font has no legacy ``kern`` table),
-    so a name's width is the sum of its characters' advances. Advances at the
-    largest size are remembered per character; a name whose summed width
-    fits the field at the largest size, with :data:`WIDTH_MARGIN_PX` to
-    spare, is accepted after the character-coverage check alone. Any other
-    name (long, or with a character never seen) goes through
-    ``check_printable`` itself, and its outcome is remembered per name.
+Design notes: ``docs/intake.md`` (section ``intake.screening``).
 """
 
 from __future__ import annotations

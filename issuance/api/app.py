@@ -1,7 +1,7 @@
 """The ASGI application: FastAPI, JSON through orjson, OpenAPI generated from the routes.
 
 ``create_app(rt)`` serves the counter services (:mod:`issuance.api.counter`)
-and the outlet dispatch's endpoints (:mod:`issuance.api.dispatch`) over the
+and the outlet agent's endpoints (:mod:`issuance.api.dispatch`) over the
 runtime's pool and queue. Its lifespan runs the maintenance loop: every second
 ``Queue.reap_expired()`` releases jobs whose worker's lease ran out (back to
 the queue, or in doubt after a physical step), and every minute temporary loss

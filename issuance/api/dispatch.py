@@ -1,15 +1,15 @@
-"""The outlet dispatch's endpoints (``/v1/dispatch/...``, role ``dispatch``) and printer faults.
+"""The outlet agent's endpoints (``/v1/agent/...``, role ``agent``) and printer faults.
 
-The contract the dispatch is written against:
+The contract the agent is written against:
 
-* ``POST /v1/dispatch/claim`` long-polls up to ``wait_seconds`` (cap 30) and
+* ``POST /v1/agent/claim`` long-polls up to ``wait_seconds`` (cap 30) and
   answers ``{"jobs": [...]}``; a card job's payload is ``{"card_id", "card",
   "photo_url", "outlet"}``, a PIN job's ``{"card_number", "operation"}``.
 * ``heartbeat`` → 204 (409 ``lease_lost``), ``complete`` → 204 (the card is
   ready in the same transaction), ``fail`` → ``{"state"}``, ``reconcile`` →
   204 (agents and supervisors), ``photo`` → the image bytes.
-* Printers: the dispatch PUTs each printer's state and GETs its site's printers;
-  a supervisor clears a fault, which the dispatch sees on its next GET.
+* Printers: the agent PUTs each printer's state and GETs its site's printers;
+  a supervisor clears a fault, which the agent sees on its next GET.
 * Dead-lettered jobs: a supervisor of the card's bank ``POST
   /v1/jobs/{id}/cancel`` ``{"reason"}`` (its card in production is spoiled)
   or ``POST /v1/jobs/{id}/redrive`` (back to the queue); both answer
@@ -44,14 +44,14 @@ from issuance.services import dispatch, jobs
 from issuance.store import PrinterRecord, Store
 
 router = APIRouter(prefix="/v1")
-AGENT: list[str | Enum] = ["dispatch"]
+AGENT: list[str | Enum] = ["agent"]
 JOBS: list[str | Enum] = ["jobs"]
 JobId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Name = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Site = Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[^\x00]+$")]
 
 
-@router.post("/dispatch/claim", response_model=ClaimOut, tags=AGENT)
+@router.post("/agent/claim", response_model=ClaimOut, tags=AGENT)
 async def claim(body: ClaimIn, ctx: CtxDep) -> Response:
     """Claim up to ``limit`` jobs of ``site``, waiting up to ``wait_seconds`` for work."""
     claimed = await dispatch.claim(
@@ -61,7 +61,7 @@ async def claim(body: ClaimIn, ctx: CtxDep) -> Response:
     return render(200, views.claimed(claimed))
 
 
-@router.post("/dispatch/jobs/{job_id}/heartbeat", status_code=204, tags=AGENT)
+@router.post("/agent/jobs/{job_id}/heartbeat", status_code=204, tags=AGENT)
 async def heartbeat(job_id: JobId, body: HeartbeatIn, ctx: CtxDep) -> Response:
     """Extend the lease and report the physical step (409 ``lease_lost``)."""
     await dispatch.heartbeat(
@@ -70,7 +70,7 @@ async def heartbeat(job_id: JobId, body: HeartbeatIn, ctx: CtxDep) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/dispatch/jobs/{job_id}/complete", status_code=204, tags=AGENT)
+@router.post("/agent/jobs/{job_id}/complete", status_code=204, tags=AGENT)
 async def complete(job_id: JobId, body: CompleteIn, ctx: CtxDep) -> Response:
     """The job is done: it leaves the queue and its card becomes ready, together."""
 
@@ -83,7 +83,7 @@ async def complete(job_id: JobId, body: CompleteIn, ctx: CtxDep) -> Response:
     return await idempotent(ctx, run)
 
 
-@router.post("/dispatch/jobs/{job_id}/fail", response_model=FailOut, tags=AGENT)
+@router.post("/agent/jobs/{job_id}/fail", response_model=FailOut, tags=AGENT)
 async def fail(job_id: JobId, body: FailIn, ctx: CtxDep) -> Response:
     """A failure: retried later (transient) or dead-lettered; a spoiled card body is recorded."""
     failure = dispatch.Failure(
@@ -97,7 +97,7 @@ async def fail(job_id: JobId, body: FailIn, ctx: CtxDep) -> Response:
     return await idempotent(ctx, run)
 
 
-@router.post("/dispatch/jobs/{job_id}/reconcile", status_code=204, tags=AGENT)
+@router.post("/agent/jobs/{job_id}/reconcile", status_code=204, tags=AGENT)
 async def reconcile(job_id: JobId, body: ReconcileIn, ctx: CtxDep) -> Response:
     """Settle an in-doubt job (agents and supervisors): made, not_started or failed."""
 
@@ -112,7 +112,7 @@ async def reconcile(job_id: JobId, body: ReconcileIn, ctx: CtxDep) -> Response:
 
 
 @router.get(
-    "/dispatch/jobs/{job_id}/photo",
+    "/agent/jobs/{job_id}/photo",
     tags=AGENT,
     response_class=Response,
     responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}},
@@ -123,15 +123,15 @@ async def photo(job_id: JobId, ctx: CtxDep) -> Response:
     return Response(image, media_type=media_type)
 
 
-@router.put("/dispatch/printers/{name}", status_code=204, tags=AGENT)
+@router.put("/agent/printers/{name}", status_code=204, tags=AGENT)
 async def put_printer(name: Name, body: PrinterIn, ctx: CtxDep) -> Response:
-    """The dispatch reports a printer's state."""
+    """The agent reports a printer's state."""
     record = PrinterRecord(body.site, name, body.status, body.fault)
     await dispatch.report_printer(ctx.store, ctx.op, name, record)
     return Response(status_code=204)
 
 
-@router.get("/dispatch/printers", response_model=PrintersOut, tags=AGENT)
+@router.get("/agent/printers", response_model=PrintersOut, tags=AGENT)
 async def get_printers(site: Site, ctx: CtxDep) -> Response:
     """The printers of a site, as last reported or cleared."""
     found = await dispatch.printers(ctx.store, ctx.op, site)

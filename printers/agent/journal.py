@@ -1,38 +1,6 @@
 """The outlet agent's local journal: every physical step of every job, on disk first.
 
-A card is a physical object: once a body has left the feeder it cannot be
-"retried" the way a database row can. The agent therefore writes down what
-it is about to do, and what it has done, before it tells anyone. The journal
-is a SQLite file (stdlib :mod:`sqlite3`) in WAL mode with
-``synchronous=FULL``: a mark is on disk when :meth:`Journal.mark` returns, and
-a crash (even a SIGKILL or a power cut) leaves every earlier mark readable.
-
-Layout: a ``runs`` row per claimed job (a job that comes back to this agent
-after a retry gets a new run) and a ``marks`` row per :class:`Mark`. Every mark
-about to be announced to the service is written before the heartbeat that
-announces it. A run is *in flight* until :meth:`Journal.settle` records how it ended (the service
-acknowledged a ``complete``, ``fail`` or ``reconcile``, or there was nothing
-to report).
-
-After a crash, :func:`verdict` reads a run's marks and says what really
-happened, by the first row of :data:`VERDICTS` whose mark is present:
-
-=============  ===========  =======  =====================================
-mark           outcome      spoiled  why
-=============  ===========  =======  =====================================
-``ejected``    made         no       the card reached the hopper, verified
-``rejected``   failed       yes      the body is in the reject box
-``fed``        failed       yes      a body left the feeder, never ejected
-``not_fed``    not_started  no       after a crash the printer held no card
-``feeding``    failed       no       the feed was ordered, its result unknown
-``encoded``    made         no       a PIN operation the card accepted
-``encoding``   failed       no       a PIN operation whose result is unknown
-(none)         not_started  no       nothing physical happened
-=============  ===========  =======  =====================================
-
-Marks carry an optional JSON detail (the chip read-back after ``verified``,
-the fault after ``rejected``), so that a ``made`` verdict can report the same
-result a ``complete`` would have.
+Design notes: ``docs/agent.md`` (section ``printers.agent.journal``).
 """
 
 from __future__ import annotations

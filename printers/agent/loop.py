@@ -1,41 +1,6 @@
 """The outlet agent: claims jobs from the service and runs them on the outlet's devices.
 
-One asyncio task claims (a long poll, ``limit`` = the free stations), one
-task per claimed job runs it, one task watches the printer register and one
-settles runs left in doubt. Card jobs go to a free, non-faulted
-:class:`~printers.agent.station.Station`; PIN jobs to the
-:class:`~printers.agent.pinpad.PinDesk`. The claim asks only for what is
-free now: ``print_encode`` jobs up to the number of free stations, and
-``encode`` (PIN) jobs while the agent has a desk that is idle, so a PIN job
-is claimed even while every printer is busy or faulted.
-
-A card job, in order: journal the claim; fetch the photo and render and
-rasterise the face (nothing physical yet, so a bad photo or an unprintable
-name fails the job for good without spoiling a card); hand the card to the
-station, which journals and announces each physical step before it starts
-(the announcement is a heartbeat carrying the :class:`JobStep`); a background
-heartbeat keeps the lease while the printer works. Then ``complete`` with the
-chip read-back, or ``fail``:
-
-==========================  =========  =======  ====================================
-what happened               transient  spoiled  and
-==========================  =========  =======  ====================================
-chip failed (card rejected)  yes       yes      the next body may be good
-printer fault                yes       if fed   printer marked faulted (PUT), out of
-                                                service until the register says ok
-bad photo, unprintable name  no        no       nothing was fed
-lease lost before feeding    (none)    no       nothing done; the queue requeues it
-==========================  =========  =======  ====================================
-
-A job whose report cannot be delivered (the lease ran out, the service was
-unreachable) stays in flight in the journal, and the reconciler settles it
-once the queue holds it in doubt.
-
-On start, before claiming, the agent reads the journal: for each run still in
-flight it sends any body left inside that run's printer to the reject box
-(recording ``rejected``, or ``not_fed`` if the printer held none), then
-reports ``reconcile`` with :func:`~printers.agent.journal.verdict`. A run
-with nothing physical is settled locally (the queue requeues it itself).
+Design notes: ``docs/agent.md`` (section ``printers.agent.loop``).
 """
 
 from __future__ import annotations

@@ -1,30 +1,6 @@
 """One printing station: an Evolis printer with a chip station and its PC/SC encoder.
 
-A card's journey, each step journaled (:mod:`printers.agent.journal`), then
-announced to the service (``announce``, a heartbeat), *before* it starts::
-
-    announce fed       feed and park (Sis): the body waits under the chip contacts
-    announce encoding  personalise the chip through the encoder
-                       verify: a second session reads EF05/EF06 back and compares
-    announce printing  download the face's panels, print and eject (Se)
-
-If personalisation or verification fails the card is never printed: the
-station announces ``ejecting``, sends it to the reject box (``Ser``, or
-``Seb`` on models without a box) and raises :class:`CardSpoiled`, a
-:class:`~sscard_core.errors.ChipError` naming the printer and the cause. A card
-whose chip failed is never ejected to the hopper.
-
-A printer fault (a NACK, or a printer that stops answering) marks the
-station faulted (:attr:`Station.fault`) and propagates as
-:class:`StationFault`; the agent takes the station out of service until a
-supervisor clears the fault, then calls :meth:`Station.recover`, which
-clears the printer's status (``Scs``) and sends any body left inside to the
-reject box.
-
-The chip side is reached through a :class:`ChipReader`, which opens a
-:class:`~printers.devices.chip.encoder.CardConnection` to the card under the
-contacts (a PC/SC reader in an outlet, the parked simulated card in the
-simulated outlet).
+Design notes: ``docs/agent.md`` (section ``printers.agent.station``).
 """
 
 from __future__ import annotations
