@@ -24,7 +24,7 @@ A name has 1 to 50 characters. The card face fits about 15 characters and the
 chip's name field 30 bytes in GBK (GB 18030 for characters outside GBK);
 :func:`is_long` tells callers when the name must be shrunk on the face or
 continued in the chip's name-extension field. Whether the card font can draw
-each character is the printer's concern, not checked here.
+each character is the intake's concern (:mod:`intake.fonts`), not checked here.
 """
 
 from __future__ import annotations

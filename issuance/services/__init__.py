@@ -13,7 +13,7 @@ all.
 Modules: :mod:`common` (scope, transitions, audit), :mod:`ordering` (a new
 card and its production job), :mod:`cards` (the card's own services),
 :mod:`changes` (information change, bank change, home visit), :mod:`pins`,
-:mod:`fees`, :mod:`agent` (the outlet agent's job reports and printers),
+:mod:`fees`, :mod:`dispatch` (the outlet agent's job reports and printers),
 :mod:`jobs` (a supervisor cancels or redrives a dead-lettered job) and
 :mod:`admin` (banks, outlets, operators).
 """
