@@ -106,9 +106,9 @@ class Wakeups:
     async def _listen(self) -> None:
         self._lost.clear()
         conn = await asyncpg.connect(self._dsn)
+        self._conn = conn  # closed by _close() whatever happens next, a cancellation included
         conn.add_termination_listener(lambda _conn: self._lost.set())
         await conn.add_listener(CHANNEL, self._on_notify)
-        self._conn = conn
         self.listens += 1
         self.connected.set()
         self._wake_all()  # work enqueued before we listened is claimable now
