@@ -38,24 +38,10 @@ SELECT idempotency_key, job_id FROM card_job_keys WHERE idempotency_key = ANY($1
 
 -- name: claim
 -- Claim up to $3 queued jobs of site $1 that devices with capabilities $2 can do,
--- for worker $4 with a lease of $5 s; $6 is the queue's clock (NULL: now()).
-WITH picked AS MATERIALIZED (
-    SELECT id FROM card_jobs
-    WHERE state = 'queued' AND site = $1 AND capability = ANY($2::text[])
-      AND run_after <= coalesce($6::timestamptz, now())
-    ORDER BY priority, id
-    LIMIT $3
-    FOR UPDATE SKIP LOCKED
-)
-UPDATE card_jobs AS j
-SET state = 'running', attempts = j.attempts + 1, lease_owner = $4,
-    lease_expires_at = coalesce($6::timestamptz, now()) + make_interval(secs => $5),
-    step = 'idle', updated_at = now()
-FROM picked
-WHERE j.id = picked.id
-RETURNING j.id, j.idempotency_key, j.kind, j.site, j.capability, j.priority, j.state, j.step,
-          j.payload::text, j.batch, j.attempts, j.max_attempts, j.enqueued_at,
-          j.lease_owner, j.lease_expires_at, j.last_error, NULL::text AS result;
+-- for worker $4 with a lease of $5 s; $6 is the queue's clock (NULL: now()). The
+-- statement is the function card_jobs_claim (schema.sql), whose plan does not depend
+-- on the table's statistics.
+SELECT * FROM card_jobs_claim($1, $2, $3, $4, $5, $6);
 
 -- name: heartbeat
 -- Extend the leases of jobs $1 held by $2 and record the physical step $4 they are at;

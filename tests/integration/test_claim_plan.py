@@ -1,0 +1,56 @@
+"""The claim's plan on a table loaded in bulk before any statistics exist."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from cardqueue import Queue
+from sscard_core.messages import Capability
+
+SITES = 8
+JOBS = 600_000  # at this size an unanalysed table was read by a bitmap scan and a sort
+BULK_LOAD = """
+INSERT INTO card_jobs (id, idempotency_key, kind, site, capability, priority, payload)
+SELECT nextval('card_jobs_id_seq'), 'k' || n, 'card', 'site' || (n % $2), 'print_encode', 2,
+       jsonb_build_object('n', n)
+FROM generate_series(0, $1 - 1) AS n
+"""
+
+
+async def _plans_of_a_claim(conn: asyncpg.Connection, queue: Queue) -> str:
+    """The plans of the statements the claim ran, as auto_explain shows them to the client."""
+    notices: list[str] = []
+    conn.add_log_listener(lambda _c, message: notices.append(str(message)))
+    await conn.execute("LOAD 'auto_explain'")
+    await conn.execute(
+        "SET auto_explain.log_min_duration = 0; SET auto_explain.log_nested_statements = on;"
+        "SET auto_explain.log_level = notice"
+    )
+    rows = await conn.fetch(
+        "SELECT id FROM card_jobs_claim($1, $2, $3, $4, $5, $6)",
+        "site1", ["print_encode"], 50, "w", 30.0, None,
+    )  # fmt: skip
+    assert len(rows) == 50
+    return "\n".join(notices)
+
+
+async def test_a_claim_walks_the_index_in_order_before_any_analyze(
+    db_pool: asyncpg.Pool, db_dsn: str
+) -> None:
+    queue = Queue(db_pool)
+    await db_pool.execute("ALTER TABLE card_jobs SET (autovacuum_enabled = false)")  # no analyse
+    await db_pool.execute(BULK_LOAD, JOBS, SITES)
+    analysed = await db_pool.fetchval(
+        "SELECT coalesce(last_analyze, last_autoanalyze) FROM pg_stat_user_tables "
+        "WHERE relname = 'card_jobs'"
+    )
+    assert analysed is None  # no statistics yet: the case that went wrong
+    conn = await asyncpg.connect(db_dsn)
+    try:
+        plans = await _plans_of_a_claim(conn, queue)
+    finally:
+        await conn.close()
+    assert "Index Scan using card_jobs_queued" in plans, plans
+    assert "Bitmap" not in plans and "Sort" not in plans, plans
+    claimed = await queue.claim("w2", "site1", [Capability.PRINT_ENCODE], limit=3)
+    assert [j.payload["n"] for j in claimed] == [401, 409, 417]  # oldest first, after those 50
