@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from fastapi import FastAPI
 from fastapi.responses import ORJSONResponse, Response
 
+from issuance import web
 from issuance.api import agent, counter
 from issuance.api import batches as batch_routes
 from issuance.api.deps import CtxDep
@@ -89,6 +90,8 @@ def create_app(rt: Runtime, *, own_runtime: bool = False) -> FastAPI:
         description="Social security card issuance: counter services and outlet agents.",
         default_response_class=ORJSONResponse,
         lifespan=lifespan,
+        docs_url=None,  # served from vendored assets by issuance.web.docs
+        redoc_url=None,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
     )
     app.state.rt = rt
@@ -116,4 +119,5 @@ def create_app(rt: Runtime, *, own_runtime: bool = False) -> FastAPI:
     app.include_router(counter.router)
     app.include_router(agent.router)
     app.include_router(batch_routes.router)
+    web.install(app)
     return app

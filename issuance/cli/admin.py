@@ -3,6 +3,8 @@
     sscard bank create CODE NAME
     sscard outlet create CODE --bank B --name N [--instant --psam SERIAL] [--district 1101xx]
     sscard operator create NAME --role R [--bank B] [--outlet O]   (prints the token ONCE)
+    sscard operator password NAME      (reads the new password from stdin or asks for it)
+    sscard operator link NAME [--base URL]   (a one-time sign-in link for the pages)
     sscard card show CARD_NUMBER
     sscard openapi
 
@@ -14,6 +16,7 @@ its events, not the holder's personal data.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -26,10 +29,11 @@ from issuance.cli.common import run
 from issuance.config import Settings
 from issuance.domain.numbers import validate_card_number
 from issuance.domain.roles import Role
-from issuance.errors import NotFound
+from issuance.errors import FieldError, NotFound
 from issuance.runtime import Runtime
-from issuance.services import admin
+from issuance.services import admin, signin
 from issuance.store import Store
+from issuance.store.pages import PagesStore
 
 out = Console(highlight=False)
 T = TypeVar("T")
@@ -39,6 +43,11 @@ Sub: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 async def _with_store(action: Callable[[Store], Awaitable[T]]) -> T:
     async with Runtime(Settings.from_env(), pool_size=2) as rt:
         return await action(Store(rt.pool))
+
+
+async def _with_pages(action: Callable[[PagesStore], Awaitable[T]]) -> T:
+    async with Runtime(Settings.from_env(), pool_size=2) as rt:
+        return await action(PagesStore(rt.pool))
 
 
 def _group(sub: Sub, name: str, help_text: str) -> Sub:
@@ -62,12 +71,14 @@ def register(sub: Sub) -> None:
     outlet.add_argument("--psam", help="the PSAM card's serial (needed with --instant)")
     outlet.set_defaults(func=lambda a: run(_outlet(a)))
 
-    op = _group(sub, "operator", "operators").add_parser("create", help="add an operator")
+    operators = _group(sub, "operator", "operators")
+    op = operators.add_parser("create", help="add an operator")
     op.add_argument("name")
     op.add_argument("--role", required=True, choices=[r.value for r in Role])
     op.add_argument("--bank")
     op.add_argument("--outlet")
     op.set_defaults(func=lambda a: run(_operator(a)))
+    register_sign_in(operators)
 
     card = _group(sub, "card", "cards").add_parser("show", help="a card's state and events")
     card.add_argument("card_number")
@@ -117,6 +128,39 @@ async def _card(number: str) -> int:
         return 0
 
     return await _with_store(show)
+
+
+def register_sign_in(operators: Sub) -> None:
+    pw = operators.add_parser("password", help="set a person's password for the pages")
+    pw.add_argument("name")
+    pw.set_defaults(func=lambda a: run(_password(a.name)))
+    link = operators.add_parser("link", help="a one-time sign-in link for the pages")
+    link.add_argument("name")
+    link.add_argument("--base", default="http://127.0.0.1:8080", help="the pages' address")
+    link.set_defaults(func=lambda a: run(_link(a.name, a.base)))
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass("new password: ")
+        if getpass.getpass("again: ") != first:
+            raise FieldError("password", "the two entries differ")
+        return first
+    return sys.stdin.readline().rstrip("\n")
+
+
+async def _password(name: str) -> int:
+    password = _read_password()
+    await _with_pages(lambda s: signin.set_password(s, name, password))
+    out.print(f"password of {name} set")
+    return 0
+
+
+async def _link(name: str, base: str) -> int:
+    token = await _with_pages(lambda s: signin.sign_in_link(s, name))
+    out.print(f"one-time sign-in link for {name} (valid 15 minutes):")
+    print(f"{base.rstrip('/')}/signin/link/{token}")
+    return 0
 
 
 def _openapi() -> int:
