@@ -125,6 +125,10 @@ class BankShare:
     def meets(self) -> bool:
         return self.share >= INSTANT_RATIO
 
+    @property
+    def percent(self) -> float:
+        return float(self.share * 100)
+
 
 def _domain_outlet(o: OutletRecord) -> Outlet:
     state = OutletState.OPEN if o.open else OutletState.CLOSED

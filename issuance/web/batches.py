@@ -28,24 +28,20 @@ from issuance.runtime import Runtime
 from issuance.services import batches
 from issuance.store import Operator, Store
 from issuance.web.progress import sse
-from issuance.web.render import PageRoute, field_errors, fragment, page, problem_message
+from issuance.web.render import (
+    FIELD_LABELS,
+    PageRoute,
+    field_errors,
+    fragment,
+    page,
+    problem_message,
+)
 from issuance.web.session import PersonDep, csrf_guard, pages_store
 from printers.manifest import completion_pdf, manifest_pdf
 
 router = APIRouter(prefix="/batches", route_class=PageRoute, dependencies=[Depends(csrf_guard)])
 WATCH_SECONDS = 1.0
 PDF = "application/pdf"
-FIELD_LABELS = {
-    "citizen_id": "公民身份号码",
-    "name": "姓名",
-    "gender": "性别",
-    "birth_date": "出生日期",
-    "ethnicity": "民族",
-    "birthplace": "籍贯",
-    "photo": "照片",
-    "phone": "电话",
-    "address": "地址",
-}
 
 
 def _rt(request: Request) -> Runtime:

@@ -26,16 +26,17 @@ from issuance.api.deps import Ctx
 from issuance.api.idempotency import Outcome, idempotent
 from issuance.api.schemas import ApplyIn, HolderIn, InfoChangeIn, decode_photo
 from issuance.domain.card_data import CardData, Gender
-from issuance.domain.cards import ReplaceReason
+from issuance.domain.cards import Action, ReplaceReason
 from issuance.domain.roles import Operation
 from issuance.domain.services import Service
-from issuance.errors import FieldError, InputError, SscardError
+from issuance.errors import FieldError, InputError, NotFound, SscardError
 from issuance.runtime import Runtime
 from issuance.services import cards, changes, fees, pins
 from issuance.services.common import AuditAction, Purpose, audit
 from issuance.store import Operator, Store
 from issuance.web.progress import STAGE_LABELS, Snapshot, Stage, watch
 from issuance.web.render import (
+    FIELD_LABELS,
     PageRoute,
     error_message,
     field_errors,
@@ -249,13 +250,18 @@ async def preview(request: Request, me: PersonDep) -> Response:
         errors.update(validation_errors(exc))
         data = None
     if data is None or photo is None:
-        return Response(orjson.dumps({"errors": errors}), 422, media_type="application/json")
+        return _preview_refused(errors)
     try:
         png = await asyncio.to_thread(_render_preview, data, photo)
     except SscardError as exc:
-        body = orjson.dumps({"errors": field_errors(exc)})
-        return Response(body, 422, media_type="application/json")
+        return _preview_refused(field_errors(exc))
     return Response(png, media_type="image/png")
+
+
+def _preview_refused(errors: dict[str, str]) -> Response:
+    named = {FIELD_LABELS.get(k, k): v for k, v in errors.items()}
+    body = orjson.dumps({"errors": [f"{k}：{v}" for k, v in named.items()]})
+    return Response(body, 422, media_type="application/json")
 
 
 # --- one card: its progress, and the services on it ---------------------------------------
@@ -448,3 +454,29 @@ async def fee_quote(request: Request, me: PersonDep) -> Response:
         expedited=request.query_params.get("expedited") == "on",
     )
     return await page(request, "fees.html", **_blank(quote=views.quote(q), service=service))
+
+
+@router.get("/cards/{number}/receipt.pdf", include_in_schema=False)
+async def receipt(request: Request, number: str, me: PersonDep) -> Response:
+    """领卡回执: the PDF the holder signs, for a card handed over (404 before that)."""
+    from printers.receipt import Receipt, receipt_pdf
+
+    rt = _rt(request)
+    store = Store(rt.pool)
+    view = await cards.status(store, rt.queue, me, number[:20])  # scope and audit
+    events = await store.events_of_card(view.card.id)
+    handed = [e for e in events if e.action == Action.HAND_OVER.value]
+    if not handed:
+        raise NotFound("this card has not been handed over", resource="receipt")
+    holder = await store.holder(view.card.holder)
+    outlet = None if handed[-1].outlet is None else await store.outlet(handed[-1].outlet)
+    made = Receipt(
+        view.card.card_number,
+        holder.name,
+        holder.citizen_id,
+        outlet.name if outlet else "",
+        handed[-1].at,
+        me.name,
+    )
+    pdf = await asyncio.to_thread(receipt_pdf, made)
+    return Response(pdf, media_type="application/pdf")

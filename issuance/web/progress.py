@@ -57,6 +57,7 @@ class Snapshot:
     failed: bool  # the job is dead, in doubt, or the card was spoiled
     note: str
     finished: bool
+    card_label: str = ""
 
     @property
     def label(self) -> str:
@@ -75,10 +76,15 @@ async def snapshot(store: Store, queue: Queue, number: str) -> Snapshot:
     """Where the card of ``number`` stands (read after the audited first read)."""
     card = await store.card_by_number(number, lock=False)
     if card is None or card.status is not CardStatus.IN_PRODUCTION or card.job_id is None:
-        ready = card is not None and card.status in (CardStatus.READY, CardStatus.ACTIVE)
+        ready = card is not None and card.status in (
+            CardStatus.READY,
+            CardStatus.ISSUED,
+            CardStatus.ACTIVE,
+        )
         failed = card is None or card.status is CardStatus.SPOILED
         label = "" if card is None else card.status.info.label_zh
-        return Snapshot(Stage.DONE if ready else Stage.QUEUED, failed and not ready, label, True)
+        stage = Stage.DONE if ready else Stage.QUEUED
+        return Snapshot(stage, failed and not ready, label, True, label)
     try:
         job = await queue.get(card.job_id)
     except JobNotFound:

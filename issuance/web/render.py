@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import ValidationError
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from issuance.domain.cards import CardStatus
 from issuance.domain.identity import BeijingDistrict
 from issuance.errors import BatchRejected, FieldError, FieldProblem, SscardError
 from issuance.services.directory import BEIJING
@@ -39,6 +40,14 @@ env = Environment(
 DISTRICTS = [(d.value, d.label) for d in BeijingDistrict]
 env.globals["districts"] = DISTRICTS
 env.globals["beijing"] = BEIJING
+env.globals["status_labels"] = {s.value: s.info.label_zh for s in CardStatus}
+env.globals["step_labels"] = {
+    "idle": "未开始",
+    "fed": "已进卡",
+    "encoding": "写入芯片",
+    "printing": "打印卡面",
+    "ejecting": "出卡",
+}
 
 # Service error codes → what the counter reads.
 CODE_MESSAGES: dict[str, str] = {
@@ -72,6 +81,17 @@ CODE_MESSAGES: dict[str, str] = {
     "batch_rejected": "批量文件有错误，未受理任何记录",
     "csrf_refused": "表单的安全令牌缺失或已过期：请返回并刷新页面后重新提交",
     "payload_too_large": "上传的内容超过了允许的大小",
+}
+FIELD_LABELS = {
+    "citizen_id": "公民身份号码",
+    "name": "姓名",
+    "gender": "性别",
+    "birth_date": "出生日期",
+    "ethnicity": "民族",
+    "birthplace": "籍贯",
+    "photo": "照片",
+    "phone": "电话",
+    "address": "地址",
 }
 FIELD_MESSAGES = {
     "ethnicity": "民族代码应为 1 到 56",

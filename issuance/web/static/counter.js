@@ -89,9 +89,9 @@
       face.alt = "卡面预览：" + (body.get("name") || "");
       problem.hidden = true;
     } else {
-      const errors = (await response.json()).errors || {};
+      const errors = (await response.json()).errors || [];
       problem.hidden = false;
-      problem.textContent = "暂不能预览：" + Object.values(errors).join("；");
+      problem.textContent = "暂不能预览：" + [].concat(errors).join("；");
     }
   }
   document.getElementById("preview-button").addEventListener("click", preview);
