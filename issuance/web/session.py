@@ -5,7 +5,8 @@ The session cookie (``sscard_session``) is HttpOnly, SameSite=Strict, path
 run uvicorn with ``--proxy-headers`` so that the scheme is seen). Every POST,
 PUT, PATCH and DELETE to a page carries the session's CSRF token, in the form
 field ``csrf`` or the ``X-CSRF-Token`` header (htmx and XMLHttpRequest send the
-header); a missing or wrong token is a 403 page. Before sign-in, the sign-in
+header); a missing or wrong token is a 403 page. A form body longer than
+:data:`FORM_BODY_LIMIT` is refused (413) before it is read. Before sign-in, the sign-in
 form's token is a random value in a short-lived cookie (double submit).
 """
 
@@ -18,7 +19,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.responses import Response
 
-from issuance.errors import SscardError
+from issuance.errors import PayloadTooLarge, SscardError
 from issuance.runtime import Runtime
 from issuance.services import signin
 from issuance.store import Operator
@@ -31,6 +32,11 @@ CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 PRESESSION_SECONDS = 3600
+# A page's form (the largest: an application with its photo as base64) is read whole: it may not
+# be longer than this, declared in Content-Length before it is read. A batch upload streams
+# through the API's receiver with its own cap instead.
+FORM_BODY_LIMIT = 4 * 1024 * 1024
+STREAMED_UPLOADS = frozenset({"/batches/upload"})
 
 
 class SignInNeeded(SscardError):
@@ -106,10 +112,26 @@ async def _sent_token(request: Request) -> str:
     return ""
 
 
+def check_length(request: Request) -> None:
+    """Refuse a page's form body over :data:`FORM_BODY_LIMIT` before reading it (413)."""
+    if request.url.path in STREAMED_UPLOADS:
+        return
+    declared = request.headers.get("content-length")
+    if declared is None and "transfer-encoding" not in request.headers:
+        return  # no body
+    if declared is None or not declared.isdigit() or int(declared) > FORM_BODY_LIMIT:
+        raise PayloadTooLarge(
+            f"a page's form may be at most {FORM_BODY_LIMIT} bytes, declared in Content-Length",
+            limit=FORM_BODY_LIMIT,
+        )
+
+
 async def csrf_guard(request: Request) -> None:
-    """Refuse an unsafe request whose CSRF token is missing or wrong (403 page)."""
+    """Refuse an unsafe request whose body is too long (413) or whose CSRF token is missing
+    or wrong (403 page)."""
     if request.method in SAFE_METHODS:
         return
+    check_length(request)
     found = await current_session(request)
     expected = found.csrf if found else request.cookies.get(PRESESSION_COOKIE, "")
     sent = await _sent_token(request)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.async_api import Page, expect
 
@@ -36,6 +38,20 @@ async def test_a_batch_with_a_bad_row_shows_its_rejects(site: Site, page: Page) 
     download = page.get_by_role("link", name="下载错误清单（CSV）")
     assert (await download.get_attribute("href") or "").startswith("data:text/csv")
     await screenshot(page, "batch-rejects")
+
+    del persons[2]
+    batch.write_text(batch_csv(persons), encoding="utf-8")
+    await page.get_by_label("申领名单（CSV 或 JSON）").set_input_files(str(batch))
+    await page.get_by_role("button", name="上传并检查").click()
+    await expect(page).to_have_url(re.compile(r"/batches/B[0-9]{8}-[0-9]{6}$"))
+    facts = page.locator("#batch-progress")
+    await expect(facts).to_contain_text("卡片3")
+    await expect(facts).to_contain_text("剩余3")
+    for name in ("制卡清单（PDF）", "制卡完成报告（PDF）"):
+        href = await page.get_by_role("link", name=name).get_attribute("href")
+        pdf = await page.request.get(site.url + str(href))
+        assert pdf.ok and (await pdf.body()).startswith(b"%PDF")
+    await screenshot(page, "batch-progress")
 
 
 async def test_a_bureau_user_sees_a_bank_below_70_percent_flagged(site: Site, page: Page) -> None:

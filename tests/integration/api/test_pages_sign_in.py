@@ -117,3 +117,11 @@ async def test_docs_load_nothing_from_elsewhere(client: httpx.AsyncClient) -> No
         assert "https://" not in page and "/static/vendor/" in page
     assert (await client.get("/static/vendor/swagger-ui-bundle.js")).status_code == 200
     assert (await client.get("/static/vendor/htmx.min.js")).status_code == 200
+
+
+async def test_a_form_too_long_is_refused_before_it_is_read(client: httpx.AsyncClient) -> None:
+    await _sign_in(client)
+    token = await _token(client, "/counter")
+    body = {"csrf": token, "photo": "A" * (5 * 1024 * 1024)}
+    response = await client.post("/counter/apply", data=body)
+    assert response.status_code == 413 and "超过" in response.text
