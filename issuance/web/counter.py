@@ -26,10 +26,10 @@ from issuance.api.deps import Ctx
 from issuance.api.idempotency import Outcome, idempotent
 from issuance.api.schemas import ApplyIn, HolderIn, InfoChangeIn, decode_photo
 from issuance.domain.card_data import CardData, Gender
-from issuance.domain.cards import Action, ReplaceReason
+from issuance.domain.cards import ReplaceReason
 from issuance.domain.roles import Operation
 from issuance.domain.services import Service
-from issuance.errors import FieldError, InputError, NotFound, SscardError
+from issuance.errors import FieldError, InputError, SscardError
 from issuance.runtime import Runtime
 from issuance.services import cards, changes, fees, pins
 from issuance.services.common import AuditAction, Purpose, audit
@@ -458,25 +458,9 @@ async def fee_quote(request: Request, me: PersonDep) -> Response:
 
 @router.get("/cards/{number}/receipt.pdf", include_in_schema=False)
 async def receipt(request: Request, number: str, me: PersonDep) -> Response:
-    """领卡回执: the PDF the holder signs, for a card handed over (404 before that)."""
-    from printers.receipt import Receipt, receipt_pdf
+    """领卡回执: the PDF the holder signs, as ``GET /v1/cards/{number}/receipt.pdf`` serves it."""
+    from printers.receipt import receipt_pdf
 
-    rt = _rt(request)
-    store = Store(rt.pool)
-    view = await cards.status(store, rt.queue, me, number[:20])  # scope and audit
-    events = await store.events_of_card(view.card.id)
-    handed = [e for e in events if e.action == Action.HAND_OVER.value]
-    if not handed:
-        raise NotFound("this card has not been handed over", resource="receipt")
-    holder = await store.holder(view.card.holder)
-    outlet = None if handed[-1].outlet is None else await store.outlet(handed[-1].outlet)
-    made = Receipt(
-        view.card.card_number,
-        holder.name,
-        holder.citizen_id,
-        outlet.name if outlet else "",
-        handed[-1].at,
-        me.name,
-    )
+    made = await cards.receipt(Store(_rt(request).pool), me, number[:20])
     pdf = await asyncio.to_thread(receipt_pdf, made)
     return Response(pdf, media_type="application/pdf")
