@@ -122,10 +122,16 @@ async def outlet(site: Site) -> AsyncIterator[SimulatedOutlet]:
                     await station.printer.aclose()
 
 
+# A camera for getUserMedia: Chromium's own test pattern, allowed without a prompt.
+FAKE_CAMERA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+
+
 @pytest.fixture
-async def page(site: Site) -> AsyncIterator[Page]:
+async def page(site: Site, request: pytest.FixtureRequest) -> AsyncIterator[Page]:
+    camera = request.node.get_closest_marker("camera") is not None
+    args = CHROMIUM_ARGS + (FAKE_CAMERA_ARGS if camera else [])
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=args)
         context = await browser.new_context(viewport=VIEWPORT, locale="zh-CN")
         context.set_default_timeout(HANG)
         tab = await context.new_page()

@@ -94,3 +94,23 @@ async def test_a_page_posted_without_its_csrf_token_is_refused(site: Site, page:
     await expect(page.get_by_role("alert")).to_contain_text("安全令牌")
     response = await page.request.post(f"{site.url}/counter/lookup", form={"x": "1"})
     assert response.status == 403
+
+
+@pytest.mark.camera
+async def test_a_photo_taken_with_the_counter_camera_is_previewed(site: Site, page: Page) -> None:
+    holder = sample_application(8)["holder"]
+    await sign_in(page, site, Role.CLERK)
+    await page.locator("#f-citizen_id").fill(holder["citizen_id"])
+    await page.locator("#f-name").fill(holder["name"])
+    await page.locator("#f-gender").select_option(holder["gender"])
+    await page.locator("#f-birth_date").fill(holder["birth_date"])
+    await page.get_by_role("button", name="使用柜台摄像头").click()
+    shoot = page.get_by_role("button", name="拍照")
+    await expect(shoot).to_be_focused()
+    await shoot.click()
+    await expect(page.locator("#photo-data")).to_have_value(re.compile(r"^data:image/jpeg;base64,"))
+    face = page.get_by_role("img", name=f"卡面预览：{holder['name']}")
+    await expect(face).to_have_attribute("src", re.compile(r"^blob:"))
+    await page.locator("#photo-crop").press("ArrowLeft")  # the crop moves from the keyboard
+    await page.get_by_role("button", name="提交申领").click()
+    await expect(page).to_have_url(re.compile(r"/counter/cards/[A-Z0-9]+$"))

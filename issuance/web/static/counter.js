@@ -62,13 +62,16 @@
   start.addEventListener("click", async function () {
     try {
       video.srcObject = await navigator.mediaDevices.getUserMedia({video: true});
-      video.hidden = false; shoot.hidden = false; shoot.focus();
+      video.hidden = false;
+      await video.play();  // the first frame is there: its size is known
+      shoot.hidden = false; shoot.focus();
     } catch (err) {
       problem.hidden = false;
       problem.textContent = "无法打开摄像头：" + err.message;
     }
   });
   shoot.addEventListener("click", function () {
+    if (!video.videoWidth) return;
     const still = document.createElement("canvas");
     still.width = video.videoWidth; still.height = video.videoHeight;
     still.getContext("2d").drawImage(video, 0, 0);
