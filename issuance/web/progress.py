@@ -19,6 +19,7 @@ from enum import IntEnum
 from cardqueue import JobState, Queue, Step
 from issuance.domain.cards import CardStatus
 from issuance.errors import JobNotFound
+from issuance.services.directory import BEIJING
 from issuance.store import Store
 
 WATCH_SECONDS = 0.25
@@ -116,7 +117,7 @@ async def watch(
         now = await snapshot(store, queue, number)
         if now != last:
             last, quiet = now, 0.0
-            yield sse("progress", render(now, datetime.now()))
+            yield sse("progress", render(now, datetime.now(BEIJING)))
             if now.finished:
                 yield sse("finished", "")
                 return
