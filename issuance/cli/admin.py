@@ -29,11 +29,11 @@ from issuance.cli.common import run
 from issuance.config import Settings
 from issuance.domain.numbers import validate_card_number
 from issuance.domain.roles import Role
-from issuance.errors import FieldError, NotFound
 from issuance.runtime import Runtime
 from issuance.services import admin, signin
 from issuance.store import Store
 from issuance.store.pages import PagesStore
+from sscard_core.errors import FieldError, NotFound
 
 out = Console(highlight=False)
 T = TypeVar("T")

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from issuance.domain.roles import Role
-from issuance.errors import AuthError, FieldError
 from issuance.services.common import now
 from issuance.store import Operator
 from issuance.store.pages import PagesStore, SessionRow
+from sscard_core.errors import AuthError, FieldError
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 SALT_BYTES = 16

@@ -11,11 +11,11 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from issuance.db.connect import database_errors
-from issuance.db.queries import load_queries
 from issuance.domain.roles import Role
 from issuance.store.records import BatchRecord, Operator, OutletRecord, PrinterRecord
 from issuance.store.store import token_digest
+from sscard_core.connect import database_errors
+from sscard_core.queries import load_queries
 
 Q = load_queries("issuance.store", "pages.sql")
 

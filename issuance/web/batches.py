@@ -23,7 +23,6 @@ from issuance.api import batches as batch_api
 from issuance.api.deps import Ctx, idempotency_key
 from issuance.api.idempotency import Outcome, idempotent
 from issuance.api.uploads import receive
-from issuance.errors import BatchRejected, FieldProblem, InputError
 from issuance.runtime import Runtime
 from issuance.services import batches
 from issuance.store import Operator, Store
@@ -37,7 +36,8 @@ from issuance.web.render import (
     problem_message,
 )
 from issuance.web.session import PersonDep, csrf_guard, pages_store
-from printers.manifest import completion_pdf, manifest_pdf
+from printers.documents.manifest import completion_pdf, manifest_pdf
+from sscard_core.errors import BatchRejected, FieldProblem, InputError
 
 router = APIRouter(prefix="/batches", route_class=PageRoute, dependencies=[Depends(csrf_guard)])
 WATCH_SECONDS = 1.0

@@ -25,11 +25,9 @@ from issuance.api import views
 from issuance.api.deps import Ctx
 from issuance.api.idempotency import Outcome, idempotent
 from issuance.api.schemas import ApplyIn, HolderIn, InfoChangeIn, decode_photo
-from issuance.domain.card_data import CardData, Gender
 from issuance.domain.cards import ReplaceReason
+from issuance.domain.counter_services import Service
 from issuance.domain.roles import Operation
-from issuance.domain.services import Service
-from issuance.errors import FieldError, InputError, SscardError
 from issuance.runtime import Runtime
 from issuance.services import cards, changes, fees, pins
 from issuance.services.common import AuditAction, Purpose, audit
@@ -45,6 +43,8 @@ from issuance.web.render import (
     validation_errors,
 )
 from issuance.web.session import CSRF_FIELD, PersonDep, csrf_guard
+from sscard_core.card_data import CardData, Gender
+from sscard_core.errors import FieldError, InputError, SscardError
 
 router = APIRouter(prefix="/counter", route_class=PageRoute, dependencies=[Depends(csrf_guard)])
 HOLDER_FIELDS = (
@@ -232,8 +232,8 @@ def _preview_data(values: dict[str, str]) -> CardData:
 
 
 def _render_preview(data: CardData, photo: bytes) -> bytes:
-    from printers.face import preview_png, render_face
-    from printers.photo import load_photo
+    from intake.photo import load_photo
+    from printers.documents.face import preview_png, render_face
 
     return preview_png(render_face(data, load_photo(photo).image))
 
@@ -459,7 +459,7 @@ async def fee_quote(request: Request, me: PersonDep) -> Response:
 @router.get("/cards/{number}/receipt.pdf", include_in_schema=False)
 async def receipt(request: Request, number: str, me: PersonDep) -> Response:
     """领卡回执: the PDF the holder signs, as ``GET /v1/cards/{number}/receipt.pdf`` serves it."""
-    from printers.receipt import receipt_pdf
+    from printers.documents.receipt import receipt_pdf
 
     made = await cards.receipt(Store(_rt(request).pool), me, number[:20])
     pdf = await asyncio.to_thread(receipt_pdf, made)

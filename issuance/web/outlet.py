@@ -7,13 +7,13 @@ from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
-from cardqueue import Reconciliation
-from issuance.errors import FieldError, Forbidden, SscardError
 from issuance.runtime import Runtime
-from issuance.services import agent, directory, jobs
+from issuance.services import directory, dispatch, jobs
 from issuance.store import Operator, OutletRecord, Store
 from issuance.web.render import PageRoute, error_message, page
 from issuance.web.session import PersonDep, csrf_guard, pages_store
+from sscard_core.errors import FieldError, Forbidden, SscardError
+from sscard_core.messages import Reconciliation
 
 router = APIRouter(prefix="/outlet", route_class=PageRoute, dependencies=[Depends(csrf_guard)])
 DONE = {
@@ -64,7 +64,7 @@ async def _act(request: Request, me: Operator, action: str, form: FormData) -> s
     rt = _rt(request)
     store = Store(rt.pool)
     if action == "clear":
-        await agent.clear_printer(
+        await dispatch.clear_printer(
             store, me, (await _outlet(request, me)).code, _text(form, "printer")[:64]
         )
         return "cleared"
@@ -72,7 +72,7 @@ async def _act(request: Request, me: Operator, action: str, form: FormData) -> s
     if action == "reconcile":
         outcome = Reconciliation(_text(form, "outcome"))
         note = _text(form, "note")[:2000]
-        await agent.reconcile(store, rt.queue, me, job_id, outcome=outcome, note=note)
+        await dispatch.reconcile(store, rt.queue, me, job_id, outcome=outcome, note=note)
         return "reconciled"
     if action == "redrive":
         await jobs.redrive(store, rt.queue, me, job_id)

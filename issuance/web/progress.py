@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
 
-from cardqueue import JobState, Queue, Step
+from cardqueue import Queue
 from issuance.domain.cards import CardStatus
-from issuance.errors import JobNotFound
 from issuance.services.directory import BEIJING
 from issuance.store import Store
+from sscard_core.errors import JobNotFound
+from sscard_core.messages import JobState, JobStep
 
 WATCH_SECONDS = 0.25
 KEEPALIVE_SECONDS = 15.0
@@ -44,11 +45,11 @@ STAGE_LABELS = {
     Stage.DONE: "完成",
 }
 STEP_STAGES = {
-    Step.IDLE: Stage.QUEUED,
-    Step.FED: Stage.FED,
-    Step.ENCODING: Stage.ENCODING,
-    Step.PRINTING: Stage.PRINTING,
-    Step.EJECTING: Stage.PRINTING,
+    JobStep.IDLE: Stage.QUEUED,
+    JobStep.FED: Stage.FED,
+    JobStep.ENCODING: Stage.ENCODING,
+    JobStep.PRINTING: Stage.PRINTING,
+    JobStep.EJECTING: Stage.PRINTING,
 }
 
 

@@ -19,7 +19,6 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from issuance.domain.cards import CardStatus
 from issuance.domain.identity import BeijingDistrict
-from issuance.errors import BatchRejected, FieldError, FieldProblem, SscardError
 from issuance.services.directory import BEIJING
 from issuance.web.session import (
     PRESESSION_COOKIE,
@@ -29,6 +28,7 @@ from issuance.web.session import (
     presession_token,
     set_cookie,
 )
+from sscard_core.errors import BatchRejected, FieldError, FieldProblem, SscardError
 
 env = Environment(
     loader=PackageLoader("issuance.web", "templates"),

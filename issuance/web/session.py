@@ -19,11 +19,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.responses import Response
 
-from issuance.errors import PayloadTooLarge, SscardError
 from issuance.runtime import Runtime
 from issuance.services import signin
 from issuance.store import Operator
 from issuance.store.pages import PagesStore, SessionRow
+from sscard_core.errors import PayloadTooLarge, SscardError
 
 SESSION_COOKIE = "sscard_session"
 PRESESSION_COOKIE = "sscard_presession"

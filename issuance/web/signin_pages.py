@@ -6,7 +6,6 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import RedirectResponse, Response
 
 from issuance.domain.roles import Role
-from issuance.errors import AuthError
 from issuance.services import signin
 from issuance.services.signin import SESSION_LIFETIME
 from issuance.web.render import PageRoute, error_message, page
@@ -18,6 +17,7 @@ from issuance.web.session import (
     pages_store,
     set_cookie,
 )
+from sscard_core.errors import AuthError
 
 router = APIRouter(route_class=PageRoute, dependencies=[Depends(csrf_guard)])
 HOME: dict[Role, str] = {

@@ -28,12 +28,12 @@ from issuance.runtime import Runtime
 from issuance.services import admin, signin
 from issuance.store import Store
 from issuance.store.pages import PagesStore
-from printers.agent.agent import Agent, AgentConfig
 from printers.agent.client import AgentClient
 from printers.agent.journal import Journal
-from printers.agent.outlet_sim import SimulatedOutlet
+from printers.agent.loop import Agent, AgentConfig
 from printers.agent.station import Station, open_printer
-from printers.simulator.evolis_sim import SimConfig
+from printers.devices.simulators.evolis import SimConfig
+from printers.devices.simulators.outlet import SimulatedOutlet
 
 CHROMIUM = Path(os.environ.get("SSCARD_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [

@@ -12,7 +12,7 @@ from issuance.cli.agent import sample_application, synthetic_photo
 from issuance.domain.cards import CardStatus
 from issuance.domain.roles import Role
 from issuance.store import Store
-from printers.agent.outlet_sim import SimulatedOutlet
+from printers.devices.simulators.outlet import SimulatedOutlet
 
 from .conftest import HANG, Site, screenshot, sign_in
 

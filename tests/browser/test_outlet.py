@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import Page, expect
 
-from cardqueue import Capability, JobState, Step
 from issuance.api.schemas import ApplyIn
 from issuance.cli.agent import DEMO_OUTLET, sample_application
 from issuance.domain.cards import CardStatus
@@ -13,6 +12,7 @@ from issuance.domain.roles import Role
 from issuance.services import cards
 from issuance.store import PrinterRecord, Store
 from issuance.store.pages import PagesStore
+from sscard_core.messages import Capability, JobState, JobStep
 
 from .conftest import Site, screenshot, sign_in
 
@@ -29,7 +29,7 @@ async def _in_doubt_job(site: Site) -> tuple[int, str]:
     card = await cards.apply(store, site.rt.queue, clerk, app)
     queue = site.rt.queue
     (job,) = await queue.claim(WORKER, DEMO_OUTLET, list(Capability), lease_seconds=0)
-    await queue.heartbeat(WORKER, [job.id], Step.FED, lease_seconds=0)
+    await queue.heartbeat(WORKER, [job.id], JobStep.FED, lease_seconds=0)
     while (await queue.get(job.id)).state is not JobState.IN_DOUBT:
         await queue.reap_expired()
     return job.id, card.card_number
