@@ -32,9 +32,9 @@ from issuance.store.pages import (
     SiteJob,
     SiteMade,
 )
+from sscard_core.messages import JobState, PrinterHealth
 
 BEIJING = timezone(timedelta(hours=8))
-FAULTED = "faulted"
 
 
 def start_of_today(at: datetime | None = None) -> datetime:
@@ -63,7 +63,7 @@ class OutletView:
 
 
 def _issuing(o: OutletRecord, printers: list[PrinterRecord]) -> bool:
-    working = [p for p in printers if p.status != FAULTED]
+    working = [p for p in printers if p.status != PrinterHealth.FAULTED]
     return o.can_issue_instantly and bool(o.psam_serial) and bool(working)
 
 
@@ -187,14 +187,14 @@ async def desk(store: PagesStore, op: Operator, outlet: OutletRecord) -> Desk:
     sites = [outlet.code, outlet.code + MOBILE_SUFFIX]
     jobs = await store.jobs_of_sites(sites)
     printers = tuple(p for p in await store.printers() if p.site in sites)
-    doubtful = [j for j in jobs if j.state == "in_doubt"]
+    doubtful = [j for j in jobs if j.state == JobState.IN_DOUBT]
     evidence = [(j, await store.evidence(j.id)) for j in doubtful]
     return Desk(
         outlet,
         printers,
-        tuple(j for j in jobs if j.state == "queued"),
-        tuple(j for j in jobs if j.state == "running"),
+        tuple(j for j in jobs if j.state == JobState.QUEUED),
+        tuple(j for j in jobs if j.state == JobState.RUNNING),
         tuple(evidence),
-        tuple(j for j in jobs if j.state == "dead"),
+        tuple(j for j in jobs if j.state == JobState.DEAD),
         tuple(await store.made_today(outlet.code, start_of_today())),
     )

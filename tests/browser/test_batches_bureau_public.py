@@ -91,5 +91,14 @@ async def test_the_public_page_lists_an_outlet_with_its_state(site: Site, page: 
     await page.reload()
     await expect(row).to_contain_text("暂停即时制卡")
     await store.upsert_printer(PrinterRecord(DEMO_OUTLET, "p1", "ok", None))
+    for i, ago in enumerate((9, 6, 3)):  # three cards made today, three minutes apart
+        await site.rt.pool.execute(
+            """INSERT INTO card_jobs_history (id, idempotency_key, kind, site, capability,
+                   priority, outcome, payload, attempts, enqueued_at, finished_at)
+               VALUES ($1, $2, 'card', $3, 'print_encode', 1, 'succeeded', '{}', 1,
+                       now() - interval '1 hour', now() - make_interval(mins => $4))""",
+            800_000 + i, f"made-{i}", DEMO_OUTLET, ago,
+        )  # fmt: skip
     await page.reload()
+    await expect(row).to_contain_text("约 3 分钟")  # nobody waiting: this card, 3 minutes
     await screenshot(page, "public")
