@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from issuance.api.app import create_app
+from issuance.cli.agent import DEMO_OUTLET, demo_accounts, demo_sign_in_link
 from issuance.domain.roles import Role
 from issuance.runtime import Runtime
 from issuance.services import admin, signin
@@ -125,3 +127,11 @@ async def test_a_form_too_long_is_refused_before_it_is_read(client: httpx.AsyncC
     body = {"csrf": token, "photo": "A" * (5 * 1024 * 1024)}
     response = await client.post("/counter/apply", data=body)
     assert response.status_code == 413 and "超过" in response.text
+
+
+async def test_the_demo_signs_its_clerk_in_with_a_link(rt: Runtime, tmp_path: Path) -> None:
+    tokens = await demo_accounts(Store(rt.pool), tmp_path / "tokens.json")
+    link = await demo_sign_in_link(rt, tokens, "http://127.0.0.1:8080")
+    assert link.startswith("http://127.0.0.1:8080/signin/link/")
+    made = await signin.sign_in_with_link(PagesStore(rt.pool), link.rsplit("/", 1)[1])
+    assert made.operator.role is Role.CLERK and made.operator.outlet == DEMO_OUTLET
