@@ -14,7 +14,7 @@ from issuance.domain.roles import Role
 from issuance.store import Store
 from printers.devices.simulators.outlet import SimulatedOutlet
 
-from .conftest import HANG, Site, screenshot, sign_in
+from .conftest import HANG, PASSWORD, Site, screenshot, sign_in
 
 pytestmark = pytest.mark.slow
 
@@ -114,3 +114,19 @@ async def test_a_photo_taken_with_the_counter_camera_is_previewed(site: Site, pa
     await page.locator("#photo-crop").press("ArrowLeft")  # the crop moves from the keyboard
     await page.get_by_role("button", name="提交申领").click()
     await expect(page).to_have_url(re.compile(r"/counter/cards/[A-Z0-9]+$"))
+
+
+async def test_signing_in_and_out_works_from_the_keyboard(site: Site, page: Page) -> None:
+    await page.goto(f"{site.url}/signin")
+    await expect(page.get_by_label("用户名")).to_be_focused()  # autofocus
+    await page.keyboard.type(site.names[Role.CLERK])
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_label("密码")).to_be_focused()
+    await page.keyboard.type(PASSWORD)
+    await page.keyboard.press("Enter")
+    await expect(page).to_have_url(f"{site.url}/counter")
+    await page.get_by_role("button", name="退出登录").focus()
+    await page.keyboard.press("Enter")
+    await expect(page).to_have_url(re.compile(r"/signin$"))
+    await page.goto(f"{site.url}/counter")
+    await expect(page).to_have_url(re.compile(r"/signin\?next=/counter$"))
