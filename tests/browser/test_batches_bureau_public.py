@@ -11,6 +11,7 @@ from issuance.cli.agent import DEMO_OUTLET
 from issuance.domain.roles import Role
 from issuance.services import admin
 from issuance.store import PrinterRecord, Store
+from printers.devices.simulators.outlet import SimulatedOutlet
 from tests.unit.batches.builders import batch_csv, people, photo_zip, with_name
 
 from .conftest import Site, screenshot, sign_in
@@ -18,7 +19,9 @@ from .conftest import Site, screenshot, sign_in
 pytestmark = pytest.mark.slow
 
 
-async def test_a_batch_with_a_bad_row_shows_its_rejects(site: Site, page: Page) -> None:
+async def test_a_batch_with_a_bad_row_shows_its_rejects(
+    site: Site, outlet: SimulatedOutlet, page: Page
+) -> None:
     persons = people(4, seed=3)
     persons[2] = with_name(persons[2], "王A明")
     batch = site.tmp / "batch.csv"
@@ -42,11 +45,13 @@ async def test_a_batch_with_a_bad_row_shows_its_rejects(site: Site, page: Page) 
     del persons[2]
     batch.write_text(batch_csv(persons), encoding="utf-8")
     await page.get_by_label("申领名单（CSV 或 JSON）").set_input_files(str(batch))
+    await page.get_by_label("制卡地点").select_option(DEMO_OUTLET)  # made by the outlet's agent
     await page.get_by_role("button", name="上传并检查").click()
     await expect(page).to_have_url(re.compile(r"/batches/B[0-9]{8}-[0-9]{6}$"))
     facts = page.locator("#batch-progress")
     await expect(facts).to_contain_text("卡片3")
-    await expect(facts).to_contain_text("剩余3")
+    await expect(facts).to_contain_text("已完成3")  # pushed as the outlet makes the cards
+    await expect(facts).to_contain_text("预计完成已完成")
     for name in ("制卡清单（PDF）", "制卡完成报告（PDF）"):
         href = await page.get_by_role("link", name=name).get_attribute("href")
         pdf = await page.request.get(site.url + str(href))
