@@ -135,3 +135,11 @@ async def test_the_demo_signs_its_clerk_in_with_a_link(rt: Runtime, tmp_path: Pa
     assert link.startswith("http://127.0.0.1:8080/signin/link/")
     made = await signin.sign_in_with_link(PagesStore(rt.pool), link.rsplit("/", 1)[1])
     assert made.operator.role is Role.CLERK and made.operator.outlet == DEMO_OUTLET
+
+
+async def test_over_https_the_session_cookie_is_secure(client: httpx.AsyncClient) -> None:
+    transport = client._transport
+    async with httpx.AsyncClient(transport=transport, base_url="https://sscard.test") as https:
+        response = await _sign_in(https)
+    cookie = next(c for c in response.headers.get_list("set-cookie") if "sscard_session" in c)
+    assert "Secure" in cookie and "HttpOnly" in cookie
