@@ -26,6 +26,7 @@ from issuance.store.pages import (
     AuditFilter,
     AuditRow,
     BankRow,
+    FilingRow,
     JobEvidence,
     MadeCard,
     PagesStore,
@@ -156,6 +157,12 @@ async def bank_shares(store: PagesStore, op: Operator) -> list[BankShare]:
         instant = sum(o.can_issue_instantly for o in open_)
         shares.append(BankShare(bank, len(open_), instant, instant_ratio(own)))
     return shares
+
+
+async def recent_filings(store: PagesStore, op: Operator) -> list[FilingRow]:
+    """The latest outlet filings (备案) of every bank, for the bureau."""
+    check(op, Operation.EVALUATE_BANK, None)
+    return await store.recent_filings()
 
 
 async def audit_search(store: PagesStore, op: Operator, f: AuditFilter) -> list[AuditRow]:

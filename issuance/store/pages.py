@@ -7,7 +7,7 @@ bearer tokens. Rows come back as frozen dataclasses.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import asyncpg
 
@@ -82,6 +82,15 @@ class AuditRow:
     purpose: str
     action: str
     holder: int
+
+
+@dataclass(frozen=True)
+class FilingRow:
+    outlet: str
+    bank: str
+    kind: str
+    filed_on: date
+    outlet_name: str
 
 
 @dataclass(frozen=True)
@@ -217,3 +226,8 @@ class PagesStore:
         with database_errors():
             rows = await self._db.fetch(Q["batches_of_bank"], bank, limit)
         return [BatchRecord(**dict(r)) for r in rows]
+
+    async def recent_filings(self, limit: int = 50) -> list[FilingRow]:
+        with database_errors():
+            rows = await self._db.fetch(Q["recent_filings"], limit)
+        return [FilingRow(**dict(r)) for r in rows]

@@ -111,3 +111,10 @@ SELECT id, bank, site, submitted_by, submitted_at, file_kind, rows_read, accepte
 FROM batches WHERE $1::text IS NULL OR bank = $1
 ORDER BY submitted_at DESC
 LIMIT $2;
+
+-- name: recent_filings
+-- The latest outlet filings (备案) of every bank.
+SELECT f.outlet, f.bank, f.kind, f.filed_on, o.name AS outlet_name
+FROM outlet_filings f JOIN outlets o ON o.code = f.outlet
+ORDER BY f.id DESC
+LIMIT $1;

@@ -48,7 +48,8 @@ async def bureau(request: Request, me: PersonDep) -> Response:
     store = pages_store(request)
     shares = await directory.bank_shares(store, me)
     outlets = await directory.outlet_views(store)
-    return await page(request, "bureau.html", shares=shares, outlets=outlets)
+    filings = await directory.recent_filings(store, me)
+    return await page(request, "bureau.html", shares=shares, outlets=outlets, filings=filings)
 
 
 @router.get("/audit", include_in_schema=False)

@@ -75,6 +75,7 @@ async def test_a_bureau_user_sees_a_bank_below_70_percent_flagged(site: Site, pa
     demo = page.locator("#banks tr", has_text="北京演示农村商业银行")
     await expect(demo).to_contain_text("达标")
     await expect(page.get_by_role("img", name="各银行即时制卡网点占比")).to_be_visible()
+    await expect(page.locator("#filings-title + table")).to_contain_text("低比例网点2（low-2）")
     await screenshot(page, "bureau", full=True)
 
 
