@@ -33,6 +33,7 @@ from issuance.store.pages import (
     SiteJob,
     SiteMade,
 )
+from issuance.store.records import BatchRecord
 from sscard_core.messages import JobState, PrinterHealth
 
 BEIJING = timezone(timedelta(hours=8))
@@ -99,6 +100,11 @@ async def outlet_views(store: PagesStore) -> list[OutletView]:
     return views
 
 
+async def banks(store: PagesStore) -> list[BankRow]:
+    """The cooperating banks (public: they are listed to the public anyway)."""
+    return await store.banks()
+
+
 def search(
     views: list[OutletView], district: str | None, instant_only: bool, bank: str | None = None
 ) -> list[OutletView]:
@@ -157,6 +163,12 @@ async def bank_shares(store: PagesStore, op: Operator) -> list[BankShare]:
         instant = sum(o.can_issue_instantly for o in open_)
         shares.append(BankShare(bank, len(open_), instant, instant_ratio(own)))
     return shares
+
+
+async def recent_batches(store: PagesStore, op: Operator) -> list[BatchRecord]:
+    """The latest batches of the operator's bank (of every bank for the bureau)."""
+    grant = check(op, Operation.QUERY_STATUS, op.bank)
+    return await store.batches_of_bank(grant.bank)
 
 
 async def recent_filings(store: PagesStore, op: Operator) -> list[FilingRow]:

@@ -24,7 +24,7 @@ from issuance.api.deps import Ctx, idempotency_key
 from issuance.api.idempotency import Outcome, idempotent
 from issuance.api.uploads import receive
 from issuance.runtime import Runtime
-from issuance.services import batches
+from issuance.services import batches, directory
 from issuance.store import Operator, Store
 from issuance.web.progress import sse
 from issuance.web.render import (
@@ -51,7 +51,7 @@ def _rt(request: Request) -> Runtime:
 
 @router.get("", include_in_schema=False)
 async def batch_home(request: Request, me: PersonDep) -> Response:
-    recent = await pages_store(request).batches_of_bank(me.bank)
+    recent = await directory.recent_batches(pages_store(request), me)
     return await page(request, "batches.html", recent=recent)
 
 

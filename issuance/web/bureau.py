@@ -66,5 +66,5 @@ async def audit(request: Request, me: PersonDep) -> Response:
         until=None if until is None else until + timedelta(days=1),
     )
     rows = await directory.audit_search(pages_store(request), me, f)
-    banks = await pages_store(request).banks()
+    banks = await directory.banks(pages_store(request))
     return await page(request, "audit.html", rows=rows, f=f, q=q, purposes=PURPOSES, banks=banks)

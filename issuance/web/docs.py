@@ -20,6 +20,7 @@ def docs_router(app: FastAPI) -> APIRouter:
             swagger_js_url=f"{VENDOR}/swagger-ui-bundle.js",
             swagger_css_url=f"{VENDOR}/swagger-ui.css",
             swagger_favicon_url="/static/favicon.svg",
+            swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from swagger.io
         )
 
     @router.get("/redoc", include_in_schema=False)

@@ -24,7 +24,7 @@ async def public(request: Request) -> Response:
     return await page(
         request,
         "public.html",
-        banks=await store.banks(),
+        banks=await directory.banks(store),
         outlets=found,
         district=district,
         instant=instant,
