@@ -411,9 +411,10 @@ class Agent:
     # --- printers -----------------------------------------------------------------------
 
     async def _printer_faulted(self, station: Station) -> None:
-        self._emit(EventKind.PRINTER_FAULTED, None, station.name, station.fault or "fault")
+        report = station.fault_report
+        self._emit(EventKind.PRINTER_FAULTED, None, station.name, report or "fault")
         with contextlib.suppress(SscardError):
-            await self.api.put_printer(station.name, PrinterHealth.FAULTED, station.fault)
+            await self.api.put_printer(station.name, PrinterHealth.FAULTED, report)
 
     async def register_printers(self) -> None:
         """Take the register's word on faulted printers; announce the others as ok."""

@@ -8,18 +8,27 @@ announced to the service (``announce``, a heartbeat), *before* it starts::
                        verify: a second session reads EF05/EF06 back and compares
     announce printing  download the face's panels, print and eject (Se)
 
-If personalisation or verification fails the card is never printed: the
-station announces ``ejecting``, sends it to the reject box (``Ser``, or
-``Seb`` on models without a box) and raises :class:`CardSpoiled`, a
-:class:`~issuance.errors.ChipError` naming the printer and the cause. A card
-whose chip failed is never ejected to the hopper.
+If the card cannot be personalised, whatever the reason, it is never
+printed and never left parked: the station announces ``ejecting`` and sends
+it to the reject box (``Ser``, or ``Seb`` on models without a box). Then:
 
-A printer fault (a NACK, or a printer that stops answering) marks the
-station faulted (:attr:`Station.fault`) and propagates as
-:class:`StationFault`; the agent takes the station out of service until a
-supervisor clears the fault, then calls :meth:`Station.recover`, which
-clears the printer's status (``Scs``) and sends any body left inside to the
-reject box.
+* the chip failed on this one card (a write refused, a mute chip, a
+  read-back difference): :class:`CardSpoiled`, and the station carries on,
+  since the next body may be good;
+* the card is the wrong stock (not a social security card: SELECT SSSE
+  answered ``6A 82``; or not blank), or the reader failed (no card under
+  its contacts, the reader gone, an encoder error): the fault would repeat on
+  every card of the hopper, so the station stops feeding and asks a
+  supervisor (:class:`StationFault`).
+
+A printer fault (a NACK, or a printer that stops answering) also stops the
+station with :class:`StationFault`. Every fault is a :class:`Problem` from
+:data:`PROBLEMS`: who is at fault (the printer, the reader or the card
+stock), a clear message and the action that clears it, as data; the agent
+reports it to the printer register (:attr:`Station.fault_report`) and keeps
+the station out of service until a supervisor clears it, then calls
+:meth:`Station.recover`, which clears the printer's status (``Scs``) when the
+printer was at fault and sends any body left inside to the reject box.
 
 The chip side is reached through a :class:`ChipReader`, which opens a
 :class:`~printers.chip.encoder.CardConnection` to the card under the
@@ -30,8 +39,10 @@ simulated outlet).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -41,7 +52,7 @@ from printers.agent.journal import Journal, Mark
 from printers.agent.models import Step, card_data_to_json
 from printers.chip.encoder import CardConnection, ChipEncoder, EncodeResult, mismatched_fields
 from printers.chip.psam import Psam
-from printers.chip.status import ReadBackMismatch
+from printers.chip.status import ReadBackMismatch, ReaderFault, WrongCard
 from printers.evolis.driver import EvolisPrinter
 from printers.evolis.models import MODELS, PrinterModel
 from printers.evolis.replies import EvolisFault, PrinterStatus
@@ -65,10 +76,126 @@ class CardSpoiled(ChipError):
     code = "card_spoiled"
 
 
-class StationFault(PrinterFault):
-    """The printer failed mid-card; the station is out of service until the fault is cleared."""
+class FaultSource(StrEnum):
+    """Which part of a station is at fault."""
 
-    code = "printer_faulted"
+    PRINTER = "printer"
+    READER = "reader"
+    CARD_STOCK = "card_stock"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A fault that stops a station: who is at fault, what happened, what clears it."""
+
+    source: FaultSource
+    code: str
+    message: str
+    action: str
+
+    def report(self) -> str:
+        """The line for the printer register and the console."""
+        return f"{self.source.value} {self.code}: {self.message}; to clear: {self.action}"
+
+
+_CLEAN = "clear the fault in the printer register"
+_JAM = "open the printer, take out any jammed card or ribbon, close the cover, then " + _CLEAN
+_PRINTER_CHECK = "check the printer's display and power-cycle it if needed, then " + _CLEAN
+
+
+def _problem(source: FaultSource, message: str, action: str) -> tuple[FaultSource, str, str]:
+    return source, message, action
+
+
+_P, _R, _S = FaultSource.PRINTER, FaultSource.READER, FaultSource.CARD_STOCK
+
+# Keyed by the printer status (``EvolisFault.status``) or the error code.
+PROBLEMS: Mapping[str, tuple[FaultSource, str, str]] = MappingProxyType(
+    {
+        "cover_open": _problem(_P, "the cover is open", "close the cover, then " + _CLEAN),
+        "feeder_empty": _problem(_P, "the feeder is empty", "load blank cards, then " + _CLEAN),
+        "feeder_1_empty": _problem(_P, "feeder 1 is empty", "load blank cards, then " + _CLEAN),
+        "feeder_2_empty": _problem(_P, "feeder 2 is empty", "load blank cards, then " + _CLEAN),
+        "no_card": _problem(_P, "the printer found no card", "load blank cards, then " + _CLEAN),
+        "ribbon_error": _problem(
+            _P, "ribbon out or wrong ribbon", "fit a ribbon of the set type, then " + _CLEAN
+        ),
+        "card_stuck": _problem(_P, "a card is stuck in the printer", _JAM),
+        "mechanical_error": _problem(_P, "time-out or mechanical error (card or ribbon jam)", _JAM),
+        "need_cleaning": _problem(_P, "the printer needs cleaning", "clean it, then " + _CLEAN),
+        "printer_fault": _problem(_P, "the printer reported a fault", _PRINTER_CHECK),
+        "device_transport": _problem(
+            _P,
+            "the printer does not answer",
+            "check that it is on and its cable or network, then " + _CLEAN,
+        ),
+        "reader_no_card": _problem(
+            _R,
+            "the chip reader sees no card under its contacts",
+            "check the chip station contacts and the encoder's cable, then " + _CLEAN,
+        ),
+        "reader_unavailable": _problem(
+            _R,
+            "the chip reader cannot be reached",
+            "connect the reader (and start pcscd), check its name in the agent's "
+            "configuration, then " + _CLEAN,
+        ),
+        "reader_fault": _problem(
+            _R, "the chip reader failed", "check the reader and its cable, then " + _CLEAN
+        ),
+        "chip_not_social_security_card": _problem(
+            _S,
+            "the feeder holds cards that are not social security cards",
+            "replace the card stock with blank social security cards, then " + _CLEAN,
+        ),
+        "chip_not_blank": _problem(
+            _S,
+            "the feeder holds cards that were personalised before",
+            "take them out, load blank social security cards, then " + _CLEAN,
+        ),
+        "chip_wrong_card": _problem(
+            _S,
+            "the cards in the feeder are not the ones the jobs are for",
+            "check the card stock against the outlet's allocation, then " + _CLEAN,
+        ),
+    }
+)
+
+
+def _fallback(exc: DeviceError) -> str:
+    """The table row for a code the table does not name, by the kind of error."""
+    if isinstance(exc, ReaderFault):
+        return "reader_fault"
+    if isinstance(exc, WrongCard):
+        return "chip_wrong_card"
+    return "printer_fault"
+
+
+def problem_of(exc: DeviceError) -> Problem:
+    """The :class:`Problem` for a fault that stops a station (the printer's by default)."""
+    code = exc.status.value if isinstance(exc, EvolisFault) else exc.code
+    source, message, action = PROBLEMS.get(code) or PROBLEMS[_fallback(exc)]
+    if code not in PROBLEMS:
+        message = exc.message
+    if isinstance(exc, EvolisFault) and exc.printer_text:
+        message = f"{message} (the printer says {exc.printer_text!r})"
+    return Problem(source, code, message, action)
+
+
+class StationFault(DeviceError):
+    """The station stopped (printer, reader or card stock); out of service until cleared."""
+
+    code = "station_faulted"
+
+    def __init__(self, printer: str, problem: Problem) -> None:
+        super().__init__(
+            f"printer {printer}: {problem.report()}",
+            printer=printer,
+            fault=problem.code,
+            source=problem.source.value,
+            action=problem.action,
+        )
+        self.problem = problem
 
 
 @dataclass(frozen=True)
@@ -92,13 +219,6 @@ class CardMade:
         }
 
 
-def fault_name(exc: DeviceError) -> str:
-    """A short name for a printer fault (the printer's status when it gave one)."""
-    if isinstance(exc, EvolisFault):
-        return exc.status.value
-    return exc.code
-
-
 class Station:
     """One printer and its encoder; one card at a time (the agent guarantees it)."""
 
@@ -110,12 +230,18 @@ class Station:
         self.reader = reader
         self.psam = psam
         self.journal = journal
-        self.fault: str | None = None
+        self.fault: str | None = None  # the fault's code while the station is out of service
+        self.problem: Problem | None = None
         self.card_inside = False
 
     @property
     def in_service(self) -> bool:
         return self.fault is None
+
+    @property
+    def fault_report(self) -> str | None:
+        """The fault as the printer register shows it: who, what, and what clears it."""
+        return self.problem.report() if self.problem is not None else self.fault
 
     async def make_card(
         self, run: int, card: CardData, face: CardSide, announce: Announce
@@ -130,10 +256,9 @@ class Station:
         return CardMade(self.name, encoded.read_back, encoded)
 
     def _faulted(self, exc: DeviceError) -> StationFault:
-        self.fault = fault_name(exc)
-        return StationFault(
-            f"printer {self.name}: {exc.message}", printer=self.name, fault=self.fault
-        )
+        self.problem = problem_of(exc)
+        self.fault = self.problem.code
+        return StationFault(self.name, self.problem)
 
     async def _feed(self, run: int, announce: Announce) -> None:
         self.journal.mark(run, Mark.FEEDING)
@@ -145,6 +270,9 @@ class Station:
     async def _encode_or_reject(self, run: int, card: CardData, announce: Announce) -> EncodeResult:
         try:
             return await self._encode(run, card, announce)
+        except (WrongCard, ReaderFault) as exc:
+            await self._reject(run, exc, announce)
+            raise self._faulted(exc) from exc
         except ChipError as exc:
             await self._reject(run, exc, announce)
             raise CardSpoiled(
@@ -166,7 +294,7 @@ class Station:
         self.journal.mark(run, Mark.VERIFIED, {"read_back": card_data_to_json(read)})
         return encoded
 
-    async def _reject(self, run: int, cause: ChipError, announce: Announce) -> None:
+    async def _reject(self, run: int, cause: DeviceError, announce: Announce) -> None:
         self.journal.mark(run, Mark.REJECTING, {"cause": cause.code})
         await announce(Step.EJECTING)
         await self.printer.reject()
@@ -182,11 +310,14 @@ class Station:
         self.journal.mark(run, Mark.EJECTED)
 
     async def recover(self) -> None:
-        """After a supervisor cleared the fault: clear the status, reject any body left inside."""
-        await self.printer.clear_error()
+        """After a supervisor cleared the fault: clear the printer's status if it was at
+        fault, and reject any body left inside."""
+        if self.problem is None or self.problem.source is FaultSource.PRINTER:
+            await self.printer.clear_error()
         if self.card_inside:
             await self.clear_leftover()
         self.fault = None
+        self.problem = None
 
     async def clear_leftover(self) -> bool:
         """Send a body that may be inside the printer to the reject box; whether there was one."""

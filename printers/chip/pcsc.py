@@ -12,7 +12,10 @@ reports the card a moment after it arrives) and, within that time, retries while
 the reader reports the card unpowered or unresponsive (it is still being powered
 up). Library errors become sscard errors:
 an unresponsive or unpowered card is :class:`~printers.chip.status.CardMute` (the
-card must be rejected), anything else :class:`issuance.errors.TransportError`.
+card must be rejected); everything else is a fault of the reader, not of the card
+or the printer: :class:`~printers.chip.status.NoCardInReader` when no card came,
+:class:`~printers.chip.status.ReaderUnavailable` when the reader (or pyscard, or
+pcscd) is not there, :class:`~printers.chip.status.ReaderFault` otherwise.
 """
 
 from __future__ import annotations
@@ -24,8 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 from typing import Any, TypeVar
 
-from issuance.errors import DeviceError, SscardError, TransportError
-from printers.chip.status import CardMute
+from issuance.errors import SscardError
+from printers.chip.status import CardMute, NoCardInReader, ReaderFault, ReaderUnavailable
 
 T = TypeVar("T")
 
@@ -44,7 +47,7 @@ def _import(module: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise DeviceError(
+        raise ReaderUnavailable(
             "PC/SC needs pyscard: pip install 'sscard[pcsc]' (and pcscd running)",
             code="pcsc_unavailable",
         ) from exc
@@ -53,7 +56,7 @@ def _import(module: str) -> ModuleType:
 def _convert(exc: Exception, action: str) -> SscardError:
     """The sscard error for a pyscard exception (looked up by its PC/SC result code)."""
     hresult = int(getattr(exc, "hresult", -1)) & 0xFFFFFFFF
-    error = HRESULT_ERRORS.get(hresult, TransportError)
+    error = HRESULT_ERRORS.get(hresult, ReaderFault)
     return error(f"PC/SC {action} failed: {exc}", hresult=hresult)
 
 
@@ -99,7 +102,7 @@ class PcscConnection:
 
     async def transmit(self, apdu: bytes) -> bytes:
         if self._connection is None:
-            raise TransportError("no card session: connect first")
+            raise ReaderFault("no card session: connect first")
         return await self._run(lambda: self._transmit(apdu))
 
     def _pick_reader(self) -> str:
@@ -110,7 +113,9 @@ class PcscConnection:
             name for name in names if self.reader is not None and name.startswith(self.reader)
         ]
         if not chosen:
-            raise TransportError(f"no PC/SC reader {self.reader or ''!r} among {names}")
+            raise ReaderUnavailable(
+                f"no PC/SC reader {self.reader or ''!r} among {names}", reader=self.reader
+            )
         return chosen[0]
 
     def _connect(self) -> None:
@@ -122,7 +127,9 @@ class PcscConnection:
         try:
             service = request.waitforcard()
         except exceptions.CardRequestTimeoutException as exc:
-            raise TransportError(f"no card in {name} after {self.card_timeout} s") from exc
+            raise NoCardInReader(
+                f"no card in {name} after {self.card_timeout} s", reader=name
+            ) from exc
         except Exception as exc:
             raise _convert(exc, "waiting for a card") from exc
         self._power_up(service, name, deadline)

@@ -378,9 +378,7 @@ class CommandReader:
             if name_end > 0 and _NAMES.get(bytes(self._buf[1:name_end])) in DATA_COMMANDS:
                 held = len(self._buf)
                 self._buf.clear()
-                raise DownloadSizeError(
-                    "a download shorter than its parameters say", received=held
-                )
+                raise DownloadSizeError("a download shorter than its parameters say", received=held)
 
     def next_command(self) -> Command | None:
         """The next whole command, None if more bytes are needed."""

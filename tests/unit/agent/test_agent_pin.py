@@ -23,7 +23,7 @@ from printers.agent.outlet_sim import SimDeskReader, SimulatedOutlet
 from printers.agent.pinpad import KeyboardPinPad, PinDesk, PinPrompt, SimulatedPinPad
 from printers.chip.encoder import ChipEncoder, InProcessConnection
 from printers.chip.simcard import DEFAULT_PIN, SimulatedCard
-from printers.chip.status import CardMute, CardStatusError
+from printers.chip.status import CardStatusError, NoCardInReader
 
 from .conftest import applicant, photo_png, station_for
 from .service_double import ContractService
@@ -178,7 +178,7 @@ async def test_the_desk_reader_over_tcp_reaches_the_presented_card(
     await encoder.change_pin(OLD_PIN, NEW_PIN)
     assert await pin_works(outlet, card, NEW_PIN)
     outlet.desk_card = None
-    with pytest.raises(CardMute):
+    with pytest.raises(NoCardInReader):
         await ChipEncoder(reader.connection(), outlet.psam).read_card()
 
 

@@ -188,4 +188,3 @@ async def test_a_short_panel_is_refused_not_waited_for(
     assert await talk(ESC + b"Db;k;2;" + bytes(80_000) + CR) == b"\x152\r"
     assert await talk(ESC + b"Sk;f\r") == b"0\r"
     assert sim.printed == []
-
