@@ -247,6 +247,7 @@ class SimulatedOutlet:
         self._chip_port = chip_port
         self._chip_server: asyncio.Server | None = None
         self._watcher: asyncio.Task[None] | None = None
+        self._sessions: set[asyncio.Task[None]] = set()
         self.desk_card: SimulatedCard | None = None
         self._issued: dict[str, SimulatedCard] = {}
 
@@ -324,6 +325,9 @@ class SimulatedOutlet:
                 printer.station.close()
                 printer.station = None
             await printer.sim.aclose()
+        for session in list(self._sessions):
+            session.cancel()
+        await asyncio.gather(*self._sessions, return_exceptions=True)
 
     def _on_park(self, printer: _Printer) -> Callable[[int], None]:
         def parked(number: int) -> None:
@@ -374,6 +378,9 @@ class SimulatedOutlet:
         only: _Printer | None = None,
     ) -> None:
         card: SimulatedCard | None = None
+        task = asyncio.current_task()
+        if task is not None:
+            self._sessions.add(task)
         try:
             while True:
                 payload = await vicc.read_message(reader)
@@ -389,7 +396,11 @@ class SimulatedOutlet:
         except (asyncio.IncompleteReadError, ConnectionError, ProtocolError):
             pass
         finally:
+            if task is not None:
+                self._sessions.discard(task)
             writer.close()
+            with contextlib.suppress(OSError, asyncio.CancelledError):
+                await writer.wait_closed()
 
     # --- the read-back archive ----------------------------------------------------------
 

@@ -9,11 +9,11 @@ import pytest
 from printers.agent.agent import render_side
 from printers.agent.journal import Journal, Mark, verdict
 from printers.agent.models import Outcome, Step
-from printers.agent.outlet_sim import OutletCard, SimulatedOutlet
-from printers.agent.station import CardSpoiled, StationFault
+from printers.agent.outlet_sim import OutletCard, SimChipReader, SimulatedOutlet
+from printers.agent.station import PROBLEMS, CardSpoiled, FaultSource, StationFault
 from printers.chip.simcard import CardFaults
-from printers.chip.status import Status
-from printers.simulator.evolis_sim import SimFault
+from printers.chip.status import ReaderFault, Status
+from printers.simulator.evolis_sim import CardPosition, SimFault
 
 from .conftest import applicant, photo_png, serving, station_for
 
@@ -98,3 +98,90 @@ async def _archived(outlet: SimulatedOutlet) -> list[OutletCard]:
             return cards
         await asyncio.sleep(0.02)
     return []
+
+
+@pytest.mark.parametrize(
+    ("faults", "code", "words"),
+    [
+        (CardFaults(foreign=True), "chip_not_social_security_card", "not social security cards"),
+        (CardFaults(card_number="A00000001"), "chip_not_blank", "personalised before"),
+    ],
+)
+async def test_wrong_card_stock_stops_the_station_and_rejects_the_card(
+    outlet: SimulatedOutlet, journal: Journal, faults: CardFaults, code: str, words: str
+) -> None:
+    card = applicant()
+    outlet.stock.defect_next(faults)
+    station = await station_for(outlet, "p1", journal)
+    run = journal.begin(1, "card", "p1")
+    with pytest.raises(StationFault) as caught:
+        await station.make_card(run, card, render_side(card, photo_png(), 32), Announcements())
+    problem = caught.value.problem
+    assert (problem.source, problem.code) == (FaultSource.CARD_STOCK, code)
+    assert words in problem.message and "social security cards" in problem.action
+    assert not serving(station)
+    assert station.fault == code
+    report = station.fault_report
+    assert report is not None and "to clear:" in report and words in report
+    sim = outlet.simulator("p1")
+    assert (sim.machine.hopper, sim.machine.reject_box, sim.machine.cards_fed) == (0, 1, 1)
+    assert not sim.machine.active  # the printer itself is fine
+    assert journal.run(run).marks[-2:] == (Mark.REJECTING, Mark.REJECTED)
+    await station.printer.aclose()
+
+
+async def test_no_card_in_the_reader_is_the_readers_fault_and_the_card_is_rejected(
+    outlet: SimulatedOutlet, journal: Journal
+) -> None:
+    card = applicant()
+    outlet.blind_reader("p1")
+    station = await station_for(outlet, "p1", journal)
+    run = journal.begin(1, "card", "p1")
+    with pytest.raises(StationFault) as caught:
+        await station.make_card(run, card, render_side(card, photo_png(), 32), Announcements())
+    problem = caught.value.problem
+    assert (problem.source, problem.code) == (FaultSource.READER, "reader_no_card")
+    assert "reader" in problem.message and "contacts" in problem.action
+    sim = outlet.simulator("p1")
+    assert (sim.machine.reject_box, sim.machine.position) == (1, CardPosition.REJECTED)
+    assert not sim.machine.active  # the printer was never at fault
+    outlet.blind_reader("p1", blind=False)
+    await station.recover()
+    assert serving(station)
+    made = await station.make_card(
+        journal.begin(2, "card", "p1"), card, render_side(card, photo_png(), 32), Announcements()
+    )
+    assert made.printer == "p1"
+    await station.printer.aclose()
+
+
+async def test_a_printer_fault_names_the_action_that_clears_it(
+    outlet: SimulatedOutlet, journal: Journal
+) -> None:
+    outlet.simulator("p1").inject(SimFault.COVER_OPEN)
+    station = await station_for(outlet, "p1", journal)
+    card = applicant()
+    with pytest.raises(StationFault) as caught:
+        await station.make_card(
+            journal.begin(1, "card", "p1"), card, render_side(card, photo_png(), 32), Announcements()
+        )
+    problem = caught.value.problem
+    assert (problem.source, problem.code) == (FaultSource.PRINTER, "cover_open")
+    assert problem.action.startswith("close the cover")
+    assert caught.value.to_dict()["action"] == problem.action
+    await station.printer.aclose()
+
+
+def test_every_problem_has_a_message_and_an_action() -> None:
+    for code, (source, message, action) in PROBLEMS.items():
+        assert message and "clear the fault" in action, code
+        assert isinstance(source, FaultSource)
+
+
+async def test_each_printer_has_a_reader_of_its_own(outlet: SimulatedOutlet) -> None:
+    assert outlet.station_port("p1") != outlet.station_port("p2")
+    assert outlet.reader_spec("p1") != outlet.reader_spec("p2")
+    p1_serial = outlet.reader("p1").serial
+    crossed = SimChipReader(outlet.host, outlet.station_port("p2"), p1_serial)
+    with pytest.raises(ReaderFault):
+        await crossed.connection(applicant().card_identifier).connect()
