@@ -10,9 +10,9 @@ import pytest
 from issuance.cli.agent import (
     PcscDeskReader,
     desk_reader_for,
-    station_readers,
     pin_desk,
     register,
+    station_readers,
 )
 from issuance.errors import InputError
 from printers.agent.journal import Journal

@@ -163,7 +163,10 @@ async def test_a_printer_fault_names_the_action_that_clears_it(
     card = applicant()
     with pytest.raises(StationFault) as caught:
         await station.make_card(
-            journal.begin(1, "card", "p1"), card, render_side(card, photo_png(), 32), Announcements()
+            journal.begin(1, "card", "p1"),
+            card,
+            render_side(card, photo_png(), 32),
+            Announcements(),
         )
     problem = caught.value.problem
     assert (problem.source, problem.code) == (FaultSource.PRINTER, "cover_open")
