@@ -35,9 +35,11 @@ T = TypeVar("T")
 POWER_UP_RETRY = 0.1  # seconds between connection attempts while a card powers up
 SCARD_W_UNRESPONSIVE_CARD = 0x80100066
 SCARD_W_UNPOWERED_CARD = 0x80100067
+SCARD_E_NO_SMARTCARD = 0x8010000C
 HRESULT_ERRORS: Mapping[int, type[SscardError]] = {
     SCARD_W_UNRESPONSIVE_CARD: CardMute,
     SCARD_W_UNPOWERED_CARD: CardMute,
+    SCARD_E_NO_SMARTCARD: NoCardInReader,
 }
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from issuance.errors import DeviceError
 from printers.chip import pcsc
-from printers.chip.status import CardMute, ReaderFault, ReaderUnavailable
+from printers.chip.status import CardMute, NoCardInReader, ReaderFault, ReaderUnavailable
 
 
 class FakeScardError(Exception):
@@ -24,6 +24,7 @@ class FakeScardError(Exception):
         (0x80100066, CardMute),  # SCARD_W_UNRESPONSIVE_CARD
         (-0x7FEFFF9A, CardMute),  # the same, as a signed 32-bit value
         (0x80100067, CardMute),  # SCARD_W_UNPOWERED_CARD
+        (0x8010000C, NoCardInReader),  # SCARD_E_NO_SMARTCARD
         (0x80100069, ReaderFault),  # SCARD_W_REMOVED_CARD
         (-1, ReaderFault),
     ],
