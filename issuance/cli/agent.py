@@ -201,7 +201,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     a.set_defaults(func=lambda ns: run(_agent_until_stopped(ns)))
 
 
-async def _stations(ns: argparse.Namespace, psam: SimulatedPsam, journal: Journal) -> list[Station]:
+async def _stations(
+    ns: argparse.Namespace, psam: SimulatedPsam, journal: Journal, lines: list[str]
+) -> list[Station]:
+    """A station per ``--printer`` with its own reader; ``lines`` gets one line for each."""
     specs = station_readers(ns.printer, ns.reader)
     stations = []
     for i, (arg, spec) in enumerate(zip(ns.printer, specs, strict=True), start=1):
@@ -210,7 +213,7 @@ async def _stations(ns: argparse.Namespace, psam: SimulatedPsam, journal: Journa
         host = arg.url.split("://")[-1].split(":")[0] or "127.0.0.1"
         reader = reader_for(spec, host, identity.serial)
         name = arg.name or f"printer{i}"
-        out.print(f"station {name}: printer {arg.url}, chip reader {spec}")
+        lines.append(f"  station {name}: printer {arg.url}, chip reader {spec}")
         stations.append(Station(name, printer, reader, psam, journal))
     return stations
 
@@ -221,13 +224,16 @@ async def run_agent(ns: argparse.Namespace, *, stop: asyncio.Event | None = None
     config = AgentConfig(wait_seconds=ns.wait)
     with Journal(ns.journal) as journal:
         desk = pin_desk(ns, psam, journal)
-        stations = await _stations(ns, psam, journal)
+        lines: list[str] = []
+        stations = await _stations(ns, psam, journal, lines)
         client = AgentClient(ns.api, token, worker=ns.worker, site=ns.site)
         agent = Agent(
             client, stations, journal, config, desk=desk, events=lambda e: out.print(describe(e))
         )
         pads = f"; PIN pad {ns.pinpad}" if desk is not None else ""
         out.print(f"agent {ns.worker} for {ns.site}: {', '.join(s.name for s in stations)}{pads}")
+        for line in lines:
+            out.print(line)
         try:
             await _until(agent.run(), stop)
         finally:
