@@ -317,3 +317,4 @@ async def test_reset_returns_to_ack_nack_mode(rig: Rig) -> None:
     assert await printer.print_card(blank_side()) is CardOutcome.PRINTED
     assert (sim.machine.mode, sim.machine.ack_nack) == (ErrorMode.HOST, True)
     assert sim.machine.cover_detection
+    assert sim.machine.modes_set == [ErrorMode.HOST, ErrorMode.ACK_NACK] * 2  # open, then reset

@@ -188,3 +188,28 @@ async def test_a_short_panel_is_refused_not_waited_for(
     assert await talk(ESC + b"Db;k;2;" + bytes(80_000) + CR) == b"\x152\r"
     assert await talk(ESC + b"Sk;f\r") == b"0\r"
     assert sim.printed == []
+
+
+async def test_the_simulator_reads_every_dbc_line_form(
+    served: tuple[EvolisSimulator, Talk],
+) -> None:
+    sim, talk = served
+    await start_front(talk)
+    # line 0: black (0xFF); line 1: 1 useful byte; every other line white (0x00)
+    data = b"\xff" + b"\x01\x80" + b"\x00" * (LINES - 2)
+    header = ESC + f"Dbc;k;2;{len(data)};".encode()
+    assert await talk(header + data + CR) == ACK
+    assert await talk(ESC + b"Se\r") == ACK
+    black = render_side(sim.printed[0].front).sum(axis=2) == 0
+    assert black[:, 0].all()  # column 0 all black
+    assert black[:, 1].tolist() == [False] * (CARD_HEIGHT - 1) + [True]  # column 1: the bottom dot
+    assert int(black.sum()) == CARD_HEIGHT + 1
+
+
+async def test_a_dbc_whose_lines_do_not_add_up_is_a_parameter_error(
+    served: tuple[EvolisSimulator, Talk],
+) -> None:
+    _, talk = served
+    await start_front(talk)
+    data = b"\x00" * (LINES - 1)  # one line short
+    assert await talk(ESC + f"Dbc;k;2;{len(data)};".encode() + data + CR) == b"\x152\r"
