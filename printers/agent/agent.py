@@ -21,8 +21,10 @@ chip read-back, or ``fail``:
 what happened               transient  spoiled  and
 ==========================  =========  =======  ====================================
 chip failed (card rejected)  yes       yes      the next body may be good
-printer fault                yes       if fed   printer marked faulted (PUT), out of
-                                                service until the register says ok
+station fault                yes       if fed   printer, reader or card stock at fault:
+                                                marked faulted (PUT, with the action
+                                                that clears it), out of service until
+                                                the register says ok
 bad photo, unprintable name  no        no       nothing was fed
 lease lost before feeding    (none)    no       nothing done; the queue requeues it
 ==========================  =========  =======  ====================================
