@@ -49,7 +49,7 @@ out = Console(highlight=False)
 BATCHES_PATH = "/v1/batches"
 OCTETS = "application/octet-stream"
 ZIP = "application/zip"
-DEFAULT_API = "http://127.0.0.1:8000"
+DEFAULT_API = "http://127.0.0.1:8080"  # where `sscard serve` listens by default
 TIMEOUT_SECONDS = 300.0
 
 
