@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
+from issuance.cli import main as cli_main
 from printers.agent.agent import render_side
 from printers.agent.journal import Journal, Mark, verdict
 from printers.agent.models import Outcome, Step
@@ -13,7 +15,8 @@ from printers.agent.outlet_sim import OutletCard, SimChipReader, SimulatedOutlet
 from printers.agent.station import PROBLEMS, CardSpoiled, FaultSource, StationFault
 from printers.chip.simcard import CardFaults
 from printers.chip.status import ReaderFault, Status
-from printers.simulator.evolis_sim import CardPosition, SimFault
+from printers.evolis.commands import CommandReader
+from printers.simulator.evolis_sim import CardPosition, PrinterMachine, SimConfig, SimFault
 
 from .conftest import applicant, photo_png, serving, station_for
 
@@ -188,3 +191,27 @@ async def test_each_printer_has_a_reader_of_its_own(outlet: SimulatedOutlet) -> 
     crossed = SimChipReader(outlet.host, outlet.station_port("p2"), p1_serial)
     with pytest.raises(ReaderFault):
         await crossed.connection(applicant().card_identifier).connect()
+
+
+async def test_printer_job_rebuilds_the_panels_a_station_printed(
+    outlet: SimulatedOutlet, journal: Journal, tmp_path: Path
+) -> None:
+    """``sscard printer job`` on the card-<n>.json the outlet wrote gives what the printer got."""
+    card = applicant()
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(photo_png())
+    station = await station_for(outlet, "p1", journal)
+    await station.make_card(
+        journal.begin(1, "card", "p1"), card, render_side(card, photo_png(), 32), Announcements()
+    )
+    await station.printer.aclose()
+    (made,) = await _archived(outlet)
+    job = tmp_path / "job.prn"
+    args = ["--card", str(made.png.with_suffix(".json")), "--photo", str(photo)]
+    assert cli_main(["printer", "job", *args, "--ribbon", "ymcko", "--out", str(job)]) == 0
+    machine = PrinterMachine(SimConfig(time_scale=0.0))
+    reader = CommandReader()
+    reader.feed(job.read_bytes())
+    for command in reader:
+        machine.handle(command)
+    assert machine.printed[0].front == outlet.simulator("p1").printed[0].front
