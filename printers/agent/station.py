@@ -13,8 +13,8 @@ printed and never left parked: the station announces ``ejecting`` and sends
 it to the reject box (``Ser``, or ``Seb`` on models without a box). Then:
 
 * the chip failed on this one card (a write refused, a mute chip, a
-  read-back difference): :class:`CardSpoiled`, and the station carries on,
-  since the next body may be good;
+  read-back difference, an answer no chip should give): :class:`CardSpoiled`,
+  and the station carries on, since the next body may be good;
 * the card is the wrong stock (not a social security card: SELECT SSSE
   answered ``6A 82``; or not blank), or the reader failed (no card under
   its contacts, the reader gone, an encoder error): the fault would repeat on
@@ -273,7 +273,7 @@ class Station:
         except (WrongCard, ReaderFault) as exc:
             await self._reject(run, exc, announce)
             raise self._faulted(exc) from exc
-        except ChipError as exc:
+        except DeviceError as exc:  # the chip failed, or answered what no chip should
             await self._reject(run, exc, announce)
             raise CardSpoiled(
                 f"printer {self.name}: the chip failed ({exc.message}); the card was rejected",

@@ -12,7 +12,14 @@ from printers.agent.agent import render_side
 from printers.agent.journal import Journal, Mark, verdict
 from printers.agent.models import Outcome, Step
 from printers.agent.outlet_sim import OutletCard, SimChipReader, SimulatedOutlet
-from printers.agent.station import PROBLEMS, CardSpoiled, FaultSource, StationFault
+from printers.agent.station import (
+    PROBLEMS,
+    CardSpoiled,
+    FaultSource,
+    Station,
+    StationFault,
+    open_printer,
+)
 from printers.chip.simcard import CardFaults
 from printers.chip.status import ReaderFault, Status
 from printers.evolis.commands import CommandReader
@@ -215,3 +222,34 @@ async def test_printer_job_rebuilds_the_panels_a_station_printed(
     for command in reader:
         machine.handle(command)
     assert machine.printed[0].front == outlet.simulator("p1").printed[0].front
+
+
+class Garbled:
+    """A reader whose card answers one byte to everything: no status word at all."""
+
+    def connection(self, card_identifier: str) -> Garbled:
+        return self
+
+    async def connect(self) -> None:
+        return None
+
+    async def disconnect(self) -> None:
+        return None
+
+    async def transmit(self, apdu: bytes) -> bytes:
+        return b"\x01"
+
+
+async def test_a_card_that_answers_nonsense_goes_to_the_reject_box(
+    outlet: SimulatedOutlet, journal: Journal
+) -> None:
+    printer = await open_printer(outlet.printer_url("p1"))
+    station = Station("p1", printer, Garbled(), outlet.psam, journal)
+    card = applicant()
+    face = render_side(card, photo_png(), 32)
+    with pytest.raises(CardSpoiled):
+        await station.make_card(journal.begin(1, "card", "p1"), card, face, Announcements())
+    machine = outlet.simulator("p1").machine
+    assert (machine.reject_box, machine.position) == (1, CardPosition.REJECTED)
+    assert serving(station)
+    await printer.aclose()
