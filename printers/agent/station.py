@@ -103,57 +103,62 @@ _JAM = "open the printer, take out any jammed card or ribbon, close the cover, t
 _PRINTER_CHECK = "check the printer's display and power-cycle it if needed, then " + _CLEAN
 
 
-def _problem(source: FaultSource, message: str, action: str) -> tuple[FaultSource, str, str]:
-    return source, message, action
+@dataclass(frozen=True)
+class FaultRow:
+    """One row of :data:`PROBLEMS`: who is at fault, what to say, what clears it."""
+
+    source: FaultSource
+    message: str
+    action: str
 
 
 _P, _R, _S = FaultSource.PRINTER, FaultSource.READER, FaultSource.CARD_STOCK
 
 # Keyed by the printer status (``EvolisFault.status``) or the error code.
-PROBLEMS: Mapping[str, tuple[FaultSource, str, str]] = MappingProxyType(
+PROBLEMS: Mapping[str, FaultRow] = MappingProxyType(
     {
-        "cover_open": _problem(_P, "the cover is open", "close the cover, then " + _CLEAN),
-        "feeder_empty": _problem(_P, "the feeder is empty", "load blank cards, then " + _CLEAN),
-        "feeder_1_empty": _problem(_P, "feeder 1 is empty", "load blank cards, then " + _CLEAN),
-        "feeder_2_empty": _problem(_P, "feeder 2 is empty", "load blank cards, then " + _CLEAN),
-        "no_card": _problem(_P, "the printer found no card", "load blank cards, then " + _CLEAN),
-        "ribbon_error": _problem(
+        "cover_open": FaultRow(_P, "the cover is open", "close the cover, then " + _CLEAN),
+        "feeder_empty": FaultRow(_P, "the feeder is empty", "load blank cards, then " + _CLEAN),
+        "feeder_1_empty": FaultRow(_P, "feeder 1 is empty", "load blank cards, then " + _CLEAN),
+        "feeder_2_empty": FaultRow(_P, "feeder 2 is empty", "load blank cards, then " + _CLEAN),
+        "no_card": FaultRow(_P, "the printer found no card", "load blank cards, then " + _CLEAN),
+        "ribbon_error": FaultRow(
             _P, "ribbon out or wrong ribbon", "fit a ribbon of the set type, then " + _CLEAN
         ),
-        "card_stuck": _problem(_P, "a card is stuck in the printer", _JAM),
-        "mechanical_error": _problem(_P, "time-out or mechanical error (card or ribbon jam)", _JAM),
-        "need_cleaning": _problem(_P, "the printer needs cleaning", "clean it, then " + _CLEAN),
-        "printer_fault": _problem(_P, "the printer reported a fault", _PRINTER_CHECK),
-        "device_transport": _problem(
+        "card_stuck": FaultRow(_P, "a card is stuck in the printer", _JAM),
+        "mechanical_error": FaultRow(_P, "time-out or mechanical error (card or ribbon jam)", _JAM),
+        "need_cleaning": FaultRow(_P, "the printer needs cleaning", "clean it, then " + _CLEAN),
+        "printer_fault": FaultRow(_P, "the printer reported a fault", _PRINTER_CHECK),
+        "device_transport": FaultRow(
             _P,
             "the printer does not answer",
             "check that it is on and its cable or network, then " + _CLEAN,
         ),
-        "reader_no_card": _problem(
+        "reader_no_card": FaultRow(
             _R,
             "the chip reader sees no card under its contacts",
             "check the chip station contacts and the encoder's cable, then " + _CLEAN,
         ),
-        "reader_unavailable": _problem(
+        "reader_unavailable": FaultRow(
             _R,
             "the chip reader cannot be reached",
             "connect the reader (and start pcscd), check its name in the agent's "
             "configuration, then " + _CLEAN,
         ),
-        "reader_fault": _problem(
+        "reader_fault": FaultRow(
             _R, "the chip reader failed", "check the reader and its cable, then " + _CLEAN
         ),
-        "chip_not_social_security_card": _problem(
+        "chip_not_social_security_card": FaultRow(
             _S,
             "the feeder holds cards that are not social security cards",
             "replace the card stock with blank social security cards, then " + _CLEAN,
         ),
-        "chip_not_blank": _problem(
+        "chip_not_blank": FaultRow(
             _S,
             "the feeder holds cards that were personalised before",
             "take them out, load blank social security cards, then " + _CLEAN,
         ),
-        "chip_wrong_card": _problem(
+        "chip_wrong_card": FaultRow(
             _S,
             "the cards in the feeder are not the ones the jobs are for",
             "check the card stock against the outlet's allocation, then " + _CLEAN,
@@ -174,12 +179,11 @@ def _fallback(exc: DeviceError) -> str:
 def problem_of(exc: DeviceError) -> Problem:
     """The :class:`Problem` for a fault that stops a station (the printer's by default)."""
     code = exc.status.value if isinstance(exc, EvolisFault) else exc.code
-    source, message, action = PROBLEMS.get(code) or PROBLEMS[_fallback(exc)]
-    if code not in PROBLEMS:
-        message = exc.message
+    row = PROBLEMS.get(code) or PROBLEMS[_fallback(exc)]
+    message = row.message if code in PROBLEMS else exc.message
     if isinstance(exc, EvolisFault) and exc.printer_text:
         message = f"{message} (the printer says {exc.printer_text!r})"
-    return Problem(source, code, message, action)
+    return Problem(row.source, code, message, row.action)
 
 
 class StationFault(DeviceError):

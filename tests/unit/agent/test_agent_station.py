@@ -186,9 +186,9 @@ async def test_a_printer_fault_names_the_action_that_clears_it(
 
 
 def test_every_problem_has_a_message_and_an_action() -> None:
-    for code, (source, message, action) in PROBLEMS.items():
-        assert message and "clear the fault" in action, code
-        assert isinstance(source, FaultSource)
+    for code, row in PROBLEMS.items():
+        assert row.message and "clear the fault" in row.action, code
+        assert isinstance(row.source, FaultSource)
 
 
 async def test_each_printer_has_a_reader_of_its_own(outlet: SimulatedOutlet) -> None:
