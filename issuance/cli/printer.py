@@ -6,7 +6,7 @@ simulated outlet writes it beside a printed card (``card-<n>.json``, the chip's
 read-back) or as the service sends it in a job; ``--photo`` the holder's photo
 (without it the photo area is left blank); ``--ribbon`` ``kb`` (resin black
 only: the text) or ``ymcko`` (colour photo, black text, overlay). The file
-holds the card's command sequence as :func:`printers.evolis.commands.print_card_sequence`
+holds the card's command sequence as :func:`printers.devices.evolis.commands.print_card_sequence`
 builds it without the chip station: ``Pr``, ``Ss``, ``Sr``, the panel
 downloads, ``Se``. ``--preview`` writes a PNG of what those panels print.
 
@@ -28,15 +28,14 @@ from typing import Any
 from PIL import Image
 from rich.console import Console
 
-from issuance.domain.card_data import CardData
-from issuance.errors import InputError
-from printers.agent.models import card_data_from_json
-from printers.evolis.commands import print_card_sequence
-from printers.evolis.models import RibbonType
-from printers.face import render_face
-from printers.panels import CardSide, Panel
-from printers.photo import DEFAULT_LIMITS, load_photo
-from printers.raster import panels_to_png, rasterise
+from intake.photo import DEFAULT_LIMITS, load_photo
+from printers.devices.evolis.commands import print_card_sequence
+from printers.devices.evolis.models import RibbonType
+from printers.documents.face import render_face
+from printers.documents.panels import CardSide, Panel
+from printers.documents.raster import panels_to_png, rasterise
+from sscard_core.card_data import CardData, card_data_from_json
+from sscard_core.errors import InputError
 
 out = Console(highlight=False)
 MAX_CARD_BYTES = 64 * 1024  # a card's JSON is well under 1 KiB

@@ -14,12 +14,12 @@ from issuance.cli.agent import (
     register,
     station_readers,
 )
-from issuance.errors import InputError
 from printers.agent.journal import Journal
-from printers.agent.outlet_sim import SimDeskReader
 from printers.agent.pinpad import KeyboardPinPad
-from printers.chip.crypto import KeyUsage
-from printers.chip.psam import SimulatedPsam
+from printers.devices.chip.crypto import KeyUsage
+from printers.devices.simulators.outlet import SimDeskReader
+from printers.devices.simulators.psam import SimulatedPsam
+from sscard_core.errors import InputError
 
 KEYS = {usage: bytes(16) for usage in KeyUsage}
 

@@ -7,9 +7,9 @@ from types import ModuleType
 
 import pytest
 
-from issuance.errors import DeviceError
-from printers.chip import pcsc
-from printers.chip.status import CardMute, NoCardInReader, ReaderFault, ReaderUnavailable
+from printers.devices.chip import pcsc
+from printers.devices.chip.status import CardMute, NoCardInReader, ReaderFault, ReaderUnavailable
+from sscard_core.errors import DeviceError
 
 
 class FakeScardError(Exception):

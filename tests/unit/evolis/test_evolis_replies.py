@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from issuance.errors import PrinterFault, ProtocolError
-from printers.evolis import replies as r
-from printers.evolis.replies import EvolisFault, PrinterStatus, ReplyKind
+from printers.devices.evolis import replies as r
+from printers.devices.evolis.replies import EvolisFault, PrinterStatus, ReplyKind
+from sscard_core.errors import PrinterFault, ProtocolError
 
 S = PrinterStatus
 

@@ -10,20 +10,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from issuance.errors import ProtocolError
-from printers.evolis import commands as c
-from printers.evolis.commands import Command, CommandName, ErrorMode, Face
-from printers.evolis.models import PrinterModel
-from printers.evolis.replies import PrinterStatus
-from printers.evolis.transport import TcpTransport
-from printers.panels import CARD_HEIGHT, CARD_WIDTH, Panel
-from printers.simulator.evolis_sim import (
+from printers.devices.evolis import commands as c
+from printers.devices.evolis.commands import Command, CommandName, ErrorMode, Face
+from printers.devices.evolis.models import PrinterModel
+from printers.devices.evolis.replies import PrinterStatus
+from printers.devices.evolis.transport import TcpTransport
+from printers.devices.simulators.evolis import (
     CardPosition,
     PrinterMachine,
     SimConfig,
     SimFault,
     render_side,
 )
+from printers.documents.panels import CARD_HEIGHT, CARD_WIDTH, Panel
+from sscard_core.errors import ProtocolError
 
 from .evolis_panels import Rect, blank_side, filled
 
@@ -96,7 +96,7 @@ def test_pem_1_switches_cover_detection_off_and_gives_no_acks() -> None:
         (c.select_face(Face.FRONT), nack(b"1")),  # no sequence started
         (c.download(filled(Panel.K, 2, [])), nack(b"1")),  # no face selected
         (c.contrast(Panel.K, -3), ACK),
-        (c.speed(Panel.Y, c.Step.UP), ACK),
+        (c.speed(Panel.Y, c.TuningStep.UP), ACK),
         (c.chip_offset(), ACK),
     ],
 )
@@ -187,7 +187,7 @@ async def test_the_command_line_entry_serves_the_protocol(tmp_path: Path) -> Non
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "printers.simulator.evolis_sim",
+        "printers.devices.simulators.evolis",
         "--port",
         "0",
         "--out",

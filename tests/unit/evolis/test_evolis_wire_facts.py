@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from printers.evolis import commands as c
-from printers.evolis.driver import EvolisPrinter
-from printers.evolis.models import MODELS, PrinterModel, RibbonType
-from printers.evolis.replies import EvolisFault, PrinterStatus
-from printers.panels import CARD_HEIGHT, CARD_WIDTH, CardSide, Panel
-from printers.simulator.evolis_sim import EvolisSimulator, SimConfig, render_side
+from printers.devices.evolis import commands as c
+from printers.devices.evolis.driver import EvolisPrinter
+from printers.devices.evolis.models import MODELS, PrinterModel, RibbonType
+from printers.devices.evolis.replies import EvolisFault, PrinterStatus
+from printers.devices.simulators.evolis import EvolisSimulator, SimConfig, render_side
+from printers.documents.panels import CARD_HEIGHT, CARD_WIDTH, CardSide, Panel
 
 from .evolis_panels import Rect, filled
 

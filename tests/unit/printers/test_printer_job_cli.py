@@ -10,10 +10,10 @@ import pytest
 from PIL import Image
 
 from issuance.cli import main
-from printers.agent.models import card_data_to_json
-from printers.evolis.commands import CommandName, CommandReader
-from printers.evolis.models import RibbonType
-from printers.simulator.evolis_sim import PrinterMachine, SimConfig
+from printers.devices.evolis.commands import CommandName, CommandReader
+from printers.devices.evolis.models import RibbonType
+from printers.devices.simulators.evolis import PrinterMachine, SimConfig
+from sscard_core.card_data import card_data_to_json
 from tests.unit.agent.conftest import applicant, photo_png
 
 ESC = b"\x1b"
