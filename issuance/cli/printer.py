@@ -64,7 +64,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     job = tools.add_parser("job", help="write the bytes the driver would send for one card")
     job.add_argument("--card", type=Path, required=True, help="the card's JSON (card-<n>.json)")
     job.add_argument("--photo", type=Path, help="the holder's photo (JPEG or PNG)")
-    job.add_argument("--ribbon", choices=[r.value for r in JobRibbon], required=True)
+    job.add_argument(
+        "--ribbon",
+        choices=[r.value for r in JobRibbon],
+        required=True,
+        help="kb: resin black only (the text); ymcko: colour photo, black text, overlay",
+    )
     job.add_argument("--out", type=Path, required=True, help="the file for the byte stream")
     job.add_argument("--preview", type=Path, help="a PNG of what the job prints")
     job.add_argument("--colour-levels", type=int, choices=(32, 64, 128), default=32)
