@@ -3,12 +3,15 @@
 :class:`EvolisPrinter` is a thin orchestration of three pure or dumb parts:
 :mod:`~printers.devices.evolis.commands` builds the bytes, a
 :class:`~printers.devices.evolis.transport.Transport` moves them and
-:mod:`~printers.devices.evolis.replies` reads the answers. It first switches the
-printer to ACK/NACK mode (``Pem``) so every command is answered; commands are
-then sent one at a time, each waiting for its reply (a lock serialises
-callers). A NACK becomes :class:`~printers.devices.evolis.replies.EvolisFault`; the
-driver asks ``Rlr;p`` for the detail, so a NACK ``T`` surfaces as
-``HOPPER_FULL`` or ``CARD_STUCK`` when the printer says so.
+:mod:`~printers.devices.evolis.replies` reads the answers. It first sets the error
+mode as the guide's ``Pem`` table says: ``Pem;2`` (the host handles errors,
+cover-open detection kept; a mode change is not answered, so nothing is
+awaited) then ``Pem;4`` (ACK/NACK answers on, answered with ACK). Commands
+are then sent one at a time, each waiting for its reply. A NACK becomes
+:class:`~printers.devices.evolis.replies.EvolisFault` named by its code; the driver
+asks ``Rlr;p`` for the detail, so a NACK ``T`` surfaces as ``CARD_STUCK``
+when the printer answers ``ERR CARD``, and an answer outside the guide's
+table is kept as the fault's ``printer_text``.
 
 Operations are checked against the model's capabilities
 (:mod:`~printers.devices.evolis.models`) before any byte is sent: a back face needs a
@@ -101,7 +104,8 @@ class EvolisPrinter:
         await self.aclose()
 
     async def open(self) -> None:
-        """Switch the printer to ACK/NACK mode so every command is answered."""
+        """``Pem;2`` then ``Pem;4``: the host handles errors and every command is answered."""
+        await self.transport.send(cmd.error_mode(ErrorMode.HOST).encode())
         await self.execute(cmd.error_mode(ErrorMode.ACK_NACK))
 
     async def aclose(self) -> None:
@@ -124,14 +128,19 @@ class EvolisPrinter:
         return ""
 
     async def _detailed(self, fault: EvolisFault) -> EvolisFault:
-        """The fault with the ``Rlr;p`` detail when the printer gives a more precise one."""
+        """The fault with the ``Rlr;p`` detail: a documented, more precise status, or the
+        printer's own text when it answers outside the guide's table."""
         try:
-            detail = replies.parse_status(await self._exchange(cmd.read_last_answer()))
+            detail = replies.parse_last_answer(await self._exchange(cmd.read_last_answer()))
         except DeviceError:
             return fault
-        if detail not in replies.FAULTS or detail is fault.status:
+        if not detail.documented:
+            return EvolisFault(
+                fault.status, nack=fault.nack, command=fault.command, printer_text=detail.text
+            )
+        if detail.status not in replies.FAULTS or detail.status is fault.status:
             return fault
-        return EvolisFault(detail, nack=fault.nack, command=fault.command)
+        return EvolisFault(detail.status, nack=fault.nack, command=fault.command)
 
     async def identify(self) -> PrinterIdentity:
         model = await self.execute(cmd.read_model())
@@ -140,8 +149,12 @@ class EvolisPrinter:
         return PrinterIdentity(model=model, firmware=firmware, serial=serial)
 
     async def status(self) -> PrinterStatus:
-        """The printer's last answer (``Rlr;p``) as a status."""
-        return replies.parse_status(await self._exchange(cmd.read_last_answer()))
+        """The printer's last answer (``Rlr;p``) as a status (UNKNOWN outside the guide)."""
+        return (await self.last_answer()).status
+
+    async def last_answer(self) -> replies.LastAnswer:
+        """The printer's last answer (``Rlr;p``), its text kept."""
+        return replies.parse_last_answer(await self._exchange(cmd.read_last_answer()))
 
     async def feeder(self) -> PrinterStatus:
         """The feeder state (``Sk;f``)."""

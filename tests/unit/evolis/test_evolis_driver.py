@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from printers.devices.evolis.commands import Counter, Face
+from printers.devices.evolis.commands import Counter, ErrorMode, Face
 from printers.devices.evolis.driver import CardOutcome, EvolisPrinter, PrinterIdentity, RibbonState
 from printers.devices.evolis.models import CapabilityError, PrinterModel, RibbonType
 from printers.devices.evolis.replies import EvolisFault, PrinterStatus
@@ -156,7 +156,7 @@ async def test_the_ribbon_runs_out_after_its_sets(make_rig: RigFactory) -> None:
     assert await printer.ribbon_state() == RibbonState(RibbonType.YMCKO, 0)
     with pytest.raises(EvolisFault) as caught:
         await printer.print_card(blank_side())
-    assert (caught.value.status, caught.value.nack) == (S.RIBBON_ENDED, S.RIBBON_ERROR)
+    assert (caught.value.status, caught.value.nack) == (S.RIBBON_ERROR, S.RIBBON_ERROR)
     sim.machine.replace_ribbon(200)
     await printer.clear_error()
     await printer.print_card(blank_side())
@@ -169,7 +169,7 @@ async def test_the_hopper_fills_up(make_rig: RigFactory) -> None:
     await printer.print_card(blank_side())
     with pytest.raises(EvolisFault) as caught:
         await printer.print_card(blank_side())
-    assert (caught.value.status, caught.value.nack) == (S.HOPPER_FULL, S.MECHANICAL_ERROR)
+    assert (caught.value.status, caught.value.nack) == (S.MECHANICAL_ERROR, S.MECHANICAL_ERROR)
     assert sim.machine.feeder == 99  # refused before a card was taken
     sim.machine.empty_hopper()
     await printer.clear_error()
@@ -200,11 +200,11 @@ class FaultCase:
 
 INJECTED = [
     FaultCase(SimFault.COVER_OPEN, None, print_blank, S.COVER_OPEN, S.COVER_OPEN),
-    FaultCase(SimFault.HOPPER_FULL, None, print_blank, S.HOPPER_FULL, S.MECHANICAL_ERROR),
+    FaultCase(SimFault.HOPPER_FULL, None, print_blank, S.MECHANICAL_ERROR, S.MECHANICAL_ERROR),
     FaultCase(SimFault.FEEDER_EMPTY, None, print_blank, S.FEEDER_EMPTY, S.FEEDER_EMPTY),
-    FaultCase(SimFault.RIBBON_OUT, None, print_blank, S.RIBBON_ENDED, S.RIBBON_ERROR),
+    FaultCase(SimFault.RIBBON_OUT, None, print_blank, S.RIBBON_ERROR, S.RIBBON_ERROR),
     FaultCase(SimFault.JAM, 2, print_blank, S.CARD_STUCK, S.MECHANICAL_ERROR),
-    FaultCase(SimFault.CHIP_STATION, 2, park, S.CHIP_POWER_ON_FAILED, S.MECHANICAL_ERROR),
+    FaultCase(SimFault.CHIP_STATION, 2, park, S.MECHANICAL_ERROR, S.MECHANICAL_ERROR),
 ]
 
 
@@ -315,4 +315,6 @@ async def test_reset_returns_to_ack_nack_mode(rig: Rig) -> None:
     sim, printer = rig
     await printer.reset()
     assert await printer.print_card(blank_side()) is CardOutcome.PRINTED
-    assert sim.machine.mode.value == "1"
+    assert (sim.machine.mode, sim.machine.ack_nack) == (ErrorMode.HOST, True)
+    assert sim.machine.cover_detection
+    assert sim.machine.modes_set == [ErrorMode.HOST, ErrorMode.ACK_NACK] * 2  # open, then reset
