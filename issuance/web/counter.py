@@ -24,7 +24,7 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from issuance.api import views
 from issuance.api.deps import Ctx
 from issuance.api.idempotency import Outcome, idempotent
-from issuance.api.schemas import ApplyIn, HolderIn, InfoChangeIn, decode_photo
+from issuance.api.schemas import HolderIn, InfoChangeIn, decode_photo
 from issuance.domain.cards import ReplaceReason
 from issuance.domain.counter_services import Service
 from issuance.domain.roles import Operation
@@ -184,8 +184,7 @@ async def apply(request: Request, me: PersonDep) -> Response:
     wait = _text(form, "wait") == "on"
     if holder is None or photo is None:
         return await _apply_refused(request, values, errors, form)
-    body = ApplyIn.model_construct(holder=holder, photo="", wait=wait)
-    application = cards.Application(body.holder.to_input(), photo, wait)
+    application = cards.Application(holder.to_input(), photo, wait)
     ctx = _ctx(request, me, _form_key(form))
 
     async def run(tx: Store) -> Outcome:
@@ -274,7 +273,7 @@ async def card_page(request: Request, number: str, me: PersonDep) -> Response:
     context = _blank(
         card=views.card(view.card),
         state=views.status(view),
-        done=request.query_params.get("done"),
+        done=DONE_LABELS.get(request.query_params.get("done", ""), ""),
         quote=None,
     )
     return await page(request, "card.html", **context)
@@ -303,6 +302,7 @@ STEPS: dict[str, cards.CardStep] = {
     "cancel-loss": cards.CANCEL_LOSS,
 }
 DONE_LABELS = {
+    "ordered": "已受理，正在制卡",
     "hand-over": "已领卡",
     "cancel-loss": "已解挂",
     "activate": "已启用",
@@ -395,7 +395,11 @@ async def info_change(request: Request, me: PersonDep) -> Response:
     if result.card is not None:
         return RedirectResponse(f"/counter/cards/{result.card.card_number}?done=ordered", 303)
     found = await _holder_view(request, me, citizen_id)
-    note = "已更新：" + "、".join(f.value for f in result.changed) if result.changed else "无变化"
+    note = (
+        "已更新：" + "、".join(FIELD_LABELS.get(f.value, f.value) for f in result.changed)
+        if result.changed
+        else "无变化"
+    )
     return await page(
         request, "counter.html", **_blank(found=found, lookup_value=citizen_id, holder_note=note)
     )
