@@ -18,7 +18,7 @@ from fractions import Fraction
 
 from issuance.domain.banks import INSTANT_RATIO, Outlet, OutletState, instant_ratio
 from issuance.domain.identity import BeijingDistrict
-from issuance.domain.roles import Operation
+from issuance.domain.roles import ALL_BANKS, Operation
 from issuance.services.common import check, now
 from issuance.services.ordering import MOBILE_SUFFIX
 from issuance.store import Operator, OutletRecord, PrinterRecord
@@ -34,6 +34,7 @@ from issuance.store.pages import (
     SiteMade,
 )
 from issuance.store.records import BatchRecord
+from sscard_core.errors import Forbidden
 from sscard_core.messages import JobState, PrinterHealth
 
 BEIJING = timezone(timedelta(hours=8))
@@ -152,9 +153,15 @@ def _domain_outlet(o: OutletRecord) -> Outlet:
     )
 
 
+def check_bureau(op: Operator) -> None:
+    """The bureau's pages are for the bureau's accounts: those that see every bank."""
+    if op.role not in ALL_BANKS:
+        raise Forbidden(f"a {op.role} does not see every bank", role=op.role.value)
+
+
 async def bank_shares(store: PagesStore, op: Operator) -> list[BankShare]:
     """Each bank's share of open outlets issuing on the spot, against 70 % (第五条(四))."""
-    check(op, Operation.EVALUATE_BANK, None)
+    check_bureau(op)
     outlets = await store.outlets()
     shares = []
     for bank in await store.banks():
@@ -173,7 +180,7 @@ async def recent_batches(store: PagesStore, op: Operator) -> list[BatchRecord]:
 
 async def recent_filings(store: PagesStore, op: Operator) -> list[FilingRow]:
     """The latest outlet filings (备案) of every bank, for the bureau."""
-    check(op, Operation.EVALUATE_BANK, None)
+    check_bureau(op)
     return await store.recent_filings()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import RedirectResponse, Response
 
-from issuance.domain.roles import Role
+from issuance.domain.roles import ALL_BANKS, Role
 from issuance.services import signin
 from issuance.services.signin import SESSION_LIFETIME
 from issuance.web.render import PageRoute, error_message, page
@@ -20,11 +20,11 @@ from issuance.web.session import (
 from sscard_core.errors import AuthError
 
 router = APIRouter(route_class=PageRoute, dependencies=[Depends(csrf_guard)])
-HOME: dict[Role, str] = {
+HOME: dict[str, str] = {  # a role's first page; every account that sees every bank: /bureau
     Role.CLERK: "/counter",
     Role.SUPERVISOR: "/outlet",
     Role.BANK_ADMIN: "/batches",
-    Role.BUREAU_AUDITOR: "/bureau",
+    **dict.fromkeys(ALL_BANKS, "/bureau"),
 }
 
 

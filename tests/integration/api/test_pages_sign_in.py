@@ -143,3 +143,9 @@ async def test_over_https_the_session_cookie_is_secure(client: httpx.AsyncClient
         response = await _sign_in(https)
     cookie = next(c for c in response.headers.get_list("set-cookie") if "sscard_session" in c)
     assert "Secure" in cookie and "HttpOnly" in cookie
+
+
+async def test_the_bureau_page_is_for_the_bureau(client: httpx.AsyncClient) -> None:
+    await _sign_in(client)
+    response = await client.get("/bureau")
+    assert response.status_code == 403 and "操作被拒绝" in response.text
