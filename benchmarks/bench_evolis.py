@@ -78,8 +78,12 @@ def test_one_card_over_loopback(
     printer = EvolisPrinter(transport, MODELS[PrinterModel.QUANTUM])
     loop.run_until_complete(printer.open())
 
+    async def print_one() -> None:
+        await printer.print_side(SIDE)
+        await printer.eject()
+
     def one_card() -> None:
-        loop.run_until_complete(printer.print_card(SIDE))
+        loop.run_until_complete(print_one())
         sim.machine.empty_hopper()
         sim.machine.load_cards(1)
         sim.machine.replace_ribbon(200)

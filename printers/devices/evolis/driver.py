@@ -26,14 +26,14 @@ One card, step by step::
     await printer.eject()              # Se: print and eject to the hopper
     # or, if the chip failed:  await printer.reject()   # Ser (or Seb)
 
-or all at once with :meth:`EvolisPrinter.print_card`.
+The agent's station (:mod:`printers.agent.station`) is the one place that runs these steps
+for a card.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from types import MappingProxyType, TracebackType
 from typing import Self
 
@@ -60,8 +60,6 @@ REPLY_TIMEOUTS: Mapping[CommandName, float] = MappingProxyType(
     }
 )
 
-Encoder = Callable[[], Awaitable[bool]]
-
 
 @dataclass(frozen=True)
 class PrinterIdentity:
@@ -74,11 +72,6 @@ class PrinterIdentity:
 class RibbonState:
     ribbon: RibbonType
     panels_left: int
-
-
-class CardOutcome(StrEnum):
-    PRINTED = "printed"
-    REJECTED = "rejected"
 
 
 class EvolisPrinter:
@@ -221,31 +214,3 @@ class EvolisPrinter:
         self._sequence_open = False
         await self.execute(cmd.software_reset())
         await self.open()
-
-    async def print_card(self, side: CardSide, encode: Encoder | None = None) -> CardOutcome:
-        """One single-sided card; with ``encode``, park it first and reject it if encoding fails.
-
-        ``encode`` runs while the card is parked and returns whether the chip
-        was personalised; if it returns False or raises, the card goes to the
-        reject box and is never printed.
-        """
-        sequence = cmd.print_card_sequence(side, self.ribbon, park_for_chip=encode is not None)
-        if encode is not None:
-            self._reject_command()
-            await self.feed_and_park()
-            if not await self._encode_or_reject(encode):
-                return CardOutcome.REJECTED
-            sequence = sequence[1:]
-        for command in sequence:
-            await self.execute(command)
-        return CardOutcome.PRINTED
-
-    async def _encode_or_reject(self, encode: Encoder) -> bool:
-        try:
-            encoded = await encode()
-        except Exception:
-            await self.reject()
-            raise
-        if not encoded:
-            await self.reject()
-        return encoded
