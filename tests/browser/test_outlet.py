@@ -43,7 +43,7 @@ async def test_a_supervisor_reconciles_a_job_in_doubt(site: Site, page: Page) ->
     await page.goto(f"{site.url}/outlet")
     doubt = page.get_by_role("article", name=f"任务 {job_id} · 卡号 {number}")
     await expect(doubt).to_be_visible()
-    await expect(doubt).to_contain_text("fed")
+    await expect(doubt).to_contain_text("已进卡")
     await expect(page.get_by_role("button", name="排除故障后清除")).to_be_visible()
     await screenshot(page, "outlet", full=True)
 
