@@ -60,7 +60,8 @@ class Runtime:
             finally:
                 await conn.close()
             self._pool = await create_pool(self.server.dsn, max_size=self._pool_size)
-            self._wakeups = await self._stack.enter_async_context(Wakeups(self.server.dsn))
+            listen = self.settings.listen_url or self.server.dsn
+            self._wakeups = await self._stack.enter_async_context(Wakeups(listen))
         except BaseException:
             await self._close()
             raise
