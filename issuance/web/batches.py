@@ -20,6 +20,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 
 from issuance.api import batches as batch_api
+from issuance.api import uploads
 from issuance.api.deps import Ctx, idempotency_key
 from issuance.api.idempotency import Outcome, idempotent
 from issuance.api.uploads import receive
@@ -35,7 +36,7 @@ from issuance.web.render import (
     page,
     problem_message,
 )
-from issuance.web.session import PersonDep, csrf_guard, pages_store
+from issuance.web.session import LIMIT_KEY, PersonDep, csrf_guard, pages_store
 from printers.documents.manifest import completion_pdf, manifest_pdf
 from sscard_core.errors import BatchRejected, FieldProblem, InputError
 
@@ -72,7 +73,7 @@ def _rejects(problems: list[FieldProblem], status: int) -> Response:
     return HTMLResponse(body, status_code=status)
 
 
-@router.post("/upload", include_in_schema=False)
+@router.post("/upload", include_in_schema=False, openapi_extra={LIMIT_KEY: uploads.MAX_BODY_BYTES})
 async def upload(request: Request, me: PersonDep) -> Response:
     """The batch and its photos, streamed; 201 with the batch's address, or 422 with rejects."""
     rt = _rt(request)

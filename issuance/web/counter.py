@@ -42,7 +42,7 @@ from issuance.web.render import (
     page,
     validation_errors,
 )
-from issuance.web.session import CSRF_FIELD, PersonDep, csrf_guard
+from issuance.web.session import CSRF_FIELD, FORM_LIMIT, PersonDep, csrf_guard
 from sscard_core.card_data import CardData, Gender
 from sscard_core.errors import FieldError, InputError, SscardError
 
@@ -169,7 +169,7 @@ def _photo(form: FormData, errors: dict[str, str]) -> bytes | None:
         return None
 
 
-@router.post("/apply", include_in_schema=False)
+@router.post("/apply", include_in_schema=False, openapi_extra=FORM_LIMIT)
 async def apply(request: Request, me: PersonDep) -> Response:
     """申领 from the form: the API's checks, then the card is ordered and watched."""
     form = await request.form()
@@ -237,7 +237,7 @@ def _render_preview(data: CardData, photo: bytes) -> bytes:
     return preview_png(render_face(data, load_photo(photo).image))
 
 
-@router.post("/preview", include_in_schema=False)
+@router.post("/preview", include_in_schema=False, openapi_extra=FORM_LIMIT)
 async def preview(request: Request, me: PersonDep) -> Response:
     """The card face the form would print (PNG), drawn by the printer's own face renderer."""
     form = await request.form()
@@ -376,7 +376,7 @@ async def card_action(request: Request, number: str, action: str, me: PersonDep)
 # --- holder services: information change, bank change; fees ------------------------------
 
 
-@router.post("/holders/info-change", include_in_schema=False)
+@router.post("/holders/info-change", include_in_schema=False, openapi_extra=FORM_LIMIT)
 async def info_change(request: Request, me: PersonDep) -> Response:
     form = await request.form()
     citizen_id = _text(form, "citizen_id")

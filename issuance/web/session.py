@@ -37,6 +37,10 @@ PRESESSION_SECONDS = 3600
 # through the API's receiver with its own cap instead.
 FORM_BODY_LIMIT = 4 * 1024 * 1024
 STREAMED_UPLOADS = frozenset({"/batches/upload"})
+# The routes' own declaration of their body limit, as the HTTP layer reads it from every route
+# (``openapi_extra``): page routes read their forms themselves, so FastAPI sees no body field.
+LIMIT_KEY = "x-body-limit"
+FORM_LIMIT = {LIMIT_KEY: FORM_BODY_LIMIT}
 
 
 class SignInNeeded(SscardError):
