@@ -12,6 +12,7 @@ from issuance.domain.roles import Role
 from issuance.services import admin
 from issuance.store import PrinterRecord, Store
 from printers.devices.simulators.outlet import SimulatedOutlet
+from tests.pages_support import new_bank
 from tests.unit.batches.builders import batch_csv, people, photo_zip, with_name
 
 from .conftest import Site, screenshot, sign_in
@@ -61,7 +62,7 @@ async def test_a_batch_with_a_bad_row_shows_its_rejects(
 
 async def test_a_bureau_user_sees_a_bank_below_70_percent_flagged(site: Site, page: Page) -> None:
     store = Store(site.rt.pool)
-    await admin.create_bank(store, "LOWB", "北京低比例测试银行")
+    await new_bank(store, "LOWB", "北京低比例测试银行")
     for i, instant in enumerate((True, False, False)):
         psam = f"PSAM-LOW-{i}" if instant else None
         outlet = admin.OutletInput(f"low-{i}", "LOWB", f"低比例网点{i}", "110108", "",

@@ -16,6 +16,7 @@ from issuance.runtime import Runtime
 from issuance.services import admin, cards, signin
 from issuance.store import Store
 from issuance.store.pages import PagesStore
+from tests.pages_support import new_bank
 
 PASSWORD = "a long enough password"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -24,7 +25,7 @@ CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 @pytest.fixture
 async def clerk(rt: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     store = Store(rt.pool)
-    await admin.create_bank(store, "CTB", "柜台测试银行")
+    await new_bank(store, "CTB", "柜台测试银行")
     await admin.create_outlet(store, admin.OutletInput("ct-1", "CTB", "柜台网点"))
     await admin.create_operator(store, "ct-clerk", Role.CLERK, bank="CTB", outlet="ct-1")
     await signin.set_password(PagesStore(rt.pool), "ct-clerk", PASSWORD)

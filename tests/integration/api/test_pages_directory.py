@@ -8,13 +8,14 @@ from issuance.services import admin, directory
 from issuance.store import PrinterRecord, Store
 from issuance.store.pages import PagesStore
 from sscard_core.messages import Capability
+from tests.pages_support import new_bank
 
 SITE = "dir-1"
 
 
 async def _outlet(rt: Runtime) -> None:
     store = Store(rt.pool)
-    await admin.create_bank(store, "DIRB", "目录测试银行")
+    await new_bank(store, "DIRB", "目录测试银行")
     await admin.create_outlet(store, admin.OutletInput(SITE, "DIRB", "目录网点", "110102", "",
                                                        True, "PSAM-DIR"))  # fmt: skip
     await admin.create_outlet(store, admin.OutletInput("dir-2", "DIRB", "普通网点", "110105"))

@@ -16,6 +16,7 @@ from issuance.runtime import Runtime
 from issuance.services import admin, signin
 from issuance.store import Store
 from issuance.store.pages import PagesStore
+from tests.pages_support import new_bank
 
 PASSWORD = "a long enough password"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -24,7 +25,7 @@ CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 @pytest.fixture
 async def client(rt: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     store = Store(rt.pool)
-    await admin.create_bank(store, "PGB", "页面测试银行")
+    await new_bank(store, "PGB", "页面测试银行")
     await admin.create_outlet(store, admin.OutletInput("pg-1", "PGB", "页面网点"))
     await admin.create_operator(store, "pg-clerk", Role.CLERK, bank="PGB", outlet="pg-1")
     await admin.create_operator(store, "pg-agent", Role.AGENT, bank="PGB", outlet="pg-1")
