@@ -51,6 +51,7 @@ from issuance.domain.names import random_name
 from issuance.domain.roles import Role
 from issuance.services import admin, batches
 from issuance.store import Operator, Store
+from issuance.vault import FileMasterKey, SealedPayloadCodec, Vault
 from printers.manifest import BatchHeading, CardStatus, ManifestEntry, manifest_pdf
 from tests.unit.batches.builders import (
     TODAY,
@@ -209,7 +210,9 @@ class _Line:
     def __init__(self, dsn: str) -> None:
         self.loop = asyncio.new_event_loop()
         self.pool = self.loop.run_until_complete(self._pool(dsn))
-        self.store = Store(self.pool)
+        master = FileMasterKey(os.urandom(32))
+        self.vault = self.loop.run_until_complete(Vault.load(self.pool, master))
+        self.store = Store(self.pool, self.vault)
         self.spent: list[_Cpu] = []
         self.op = self.loop.run_until_complete(self._seed())
 
@@ -231,7 +234,10 @@ class _Line:
 
     def submit(self, csv_path: Path, zip_path: Path) -> batches.Accepted:
         work = batches.submit(
-            self.store, Queue(self.pool), self.op, batches.Submission(csv_path, zip_path)
+            self.store,
+            Queue(self.pool, codec=SealedPayloadCodec(self.vault)),
+            self.op,
+            batches.Submission(csv_path, zip_path),
         )
         with _cpu(self.spent):
             return self.loop.run_until_complete(work)

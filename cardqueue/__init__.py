@@ -6,6 +6,7 @@ never hands one job to two workers at once, and sends a job whose worker
 vanished mid-card to ``in_doubt`` rather than print the card twice.
 """
 
+from cardqueue.codec import PayloadCodec, PlainCodec
 from cardqueue.models import (
     Capability,
     EnqueueResult,
@@ -26,6 +27,8 @@ __all__ = [
     "Job",
     "JobState",
     "NewJob",
+    "PayloadCodec",
+    "PlainCodec",
     "Priority",
     "Queue",
     "QueueStats",

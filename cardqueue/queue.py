@@ -22,6 +22,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from cardqueue.codec import PayloadCodec, PlainCodec
 from cardqueue.models import (
     Backoff,
     Capability,
@@ -45,7 +46,7 @@ Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 Q = load_queries("cardqueue")
 
 
-def _job(row: asyncpg.Record) -> Job:
+def _job(row: asyncpg.Record, codec: PayloadCodec) -> Job:
     result = row["result"]
     return Job(
         id=row["id"],
@@ -56,7 +57,7 @@ def _job(row: asyncpg.Record) -> Job:
         priority=Priority(row["priority"]),
         state=JobState(row["state"]),
         step=Step(row["step"]),
-        payload=orjson.loads(row["payload"]),
+        payload=codec.loads(row["payload"]),
         batch=row["batch"],
         attempts=row["attempts"],
         max_attempts=row["max_attempts"],
@@ -68,14 +69,14 @@ def _job(row: asyncpg.Record) -> Job:
     )
 
 
-def _columns(jobs: Sequence[NewJob]) -> tuple[list[Any], ...]:
+def _columns(jobs: Sequence[NewJob], codec: PayloadCodec) -> tuple[list[Any], ...]:
     return (
         [j.idempotency_key for j in jobs],
         [j.kind for j in jobs],
         [j.site for j in jobs],
         [j.capability.value for j in jobs],
         [int(j.priority) for j in jobs],
-        [orjson.dumps(j.payload).decode() for j in jobs],
+        [codec.dumps(j.payload) for j in jobs],
         [j.batch for j in jobs],
         [j.max_attempts for j in jobs],
     )
@@ -84,9 +85,12 @@ def _columns(jobs: Sequence[NewJob]) -> tuple[list[Any], ...]:
 class Queue:
     """The card-job queue over an asyncpg pool."""
 
-    def __init__(self, pool: asyncpg.Pool, backoff: Backoff | None = None) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, backoff: Backoff | None = None, codec: PayloadCodec | None = None
+    ) -> None:
         self._pool = pool
         self._backoff = backoff or Backoff()
+        self._codec: PayloadCodec = codec or PlainCodec()
 
     async def enqueue(self, job: NewJob) -> EnqueueResult:
         """Enqueue one job; a known idempotency key returns the existing job."""
@@ -111,7 +115,7 @@ class Queue:
                 return await self._enqueue_on(own, jobs)
 
     async def _enqueue_on(self, conn: Conn, jobs: Sequence[NewJob]) -> list[EnqueueResult]:
-        rows = await conn.fetch(Q["enqueue_many"], *_columns(jobs))
+        rows = await conn.fetch(Q["enqueue_many"], *_columns(jobs, self._codec))
         created = {r["idempotency_key"]: r["job_id"] for r in rows}
         missing = [j.idempotency_key for j in jobs if j.idempotency_key not in created]
         existing: dict[str, int] = {}
@@ -137,7 +141,7 @@ class Queue:
         caps = [c.value for c in capabilities]
         with database_errors():
             rows = await self._pool.fetch(Q["claim"], site, caps, limit, worker, lease_seconds)
-        return sorted((_job(r) for r in rows), key=lambda j: (j.priority, j.id))
+        return sorted((_job(r, self._codec) for r in rows), key=lambda j: (j.priority, j.id))
 
     async def heartbeat(
         self, worker: str, job_ids: Sequence[int], step: Step, lease_seconds: float = 30.0
@@ -218,7 +222,7 @@ class Queue:
             row = await (conn or self._pool).fetchrow(Q["get_job"], job_id)
         if row is None:
             raise JobNotFound(f"no job {job_id}", job_id=job_id)
-        return _job(row)
+        return _job(row, self._codec)
 
     async def stats(self) -> QueueStats:
         with database_errors():

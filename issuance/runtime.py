@@ -1,7 +1,7 @@
 """The running system's resources: database server, schema, pool.
 
 async with Runtime(Settings.from_env()) as rt:
-    rt.pool, rt.queue, rt.server.dsn
+    rt.pool, rt.queue, rt.store, rt.vault, rt.server.dsn
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from issuance.config import Settings
 from issuance.db.connect import create_pool, database_errors
 from issuance.db.migrate import migrate
 from issuance.db.server import DatabaseServer
+from issuance.store import Store
+from issuance.vault import SealedPayloadCodec, Vault, load_master_key
 
 
 class Runtime:
@@ -23,6 +25,7 @@ class Runtime:
         self.server = DatabaseServer(settings)
         self._pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
+        self._vault: Vault | None = None
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -31,8 +34,18 @@ class Runtime:
         return self._pool
 
     @property
+    def vault(self) -> Vault:
+        if self._vault is None:
+            raise RuntimeError("the runtime is not open")
+        return self._vault
+
+    @property
     def queue(self) -> Queue:
-        return Queue(self.pool)
+        return Queue(self.pool, codec=SealedPayloadCodec(self.vault))
+
+    @property
+    def store(self) -> Store:
+        return Store(self.pool, self.vault)
 
     async def __aenter__(self) -> Runtime:
         await self.server.__aenter__()
@@ -41,6 +54,8 @@ class Runtime:
                 conn = await asyncpg.connect(self.server.dsn)
             try:
                 await migrate(conn)
+                master = load_master_key(self.settings.data_dir)
+                self._vault = await Vault.load(conn, master)
             finally:
                 await conn.close()
             self._pool = await create_pool(self.server.dsn, max_size=self._pool_size)

@@ -36,7 +36,6 @@ from issuance.errors import SscardError
 from issuance.runtime import Runtime
 from issuance.services import batches, cards
 from issuance.services.common import check
-from issuance.store import Store
 
 REAP_EVERY_SECONDS = 1.0
 LAPSE_EVERY_SECONDS = 60.0
@@ -56,8 +55,8 @@ async def maintain_forever(rt: Runtime, every: float = REAP_EVERY_SECONDS) -> No
             await rt.queue.reap_expired()
             if (now := time.monotonic()) >= next_lapse:
                 next_lapse = now + LAPSE_EVERY_SECONDS
-                await cards.lapse_temporary_losses(Store(rt.pool), datetime.now(UTC))
-                await batches.sweep_uploads(Store(rt.pool))
+                await cards.lapse_temporary_losses(rt.store, datetime.now(UTC))
+                await batches.sweep_uploads(rt.store)
         except SscardError as exc:
             log.warning("maintenance: %s", exc.message)
         await asyncio.sleep(every)

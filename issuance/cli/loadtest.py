@@ -26,7 +26,6 @@ from issuance.domain.roles import Role
 from issuance.errors import SscardError
 from issuance.runtime import Runtime
 from issuance.services import admin
-from issuance.store import Store
 
 out = Console(highlight=False)
 BANK, SITE, CLERKS = "LOAD", "load-outlet", 8
@@ -46,7 +45,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 async def _seed(settings: Settings, accounts: Path) -> None:
     async with Runtime(settings) as rt:
-        store = Store(rt.pool)
+        store = rt.store
         await admin.create_bank(store, BANK, "负载测试银行")
         await admin.create_outlet(
             store,
