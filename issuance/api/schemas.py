@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from cardqueue import Capability, Reconciliation, Step
 from issuance.domain.card_data import Gender
 from issuance.domain.cards import ReplaceReason
+from issuance.domain.disclosure import Need
 from issuance.errors import FieldError
 from issuance.services.cards import Application, LossKind
 from issuance.services.ordering import PHOTO_FIELD, HolderInput
@@ -93,6 +94,8 @@ class PinIn(BaseModel):
 
 class HolderLookupIn(Strict):
     citizen_id: CitizenIdText
+    # The service at hand: decides which values the answer shows whole (see the README).
+    purpose: Need = Need.QUERY_STATUS
 
 
 class InfoChangeIn(Strict):

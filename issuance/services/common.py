@@ -42,11 +42,14 @@ class Purpose(StrEnum):
     PRODUCTION = "production"
     RECONCILE = "reconcile"
     CANCEL_JOB = "cancel_job"
+    IDENTITY_CHECK = "identity_check"
+    SUPERVISION = "supervision"
 
 
 class AuditAction(StrEnum):
     READ = "read"
     CHANGE = "change"
+    READ_UNMASKED = "read_unmasked"  # an answer showed a whole citizen ID, phone or address
 
 
 ORDER_ACTION = Action.ORDER.value  # the event that creates a card (no state before it)

@@ -15,9 +15,3 @@ INSERT INTO data_keys (id, purpose, wrapped, master_key, active_from)
 OVERRIDING SYSTEM VALUE
 VALUES ($1, $2, $3, $4, now() + $5::interval)
 RETURNING active_from;
-
--- name: retire_data_keys
--- Data keys older than key $1 that no value uses any longer.
-UPDATE data_keys SET retired_at = now()
-WHERE purpose = 'data' AND id < $1 AND retired_at IS NULL
-RETURNING id;
