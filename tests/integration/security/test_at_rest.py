@@ -1,0 +1,146 @@
+"""Personal data is sealed at rest: the database's own tables, read directly, hold no
+citizen ID, name or phone of the holders made through the API."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from issuance.runtime import Runtime
+from issuance.services import keys
+from issuance.store.store import HOLDER_CONTEXT
+from issuance.vault import is_sealed, sealed_key_id
+from tests.integration.api.world import PHOTO_B64, World
+
+NAMES = ("欧阳明月", "司马长风", "诸葛青云")
+PHONES = ("13912345678", "13687654321", "18611112222")
+
+COLUMNS = """
+SELECT c.table_name, c.column_name, c.data_type
+FROM information_schema.columns c
+JOIN information_schema.tables t USING (table_schema, table_name)
+WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'
+  AND c.data_type IN ('text', 'bytea', 'jsonb', 'character varying', 'json')
+ORDER BY 1, 2
+"""
+
+
+async def _holders(world: World) -> list[dict[str, str]]:
+    """Three people through the API: applications, an info change, a home visit, a batch
+    manifest's worth of reads; their cards made and handed over."""
+    people = []
+    for i, (name, phone) in enumerate(zip(NAMES, PHONES, strict=True)):
+        holder = world.holder(name=name, phone=phone, address="北京市东城区某街1号")
+        r = await world.post(
+            "clerk_a", "/v1/applications", {"holder": holder, "photo": PHOTO_B64, "wait": True},
+            key=f"apply-{i}",
+        )
+        assert r.status_code == 201, r.text
+        await world.make(r.json())
+        people.append(holder)
+    change = {"citizen_id": people[0]["citizen_id"], "address": "北京市西城区另一街2号"}
+    r = await world.post("clerk_a", "/v1/holders/info-change", change, key="change-1")
+    assert r.status_code == 200, r.text
+    return people
+
+
+async def _occurrences(conn: asyncpg.Connection, needles: list[str]) -> list[str]:
+    found = []
+    for table, column, kind in await conn.fetch(COLUMNS):
+        for needle in needles:
+            if kind == "bytea":
+                sql = f'SELECT count(*) FROM "{table}" WHERE position($1::bytea IN "{column}") > 0'
+                arg: object = needle.encode()
+            else:
+                sql = f'SELECT count(*) FROM "{table}" WHERE "{column}"::text LIKE $1'
+                arg = f"%{needle}%"
+            if await conn.fetchval(sql, arg):
+                found.append(f"{table}.{column} holds {needle}")
+    return found
+
+
+async def test_no_table_holds_a_plain_id_name_or_phone(world: World, rt: Runtime) -> None:
+    people = await _holders(world)
+    needles = [p[f] for p in people for f in ("citizen_id", "name", "phone")]
+    async with rt.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM holders") == len(people)
+        assert await _occurrences(conn, needles) == []
+        # the test can find what is there: the holders' unsealed birthplace and the outlet names
+        assert await _occurrences(conn, ["A 东城"]) != []
+
+
+async def test_values_record_their_key_and_lookups_use_the_blind_index(
+    world: World, rt: Runtime
+) -> None:
+    (person, *_) = await _holders(world)
+    row = await rt.pool.fetchrow("SELECT citizen_id, name, sealed, citizen_id_index FROM holders")
+    assert row["citizen_id"] is None and row["name"] is None
+    assert is_sealed(bytes(row["sealed"]))
+    assert sealed_key_id(bytes(row["sealed"])) == rt.vault.active_key.id
+    assert bytes(row["citizen_id_index"]) != person["citizen_id"].encode()
+    r = await world.post("clerk_a", "/v1/holders/lookup", {"citizen_id": person["citizen_id"]})
+    assert r.status_code == 200, r.text
+    assert r.json()["holder"]["name"] == person["name"]
+
+
+async def test_a_second_application_for_one_person_is_refused_through_the_blind_index(
+    world: World,
+) -> None:
+    cid = world.citizen_id()
+    first = await world.apply(citizen_id=cid)
+    assert first.status_code == 201, first.text
+    second = await world.apply(citizen_id=cid, key="again")
+    assert second.status_code == 409, second.text
+
+
+async def test_rotation_seals_every_value_again_under_the_new_key(
+    world: World, rt: Runtime
+) -> None:
+    people = await _holders(world)
+    old = rt.vault.active_key.id
+    new, _ = await keys.new_data_key(rt.store, keys.timedelta(0))
+    assert new != old and rt.vault.active_key.id == new
+    done = await keys.reseal_all(rt.store, rows=2)
+    assert done.resealed[keys.Table.HOLDERS] == len(people)
+    assert done.resealed[keys.Table.PHOTOS] >= len(people)
+    assert done.resealed[keys.Table.CARDS] == len(people)
+    assert done.resealed[keys.Table.HISTORY] == len(people)
+    assert done.resealed[keys.Table.ANSWERS] >= len(people)
+    for sealed in await rt.pool.fetch("SELECT sealed, sealed_address FROM holders"):
+        assert {sealed_key_id(bytes(v)) for v in sealed.values()} == {new}
+    again = await keys.reseal_all(rt.store)
+    assert sum(again.resealed.values()) == 0
+    assert await keys.retire_older_keys(rt.store, new) == [old]
+    r = await world.post("clerk_a", "/v1/holders/lookup", {"citizen_id": people[1]["citizen_id"]})
+    assert r.json()["holder"]["name"] == people[1]["name"]
+
+
+async def test_rows_written_before_sealing_are_sealed_by_encrypt_existing(
+    world: World, rt: Runtime
+) -> None:
+    cid = world.citizen_id()
+    await rt.pool.execute(
+        """INSERT INTO holders (citizen_id, name, gender, birth_date, ethnicity, birthplace,
+                                phone, address, bank)
+           VALUES ($1, '旧记录', '1', '1980-01-01', 1, '110101', '13000000000', '旧地址', 'BKA')""",
+        cid,
+    )
+    assert await keys.plain_holders(rt.store) == 1
+    assert await world.store.holder_by_citizen_id(cid, lock=False) is None  # not findable yet
+    done = await keys.reseal_all(rt.store)
+    assert done.resealed[keys.Table.HOLDERS] == 1
+    assert await keys.plain_holders(rt.store) == 0
+    row = await rt.pool.fetchrow("SELECT * FROM holders")
+    assert (row["citizen_id"], row["name"], row["phone"], row["address"]) == (None, None, "", "")
+    assert rt.vault.open_json(bytes(row["sealed"]), HOLDER_CONTEXT)[1] == "旧记录"
+    found = await world.store.holder_by_citizen_id(cid, lock=False)
+    assert found is not None and (found.name, found.address) == ("旧记录", "旧地址")
+
+
+async def test_a_tampered_value_is_refused(world: World, rt: Runtime) -> None:
+    (person, *_) = await _holders(world)
+    await rt.pool.execute(
+        "UPDATE holders SET sealed = overlay(sealed placing '\\x00'::bytea from 30 for 1)"
+    )
+    r = await world.post("clerk_a", "/v1/holders/lookup", {"citizen_id": person["citizen_id"]})
+    assert r.status_code == 503
+    assert r.json()["code"] == "sealed_value_tampered"
