@@ -31,7 +31,9 @@ async def _holders(world: World) -> list[dict[str, str]]:
     for i, (name, phone) in enumerate(zip(NAMES, PHONES, strict=True)):
         holder = world.holder(name=name, phone=phone, address="北京市东城区某街1号")
         r = await world.post(
-            "clerk_a", "/v1/applications", {"holder": holder, "photo": PHOTO_B64, "wait": True},
+            "clerk_a",
+            "/v1/applications",
+            {"holder": holder, "photo": PHOTO_B64, "wait": True},
             key=f"apply-{i}",
         )
         assert r.status_code == 201, r.text
