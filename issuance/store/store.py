@@ -274,7 +274,7 @@ class Store:
         row = await self._db.fetchrow(
             Q["update_holder"], h.id, seal_person(v, h.citizen_id, h.name, h.phone),
             seal_address(v, h.address), h.gender.value, h.birth_date, h.ethnicity, h.birthplace,
-            h.bank, v.blind_index(h.citizen_id),
+            h.bank, v.blind_index(h.citizen_id) if h.citizen_id else None,  # erased: no index
         )  # fmt: skip
         return _holder(v, _required(row))
 

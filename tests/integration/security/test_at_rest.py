@@ -11,8 +11,9 @@ from issuance.store.store import HOLDER_CONTEXT
 from issuance.vault import is_sealed, sealed_key_id
 from tests.integration.api.world import PHOTO_B64, World
 
-NAMES = ("欧阳明月", "司马长风", "诸葛青云")
-PHONES = ("13912345678", "13687654321", "18611112222")
+NAMES = ("欧阳明月", "司马长风", "诸葛青云", "上官飞燕")
+PHONES = ("13912345678", "13687654321", "18611112222", "15933334444")
+ADDRESSES = ("北京市东城区某街1号", "北京市西城区另一街2号", "北京市朝阳区上门路3号")
 
 COLUMNS = """
 SELECT c.table_name, c.column_name, c.data_type
@@ -28,8 +29,8 @@ async def _holders(world: World) -> list[dict[str, str]]:
     """Three people through the API: applications, an info change, a home visit, a batch
     manifest's worth of reads; their cards made and handed over."""
     people = []
-    for i, (name, phone) in enumerate(zip(NAMES, PHONES, strict=True)):
-        holder = world.holder(name=name, phone=phone, address="北京市东城区某街1号")
+    for i, (name, phone) in enumerate(zip(NAMES[:3], PHONES[:3], strict=True)):
+        holder = world.holder(name=name, phone=phone, address=ADDRESSES[0])
         r = await world.post(
             "clerk_a",
             "/v1/applications",
@@ -39,9 +40,18 @@ async def _holders(world: World) -> list[dict[str, str]]:
         assert r.status_code == 201, r.text
         await world.make(r.json())
         people.append(holder)
-    change = {"citizen_id": people[0]["citizen_id"], "address": "北京市西城区另一街2号"}
+    change = {"citizen_id": people[0]["citizen_id"], "address": ADDRESSES[1]}
     r = await world.post("clerk_a", "/v1/holders/info-change", change, key="change-1")
     assert r.status_code == 200, r.text
+    visitor = world.holder(name=NAMES[3], phone=PHONES[3], address=ADDRESSES[2])
+    visit = {"holder": visitor, "photo": PHOTO_B64, "appointment_at": "2030-01-02T09:30:00+08:00",
+             "visit_address": ADDRESSES[2]}  # fmt: skip
+    r = await world.post("clerk_a", "/v1/home-visits", visit, key="visit-1")
+    assert r.status_code == 201, r.text
+    people.append(visitor)
+    for who in people:
+        r = await world.post("clerk_a", "/v1/holders/lookup", {"citizen_id": who["citizen_id"]})
+        assert r.status_code == 200, r.text
     return people
 
 
@@ -62,7 +72,7 @@ async def _occurrences(conn: asyncpg.Connection, needles: list[str]) -> list[str
 
 async def test_no_table_holds_a_plain_id_name_or_phone(world: World, rt: Runtime) -> None:
     people = await _holders(world)
-    needles = [p[f] for p in people for f in ("citizen_id", "name", "phone")]
+    needles = [p[f] for p in people for f in ("citizen_id", "name", "phone")] + list(ADDRESSES)
     async with rt.pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM holders") == len(people)
         assert await _occurrences(conn, needles) == []
@@ -105,7 +115,8 @@ async def test_rotation_seals_every_value_again_under_the_new_key(
     assert done.resealed[keys.Table.HOLDERS] == len(people)
     assert done.resealed[keys.Table.PHOTOS] >= len(people)
     assert done.resealed[keys.Table.CARDS] == len(people)
-    assert done.resealed[keys.Table.HISTORY] == len(people)
+    assert done.resealed[keys.Table.HISTORY] + done.resealed[keys.Table.JOBS] == len(people)
+    assert done.resealed[keys.Table.VISITS] == 1
     assert done.resealed[keys.Table.ANSWERS] >= len(people)
     for sealed in await rt.pool.fetch("SELECT sealed, sealed_address FROM holders"):
         assert {sealed_key_id(bytes(v)) for v in sealed.values()} == {new}
