@@ -23,6 +23,7 @@ import orjson
 from issuance.db.queries import load_queries
 from issuance.store import Store
 from issuance.store.store import (
+    ADDRESS_CONTEXT,
     ANSWER_CONTEXT,
     CARD_DATA_CONTEXT,
     PHOTO_CONTEXT,
@@ -73,10 +74,10 @@ def _holder(vault: Vault, row: asyncpg.Record) -> tuple[Any, ...] | None:
     if _current(vault, sealed) and _current(vault, address):
         return None
     citizen_id, name, phone = person(vault, row)
-    plain_address = (
-        row["address"] if address is None else vault.open(bytes(address), b"holders.sealed_address")
-    )
-    text = plain_address.decode() if isinstance(plain_address, bytes) else plain_address or ""
+    if address is None:
+        text = row["address"] or ""
+    else:
+        text = vault.open(bytes(address), ADDRESS_CONTEXT).decode()
     return (
         row["id"], vault.blind_index(citizen_id), seal_person(vault, citizen_id, name, phone),
         seal_address(vault, text),

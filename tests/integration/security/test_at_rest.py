@@ -4,7 +4,10 @@ citizen ID, name or phone of the holders made through the API."""
 from __future__ import annotations
 
 import asyncpg
+import pytest
 
+from issuance.api.app import create_app
+from issuance.errors import VaultError
 from issuance.runtime import Runtime
 from issuance.services import keys
 from issuance.store.store import HOLDER_CONTEXT
@@ -147,6 +150,22 @@ async def test_rows_written_before_sealing_are_sealed_by_encrypt_existing(
     assert rt.vault.open_json(bytes(row["sealed"]), HOLDER_CONTEXT)[1] == "旧记录"
     found = await world.store.holder_by_citizen_id(cid, lock=False)
     assert found is not None and (found.name, found.address) == ("旧记录", "旧地址")
+
+
+async def test_the_service_will_not_start_on_plain_holders(world: World, rt: Runtime) -> None:
+    await rt.pool.execute(
+        """INSERT INTO holders (citizen_id, name, gender, birth_date, ethnicity, birthplace, bank)
+           VALUES ($1, '旧记录', '1', '1980-01-01', 1, '110101', 'BKA')""",
+        world.citizen_id(),
+    )
+    app = create_app(rt)
+    with pytest.raises(VaultError) as caught:
+        async with app.router.lifespan_context(app):
+            pass
+    assert caught.value.code == "plain_holders"
+    await keys.reseal_all(rt.store)
+    async with app.router.lifespan_context(app):
+        pass
 
 
 async def test_a_tampered_value_is_refused(world: World, rt: Runtime) -> None:
