@@ -23,6 +23,7 @@ Run with ``pytest benchmarks/bench_batches.py --benchmark-enable -s``.
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import random
 import signal
@@ -210,7 +211,9 @@ class _Line:
     def __init__(self, dsn: str) -> None:
         self.loop = asyncio.new_event_loop()
         self.pool = self.loop.run_until_complete(self._pool(dsn))
-        master = FileMasterKey(os.urandom(32))
+        # the master key also given to a server started on this database (SSCARD_MASTER_KEY)
+        self.master_key = base64.b64encode(os.urandom(32)).decode()
+        master = FileMasterKey(base64.b64decode(self.master_key))
         self.vault = self.loop.run_until_complete(Vault.load(self.pool, master))
         self.store = Store(self.pool, self.vault)
         self.spent: list[_Cpu] = []
@@ -310,10 +313,10 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _server(dsn: str) -> Iterator[tuple[str, psutil.Process]]:
+def _server(dsn: str, master_key: str) -> Iterator[tuple[str, psutil.Process]]:
     """``sscard serve`` on a free port, its address and its process."""
     port = _free_port()
-    env = {**os.environ, "SSCARD_DATABASE_URL": dsn}
+    env = {**os.environ, "SSCARD_DATABASE_URL": dsn, "SSCARD_MASTER_KEY": master_key}
     proc = subprocess.Popen(
         [sys.executable, "-m", "issuance.cli.serve", "--port", str(port)], cwd=ROOT, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -348,7 +351,7 @@ def test_post_10000_applicants_over_http(
     line = _Line(db_dsn)  # seeds the bank, outlet and clerk
     line.close()
     seeds = iter(range(400, 500))
-    with _server(db_dsn) as (url, server):
+    with _server(db_dsn, line.master_key) as (url, server):
         response = benchmark.pedantic(  # type: ignore[no-untyped-call]
             _post, setup=lambda: ((url, line.token, *_fresh_batch(tmp_path, next(seeds))), {}),
             rounds=3,
