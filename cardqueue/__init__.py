@@ -8,31 +8,21 @@ vanished mid-card to ``in_doubt`` rather than print the card twice.
 
 from cardqueue.codec import PayloadCodec, PlainCodec
 from cardqueue.models import (
-    Capability,
     EnqueueResult,
     Job,
-    JobState,
     NewJob,
-    Priority,
     QueueStats,
-    Reconciliation,
     SiteDepth,
-    Step,
 )
 from cardqueue.queue import Queue
 
 __all__ = [
-    "Capability",
     "EnqueueResult",
     "Job",
-    "JobState",
     "NewJob",
     "PayloadCodec",
     "PlainCodec",
-    "Priority",
     "Queue",
     "QueueStats",
-    "Reconciliation",
     "SiteDepth",
-    "Step",
 ]

@@ -10,10 +10,10 @@ from rich.console import Console
 
 from issuance.cli.common import run
 from issuance.config import Settings
-from issuance.db.connect import database_errors
 from issuance.db.migrate import migrate
 from issuance.db.server import DatabaseServer
 from issuance.runtime import Runtime
+from sscard_core.connect import database_errors
 
 out = Console(highlight=False)
 

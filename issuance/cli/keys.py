@@ -22,11 +22,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from issuance.cli.common import run
 from issuance.config import Settings
-from issuance.errors import FieldError
 from issuance.runtime import Runtime
 from issuance.services import keys
 from issuance.store import Store
 from issuance.vault.vault import ACTIVATION_DELAY
+from sscard_core.errors import FieldError
 
 out = Console(highlight=False)
 Sub: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"

@@ -20,7 +20,6 @@ from typing import Any
 import asyncpg
 import orjson
 
-from issuance.db.queries import load_queries
 from issuance.store import Store
 from issuance.store.store import (
     ADDRESS_CONTEXT,
@@ -37,6 +36,7 @@ from issuance.store.store import (
 )
 from issuance.vault import Vault, is_sealed, sealed_key_id
 from issuance.vault.vault import ACTIVATION_DELAY, PAYLOAD_FIELD, SealedPayloadCodec
+from sscard_core.queries import load_queries
 
 K = load_queries("issuance.store", "keys.sql")
 BATCH_ROWS = 500

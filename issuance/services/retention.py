@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from issuance.db.queries import load_queries
-from issuance.errors import FieldError
 from issuance.store import Store
+from sscard_core.errors import FieldError
+from sscard_core.queries import load_queries
 
 R = load_queries("issuance.store", "retention.sql")
 ROWS_PER_STATEMENT = 1000

@@ -22,7 +22,7 @@ from typing import Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from issuance.errors import VaultError
+from sscard_core.errors import VaultError
 
 KEY_BYTES = 32
 NONCE_BYTES = 12

@@ -30,9 +30,9 @@ import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from issuance.db.queries import load_queries
-from issuance.errors import VaultError
 from issuance.vault.master import KEY_BYTES, MasterKey
+from sscard_core.errors import VaultError
+from sscard_core.queries import load_queries
 
 Q = load_queries("issuance.vault")
 Executor = asyncpg.Pool | asyncpg.Connection | asyncpg.pool.PoolConnectionProxy

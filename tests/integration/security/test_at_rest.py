@@ -7,11 +7,11 @@ import asyncpg
 import pytest
 
 from issuance.api.app import create_app
-from issuance.errors import VaultError
 from issuance.runtime import Runtime
 from issuance.services import keys
 from issuance.store.store import HOLDER_CONTEXT
 from issuance.vault import is_sealed, sealed_key_id
+from sscard_core.errors import VaultError
 from tests.integration.api.world import PHOTO_B64, World
 
 NAMES = ("欧阳明月", "司马长风", "诸葛青云", "上官飞燕")

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from issuance.cli import main
-from issuance.errors import FieldError
 from issuance.runtime import Runtime
 from issuance.services import retention
 from issuance.services.retention import DEFAULT_DAYS, Kind, RetentionRules
+from sscard_core.errors import FieldError
 from tests.integration.api.world import World
 
 RULES = RetentionRules(dict(DEFAULT_DAYS))

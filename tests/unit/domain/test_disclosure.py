@@ -15,7 +15,7 @@ from issuance.domain.disclosure import (
     shown,
 )
 from issuance.domain.roles import Role
-from printers.receipt import mask_citizen_id as receipt_mask
+from printers.documents.receipt import mask_citizen_id as receipt_mask
 
 
 def test_the_citizen_id_is_masked_as_on_the_receipt() -> None:

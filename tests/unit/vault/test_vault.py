@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from issuance.errors import VaultError
 from issuance.vault import (
     DataKey,
     FileMasterKey,
@@ -20,6 +19,7 @@ from issuance.vault import (
     load_master_key,
     sealed_key_id,
 )
+from sscard_core.errors import VaultError
 
 PAST = datetime(2020, 1, 1, tzinfo=UTC)
 
