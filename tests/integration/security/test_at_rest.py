@@ -3,7 +3,6 @@ citizen ID, name or phone of the holders made through the API."""
 
 from __future__ import annotations
 
-import asyncpg
 import pytest
 
 from issuance.api.app import create_app
@@ -13,19 +12,11 @@ from issuance.store.store import HOLDER_CONTEXT
 from issuance.vault import is_sealed, sealed_key_id
 from sscard_core.errors import VaultError
 from tests.integration.api.world import PHOTO_B64, World
+from tests.integration.plaintext import occurrences
 
 NAMES = ("欧阳明月", "司马长风", "诸葛青云", "上官飞燕")
 PHONES = ("13912345678", "13687654321", "18611112222", "15933334444")
 ADDRESSES = ("北京市东城区某街1号", "北京市西城区另一街2号", "北京市朝阳区上门路3号")
-
-COLUMNS = """
-SELECT c.table_name, c.column_name, c.data_type
-FROM information_schema.columns c
-JOIN information_schema.tables t USING (table_schema, table_name)
-WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'
-  AND c.data_type IN ('text', 'bytea', 'jsonb', 'character varying', 'json')
-ORDER BY 1, 2
-"""
 
 
 async def _holders(world: World) -> list[dict[str, str]]:
@@ -58,29 +49,14 @@ async def _holders(world: World) -> list[dict[str, str]]:
     return people
 
 
-async def _occurrences(conn: asyncpg.Connection, needles: list[str]) -> list[str]:
-    found = []
-    for table, column, kind in await conn.fetch(COLUMNS):
-        for needle in needles:
-            if kind == "bytea":
-                sql = f'SELECT count(*) FROM "{table}" WHERE position($1::bytea IN "{column}") > 0'
-                arg: object = needle.encode()
-            else:
-                sql = f'SELECT count(*) FROM "{table}" WHERE "{column}"::text LIKE $1'
-                arg = f"%{needle}%"
-            if await conn.fetchval(sql, arg):
-                found.append(f"{table}.{column} holds {needle}")
-    return found
-
-
 async def test_no_table_holds_a_plain_id_name_or_phone(world: World, rt: Runtime) -> None:
     people = await _holders(world)
     needles = [p[f] for p in people for f in ("citizen_id", "name", "phone")] + list(ADDRESSES)
     async with rt.pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM holders") == len(people)
-        assert await _occurrences(conn, needles) == []
+        assert await occurrences(conn, needles) == []
         # the test can find what is there: the holders' unsealed birthplace and the outlet names
-        assert await _occurrences(conn, ["A 东城"]) != []
+        assert await occurrences(conn, ["A 东城"]) != []
 
 
 async def test_values_record_their_key_and_lookups_use_the_blind_index(
