@@ -502,7 +502,7 @@ async def run_demo(host: str, port: int) -> int:
     settings = replace(Settings.from_env(), host=host, port=port)
     async with Runtime(settings) as rt:
         tokens_path = settings.data_dir / TOKENS_FILE
-        tokens = await demo_accounts(Store(rt.pool), tokens_path)
+        tokens = await demo_accounts(rt.store, tokens_path)
         link = await demo_sign_in_link(rt, tokens, f"http://{host}:{port}")
         server = api_server(rt, host, port)
         with stop_signals_call(lambda: setattr(server, "should_exit", True)):
@@ -513,7 +513,7 @@ async def run_demo(host: str, port: int) -> int:
 
 async def demo_sign_in_link(rt: Runtime, tokens: DemoTokens, base: str) -> str:
     """A one-time sign-in link to the pages for the demo clerk."""
-    clerk = await Store(rt.pool).operator_by_token(tokens.clerk)
+    clerk = await rt.store.operator_by_token(tokens.clerk)
     assert clerk is not None  # demo_accounts has just checked or made it
     token = await signin.sign_in_link(PagesStore(rt.pool), clerk.name)
     return f"{base}/signin/link/{token}"

@@ -77,7 +77,7 @@ def _rejects(problems: list[FieldProblem], status: int) -> Response:
 async def upload(request: Request, me: PersonDep) -> Response:
     """The batch and its photos, streamed; 201 with the batch's address, or 422 with rejects."""
     rt = _rt(request)
-    ctx = Ctx(request, me, Store(rt.pool), rt.queue, idempotency_key(request))
+    ctx = Ctx(request, me, rt.store, rt.queue, idempotency_key(request))
     with tempfile.TemporaryDirectory(prefix="sscard-batch-") as folder:
         received = await receive(
             request, Path(folder), body_name=batch_api.BODY, file_parts=batch_api.FILE_PARTS
@@ -100,7 +100,7 @@ async def upload(request: Request, me: PersonDep) -> Response:
 
 
 async def _progress_html(request: Request, me: Operator, batch_id: str) -> tuple[str, bool]:
-    p = await batches.progress(Store(_rt(request).pool), me, batch_id)
+    p = await batches.progress(_rt(request).store, me, batch_id)
     return fragment("_batch_progress.html", p=p, c=p.counts), p.complete
 
 
@@ -135,11 +135,11 @@ async def batch_events(request: Request, batch_id: str, me: PersonDep) -> Respon
 
 @router.get("/{batch_id}/manifest.pdf", include_in_schema=False)
 async def manifest(request: Request, batch_id: str, me: PersonDep) -> Response:
-    heading, entries = await batches.manifest(Store(_rt(request).pool), me, batch_id[:32])
+    heading, entries = await batches.manifest(_rt(request).store, me, batch_id[:32])
     return Response(await asyncio.to_thread(manifest_pdf, heading, entries), media_type=PDF)
 
 
 @router.get("/{batch_id}/report.pdf", include_in_schema=False)
 async def report(request: Request, batch_id: str, me: PersonDep) -> Response:
-    completion = await batches.completion(Store(_rt(request).pool), me, batch_id[:32])
+    completion = await batches.completion(_rt(request).store, me, batch_id[:32])
     return Response(await asyncio.to_thread(completion_pdf, completion), media_type=PDF)

@@ -82,7 +82,7 @@ def _rt(request: Request) -> Runtime:
 
 def _ctx(request: Request, op: Operator, key: str | None) -> Ctx:
     rt = _rt(request)
-    return Ctx(request, op, Store(rt.pool), rt.queue, key)
+    return Ctx(request, op, rt.store, rt.queue, key)
 
 
 def _text(form: FormData, name: str) -> str:
@@ -124,7 +124,7 @@ async def counter(request: Request, me: PersonDep) -> Response:
 
 async def _holder_view(request: Request, me: Operator, citizen_id: str) -> dict[str, Any]:
     """The holder and their cards, read as ``POST /v1/holders/lookup`` reads them (audited)."""
-    async with Store(_rt(request).pool).connected() as db:
+    async with _rt(request).store.connected() as db:
         holder = await changes.scoped_holder(db, me, Operation.READ_HOLDER, citizen_id, lock=False)
         held = await db.cards_of_holder(holder.id, lock=False)
         await audit(db, me, Purpose.QUERY_STATUS, holder.id, AuditAction.READ)
@@ -269,7 +269,7 @@ def _preview_refused(errors: dict[str, str]) -> Response:
 @router.get("/cards/{number}", include_in_schema=False)
 async def card_page(request: Request, number: str, me: PersonDep) -> Response:
     rt = _rt(request)
-    view = await cards.status(Store(rt.pool), rt.queue, me, number[:20])
+    view = await cards.status(rt.store, rt.queue, me, number[:20])
     context = _blank(
         card=views.card(view.card),
         state=views.status(view),
@@ -289,9 +289,9 @@ def _progress_html(snap: Snapshot, at: datetime) -> str:
 async def card_events(request: Request, number: str, me: PersonDep) -> Response:
     """The card's production as Server-Sent Events (see :mod:`issuance.web.progress`)."""
     rt = _rt(request)
-    view = await cards.status(Store(rt.pool), rt.queue, me, number[:20])  # scope and audit
+    view = await cards.status(rt.store, rt.queue, me, number[:20])  # scope and audit
     stream = watch(
-        Store(rt.pool), rt.queue, view.card.card_number, _progress_html, request.is_disconnected
+        rt.store, rt.queue, view.card.card_number, _progress_html, request.is_disconnected
     )
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
@@ -315,7 +315,7 @@ DONE_LABELS = {
 async def _card_action(request: Request, me: Operator, number: str, action: str) -> str:
     """Run one service on the card; returns the card number to show next."""
     rt, form = _rt(request), await request.form()
-    store = Store(rt.pool)
+    store = rt.store
     if action in STEPS:
         await cards.one_step(store, me, number, STEPS[action])
     elif action == "activate":
@@ -360,7 +360,7 @@ async def card_action(request: Request, number: str, action: str, me: PersonDep)
     except (SscardError, ValueError) as exc:
         message = error_message(exc) if isinstance(exc, SscardError) else "请从列表中选择"
         rt = _rt(request)
-        view = await cards.status(Store(rt.pool), rt.queue, me, number[:20])
+        view = await cards.status(rt.store, rt.queue, me, number[:20])
         context = _blank(
             card=views.card(view.card),
             state=views.status(view),
@@ -386,7 +386,7 @@ async def info_change(request: Request, me: PersonDep) -> Response:
         change = changes.InfoChange(**body.model_dump(exclude={"citizen_id", "photo"}), photo=None)
         rt = _rt(request)
         result = await changes.change_info(
-            Store(rt.pool), rt.queue, me, body.citizen_id, change, request_key=_form_key(form)
+            rt.store, rt.queue, me, body.citizen_id, change, request_key=_form_key(form)
         )
     except ValidationError as exc:
         return await _holder_refused(request, me, citizen_id, validation_errors(exc))
@@ -451,7 +451,7 @@ async def fee_quote(request: Request, me: PersonDep) -> Response:
     except ValueError:
         service = Service.APPLY
     q = await fees.quote(
-        Store(_rt(request).pool),
+        _rt(request).store,
         me,
         service,
         delivered=request.query_params.get("delivered") == "on",
@@ -465,6 +465,6 @@ async def receipt(request: Request, number: str, me: PersonDep) -> Response:
     """领卡回执: the PDF the holder signs, as ``GET /v1/cards/{number}/receipt.pdf`` serves it."""
     from printers.documents.receipt import receipt_pdf
 
-    made = await cards.receipt(Store(_rt(request).pool), me, number[:20])
+    made = await cards.receipt(_rt(request).store, me, number[:20])
     pdf = await asyncio.to_thread(receipt_pdf, made)
     return Response(pdf, media_type="application/pdf")

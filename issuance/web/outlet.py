@@ -9,7 +9,7 @@ from starlette.responses import RedirectResponse, Response
 
 from issuance.runtime import Runtime
 from issuance.services import directory, dispatch, jobs
-from issuance.store import Operator, OutletRecord, Store
+from issuance.store import Operator, OutletRecord
 from issuance.web.render import PageRoute, error_message, page
 from issuance.web.session import PersonDep, csrf_guard, pages_store
 from sscard_core.errors import FieldError, Forbidden, SscardError
@@ -35,7 +35,7 @@ def _rt(request: Request) -> Runtime:
 
 
 async def _outlet(request: Request, me: Operator) -> OutletRecord:
-    found = None if me.outlet is None else await Store(_rt(request).pool).outlet(me.outlet)
+    found = None if me.outlet is None else await _rt(request).store.outlet(me.outlet)
     if found is None:
         raise Forbidden("this account works at no outlet", code="no_outlet")
     return found
@@ -62,7 +62,7 @@ def _text(form: FormData, name: str) -> str:
 
 async def _act(request: Request, me: Operator, action: str, form: FormData) -> str:
     rt = _rt(request)
-    store = Store(rt.pool)
+    store = rt.store
     if action == "clear":
         await dispatch.clear_printer(
             store, me, (await _outlet(request, me)).code, _text(form, "printer")[:64]

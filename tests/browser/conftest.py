@@ -26,7 +26,6 @@ from issuance.config import Settings
 from issuance.domain.roles import Role
 from issuance.runtime import Runtime
 from issuance.services import admin, signin
-from issuance.store import Store
 from issuance.store.pages import PagesStore
 from printers.agent.client import AgentClient
 from printers.agent.journal import Journal
@@ -58,7 +57,7 @@ class Site:
 
 
 async def _people(rt: Runtime, tmp: Path) -> tuple[str, dict[Role, str]]:
-    store = Store(rt.pool)
+    store = rt.store
     tokens = await demo_accounts(store, tmp / "tokens.json")
     clerk = await store.operator_by_token(tokens.clerk)
     assert clerk is not None

@@ -10,7 +10,7 @@ from playwright.async_api import Page, expect
 from issuance.cli.agent import DEMO_OUTLET
 from issuance.domain.roles import Role
 from issuance.services import admin
-from issuance.store import PrinterRecord, Store
+from issuance.store import PrinterRecord
 from printers.devices.simulators.outlet import SimulatedOutlet
 from tests.pages_support import new_bank
 from tests.unit.batches.builders import batch_csv, people, photo_zip, with_name
@@ -61,7 +61,7 @@ async def test_a_batch_with_a_bad_row_shows_its_rejects(
 
 
 async def test_a_bureau_user_sees_a_bank_below_70_percent_flagged(site: Site, page: Page) -> None:
-    store = Store(site.rt.pool)
+    store = site.rt.store
     await new_bank(store, "LOWB", "北京低比例测试银行")
     for i, instant in enumerate((True, False, False)):
         psam = f"PSAM-LOW-{i}" if instant else None
@@ -81,7 +81,7 @@ async def test_a_bureau_user_sees_a_bank_below_70_percent_flagged(site: Site, pa
 
 
 async def test_the_public_page_lists_an_outlet_with_its_state(site: Site, page: Page) -> None:
-    store = Store(site.rt.pool)
+    store = site.rt.store
     await store.upsert_printer(PrinterRecord(DEMO_OUTLET, "p1", "ok", None))
     await page.goto(site.url + "/")
     row = page.locator("table.outlets tr", has_text="演示网点")

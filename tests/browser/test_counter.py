@@ -11,7 +11,6 @@ from playwright.async_api import Page, Request, expect
 from issuance.cli.agent import sample_application, synthetic_photo
 from issuance.domain.cards import CardStatus
 from issuance.domain.roles import Role
-from issuance.store import Store
 from printers.devices.simulators.outlet import SimulatedOutlet
 
 from .conftest import HANG, PASSWORD, Site, screenshot, sign_in
@@ -57,7 +56,7 @@ async def test_a_clerk_applies_with_a_photo_and_sees_the_card_done(
     assert len(streams) == 1  # one Server-Sent Events stream, no polling
 
     number = page.url.rsplit("/", 1)[1]
-    card = await Store(site.rt.pool).card_by_number(number)
+    card = await site.rt.store.card_by_number(number)
     assert card is not None and card.status is CardStatus.READY
     assert outlet.cards_for(card.card_identifier)
 

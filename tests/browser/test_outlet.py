@@ -10,7 +10,7 @@ from issuance.cli.agent import DEMO_OUTLET, sample_application
 from issuance.domain.cards import CardStatus
 from issuance.domain.roles import Role
 from issuance.services import cards
-from issuance.store import PrinterRecord, Store
+from issuance.store import PrinterRecord
 from issuance.store.pages import PagesStore
 from sscard_core.messages import Capability, JobState, JobStep
 
@@ -22,7 +22,7 @@ WORKER = "p1"
 
 async def _in_doubt_job(site: Site) -> tuple[int, str]:
     """A card whose printer stopped answering after it fed the card: its job is in doubt."""
-    store = Store(site.rt.pool)
+    store = site.rt.store
     clerk = await PagesStore(site.rt.pool).operator_by_name(site.names[Role.CLERK])
     assert clerk is not None
     app = ApplyIn.model_validate(sample_application(11)).to_application()
@@ -37,7 +37,7 @@ async def _in_doubt_job(site: Site) -> tuple[int, str]:
 
 async def test_a_supervisor_reconciles_a_job_in_doubt(site: Site, page: Page) -> None:
     job_id, number = await _in_doubt_job(site)
-    store = Store(site.rt.pool)
+    store = site.rt.store
     await store.upsert_printer(PrinterRecord(DEMO_OUTLET, "p2", "faulted", "卡片卡住（进卡口）"))
     await sign_in(page, site, Role.SUPERVISOR)
     await page.goto(f"{site.url}/outlet")

@@ -14,7 +14,6 @@ from issuance.cli.agent import sample_application
 from issuance.domain.roles import Role
 from issuance.runtime import Runtime
 from issuance.services import admin, cards, signin
-from issuance.store import Store
 from issuance.store.pages import PagesStore
 from tests.pages_support import new_bank
 
@@ -24,7 +23,7 @@ CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 @pytest.fixture
 async def clerk(rt: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    store = Store(rt.pool)
+    store = rt.store
     await new_bank(store, "CTB", "柜台测试银行")
     await admin.create_outlet(store, admin.OutletInput("ct-1", "CTB", "柜台网点"))
     await admin.create_operator(store, "ct-clerk", Role.CLERK, bank="CTB", outlet="ct-1")
@@ -48,7 +47,7 @@ async def _card(rt: Runtime) -> tuple[str, str]:
     op = await PagesStore(rt.pool).operator_by_name("ct-clerk")
     assert op is not None
     app = ApplyIn.model_validate(sample_application(21)).to_application()
-    card = await cards.apply(Store(rt.pool), rt.queue, op, app)
+    card = await cards.apply(rt.store, rt.queue, op, app)
     return app.holder.citizen_id, card.card_number
 
 
@@ -67,7 +66,7 @@ async def test_look_up_change_the_phone_and_be_refused_a_loss(
         data={"csrf": csrf, "citizen_id": citizen_id, "phone": "13800000000"},
     )
     assert changed.status_code == 200 and "已更新：电话" in changed.text
-    holder = await Store(rt.pool).holder_by_citizen_id(citizen_id)
+    holder = await rt.store.holder_by_citizen_id(citizen_id)
     assert holder is not None and holder.phone == "13800000000"
 
     loss = await clerk.post(f"/counter/cards/{number}/loss", data={"csrf": csrf, "kind": "formal"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from cardqueue import NewJob
 from issuance.runtime import Runtime
 from issuance.services import admin, directory
-from issuance.store import PrinterRecord, Store
+from issuance.store import PrinterRecord
 from issuance.store.pages import PagesStore
 from sscard_core.messages import Capability
 from tests.pages_support import new_bank
@@ -14,7 +14,7 @@ SITE = "dir-1"
 
 
 async def _outlet(rt: Runtime) -> None:
-    store = Store(rt.pool)
+    store = rt.store
     await new_bank(store, "DIRB", "目录测试银行")
     await admin.create_outlet(store, admin.OutletInput(SITE, "DIRB", "目录网点", "110102", "",
                                                        True, "PSAM-DIR"))  # fmt: skip
@@ -35,7 +35,7 @@ async def _made_today(rt: Runtime, minutes_ago: tuple[int, ...]) -> None:
 
 async def test_the_wait_is_the_queue_times_todays_time_per_card(rt: Runtime) -> None:
     await _outlet(rt)
-    store = Store(rt.pool)
+    store = rt.store
     await store.upsert_printer(PrinterRecord(SITE, "p1", "ok", None))
     await _made_today(rt, (10, 8, 6))  # three cards, two minutes apart
     for i in range(2):
@@ -50,6 +50,6 @@ async def test_the_wait_is_the_queue_times_todays_time_per_card(rt: Runtime) -> 
 
 async def test_an_outlet_whose_printers_are_faulted_does_not_issue_now(rt: Runtime) -> None:
     await _outlet(rt)
-    await Store(rt.pool).upsert_printer(PrinterRecord(SITE, "p1", "faulted", "jam"))
+    await rt.store.upsert_printer(PrinterRecord(SITE, "p1", "faulted", "jam"))
     views = {v.outlet.code: v for v in await directory.outlet_views(PagesStore(rt.pool))}
     assert not views[SITE].issuing_now and views[SITE].wait_minutes is None

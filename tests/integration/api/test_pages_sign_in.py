@@ -14,7 +14,6 @@ from issuance.cli.agent import DEMO_OUTLET, demo_accounts, demo_sign_in_link
 from issuance.domain.roles import Role
 from issuance.runtime import Runtime
 from issuance.services import admin, signin
-from issuance.store import Store
 from issuance.store.pages import PagesStore
 from tests.pages_support import new_bank
 
@@ -24,7 +23,7 @@ CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 @pytest.fixture
 async def client(rt: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    store = Store(rt.pool)
+    store = rt.store
     await new_bank(store, "PGB", "页面测试银行")
     await admin.create_outlet(store, admin.OutletInput("pg-1", "PGB", "页面网点"))
     await admin.create_operator(store, "pg-clerk", Role.CLERK, bank="PGB", outlet="pg-1")
@@ -131,7 +130,7 @@ async def test_a_form_too_long_is_refused_before_it_is_read(client: httpx.AsyncC
 
 
 async def test_the_demo_signs_its_clerk_in_with_a_link(rt: Runtime, tmp_path: Path) -> None:
-    tokens = await demo_accounts(Store(rt.pool), tmp_path / "tokens.json")
+    tokens = await demo_accounts(rt.store, tmp_path / "tokens.json")
     link = await demo_sign_in_link(rt, tokens, "http://127.0.0.1:8080")
     assert link.startswith("http://127.0.0.1:8080/signin/link/")
     made = await signin.sign_in_with_link(PagesStore(rt.pool), link.rsplit("/", 1)[1])
