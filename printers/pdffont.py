@@ -1,0 +1,148 @@
+"""The font every PDF sets its text in: the card face's Noto Serif SC, embedded as a subset.
+
+reportlab embeds TrueType fonts only (``glyf`` outlines); Noto Serif SC ships
+with CFF outlines. So the glyphs a document needs are converted here, with
+fontTools: each cubic outline becomes quadratic contours (``cu2qu``), and a
+small TrueType font is built from the document's glyphs alone and registered
+with reportlab, which then embeds it (a subset again: only what is drawn).
+``pdffonts`` lists it ``emb yes``, and a reader without any Chinese font draws
+every character.
+
+What is done once per process: the source font is opened (its tables are read
+lazily), and each glyph is converted the first time a document uses it and
+kept. Per document, only the font of its own characters is assembled from the
+kept glyphs, which takes milliseconds; the last :data:`FONTS_KEPT` character
+sets keep their built font, so a receipt or a manifest drawn again reuses it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+
+from fontTools.fontBuilder import FontBuilder
+from fontTools.pens.cu2quPen import Cu2QuPen
+from fontTools.pens.ttGlyphPen import TTGlyphPen
+from fontTools.ttLib import TTFont as OpenTypeFont
+from fontTools.ttLib.tables._g_l_y_f import Glyph
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+
+from printers.fonts import card_font_path
+
+FAMILY = "SSCardSerifSC"
+NOTDEF = ".notdef"
+# How far a quadratic contour may stray from the cubic it replaces, in font units (of 1000).
+MAX_ERROR_UNITS = 1.0
+# Printable ASCII is always in: numbers, card numbers and masks never miss a glyph.
+ALWAYS = frozenset(chr(c) for c in range(0x20, 0x7F))
+FONTS_KEPT = 32
+
+
+@dataclass(frozen=True)
+class _Converted:
+    glyph: Glyph
+    advance: int
+
+
+class _Source:
+    """The card font, opened once; its glyphs converted to TrueType outlines on first use."""
+
+    def __init__(self) -> None:
+        self.font = OpenTypeFont(str(card_font_path()), lazy=True)
+        self.cmap: dict[int, str] = self.font.getBestCmap()
+        self.glyphs = self.font.getGlyphSet()
+        self.metrics = self.font["hmtx"].metrics
+        self.units_per_em: int = self.font["head"].unitsPerEm
+        self.ascent: int = self.font["hhea"].ascent
+        self.descent: int = self.font["hhea"].descent
+        self.converted: dict[str, _Converted] = {}
+        self.lock = threading.Lock()
+
+    def glyph_name(self, char: str) -> str | None:
+        return self.cmap.get(ord(char))
+
+    def convert(self, name: str) -> _Converted:
+        found = self.converted.get(name)
+        if found is None:
+            pen = TTGlyphPen(None)
+            self.glyphs[name].draw(Cu2QuPen(pen, MAX_ERROR_UNITS, reverse_direction=True))
+            found = self.converted[name] = _Converted(pen.glyph(), self.metrics[name][0])
+        return found
+
+
+@cache
+def _source() -> _Source:
+    return _Source()
+
+
+def _build(source: _Source, chars: frozenset[str], ps_name: str) -> bytes:
+    """A TrueType font of ``chars`` (those the card font has) and .notdef."""
+    cmap = {ord(c): n for c in sorted(chars) if (n := source.glyph_name(c)) is not None}
+    order = [NOTDEF, *sorted(set(cmap.values()) - {NOTDEF})]
+    with source.lock:
+        converted = {name: source.convert(name) for name in order}
+    builder = FontBuilder(source.units_per_em, isTTF=True)
+    builder.setupGlyphOrder(order)
+    builder.setupCharacterMap(cmap)
+    builder.setupGlyf({name: c.glyph for name, c in converted.items()})
+    glyf = builder.font["glyf"]
+    builder.setupHorizontalMetrics(
+        {name: (c.advance, getattr(glyf[name], "xMin", 0)) for name, c in converted.items()}
+    )
+    builder.setupHorizontalHeader(ascent=source.ascent, descent=source.descent)
+    builder.setupNameTable({"familyName": FAMILY, "styleName": "Regular", "psName": ps_name})
+    builder.setupOS2(sTypoAscender=source.ascent, sTypoDescender=source.descent, fsType=0,
+                     usWinAscent=source.ascent, usWinDescent=-source.descent)  # fmt: skip
+    builder.setupPost()
+    out = io.BytesIO()
+    builder.save(out)
+    return out.getvalue()
+
+
+class _Registry:
+    """The fonts built for recent character sets, registered with reportlab by name."""
+
+    def __init__(self) -> None:
+        self.names: OrderedDict[frozenset[str], str] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def font_for(self, chars: frozenset[str]) -> str:
+        with self.lock:
+            name = self.names.get(chars)
+            if name is not None:
+                self.names.move_to_end(chars)
+                return name
+        digest = hashlib.sha256("".join(sorted(chars)).encode()).hexdigest()[:16]
+        name = f"{FAMILY}-{digest}"
+        data = _build(_source(), chars, name)
+        pdfmetrics.registerFont(TTFont(name, io.BytesIO(data)))
+        with self.lock:
+            self.names[chars] = name
+            while len(self.names) > FONTS_KEPT:
+                _, old = self.names.popitem(last=False)
+                # reportlab has no public unregister; its registry is a plain dict by name.
+                pdfmetrics._fonts.pop(old, None)
+        return name
+
+
+_REGISTRY = _Registry()
+
+
+def document_font(texts: Iterable[str]) -> str:
+    """The name of a registered font that draws every character of ``texts`` (and ASCII)."""
+    chars = set(ALWAYS)
+    for text in texts:
+        chars.update(text)
+    return _REGISTRY.font_for(frozenset(chars))
+
+
+def missing_glyphs(text: str) -> str:
+    """The characters of ``text`` that the card font has no glyph for, each once."""
+    source = _source()
+    return "".join(dict.fromkeys(c for c in text if source.glyph_name(c) is None))
