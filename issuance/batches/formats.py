@@ -6,7 +6,7 @@ case, full-width forms and surrounding spaces do not matter).
 
 Nothing here judges a value: :func:`open_batch` only finds the structure and
 yields, lazily and one at a time, :class:`RawRow` objects (the cells of one
-applicant, stripped of surrounding spaces, with the row's line number) and
+applicant, stripped of surrounding spaces (not tabs or line breaks), with the row's line number) and
 file-level :class:`FieldProblem` objects. The file is never read whole, so a
 10 000-row file with inline photos is never all in memory; the checks live in
 :mod:`issuance.batches.rows` and :mod:`issuance.batches.check`.
@@ -52,6 +52,9 @@ MAX_CELL_BYTES = 1024
 MAX_PHOTO_BASE64_CHARS = 2_800_000  # a 2 MiB photo in base64, with room for line breaks
 MAX_LINE_CHARS = MAX_PHOTO_BASE64_CHARS + 16 * MAX_CELL_BYTES
 READ_CHUNK = 64 * 1024
+# Trimmed around a cell: spaces only. A tab or a line break inside a cell (even at its end)
+# stays, for the field's own check to refuse.
+CELL_SPACE = " \u3000"
 FILE_FIELD = "(file)"
 HEADER_FIELD = "(header)"
 ROW_FIELD = "(row)"

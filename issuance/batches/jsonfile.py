@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from typing import IO
 
 from issuance.batches.formats import (
+    CELL_SPACE,
     FILE_FIELD,
     HEADER_ALIASES,
     MAX_LINE_CHARS,
@@ -135,7 +136,7 @@ def _cell(value: object) -> str | None:
         return ""
     if isinstance(value, bool) or not isinstance(value, str | int):
         return None
-    return str(value).strip()
+    return str(value).strip(CELL_SPACE)
 
 
 def _pairs(

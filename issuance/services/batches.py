@@ -85,7 +85,7 @@ from issuance.domain import lifecycle
 from issuance.domain.card_data import BEIJING_REGION
 from issuance.domain.cards import Action, CardStatus
 from issuance.domain.roles import Operation, Role
-from issuance.errors import ConflictError, FieldError, FieldProblem, NotFound
+from issuance.errors import ConflictError, FieldError, FieldProblem, Forbidden, NotFound
 from issuance.services import jobs
 from issuance.services.agent import agent_sites
 from issuance.services.common import (
@@ -525,7 +525,7 @@ async def scoped_batch(
     try:
         if found is not None:
             check(op, operation, found.bank)
-    except NotFound:
+    except (NotFound, Forbidden):  # the role was checked above: this is the bank scope
         found = None
     if found is None:
         raise NotFound(f"no batch {batch_id}", resource="batch")
