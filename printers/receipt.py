@@ -168,7 +168,7 @@ def receipt_pdf(receipt: Receipt, lay: PageLayout = LAYOUT) -> bytes:
     rows = receipt_rows(receipt)
     font = document_font(receipt_texts(rows))
     out = io.BytesIO()
-    pdf = Canvas(out, pagesize=A5, invariant=True, initialFontName=font)
+    pdf = Canvas(out, pagesize=A5, invariant=True, initialFontName=font)  # type: ignore[arg-type]  # stub says float
     pdf.setTitle(TITLE)
     pdf.setFont(font, lay.title_size)
     pdf.drawCentredString(A5[0] / 2, lay.title_y * mm, TITLE)

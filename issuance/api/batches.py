@@ -33,8 +33,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from issuance.api.deps import CtxDep
-from issuance.api.idempotency import Outcome, idempotent, render
 from issuance.api.doors import body_limit
+from issuance.api.idempotency import Outcome, idempotent, render
 from issuance.api.uploads import MAX_BODY_BYTES, Upload, receive
 from issuance.errors import FieldError
 from issuance.services import batches

@@ -89,7 +89,7 @@ def _limits(app: FastAPI) -> dict[tuple[str, str], int]:
         (entry.route.path_format, method.lower()): entry.door.limit
         for entry in flat_routes(app)
         if isinstance(entry.route, APIRoute)
-        for method in entry.route.methods
+        for method in entry.route.methods or ()
     }
 
 

@@ -43,7 +43,9 @@ async def test_another_banks_card_answers_exactly_like_a_missing_one(
     assert foreign.json() == json.loads(missing.text.replace(absent, number))
 
 
-@pytest.mark.parametrize("name", ["张三\n", "张三\r", "张\t三", "\n张三", "张\u200b三", "张三\u2028"])
+@pytest.mark.parametrize(
+    "name", ["张三\n", "张三\r", "张\t三", "\n张三", "张\u200b三", "张三\u2028"]
+)
 async def test_a_name_with_control_characters_is_refused_not_trimmed(
     world: World, name: str
 ) -> None:
@@ -51,7 +53,11 @@ async def test_a_name_with_control_characters_is_refused_not_trimmed(
     r = await world.client.post("/v1/applications", json=body, headers=world.auth("clerk_a"))
     assert r.status_code == 422, r.text
     assert r.json()["errors"] == [
-        {"field": "name", "code": "name_control_characters", "message": r.json()["errors"][0]["message"]}
+        {
+            "field": "name",
+            "code": "name_control_characters",
+            "message": r.json()["errors"][0]["message"],
+        }
     ]
     assert "U+" in r.json()["errors"][0]["message"]
 
