@@ -142,7 +142,9 @@ class Doors:
     def _door(self, scope: Scope) -> Door:
         if self._table is None:  # built at the first request, once every router is included
             self._table = flat_routes(self.api)
-        path, method = scope["path"], scope["method"]
+        path, method, root = scope["path"], scope["method"], scope.get("root_path", "")
+        if root and path.startswith(root):  # behind a proxy's prefix: match the route's own path
+            path = path[len(root) :]
         for entry in self._table:
             if entry.path.match(path) and (entry.methods is None or method in entry.methods):
                 return entry.door

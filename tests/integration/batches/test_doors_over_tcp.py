@@ -12,9 +12,8 @@ from tests.integration.api.world import World
 
 HUGE = 200 * 1024 * 1024
 SENT = 64 * 1024  # what the client sends of the body before it waits for an answer
-ANSWER_GUARD_SECONDS = (
-    60  # a guard against a hang, not a measure: the answer comes or the test fails
-)
+# A guard against a hang, not a measure: the answer comes or the test fails.
+ANSWER_GUARD_SECONDS = 60
 
 
 async def _answer_after_a_little(served: str, headers: dict[str, str]) -> tuple[int, bytes]:
