@@ -11,11 +11,15 @@ Guarantees and how they are kept:
   SKIP LOCKED)`` on a partial index of queued jobs; finishing requires the lease.
 - *Nothing printed twice*: a lease that expires after the worker reported a
   physical step sends the job to ``in_doubt``, never back to the queue.
+
+Leases, backoff and ``run_after`` are reckoned on the queue's clock: the
+database's ``now()`` unless a ``clock`` is given (tests move time on instead of
+sleeping).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +47,7 @@ from issuance.errors import JobNotFound, LeaseLost
 CHANNEL = "sscard_jobs"
 Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 Q = load_queries("cardqueue")
+Clock = Callable[[], datetime]
 
 
 def _job(row: asyncpg.Record) -> Job:
@@ -84,9 +89,20 @@ def _columns(jobs: Sequence[NewJob]) -> tuple[list[Any], ...]:
 class Queue:
     """The card-job queue over an asyncpg pool."""
 
-    def __init__(self, pool: asyncpg.Pool, backoff: Backoff | None = None) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, backoff: Backoff | None = None, clock: Clock | None = None
+    ) -> None:
         self._pool = pool
         self._backoff = backoff or Backoff()
+        self._clock = clock
+
+    def at(self, clock: Clock) -> Queue:
+        """The same queue reckoning on ``clock`` (e.g. a supervisor's view an hour on)."""
+        return Queue(self._pool, self._backoff, clock)
+
+    def _now(self) -> datetime | None:
+        """The time the statements reckon with; None lets the database use its ``now()``."""
+        return None if self._clock is None else self._clock()
 
     async def enqueue(self, job: NewJob) -> EnqueueResult:
         """Enqueue one job; a known idempotency key returns the existing job."""
@@ -111,7 +127,7 @@ class Queue:
                 return await self._enqueue_on(own, jobs)
 
     async def _enqueue_on(self, conn: Conn, jobs: Sequence[NewJob]) -> list[EnqueueResult]:
-        rows = await conn.fetch(Q["enqueue_many"], *_columns(jobs))
+        rows = await conn.fetch(Q["enqueue_many"], *_columns(jobs), self._now())
         created = {r["idempotency_key"]: r["job_id"] for r in rows}
         missing = [j.idempotency_key for j in jobs if j.idempotency_key not in created]
         existing: dict[str, int] = {}
@@ -136,7 +152,9 @@ class Queue:
         """Claim up to ``limit`` jobs, highest class first, oldest first within a class."""
         caps = [c.value for c in capabilities]
         with database_errors():
-            rows = await self._pool.fetch(Q["claim"], site, caps, limit, worker, lease_seconds)
+            rows = await self._pool.fetch(
+                Q["claim"], site, caps, limit, worker, lease_seconds, self._now()
+            )
         return sorted((_job(r) for r in rows), key=lambda j: (j.priority, j.id))
 
     async def heartbeat(
@@ -145,7 +163,9 @@ class Queue:
         """Extend leases and record the physical step; LeaseLost names jobs no longer held."""
         ids = list(job_ids)
         with database_errors():
-            rows = await self._pool.fetch(Q["heartbeat"], ids, worker, lease_seconds, step.value)
+            rows = await self._pool.fetch(
+                Q["heartbeat"], ids, worker, lease_seconds, step.value, self._now()
+            )
         self._require_all(ids, rows, worker)
 
     async def complete(
@@ -175,7 +195,14 @@ class Queue:
         b = self._backoff
         with database_errors():
             row = await (conn or self._pool).fetchrow(
-                Q["fail"], job_id, worker, error, transient, b.base_seconds, b.cap_seconds
+                Q["fail"],
+                job_id,
+                worker,
+                error,
+                transient,
+                b.base_seconds,
+                b.cap_seconds,
+                self._now(),
             )
         if row is None:
             raise LeaseLost(f"{worker} does not hold job {job_id}", job_id=job_id, worker=worker)
@@ -184,7 +211,7 @@ class Queue:
     async def reap_expired(self) -> list[tuple[int, JobState]]:
         """Release jobs whose lease expired: requeued, or in doubt after a physical step."""
         with database_errors():
-            rows = await self._pool.fetch(Q["reap_expired"])
+            rows = await self._pool.fetch(Q["reap_expired"], self._now())
         return [(r["id"], JobState(r["state"])) for r in rows]
 
     async def cancel(
@@ -195,7 +222,7 @@ class Queue:
 
     async def redrive(self, job_id: int, conn: Conn | None = None) -> None:
         """Send a dead job back to the queue with fresh attempts."""
-        await self._one(Q["redrive"], job_id, wanted="dead", conn=conn)
+        await self._one(Q["redrive"], job_id, self._now(), wanted="dead", conn=conn)
 
     async def resolve_in_doubt(
         self,
@@ -209,9 +236,12 @@ class Queue:
         if outcome is Reconciliation.MADE:
             payload = orjson.dumps(result or {"note": note}).decode()
             await self._one(Q["finish_in_doubt"], job_id, payload, wanted="in_doubt", conn=conn)
+        elif outcome is Reconciliation.NOT_STARTED:
+            await self._one(
+                Q["requeue_in_doubt"], job_id, note, self._now(), wanted="in_doubt", conn=conn
+            )
         else:
-            query = "requeue_in_doubt" if outcome is Reconciliation.NOT_STARTED else "bury_in_doubt"
-            await self._one(Q[query], job_id, note, wanted="in_doubt", conn=conn)
+            await self._one(Q["bury_in_doubt"], job_id, note, wanted="in_doubt", conn=conn)
 
     async def get(self, job_id: int, conn: Conn | None = None) -> Job:
         with database_errors():

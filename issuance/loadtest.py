@@ -8,17 +8,28 @@
 3. locust, headless, with ``benchmarks/locustfile.py`` for a set duration;
 4. a table of each target in ``benchmarks/targets.toml`` with the measured
    value, and the results as JSON, CSV (locust's) and a PNG chart.
+
+Latency is reported for two phases apart, from every request's own timing
+(the locustfile logs start time, task and response time of each): the
+warm-up, the first ``warmup_s`` seconds after the first request, while the
+users are still arriving and the server's caches and connections fill; and
+the steady state, the rest but the last, partial second. Within the steady
+state the worst one-second window is reported too, since a clerk waits in
+every second, not on average.
 """
 
 from __future__ import annotations
 
 import csv
+import math
 import os
 import subprocess
 import sys
 import time
 import tomllib
-from dataclasses import dataclass, field
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +55,7 @@ class LoadPlan:
     duration_s: int
     offered_rps: float
     targets: tuple[Target, ...]
+    warmup_s: float = 15.0
 
     @property
     def rate_per_user(self) -> float:
@@ -63,6 +75,7 @@ def load_plan(
         duration_s=duration or int(run["duration_s"]),
         offered_rps=offered or float(run["offered_rps"]),
         targets=targets,
+        warmup_s=float(run.get("warmup_s", 15)),
     )
 
 
@@ -181,18 +194,149 @@ def steady_throughput(prefix: Path, users: int) -> float:
     return round(sum(steady) / len(steady), 1) if steady else 0.0
 
 
+MIX = "mix"  # every request of the run, whatever its task
+APPLY = "apply instant"
+WARMUP, STEADY = "warm-up", "steady"
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One request as the locustfile logged it."""
+
+    start: float  # seconds since the epoch
+    task: str
+    ms: float
+    failed: bool
+
+
+@dataclass(frozen=True)
+class Latency:
+    """One task's figures in one phase; the worst second counts only full seconds."""
+
+    requests: int
+    per_s: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+    worst_second_p99_ms: float
+    failures: int
+
+
+Phases = dict[str, dict[str, Latency]]
+
+
+def read_samples(path: Path) -> list[Sample]:
+    """The request log: ``start,task,ms,failed`` per line."""
+    samples = []
+    with open(path, encoding="utf-8", newline="") as fh:
+        for start, task, ms, failed in csv.reader(fh):
+            samples.append(Sample(float(start), task, float(ms), failed == "1"))
+    samples.sort(key=lambda s: s.start)
+    return samples
+
+
+def percentile(sorted_ms: list[float], fraction: float) -> float:
+    """Nearest-rank percentile of an ascending list (0 for an empty one)."""
+    if not sorted_ms:
+        return 0.0
+    rank = max(1, math.ceil(fraction * len(sorted_ms)))
+    return sorted_ms[rank - 1]
+
+
+def _by_task(samples: Iterable[Sample]) -> dict[str, list[Sample]]:
+    tasks: dict[str, list[Sample]] = defaultdict(list)
+    for s in samples:
+        tasks[MIX].append(s)
+        tasks[s.task].append(s)
+    return tasks
+
+
+def _worst_second(samples: list[Sample], t0: float, last_full: int) -> float:
+    seconds: dict[int, list[float]] = defaultdict(list)
+    for s in samples:
+        second = int(s.start - t0)
+        if second < last_full:
+            seconds[second].append(s.ms)
+    return max((percentile(sorted(v), 0.99) for v in seconds.values()), default=0.0)
+
+
+def latency(samples: list[Sample], seconds: float, t0: float, last_full: int) -> Latency:
+    ms = sorted(s.ms for s in samples)
+    return Latency(
+        requests=len(ms),
+        per_s=round(len(ms) / seconds, 1) if seconds > 0 else 0.0,
+        p50_ms=percentile(ms, 0.50),
+        p95_ms=percentile(ms, 0.95),
+        p99_ms=percentile(ms, 0.99),
+        max_ms=ms[-1] if ms else 0.0,
+        worst_second_p99_ms=_worst_second(samples, t0, last_full),
+        failures=sum(s.failed for s in samples),
+    )
+
+
+def _split(samples: list[Sample], warmup_s: float) -> Iterator[tuple[str, list[Sample], float]]:
+    """The warm-up and the steady state, each with its length in seconds (the last,
+    partial second of the run left out)."""
+    t0 = samples[0].start
+    end = t0 + math.floor(samples[-1].start - t0)
+    warm = [s for s in samples if s.start < t0 + warmup_s]
+    steady = [s for s in samples if t0 + warmup_s <= s.start < end]
+    yield WARMUP, warm, min(warmup_s, end - t0)
+    yield STEADY, steady, max(0.0, end - t0 - warmup_s)
+
+
+def phases(samples: list[Sample], warmup_s: float) -> Phases:
+    """Each phase's latency per task and for the whole mix."""
+    if not samples:
+        return {WARMUP: {}, STEADY: {}}
+    t0 = samples[0].start
+    last_full = math.floor(samples[-1].start - t0)
+    return {
+        name: {
+            task: latency(group, seconds, t0, last_full)
+            for task, group in sorted(_by_task(part).items(), key=lambda kv: (kv[0] != MIX, kv[0]))
+        }
+        for name, part, seconds in _split(samples, warmup_s)
+    }
+
+
+def phase_figures(found: Phases) -> dict[str, float]:
+    """The figures the targets name, from the phases."""
+    none = Latency(0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0)
+    warm_mix = found[WARMUP].get(MIX, none)
+    steady_mix = found[STEADY].get(MIX, none)
+    warm_apply = found[WARMUP].get(APPLY, none)
+    steady_apply = found[STEADY].get(APPLY, none)
+    return {
+        "p50_ms": steady_mix.p50_ms,
+        "p99_ms": steady_mix.p99_ms,
+        "apply_p99_ms": steady_apply.p99_ms,
+        "worst_second_p99_ms": steady_mix.worst_second_p99_ms,
+        "worst_second_apply_p99_ms": steady_apply.worst_second_p99_ms,
+        "warmup_p99_ms": warm_mix.p99_ms,
+        "warmup_apply_p99_ms": warm_apply.p99_ms,
+        "warmup_p99_ratio": _ratio(warm_mix.p99_ms, steady_mix.p99_ms),
+    }
+
+
+def _ratio(part: float, whole: float) -> float:
+    return round(part / whole, 2) if whole > 0 else 0.0
+
+
+def phases_json(found: Phases) -> dict[str, dict[str, dict[str, float]]]:
+    return {name: {task: asdict(f) for task, f in tasks.items()} for name, tasks in found.items()}
+
+
 def measured(
-    prefix: Path, plan: LoadPlan, memory: MemorySampler, cpu: CpuShares
+    prefix: Path, plan: LoadPlan, memory: MemorySampler, cpu: CpuShares, found: Phases
 ) -> dict[str, float]:
     stats = read_stats(prefix)
     agg = stats.get("Aggregated")
-    apply_row = stats.get("apply instant")
     return {
         "offered_rps": plan.offered_rps,
         "requests_per_s": steady_throughput(prefix, plan.users),
-        "p50_ms": _ms(agg, "50%"),
-        "p99_ms": _ms(agg, "99%"),
-        "apply_p99_ms": _ms(apply_row, "99%"),
+        **phase_figures(found),
         "failures": _ms(agg, "Failure Count"),
         "requests": _ms(agg, "Request Count"),
         "server_peak_rss_mb": round(memory.peak(), 1),

@@ -57,6 +57,7 @@ async def claim(body: ClaimIn, ctx: CtxDep) -> Response:
     claimed = await agent.claim(
         ctx.queue, ctx.op, body.worker, body.site, body.capabilities, limit=body.limit,
         wait_seconds=body.wait_seconds, gone=ctx.request.is_disconnected,
+        wakeups=ctx.request.app.state.rt.wakeups,
     )  # fmt: skip
     return render(200, views.claimed(claimed))
 

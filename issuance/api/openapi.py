@@ -1,7 +1,8 @@
 """The OpenAPI document, completed with what the lean request context and the doors add:
 the bearer scheme on every operation but ``/health``, the ``Idempotency-Key`` header on
-every write, each operation's body limit (``x-body-limit``, :mod:`issuance.api.doors`),
-and every error status the API answers, each with the one error shape (``Error``)."""
+every write that honours it, each operation's body limit (``x-body-limit``,
+:mod:`issuance.api.doors`), and every error status the API answers, each with the one
+error shape (``Error``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,17 @@ from issuance.api.doors import LIMIT_KEY, flat_routes
 
 WRITES = {"post", "put", "patch", "delete"}
 PUBLIC = {"/health"}
+# Writes that take no Idempotency-Key: repeating them is harmless (a heartbeat, a
+# printer's state or its clearing, a lookup) or must not replay an old answer (a claim).
+KEYLESS_WRITES = frozenset(
+    {
+        ("post", "/v1/agent/claim"),
+        ("post", "/v1/agent/jobs/{job_id}/heartbeat"),
+        ("put", "/v1/agent/printers/{name}"),
+        ("post", "/v1/outlets/{code}/printers/{name}/clear"),
+        ("post", "/v1/holders/lookup"),
+    }
+)
 IDEMPOTENCY_PARAMETER = {
     "name": "Idempotency-Key",
     "in": "header",
@@ -106,5 +118,5 @@ def _complete(path: str, method: str, operation: dict[str, Any]) -> None:
     if public:
         return
     operation["security"] = [{"HTTPBearer": []}]
-    if method in WRITES:
+    if method in WRITES and (method, path) not in KEYLESS_WRITES:
         operation.setdefault("parameters", []).append(dict(IDEMPOTENCY_PARAMETER))

@@ -374,7 +374,8 @@ async def _submit(api: str, token: str, application: dict[str, Any]) -> dict[str
 
 async def _report_card(
     outlet: SimulatedOutlet, application: dict[str, Any], card: dict[str, Any]
-) -> None:
+) -> Path | None:
+    """Print where the card's image is and whether its chip reads back right; the image."""
     for _ in range(100):
         made = outlet.cards_for(card["card_identifier"])
         if made:
@@ -382,12 +383,28 @@ async def _report_card(
         await asyncio.sleep(0.05)
     else:
         out.print("[red]the card did not reach a hopper[/]")
-        return
+        return None
     chip = made[0].chip
     assert chip is not None
     mark = "[green]✓[/]" if chip_matches(application, card, chip) else "[red]✗[/]"
     out.print(f"printed card image: {made[0].png}")
     out.print(f"chip read-back: {mark} {chip.name} {chip.citizen_id} card {chip.card_number}")
+    return made[0].png
+
+
+async def _hand_over(api: str, token: str, number: str, folder: Path) -> None:
+    """Hand the card over at the counter and write its receipt beside the card's image."""
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=api, timeout=30, headers=headers) as http:
+        handed = await http.post(f"/v1/cards/{number}/hand-over")
+        receipt = await http.get(f"/v1/cards/{number}/receipt.pdf") if handed.is_success else None
+    if receipt is None or receipt.is_error:
+        failed = receipt if receipt is not None else handed
+        out.print(f"[red]hand-over receipt not made: {failed.status_code} {failed.text}[/]")
+        return
+    path = folder / f"receipt-{number}.pdf"
+    await asyncio.to_thread(path.write_bytes, receipt.content)
+    out.print(f"handed over; receipt: {path}")
 
 
 def _curl(api: str, tokens_path: Path, body_path: Path) -> str:
@@ -490,4 +507,6 @@ async def _one_card(
     out.print(f"card {card['card_number']} ordered; production job {job_id}")
     event = await console.finished(job_id)
     if event.kind is EventKind.MADE:
-        await _report_card(outlet, application, card)
+        image = await _report_card(outlet, application, card)
+        if image is not None:
+            await _hand_over(api, tokens.clerk, card["card_number"], image.parent)

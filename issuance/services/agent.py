@@ -16,13 +16,15 @@ supervisor (:func:`reconcile`), and ``made`` also makes the card ready.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from cardqueue import Capability, Job, JobState, Queue, Reconciliation, Step
+from cardqueue.wakeups import Wakeups
 from issuance.domain.cards import Action, CardStatus
 from issuance.domain.roles import Operation, Role
 from issuance.errors import Forbidden, JobNotFound, NotFound
@@ -31,7 +33,9 @@ from issuance.services.ordering import MOBILE_SUFFIX, central_site
 from issuance.store import CardRecord, Operator, PrinterRecord, Store
 
 MAX_WAIT_SECONDS = 30.0
-POLL_SECONDS = 0.2
+# A waiting claim is woken by the enqueue's NOTIFY; this slow poll only covers a
+# wake-up connection that is down (or a job whose backoff has just run out).
+FALLBACK_POLL_SECONDS = 1.0
 LEASE_SECONDS = 30.0
 RECONCILERS = frozenset({Role.AGENT, Role.SUPERVISOR})
 
@@ -70,22 +74,37 @@ async def claim(
     limit: int = 1,
     wait_seconds: float = 20.0,
     gone: Callable[[], Awaitable[bool]] | None = None,
+    wakeups: Wakeups | None = None,
 ) -> Claimed:
     """Long-poll: claim up to ``limit`` jobs, waiting up to ``wait_seconds`` (cap 30) for work.
 
-    ``gone`` tells whether the caller has hung up: then the wait ends with no
-    claim, so no job is leased to an agent that will never hear of it.
+    The wait ends early when ``wakeups`` hears that ``site`` got work (the
+    enqueue's NOTIFY). ``gone`` tells whether the caller has hung up: then the
+    wait ends with no claim, so no job is leased to an agent that will never
+    hear of it.
     """
     _check_site(op, site)
     deadline = time.monotonic() + max(0.0, min(wait_seconds, MAX_WAIT_SECONDS))
-    while True:
-        if gone is not None and await gone():
-            return Claimed((), LEASE_SECONDS)
-        jobs = await queue.claim(worker, site, capabilities, limit, LEASE_SECONDS)
-        remaining = deadline - time.monotonic()
-        if jobs or remaining <= 0:
-            return Claimed(tuple(jobs), LEASE_SECONDS)
-        await asyncio.sleep(min(POLL_SECONDS, remaining))
+    with _watch(wakeups, site) as woken:
+        while True:
+            if gone is not None and await gone():
+                return Claimed((), LEASE_SECONDS)
+            woken.clear()  # before the claim: a NOTIFY that lands during it is kept
+            jobs = await queue.claim(worker, site, capabilities, limit, LEASE_SECONDS)
+            remaining = deadline - time.monotonic()
+            if jobs or remaining <= 0:
+                return Claimed(tuple(jobs), LEASE_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(woken.wait(), min(FALLBACK_POLL_SECONDS, remaining))
+
+
+@contextlib.contextmanager
+def _watch(wakeups: Wakeups | None, site: str) -> Iterator[asyncio.Event]:
+    if wakeups is None:
+        yield asyncio.Event()  # never set: the fallback poll alone
+        return
+    with wakeups.watch(site) as woken:
+        yield woken
 
 
 async def job_card(tx: Store, queue: Queue, job_id: int) -> tuple[CardRecord | None, str]:

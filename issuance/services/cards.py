@@ -43,7 +43,8 @@ from issuance.services.ordering import (
     validated_holder,
     validated_photo,
 )
-from issuance.store import CardRecord, HolderRecord, Operator, Store
+from issuance.store import CardRecord, EventRecord, HolderRecord, Operator, Store
+from printers.receipt import Receipt
 
 
 @dataclass(frozen=True)
@@ -305,3 +306,34 @@ async def _progress(
     if job.state in STATE_PROGRESS:
         return stage, job.state
     return progress_of(card.status, stage), job.state
+
+
+async def receipt(store: Store, op: Operator, number: str) -> Receipt:
+    """The handover receipt of a card that was handed over (read: audited).
+
+    It names the outlet and the clerk of the hand-over, at its time; a card not
+    yet handed over has none (409 ``not_handed_over``).
+    """
+    async with store.connected() as db:
+        card = await scoped_card(db, op, Operation.HAND_OVER, number, lock=False)
+        event = _last_hand_over(await db.events_of_card(card.id), card.card_number)
+        holder = await db.holder(card.holder)
+        outlet = None if event.outlet is None else await db.outlet(event.outlet)
+        await audit(db, op, Purpose.RECEIPT, card.holder, AuditAction.READ)
+    return Receipt(
+        card_number=card.card_number,
+        holder_name=holder.name,
+        citizen_id=holder.citizen_id,
+        outlet_name=outlet.name if outlet is not None else (event.outlet or ""),
+        handed_over_at=event.at,
+        clerk_id="" if event.operator is None else str(event.operator),
+    )
+
+
+def _last_hand_over(events: list[EventRecord], number: str) -> EventRecord:
+    handed = [e for e in events if e.action == Action.HAND_OVER.value]
+    if not handed:
+        raise ConflictError(
+            f"card {number} has not been handed over", code="not_handed_over", card=number
+        )
+    return handed[-1]

@@ -42,6 +42,7 @@ class Purpose(StrEnum):
     PRODUCTION = "production"
     RECONCILE = "reconcile"
     CANCEL_JOB = "cancel_job"
+    RECEIPT = "receipt"  # the handover receipt, which shows the holder's name and masked ID
 
 
 class AuditAction(StrEnum):

@@ -237,6 +237,9 @@ class Agent:
         self.desk = desk
         self._events = events
         self._busy: set[str] = set()
+        # faulted printers whose fault the register has acknowledged: only these may be
+        # brought back by a later "ok" there (an older "ok" must not undo a new fault)
+        self._fault_registered: set[str] = set()
         self._active_runs: set[int] = set()
         self._changed = asyncio.Condition()
         self._desk_lock = asyncio.Lock()
@@ -412,8 +415,16 @@ class Agent:
 
     async def _printer_faulted(self, station: Station) -> None:
         self._emit(EventKind.PRINTER_FAULTED, None, station.name, station.fault or "fault")
-        with contextlib.suppress(SscardError):
+        self._fault_registered.discard(station.name)
+        await self._register_fault(station)
+
+    async def _register_fault(self, station: Station) -> None:
+        try:
             await self.api.put_printer(station.name, PrinterHealth.FAULTED, station.fault)
+        except SscardError as exc:
+            log.warning("printer %s: fault not registered yet (%s)", station.name, exc.message)
+            return
+        self._fault_registered.add(station.name)
 
     async def register_printers(self) -> None:
         """Take the register's word on faulted printers; announce the others as ok."""
@@ -422,6 +433,7 @@ class Agent:
             report = known.get(station.name)
             if report is not None and report.status is PrinterHealth.FAULTED:
                 station.fault = report.fault or "faulted"
+                self._fault_registered.add(station.name)
                 continue
             with contextlib.suppress(SscardError):
                 await self.api.put_printer(station.name, PrinterHealth.OK, None)
@@ -437,8 +449,13 @@ class Agent:
         while True:
             await asyncio.sleep(self.config.printer_poll_seconds)
             faulted = [s for s in self.stations.values() if not s.in_service]
-            if faulted:
-                await self._recover_cleared(faulted)
+            for station in faulted:
+                if station.name not in self._fault_registered:
+                    await self._register_fault(station)
+            # chosen before the register is read, so its answer is newer than their faults
+            registered = [s for s in faulted if s.name in self._fault_registered]
+            if registered:
+                await self._recover_cleared(registered)
 
     async def _recover_cleared(self, faulted: list[Station]) -> None:
         cleared = {p.name for p in await self._register() if p.status is PrinterHealth.OK}
@@ -453,6 +470,7 @@ class Agent:
             station.fault = exc.code
             await self._printer_faulted(station)
             return
+        self._fault_registered.discard(station.name)
         self._emit(EventKind.PRINTER_BACK, None, station.name, "back in service")
         await self._notify()
 

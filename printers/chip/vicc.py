@@ -114,6 +114,7 @@ class ViccBridge:
         self.reconnect_delay = reconnect_delay
         self.connected = asyncio.Event()
         self.sessions = 0
+        self.attempts = 0  # connections tried, refused ones included
 
     async def serve_forever(self) -> None:
         """Serve, reconnecting after each hang-up or refused connection, until cancelled."""
@@ -127,6 +128,7 @@ class ViccBridge:
 
     async def serve_once(self) -> None:
         """One connection to vpcd, served until vpcd closes it."""
+        self.attempts += 1
         reader, writer = await asyncio.open_connection(self.host, self.port)
         self.sessions += 1
         self.connected.set()

@@ -23,6 +23,7 @@ CARD_ROUTES: list[tuple[str, str, str, Any]] = [
     ("clerk_b", "POST", "/pin-change", None),
     ("clerk_b", "POST", "/pin-reset", None),
     ("supervisor_b", "POST", "/cancel", None),
+    ("clerk_b", "GET", "/receipt.pdf", None),
 ]
 
 

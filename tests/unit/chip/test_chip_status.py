@@ -75,7 +75,9 @@ def test_every_refusal_raises_a_chip_error_with_its_fields(row: StatusRow) -> No
 
 
 def test_ok_does_not_raise() -> None:
-    raise_for_status(interpret(0x90, 0x00), "TEST")
+    sw = interpret(0x90, 0x00)
+    assert sw.ok and sw.status is Status.OK
+    assert raise_for_status(sw, "TEST") is None  # returned: nothing was raised
 
 
 def test_tries_left_is_carried_by_the_error() -> None:

@@ -135,7 +135,9 @@ def test_generator_reaches_check_character_x() -> None:
 
 
 def test_cross_check_agrees() -> None:
-    cross_check(parse(STANDARD_EXAMPLE), date(1949, 12, 31), Gender.FEMALE)
+    cid = parse(STANDARD_EXAMPLE)
+    assert (cid.birth_date, cid.gender) == (date(1949, 12, 31), Gender.FEMALE)
+    assert cross_check(cid, date(1949, 12, 31), Gender.FEMALE) is None  # returned: no FieldError
 
 
 @pytest.mark.parametrize(
