@@ -5,7 +5,8 @@ levels deep raises ``RecursionError``. Every door that takes JSON (request
 bodies, JSON batch files) measures the depth first with :func:`depth_exceeds`
 and refuses anything deeper than :data:`MAX_JSON_DEPTH`. Strings are skipped
 whole by one regular expression, so brackets inside them do not count and a
-long string (a photo in base64) costs one match.
+long string (a photo in base64) costs one match; a text with no more opening brackets
+than the limit (a photo's base64 has none) is not scanned at all.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ def depth_exceeds(text: str | bytes, limit: int = MAX_JSON_DEPTH, start: int = 0
     The scan stops where that value's outermost array or object closes (or at the end
     of ``text``, for a value cut short); text that is not JSON is scanned all the same.
     """
+    if _openers_from(text, start) <= limit:  # the common case, counted at C speed
+        return False
     tokens: Iterator[str | bytes]
     if isinstance(text, str):
         head = _STR_LEADING.match(text, start)
@@ -39,6 +42,12 @@ def depth_exceeds(text: str | bytes, limit: int = MAX_JSON_DEPTH, start: int = 0
             return False
         tokens = (m.group() for m in _BYTES_TOKENS.finditer(text, head_bytes.end() - 1))
     return _too_deep(tokens, limit)
+
+
+def _openers_from(text: str | bytes, start: int) -> int:
+    if isinstance(text, str):
+        return text.count("[", start) + text.count("{", start)
+    return text.count(b"[", start) + text.count(b"{", start)
 
 
 def _too_deep(tokens: Iterator[str | bytes], limit: int) -> bool:
