@@ -41,7 +41,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 
-from printers.pdffont import document_font
+from printers.pdffont import document_font, new_canvas
 from printers.receipt import mask_citizen_id
 
 MANIFEST_TITLE = "社会保障卡制卡清单"
@@ -258,19 +258,19 @@ def manifest_pdf(
 ) -> bytes:
     """The batch manifest as an A4 PDF."""
     pages = manifest_page_count(len(entries), lay)
-    font = document_font(manifest_texts(heading, entries, lay))
     out = io.BytesIO()
-    pdf = Canvas(out, pagesize=A4, invariant=True, initialFontName=font)  # type: ignore[arg-type]  # stub says float
-    pdf.setTitle(MANIFEST_TITLE)
-    for page in range(pages):
-        _start_page(pdf, font, heading, page + 1, pages, lay=lay)
-        first = page * lay.rows_per_page
-        chunk = entries[first : first + lay.rows_per_page]
-        _draw_rows(pdf, first, chunk, lay)
-        if page == pages - 1:
-            _draw_totals(pdf, entries, len(chunk), lay)
-        pdf.showPage()
-    pdf.save()
+    with document_font(manifest_texts(heading, entries, lay)) as font:
+        pdf = new_canvas(out, A4, font)
+        pdf.setTitle(MANIFEST_TITLE)
+        for page in range(pages):
+            _start_page(pdf, font, heading, page + 1, pages, lay=lay)
+            first = page * lay.rows_per_page
+            chunk = entries[first : first + lay.rows_per_page]
+            _draw_rows(pdf, first, chunk, lay)
+            if page == pages - 1:
+                _draw_totals(pdf, entries, len(chunk), lay)
+            pdf.showPage()
+        pdf.save()
     return out.getvalue()
 
 
@@ -391,19 +391,26 @@ def completion_texts(report: Completion) -> list[str]:
 
 def completion_pdf(report: Completion, lay: ManifestLayout = MANIFEST_LAYOUT) -> bytes:
     """The completion report as an A4 PDF."""
-    font = document_font(completion_texts(report))
     out = io.BytesIO()
-    pdf = Canvas(out, pagesize=A4, invariant=True, initialFontName=font)  # type: ignore[arg-type]  # stub says float
-    pdf.setTitle(COMPLETION_TITLE)
-    pages = printer_pages(report.printers, lay)
-    for page, runs in enumerate(pages, start=1):
-        _draw_heading(pdf, font, COMPLETION_TITLE, report.heading, lay)
-        _draw_footer(pdf, font, page, len(pages), lay)
-        y = _draw_counts(pdf, report, lay) if page == 1 else lay.table_top
-        _draw_table_row(pdf, [title for title, _ in PRINTER_COLUMNS], y)
-        for run in runs:
-            y -= lay.row_pitch / 2
-            _draw_table_row(pdf, printer_cells(run), y)
-        pdf.showPage()
-    pdf.save()
+    with document_font(completion_texts(report)) as font:
+        pdf = new_canvas(out, A4, font)
+        pdf.setTitle(COMPLETION_TITLE)
+        for page, runs in enumerate(printer_pages(report.printers, lay), start=1):
+            _draw_completion_page(pdf, font, report, page, runs, lay=lay)
+        pdf.save()
     return out.getvalue()
+
+
+def _draw_completion_page(
+    pdf: Canvas, font: str, report: Completion, page: int, runs: Sequence[PrinterRun],
+    *, lay: ManifestLayout,
+) -> None:  # fmt: skip
+    pages = len(printer_pages(report.printers, lay))
+    _draw_heading(pdf, font, COMPLETION_TITLE, report.heading, lay)
+    _draw_footer(pdf, font, page, pages, lay)
+    y = _draw_counts(pdf, report, lay) if page == 1 else lay.table_top
+    _draw_table_row(pdf, [title for title, _ in PRINTER_COLUMNS], y)
+    for run in runs:
+        y -= lay.row_pitch / 2
+        _draw_table_row(pdf, printer_cells(run), y)
+    pdf.showPage()

@@ -21,8 +21,9 @@ from __future__ import annotations
 import hashlib
 import io
 import threading
-from collections import OrderedDict
-from collections.abc import Iterable
+from collections import Counter, OrderedDict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 
@@ -34,6 +35,7 @@ from fontTools.ttLib import newTable
 from fontTools.ttLib.tables._g_l_y_f import Glyph
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
 
 from printers.fonts import card_font_path
 
@@ -142,40 +144,77 @@ def _set_bounds(
 
 
 class _Registry:
-    """The fonts built for recent character sets, registered with reportlab by name."""
+    """The fonts built for recent character sets, registered with reportlab by name.
+
+    A font stays registered while a document that uses it is being drawn (``in_use``);
+    past :data:`FONTS_KEPT`, the least recently used font that no document holds is
+    dropped.
+    """
 
     def __init__(self) -> None:
         self.names: OrderedDict[frozenset[str], str] = OrderedDict()
+        self.in_use: Counter[str] = Counter()
         self.lock = threading.Lock()
 
-    def font_for(self, chars: frozenset[str]) -> str:
+    def take(self, chars: frozenset[str]) -> str:
         with self.lock:
             name = self.names.get(chars)
             if name is not None:
                 self.names.move_to_end(chars)
+                self.in_use[name] += 1
                 return name
         digest = hashlib.sha256("".join(sorted(chars)).encode()).hexdigest()[:16]
         name = f"{FAMILY}-{digest}"
         data = _build(_source(), chars, name)
-        pdfmetrics.registerFont(TTFont(name, io.BytesIO(data)))
+        font = TTFont(name, io.BytesIO(data))
         with self.lock:
+            pdfmetrics.registerFont(font)
             self.names[chars] = name
-            while len(self.names) > FONTS_KEPT:
-                _, old = self.names.popitem(last=False)
-                # reportlab has no public unregister; its registry is a plain dict by name.
-                vars(pdfmetrics)["_fonts"].pop(old, None)
+            self.in_use[name] += 1
+            self._prune()
         return name
+
+    def release(self, name: str) -> None:
+        with self.lock:
+            self.in_use[name] -= 1
+            if self.in_use[name] <= 0:
+                del self.in_use[name]
+            self._prune()
+
+    def _prune(self) -> None:
+        idle = [chars for chars, name in self.names.items() if name not in self.in_use]
+        for chars in idle[: max(0, len(self.names) - FONTS_KEPT)]:
+            # reportlab has no public unregister; its registry is a plain dict by name.
+            vars(pdfmetrics)["_fonts"].pop(self.names.pop(chars), None)
 
 
 _REGISTRY = _Registry()
 
 
-def document_font(texts: Iterable[str]) -> str:
-    """The name of a registered font that draws every character of ``texts`` (and ASCII)."""
+@contextmanager
+def document_font(texts: Iterable[str]) -> Iterator[str]:
+    """The name of a registered font that draws every character of ``texts`` (and ASCII),
+    registered until the block ends: draw and save the document inside it."""
     chars = set(ALWAYS)
     for text in texts:
         chars.update(text)
-    return _REGISTRY.font_for(frozenset(chars))
+    name = _REGISTRY.take(frozenset(chars))
+    try:
+        yield name
+    finally:
+        _REGISTRY.release(name)
+
+
+def new_canvas(out: io.BytesIO, pagesize: tuple[float, float], font: str) -> Canvas:
+    """A canvas set in ``font`` from the start (no standard font is ever named in the PDF),
+    built ``invariant``: no timestamp or random ID, so the same input gives the same bytes."""
+    return Canvas(out, pagesize=pagesize, invariant=True, initialFontName=font)  # type: ignore[arg-type]  # reportlab's stub types it as a number
+
+
+def registered_fonts() -> int:
+    """How many of this module's fonts reportlab holds now."""
+    with _REGISTRY.lock:
+        return len(_REGISTRY.names)
 
 
 def missing_glyphs(text: str) -> str:

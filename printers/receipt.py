@@ -28,7 +28,7 @@ from reportlab.pdfgen.canvas import Canvas
 
 from issuance.domain.fees import FeeItem
 from issuance.errors import FieldError
-from printers.pdffont import document_font
+from printers.pdffont import document_font, new_canvas
 
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")  # China keeps no daylight saving
 ID_KEEP_HEAD = 6
@@ -166,16 +166,16 @@ def _draw_signatures(pdf: Canvas, receipt: Receipt, lay: PageLayout) -> None:
 def receipt_pdf(receipt: Receipt, lay: PageLayout = LAYOUT) -> bytes:
     """The receipt as a one-page A5 PDF."""
     rows = receipt_rows(receipt)
-    font = document_font(receipt_texts(rows))
     out = io.BytesIO()
-    pdf = Canvas(out, pagesize=A5, invariant=True, initialFontName=font)  # type: ignore[arg-type]  # stub says float
-    pdf.setTitle(TITLE)
-    pdf.setFont(font, lay.title_size)
-    pdf.drawCentredString(A5[0] / 2, lay.title_y * mm, TITLE)
-    pdf.setFont(font, lay.text_size)
-    below = _draw_rows(pdf, rows, lay)
-    _draw_waivers(pdf, below, lay)
-    _draw_signatures(pdf, receipt, lay)
-    pdf.showPage()
-    pdf.save()
+    with document_font(receipt_texts(rows)) as font:
+        pdf = new_canvas(out, A5, font)
+        pdf.setTitle(TITLE)
+        pdf.setFont(font, lay.title_size)
+        pdf.drawCentredString(A5[0] / 2, lay.title_y * mm, TITLE)
+        pdf.setFont(font, lay.text_size)
+        below = _draw_rows(pdf, rows, lay)
+        _draw_waivers(pdf, below, lay)
+        _draw_signatures(pdf, receipt, lay)
+        pdf.showPage()
+        pdf.save()
     return out.getvalue()

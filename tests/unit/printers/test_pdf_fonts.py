@@ -33,7 +33,7 @@ from printers.manifest import (
     completion_pdf,
     manifest_pdf,
 )
-from printers.pdffont import document_font
+from printers.pdffont import FONTS_KEPT, document_font, registered_fonts
 from printers.receipt import Receipt, receipt_pdf
 
 pytestmark = pytest.mark.skipif(
@@ -168,6 +168,17 @@ def test_every_font_is_embedded(name: str, tmp_path: Path) -> None:
         assert line.split()[-5] == "yes", line
 
 
-def test_the_font_of_a_document_is_built_once() -> None:
+def test_the_font_of_a_character_set_is_built_once() -> None:
     texts = ["社会保障卡", "王小明"]
-    assert document_font(texts) == document_font(list(reversed(texts)))
+    with document_font(texts) as first, document_font(list(reversed(texts))) as again:
+        assert first == again
+
+
+def test_fonts_in_use_are_kept_and_idle_ones_dropped_past_the_limit() -> None:
+    with document_font(["在用"]) as held:
+        for code in range(0x4E00, 0x4E00 + FONTS_KEPT + 8):
+            with document_font([chr(code)]):
+                pass
+        assert pdfmetrics.getFont(held).fontName == held  # still registered while in use
+        assert registered_fonts() <= FONTS_KEPT + 1
+    assert registered_fonts() <= FONTS_KEPT
