@@ -20,7 +20,9 @@ is read:
 The limit of a route is :data:`DEFAULT_BODY_LIMIT` when it takes a body,
 :data:`NO_BODY_LIMIT` when it takes none, or what the route declares with
 ``openapi_extra=body_limit(n)`` (which the OpenAPI document shows as
-``x-body-limit``).
+``x-body-limit``). A request that matches no route (a 404 or a 405 follows) has
+:data:`NO_BODY_LIMIT`; one for a route that is not FastAPI's (a mounted app)
+:data:`DEFAULT_BODY_LIMIT`, without authentication.
 """
 
 from __future__ import annotations
@@ -84,7 +86,8 @@ class Door:
         return self.limit <= BUFFERED_LIMIT
 
 
-PUBLIC_DOOR = Door(DEFAULT_BODY_LIMIT, authenticated=False)
+PUBLIC_DOOR = Door(DEFAULT_BODY_LIMIT, authenticated=False)  # a route that is not FastAPI's
+UNMATCHED_DOOR = Door(NO_BODY_LIMIT, authenticated=False)  # no route: a 404 or 405 follows
 
 
 def _calls(dependant: Dependant) -> Iterable[Any]:
@@ -148,7 +151,7 @@ class Doors:
         for entry in self._table:
             if entry.path.match(path) and (entry.methods is None or method in entry.methods):
                 return entry.door
-        return PUBLIC_DOOR
+        return UNMATCHED_DOOR
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -182,3 +182,15 @@ async def test_openapi_shows_the_batch_limit(world: World) -> None:
     assert doc["paths"]["/v1/batches"]["post"]["x-body-limit"] == MAX_BODY_BYTES
     apply = doc["paths"]["/v1/applications"]["post"]
     assert apply["x-body-limit"] == DEFAULT_BODY_LIMIT
+
+
+async def test_an_unknown_path_reads_no_large_body_and_answers_in_the_error_shape(
+    world: World,
+) -> None:
+    body = Counted(HUGE)
+    r = await world.client.post("/v1/no-such-door", content=body, headers=headers(world, None))
+    assert r.status_code == 413
+    assert body.pulled <= MIB
+    small = await world.client.post("/v1/no-such-door", content=b"{}", headers=headers(world, None))
+    assert small.status_code == 404
+    assert_error(small.json(), "not_found")
