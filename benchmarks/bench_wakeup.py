@@ -21,13 +21,14 @@ from pathlib import Path
 import pytest
 import uvloop
 
-from cardqueue import Capability, NewJob, Priority, Queue
+from cardqueue import NewJob, Queue
 from cardqueue.wakeups import Wakeups
 from issuance.config import Settings
 from issuance.domain.roles import Role
 from issuance.runtime import Runtime
-from issuance.services import agent
+from issuance.services import dispatch
 from issuance.store import Operator
+from sscard_core.messages import Capability, Priority
 
 SITE = "A1"
 AGENT = Operator(id=1, name="bench-agent", role=Role.AGENT, bank="BKA", outlet=SITE)
@@ -52,8 +53,8 @@ def rig(db_dsn: str, tmp_path: Path) -> Iterator[Rig]:
     loop.close()
 
 
-async def _waiting_claim(rig: Rig, wakeups: Wakeups | None) -> asyncio.Task[agent.Claimed]:
-    claim = agent.claim(
+async def _waiting_claim(rig: Rig, wakeups: Wakeups | None) -> asyncio.Task[dispatch.Claimed]:
+    claim = dispatch.claim(
         rig.queue, AGENT, "bench", SITE, [Capability.PRINT_ENCODE], wait_seconds=30,
         wakeups=wakeups,
     )  # fmt: skip
@@ -64,7 +65,7 @@ async def _waiting_claim(rig: Rig, wakeups: Wakeups | None) -> asyncio.Task[agen
     return task
 
 
-async def _enqueue_until_claimed(rig: Rig, task: asyncio.Task[agent.Claimed]) -> None:
+async def _enqueue_until_claimed(rig: Rig, task: asyncio.Task[dispatch.Claimed]) -> None:
     job = NewJob(f"w{next(_keys)}", "card", SITE, Capability.PRINT_ENCODE, Priority.INSTANT)
     created = await rig.queue.enqueue(job)
     claimed = await task
@@ -73,7 +74,7 @@ async def _enqueue_until_claimed(rig: Rig, task: asyncio.Task[agent.Claimed]) ->
 
 
 def _latencies(benchmark, rig: Rig, wakeups: Wakeups | None, rounds: int) -> None:  # type: ignore[no-untyped-def]
-    def setup() -> tuple[tuple[asyncio.Task[agent.Claimed]], dict[str, object]]:
+    def setup() -> tuple[tuple[asyncio.Task[dispatch.Claimed]], dict[str, object]]:
         return (rig.loop.run_until_complete(_waiting_claim(rig, wakeups)),), {}
 
     benchmark.pedantic(

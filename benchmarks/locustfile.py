@@ -52,8 +52,8 @@ from locust import events, task
 from locust.contrib.fasthttp import FastHttpUser
 from PIL import Image
 
-from issuance.domain.identity import CitizenId, random_citizen_id
-from issuance.domain.names import random_name
+from issuance.domain.identity import CitizenId
+from issuance.tools.testdata import random_citizen_id, random_name
 
 ACCOUNTS: dict[str, Any] = orjson.loads(
     Path(os.environ.get("SSCARD_LOAD_ACCOUNTS", "var/load-accounts.json")).read_bytes()

@@ -26,23 +26,12 @@ from typing import Any
 import asyncpg
 import orjson
 
-from cardqueue.models import (
-    Backoff,
-    Capability,
-    EnqueueResult,
-    Job,
-    JobState,
-    NewJob,
-    Priority,
-    QueueStats,
-    Reconciliation,
-    SiteDepth,
-    Step,
-)
+from cardqueue.models import Backoff, EnqueueResult, Job, NewJob, QueueStats, SiteDepth
 from cardqueue.validation import validate_jobs
-from issuance.db.connect import database_errors
-from issuance.db.queries import load_queries
-from issuance.errors import JobNotFound, LeaseLost
+from sscard_core.connect import database_errors
+from sscard_core.errors import JobNotFound, LeaseLost
+from sscard_core.messages import Capability, JobState, JobStep, Priority, Reconciliation
+from sscard_core.queries import load_queries
 
 CHANNEL = "sscard_jobs"
 Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
@@ -60,7 +49,7 @@ def _job(row: asyncpg.Record) -> Job:
         capability=Capability(row["capability"]),
         priority=Priority(row["priority"]),
         state=JobState(row["state"]),
-        step=Step(row["step"]),
+        step=JobStep(row["step"]),
         payload=orjson.loads(row["payload"]),
         batch=row["batch"],
         attempts=row["attempts"],
@@ -158,7 +147,7 @@ class Queue:
         return sorted((_job(r) for r in rows), key=lambda j: (j.priority, j.id))
 
     async def heartbeat(
-        self, worker: str, job_ids: Sequence[int], step: Step, lease_seconds: float = 30.0
+        self, worker: str, job_ids: Sequence[int], step: JobStep, lease_seconds: float = 30.0
     ) -> None:
         """Extend leases and record the physical step; LeaseLost names jobs no longer held."""
         ids = list(job_ids)
@@ -271,10 +260,10 @@ class Queue:
             count: int = await self._pool.fetchval(Q["queued_count"], site)
         return count
 
-    async def batch_counts(self, batch: str) -> dict[tuple[JobState, Step], int]:
+    async def batch_counts(self, batch: str) -> dict[tuple[JobState, JobStep], int]:
         with database_errors():
             rows = await self._pool.fetch(Q["batch_counts"], batch)
-        return {(JobState(r["state"]), Step(r["step"])): r["n"] for r in rows}
+        return {(JobState(r["state"]), JobStep(r["step"])): r["n"] for r in rows}
 
     async def prune_history(self, before: datetime, limit: int = 10_000) -> int:
         """Forget finished jobs (and their keys) older than ``before``; returns how many."""

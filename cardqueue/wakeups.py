@@ -20,7 +20,7 @@ from types import TracebackType
 import asyncpg
 
 from cardqueue.queue import CHANNEL
-from issuance.db.connect import CONNECTION_ERRORS
+from sscard_core.connect import CONNECTION_ERRORS
 
 EVERY_SITE = "*"
 log = logging.getLogger(__name__)
@@ -106,9 +106,9 @@ class Wakeups:
     async def _listen(self) -> None:
         self._lost.clear()
         conn = await asyncpg.connect(self._dsn)
+        self._conn = conn  # closed by _close() whatever happens next, a cancellation included
         conn.add_termination_listener(lambda _conn: self._lost.set())
         await conn.add_listener(CHANNEL, self._on_notify)
-        self._conn = conn
         self.listens += 1
         self.connected.set()
         self._wake_all()  # work enqueued before we listened is claimable now

@@ -15,9 +15,9 @@ from cardqueue import Queue
 from cardqueue.queue import Clock
 from cardqueue.wakeups import Wakeups
 from issuance.config import Settings
-from issuance.db.connect import create_pool, database_errors
 from issuance.db.migrate import migrate
 from issuance.db.server import DatabaseServer
+from sscard_core.connect import create_pool, database_errors
 
 
 class Runtime:

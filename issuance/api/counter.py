@@ -38,14 +38,14 @@ from issuance.api.schemas import (
     WithdrawalOut,
     decode_photo,
 )
+from issuance.domain.counter_services import Service
 from issuance.domain.fees import FeeItem, FeeSchedule
 from issuance.domain.roles import Operation
-from issuance.domain.services import Service
-from issuance.errors import FieldError, InputError
 from issuance.services import cards, changes, fees, pins
 from issuance.services.common import AuditAction, Purpose, audit, check
 from issuance.store import Store
-from printers.receipt import receipt_pdf
+from printers.documents.receipt import receipt_pdf
+from sscard_core.errors import FieldError, InputError
 
 router = APIRouter(prefix="/v1")
 CardNumber = Annotated[str, Path(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9]+$")]

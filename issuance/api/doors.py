@@ -41,8 +41,8 @@ from starlette.routing import BaseRoute
 
 from issuance.api.deps import OPERATOR_SCOPE_KEY, context, current_operator
 from issuance.api.responses import error_response
-from issuance.errors import InputError, PayloadTooLarge, SscardError
 from issuance.jsondepth import MAX_JSON_DEPTH, depth_exceeds
+from sscard_core.errors import InputError, PayloadTooLarge, SscardError
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

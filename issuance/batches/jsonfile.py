@@ -32,8 +32,8 @@ from issuance.batches.formats import (
     canonical_header,
     sized_cells,
 )
-from issuance.errors import FieldProblem
 from issuance.jsondepth import MAX_JSON_DEPTH, depth_exceeds
+from sscard_core.errors import FieldProblem
 
 LIST_KEY = "applicants"
 WHITESPACE = " \t\r\n"

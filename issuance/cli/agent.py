@@ -3,10 +3,10 @@
 ``sscard agent`` opens each ``--printer`` (``[NAME=]tcp://HOST:PORT`` or a USB
 device path), its chip station (``--reader sim[:HOST:PORT]`` for a simulated
 outlet's chip service, ``pcsc:<reader name>`` for a PC/SC encoder), the
-PSAM and the journal, and runs :class:`printers.agent.agent.Agent` against
+PSAM and the journal, and runs :class:`printers.agent.loop.Agent` against
 the API at ``--api`` with the bearer token in ``--token-file`` until Ctrl-C.
 
-The PSAM is :class:`~printers.chip.psam.SimulatedPsam` holding the master
+The PSAM is :class:`~printers.devices.chip.psam.SimulatedPsam` holding the master
 keys of ``--psam-keys`` (a simulated outlet writes them to
 ``<out>/psam-keys.json``).
 
@@ -51,23 +51,28 @@ from rich.console import Console
 from issuance.cli.common import STOP_SIGNALS, run, stop_signals_call
 from issuance.cli.serve import api_server, describe_database
 from issuance.config import DEFAULT_HOST, DEFAULT_PORT, Settings
-from issuance.domain.card_data import CardData, Gender
-from issuance.domain.identity import random_citizen_id
 from issuance.domain.roles import Role
-from issuance.errors import InputError
 from issuance.runtime import Runtime
 from issuance.services import admin
 from issuance.store import Store
-from printers.agent.agent import Agent, AgentConfig, AgentEvent, EventKind
+from issuance.tools.testdata import random_citizen_id
 from printers.agent.client import AgentClient
 from printers.agent.journal import Journal
-from printers.agent.outlet_sim import SimChipReader, SimDeskReader, SimulatedOutlet, read_keys
+from printers.agent.loop import Agent, AgentConfig, AgentEvent, EventKind
 from printers.agent.pinpad import DeskReader, KeyboardPinPad, PinDesk, PinPad
 from printers.agent.station import ChipReader, Station, open_printer
-from printers.chip.encoder import CardConnection
-from printers.chip.pcsc import PcscConnection
-from printers.chip.psam import SimulatedPsam
-from printers.evolis.driver import EvolisPrinter
+from printers.devices.chip.encoder import CardConnection
+from printers.devices.chip.pcsc import PcscConnection
+from printers.devices.evolis.driver import EvolisPrinter
+from printers.devices.simulators.outlet import (
+    SimChipReader,
+    SimDeskReader,
+    SimulatedOutlet,
+    read_keys,
+)
+from printers.devices.simulators.psam import SimulatedPsam
+from sscard_core.card_data import CardData, Gender
+from sscard_core.errors import InputError
 
 out = Console(highlight=False)
 SIM_CHIP_PORT = 35964

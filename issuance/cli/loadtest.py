@@ -19,15 +19,15 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from issuance import loadtest as lt
 from issuance.cli.common import run
 from issuance.config import Settings
-from issuance.db.connect import database_errors, with_database
 from issuance.domain.roles import Role
-from issuance.errors import SscardError
 from issuance.runtime import Runtime
 from issuance.services import admin
 from issuance.store import Store
+from issuance.tools import loadtest as lt
+from sscard_core.connect import database_errors, with_database
+from sscard_core.errors import SscardError
 
 out = Console(highlight=False)
 BANK, SITE, CLERKS = "LOAD", "load-outlet", 8

@@ -19,12 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from cardqueue import JobState, Queue, Step
+from cardqueue import Queue
 from issuance.domain import lifecycle
 from issuance.domain.cards import Action, CardStatus, ReplaceReason
+from issuance.domain.counter_services import JobProgress, progress_of
 from issuance.domain.roles import Operation
-from issuance.domain.services import JobProgress, progress_of
-from issuance.errors import ConflictError, FieldError, JobNotFound
 from issuance.services.common import (
     AuditAction,
     Purpose,
@@ -44,7 +43,9 @@ from issuance.services.ordering import (
     validated_photo,
 )
 from issuance.store import CardRecord, EventRecord, HolderRecord, Operator, Store
-from printers.receipt import Receipt
+from printers.documents.receipt import Receipt
+from sscard_core.errors import ConflictError, FieldError, JobNotFound
+from sscard_core.messages import JobState, JobStep
 
 
 @dataclass(frozen=True)
@@ -79,12 +80,12 @@ LOSS_ACTIONS: dict[LossKind, Action] = {
 REPLACE_REASONS = frozenset({ReplaceReason.DAMAGED, ReplaceReason.EXPIRED})
 
 # A device step while the job runs → what the holder is told.
-STEP_PROGRESS: dict[Step, JobProgress] = {
-    Step.IDLE: JobProgress.PRINTING,
-    Step.FED: JobProgress.PRINTING,
-    Step.PRINTING: JobProgress.PRINTING,
-    Step.ENCODING: JobProgress.ENCODING,
-    Step.EJECTING: JobProgress.PRINTING,
+STEP_PROGRESS: dict[JobStep, JobProgress] = {
+    JobStep.IDLE: JobProgress.PRINTING,
+    JobStep.FED: JobProgress.PRINTING,
+    JobStep.PRINTING: JobProgress.PRINTING,
+    JobStep.ENCODING: JobProgress.ENCODING,
+    JobStep.EJECTING: JobProgress.PRINTING,
 }
 # A job state that decides the progress by itself.
 STATE_PROGRESS: dict[JobState, JobProgress] = {

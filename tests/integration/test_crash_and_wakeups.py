@@ -12,10 +12,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from cardqueue import Capability, JobState, NewJob, Queue, Step
+from cardqueue import NewJob, Queue
 from cardqueue.wakeups import Wakeups
 from conftest import embedded_server
 from issuance.db.migrate import migrate
+from sscard_core.messages import Capability, JobState, JobStep
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,10 +27,10 @@ def card_job(key: str, site: str = "outlet-1") -> NewJob:
 
 @pytest.mark.parametrize(
     ("step", "after"),
-    [(Step.IDLE, JobState.QUEUED), (Step.PRINTING, JobState.IN_DOUBT)],
+    [(JobStep.IDLE, JobState.QUEUED), (JobStep.PRINTING, JobState.IN_DOUBT)],
 )
 async def test_worker_killed_mid_job(
-    db_pool: asyncpg.Pool, db_dsn: str, step: Step, after: JobState
+    db_pool: asyncpg.Pool, db_dsn: str, step: JobStep, after: JobState
 ) -> None:
     queue = Queue(db_pool)
     (res,) = await queue.enqueue_many([card_job("k")])

@@ -9,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from cardqueue import Capability, JobState, NewJob, Priority, Queue, Reconciliation, Step
+from cardqueue import NewJob, Queue
 from cardqueue.models import Backoff
-from issuance.errors import InvalidJob, JobNotFound, LeaseLost
+from sscard_core.errors import InvalidJob, JobNotFound, LeaseLost
+from sscard_core.messages import Capability, JobState, JobStep, Priority, Reconciliation
 from tests.clock import FakeClock
 
 ALL = [Capability.PRINT, Capability.ENCODE, Capability.PRINT_ENCODE]
@@ -79,7 +80,7 @@ async def test_full_lifecycle_moves_job_to_history(queue: Queue, db_pool: asyncp
     assert res.created
     (claimed,) = await queue.claim("w", "outlet-1", ALL)
     assert claimed.state is JobState.RUNNING and claimed.attempts == 1
-    await queue.heartbeat("w", [claimed.id], Step.PRINTING)
+    await queue.heartbeat("w", [claimed.id], JobStep.PRINTING)
     await queue.complete("w", [claimed.id], [{"card": "A1"}])
     done = await queue.get(claimed.id)
     assert done.state is JobState.SUCCEEDED and done.result == {"card": "A1"}
@@ -97,7 +98,7 @@ async def test_complete_requires_the_lease(queue: Queue) -> None:
         await queue.complete("w2", [claimed.id])
     assert err.value.fields["job_ids"] == [claimed.id]
     with pytest.raises(LeaseLost):
-        await queue.heartbeat("w2", [claimed.id], Step.FED)
+        await queue.heartbeat("w2", [claimed.id], JobStep.FED)
 
 
 async def test_concurrent_claimers_never_share_a_job(queue: Queue, db_pool: asyncpg.Pool) -> None:
@@ -172,7 +173,7 @@ async def test_expired_lease_after_a_physical_step_is_in_doubt(
     await queue.enqueue(job("k"))
     (claimed,) = await queue.claim("w", "outlet-1", ALL, lease_seconds=30)
     clock.advance(20)
-    await queue.heartbeat("w", [claimed.id], Step.ENCODING, lease_seconds=30)
+    await queue.heartbeat("w", [claimed.id], JobStep.ENCODING, lease_seconds=30)
     clock.advance(20)  # past the claim's lease, within the heartbeat's
     assert await queue.reap_expired() == []
     clock.advance(11)
@@ -181,7 +182,7 @@ async def test_expired_lease_after_a_physical_step_is_in_doubt(
     stats = await queue.stats()
     assert stats.in_doubt == 1
     in_doubt = await queue.get(claimed.id)
-    assert in_doubt.step is Step.ENCODING and "encoding" in (in_doubt.last_error or "")
+    assert in_doubt.step is JobStep.ENCODING and "encoding" in (in_doubt.last_error or "")
 
 
 @pytest.mark.parametrize(
@@ -197,7 +198,7 @@ async def test_reconciling_in_doubt(
 ) -> None:
     await queue.enqueue(job("k"))
     (claimed,) = await queue.claim("w", "outlet-1", ALL, lease_seconds=30)
-    await queue.heartbeat("w", [claimed.id], Step.PRINTING, lease_seconds=30)
+    await queue.heartbeat("w", [claimed.id], JobStep.PRINTING, lease_seconds=30)
     clock.advance(31)
     await queue.reap_expired()
     await queue.resolve_in_doubt(claimed.id, outcome, note="journal says so")

@@ -11,10 +11,11 @@ import sys
 
 import asyncpg
 
-from cardqueue import Capability, Queue, Step
+from cardqueue import Queue
+from sscard_core.messages import Capability, JobStep
 
 
-async def main(dsn: str, step: Step) -> None:
+async def main(dsn: str, step: JobStep) -> None:
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=1)
     assert pool is not None
     queue = Queue(pool)
@@ -26,4 +27,4 @@ async def main(dsn: str, step: Step) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], Step(sys.argv[2])))
+    asyncio.run(main(sys.argv[1], JobStep(sys.argv[2])))

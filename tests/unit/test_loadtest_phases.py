@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from issuance import loadtest as lt
+from issuance.tools import loadtest as lt
 
 T0 = 1_800_000_000.0
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from cardqueue import JobState, Step
 from issuance.api.app import create_app
 from issuance.runtime import Runtime
-from issuance.services import agent as agent_service
+from issuance.services import dispatch as agent_service
+from sscard_core.messages import JobState, JobStep
 from tests.clock import later
 from tests.integration.api.world import World
 
@@ -119,7 +119,7 @@ async def test_a_permanent_failure_dead_letters_the_job(world: World) -> None:
 async def _in_doubt(world: World) -> tuple[dict[str, Any], int]:
     card = await world.new_card(wait=True)
     (job,) = await _claim(world)
-    await world.queue.heartbeat("w1", [job["id"]], Step.PRINTING)
+    await world.queue.heartbeat("w1", [job["id"]], JobStep.PRINTING)
     assert (job["id"], JobState.IN_DOUBT) in await world.queue.at(later()).reap_expired()
     return card, job["id"]
 
@@ -169,7 +169,7 @@ async def test_printer_faults_are_reported_and_cleared(world: World) -> None:
 async def test_the_lifespan_reaper_releases_expired_leases(world: World, rt: Runtime) -> None:
     await world.new_card(wait=True)
     (job,) = await _claim(world)
-    await world.queue.heartbeat("w1", [job["id"]], Step.IDLE, lease_seconds=0.001)
+    await world.queue.heartbeat("w1", [job["id"]], JobStep.IDLE, lease_seconds=0.001)
     app = create_app(rt)
     async with app.router.lifespan_context(app):
         for _ in range(100):

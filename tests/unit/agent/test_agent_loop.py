@@ -6,18 +6,13 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from issuance.domain.card_data import CardData
-from printers.agent.agent import Agent, AgentConfig, AgentEvent
 from printers.agent.journal import Journal, Mark, Settlement
-from printers.agent.models import (
-    Outcome,
-    PrinterHealth,
-    PrinterReport,
-    Step,
-    card_data_to_json,
-)
-from printers.agent.outlet_sim import SimulatedOutlet
-from printers.simulator.evolis_sim import SimFault
+from printers.agent.loop import Agent, AgentConfig, AgentEvent
+from printers.agent.orders import PrinterReport
+from printers.devices.simulators.evolis import SimFault
+from printers.devices.simulators.outlet import SimulatedOutlet
+from sscard_core.card_data import CardData, card_data_to_json
+from sscard_core.messages import JobStep, PrinterHealth, Reconciliation
 
 from .conftest import applicant, photo_png, serving, station_for
 from .service_double import ContractService
@@ -76,7 +71,7 @@ async def test_a_jam_faults_the_printer_and_the_job_moves_to_the_other(
             await asyncio.sleep(0.01)
         assert serving(agent.stations["p1"])
     steps = [step for job, step in service.steps if job == 1]
-    assert steps[:3] == [Step.FED, Step.ENCODING, Step.PRINTING]
+    assert steps[:3] == [JobStep.FED, JobStep.ENCODING, JobStep.PRINTING]
     assert not journal.in_flight()
 
 
@@ -86,7 +81,7 @@ async def test_a_restarted_agent_reconciles_what_its_journal_left_in_flight(
     service = ContractService(photo_png())
     service.add(5, card_job(applicant()))
     (claimed,) = await service.claim()
-    await service.heartbeat(claimed.id, Step.ENCODING)
+    await service.heartbeat(claimed.id, JobStep.ENCODING)
     # the previous agent fed a card on p1 and died while encoding it
     station = await station_for(outlet, "p1", journal)
     await station.printer.feed_and_park()
@@ -98,7 +93,7 @@ async def test_a_restarted_agent_reconciles_what_its_journal_left_in_flight(
     events: list[AgentEvent] = []
     async with running(outlet, journal, service, events):
         row = await service.wait_for(5, "dead")
-    assert row.reconciled is not None and row.reconciled[0] is Outcome.FAILED
+    assert row.reconciled is not None and row.reconciled[0] is Reconciliation.FAILED
     assert outlet.simulator("p1").machine.reject_box == 1
     assert outlet.simulator("p1").printed == []
     assert journal.settlement(run) is Settlement.RECONCILED

@@ -16,14 +16,14 @@ from dataclasses import asdict
 
 import pytest
 
-from printers.agent.agent import Agent, AgentConfig
 from printers.agent.journal import Journal, Settlement
-from printers.agent.models import JobKind, PrinterHealth
-from printers.agent.outlet_sim import SimDeskReader, SimulatedOutlet
+from printers.agent.loop import Agent, AgentConfig
 from printers.agent.pinpad import KeyboardPinPad, PinDesk, PinPrompt, SimulatedPinPad
-from printers.chip.encoder import ChipEncoder, InProcessConnection
-from printers.chip.simcard import DEFAULT_PIN, SimulatedCard
-from printers.chip.status import CardMute, CardStatusError
+from printers.devices.chip.encoder import ChipEncoder
+from printers.devices.chip.status import CardMute, CardStatusError
+from printers.devices.simulators.chip_card import DEFAULT_PIN, InProcessConnection, SimulatedCard
+from printers.devices.simulators.outlet import SimDeskReader, SimulatedOutlet
+from sscard_core.messages import JobKind, PrinterHealth
 
 from .conftest import applicant, photo_png, station_for
 from .service_double import ContractService

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from issuance.errors import ChipError
-from printers.chip.status import (
+from printers.devices.chip.status import (
     STATUS_TABLE,
     CardStatusError,
     Status,
@@ -14,6 +13,7 @@ from printers.chip.status import (
     raise_for_status,
     status_word,
 )
+from sscard_core.errors import ChipError
 
 # Independent of the table: concrete bytes → what they must mean.
 EXPECTED = [

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from issuance.errors import ProtocolError
-from printers.chip import apdu
-from printers.chip.simcard import ATR, SimulatedCard
-from printers.chip.vicc import (
+from printers.devices.chip import apdu
+from printers.devices.simulators.chip_card import ATR, SimulatedCard
+from printers.devices.simulators.vicc import (
     DEFAULT_PORT,
     ViccBridge,
     _arguments,
@@ -21,6 +20,7 @@ from printers.chip.vicc import (
     read_message,
     vpcd_port,
 )
+from sscard_core.errors import ProtocolError
 
 
 def test_frame_is_a_big_endian_length_then_the_payload() -> None:

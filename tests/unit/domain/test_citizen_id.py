@@ -9,16 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from issuance.domain.card_data import Gender
-from issuance.domain.identity import (
-    CitizenId,
-    IdProblem,
-    Mismatch,
-    check_character,
-    cross_check,
-    random_citizen_id,
-)
-from issuance.errors import FieldError
+from issuance.domain.identity import CitizenId, IdProblem, Mismatch, check_character, cross_check
+from issuance.tools.testdata import random_citizen_id
+from sscard_core.card_data import Gender
+from sscard_core.errors import FieldError
 
 TODAY = date(2025, 6, 1)
 # The worked example of GB 11643-1999: 11010519491231002 has check character X.

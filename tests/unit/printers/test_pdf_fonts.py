@@ -24,17 +24,17 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen.canvas import Canvas
 
-from printers.manifest import (
+from printers.documents.manifest import (
     BatchHeading,
-    CardStatus,
     Completion,
     ManifestEntry,
+    ManifestStatus,
     PrinterRun,
     completion_pdf,
     manifest_pdf,
 )
-from printers.pdffont import FONTS_KEPT, document_font, registered_fonts
-from printers.receipt import Receipt, receipt_pdf
+from printers.documents.pdffont import FONTS_KEPT, document_font, registered_fonts
+from printers.documents.receipt import Receipt, receipt_pdf
 
 pytestmark = pytest.mark.skipif(
     shutil.which("pdftoppm") is None, reason="poppler-utils (scripts/check.sh installs it as root)"
@@ -62,8 +62,8 @@ def receipt() -> bytes:
 
 def manifest() -> bytes:
     cards = [
-        ManifestEntry("A00000001", "王小明", "110101198001011234", CardStatus.ISSUED),
-        ManifestEntry("A00000002", RARE_NAME, "110101198001011234", CardStatus.SPOILED),
+        ManifestEntry("A00000001", "王小明", "110101198001011234", ManifestStatus.ISSUED),
+        ManifestEntry("A00000002", RARE_NAME, "110101198001011234", ManifestStatus.SPOILED),
     ]
     return manifest_pdf(HEADING, cards)
 
