@@ -42,7 +42,7 @@ from starlette.routing import BaseRoute
 from issuance.api.deps import OPERATOR_SCOPE_KEY, context, current_operator
 from issuance.api.responses import error_response
 from issuance.jsondepth import MAX_JSON_DEPTH, depth_exceeds
-from sscard_core.errors import InputError, PayloadTooLarge, SscardError
+from sscard_core.errors import AuthError, InputError, PayloadTooLarge, SscardError
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -167,7 +167,10 @@ class Doors:
             else:
                 receive = _counted(receive, door.limit)
         except SscardError as exc:
-            await error_response(exc)(scope, receive, send)
+            response = error_response(exc)
+            if isinstance(exc, AuthError):  # RFC 9110: a 401 names the scheme it wants
+                response.headers["WWW-Authenticate"] = "Bearer"
+            await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
 

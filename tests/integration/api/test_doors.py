@@ -61,6 +61,7 @@ async def test_a_huge_body_without_a_token_is_401_before_a_byte_is_read(world: W
     )
     assert r.status_code == 401
     assert_error(r.json(), "unauthenticated")
+    assert r.headers["WWW-Authenticate"] == "Bearer"
     assert body.pulled <= MIB  # at most the chunk the client had already handed over
 
 
