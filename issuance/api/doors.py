@@ -56,6 +56,9 @@ DEFAULT_BODY_LIMIT = 4 * MIB
 NO_BODY_LIMIT = 16 * 1024  # a route without a body still tolerates "{}" and the like
 BUFFERED_LIMIT = DEFAULT_BODY_LIMIT  # bodies up to this are read here and checked for depth
 LIMIT_KEY = "x-body-limit"
+# Set only by the in-process warm-up (issuance.api.warmup), never by a server: its token-less calls
+# go on to the route, which answers the same 401 after building its request handler.
+WARM_UP_SCOPE_KEY = "sscard.warm_up"
 AUTHENTICATING = (current_operator, context)
 
 
@@ -159,7 +162,7 @@ class Doors:
             return
         door = self._door(scope)
         try:
-            if door.authenticated:
+            if door.authenticated and not scope.get(WARM_UP_SCOPE_KEY):
                 scope[OPERATOR_SCOPE_KEY] = await current_operator(Request(scope))
             _check_declared_length(scope, door.limit)
             if door.buffered:
