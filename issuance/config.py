@@ -6,6 +6,7 @@
 | ``SSCARD_DATA_DIR`` | where the embedded server and generated files live | ``./var`` |
 | ``SSCARD_HOST`` / ``SSCARD_PORT`` | where the HTTP API listens | ``127.0.0.1`` / ``8080`` |
 | ``SSCARD_API`` | where CLI client commands find the API | ``http://HOST:PORT`` of the above |
+| ``SSCARD_DIRECT_URL`` | PostgreSQL itself, for migrations and LISTEN | the database |
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Settings:
     data_dir: Path
     host: str
     port: int
+    direct_url: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -45,4 +47,5 @@ class Settings:
             data_dir=Path(env.get("SSCARD_DATA_DIR", "var")).expanduser().resolve(),
             host=env.get("SSCARD_HOST", DEFAULT_HOST),
             port=int(env.get("SSCARD_PORT", str(DEFAULT_PORT))),
+            direct_url=env.get("SSCARD_DIRECT_URL") or None,
         )
