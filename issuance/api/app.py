@@ -29,6 +29,7 @@ from issuance import web
 from issuance.api import batches as batch_routes
 from issuance.api import counter, dispatch
 from issuance.api.deps import CtxDep
+from issuance.api.doors import Doors
 from issuance.api.idempotency import render
 from issuance.api.openapi import document
 from issuance.api.operators import OperatorCache
@@ -140,4 +141,5 @@ def create_app(rt: Runtime, *, own_runtime: bool = False) -> FastAPI:
     app.include_router(dispatch.router)
     app.include_router(batch_routes.router)
     web.install(app)
+    app.add_middleware(Doors, api=app)
     return app
