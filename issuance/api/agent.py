@@ -55,7 +55,8 @@ Site = Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[^\x00]+$")]
 async def claim(body: ClaimIn, ctx: CtxDep) -> Response:
     """Claim up to ``limit`` jobs of ``site``, waiting up to ``wait_seconds`` for work."""
     claimed = await agent.claim(
-        ctx.queue, ctx.op, body.worker, body.site, body.capabilities, limit=body.limit,
+        ctx.store, ctx.queue, ctx.op, worker=body.worker, site=body.site,
+        capabilities=body.capabilities, limit=body.limit,
         wait_seconds=body.wait_seconds, gone=ctx.request.is_disconnected,
     )  # fmt: skip
     return render(200, views.claimed(claimed))

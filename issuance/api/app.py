@@ -23,12 +23,12 @@ from datetime import UTC, datetime
 from fastapi import FastAPI
 from fastapi.responses import ORJSONResponse, Response
 
-from issuance.api import agent, counter
+from issuance.api import agent, counter, security
 from issuance.api import batches as batch_routes
 from issuance.api.deps import CtxDep
 from issuance.api.idempotency import render
 from issuance.api.openapi import document
-from issuance.api.operators import OperatorCache
+from issuance.api.operators import OperatorCache, watch_revocations
 from issuance.api.responses import EXCEPTION_HANDLERS
 from issuance.config import Settings
 from issuance.domain.roles import Operation
@@ -76,6 +76,7 @@ def create_app(rt: Runtime, *, own_runtime: bool = False) -> FastAPI:
             if own_runtime:
                 await stack.enter_async_context(rt)
             task = asyncio.create_task(maintain_forever(rt), name="sscard-maintenance")
+            await stack.enter_async_context(watch_revocations(rt.pool, _app.state.operators))
             try:
                 yield
             finally:
@@ -116,4 +117,5 @@ def create_app(rt: Runtime, *, own_runtime: bool = False) -> FastAPI:
     app.include_router(counter.router)
     app.include_router(agent.router)
     app.include_router(batch_routes.router)
+    app.include_router(security.router)
     return app

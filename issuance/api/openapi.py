@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 WRITES = {"post", "put", "patch", "delete"}
-PUBLIC = {"/health"}
+PUBLIC = {"/health", "/v1/sessions"}
 IDEMPOTENCY_PARAMETER = {
     "name": "Idempotency-Key",
     "in": "header",

@@ -18,6 +18,8 @@ from cardqueue import Capability, Reconciliation, Step
 from issuance.domain.card_data import Gender
 from issuance.domain.cards import ReplaceReason
 from issuance.errors import FieldError
+from issuance.services.audit import MAX_PAGE as MAX_AUDIT_PAGE
+from issuance.services.audit import AuditQuery
 from issuance.services.cards import Application, LossKind
 from issuance.services.ordering import PHOTO_FIELD, HolderInput
 
@@ -272,3 +274,90 @@ class PrinterOut(BaseModel):
 
 class PrintersOut(BaseModel):
     printers: list[PrinterOut]
+
+
+# --- operators' credentials and the audit trail ------------------------------------------------
+
+TotpCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
+Password = Annotated[str, text(256, 1)]
+
+
+class SignInIn(Strict):
+    name: Short
+    password: Password
+    totp_code: TotpCode | None = None
+
+
+class OperatorOut(BaseModel):
+    id: int
+    name: str
+    role: str
+    bank: str | None
+    outlet: str | None
+
+
+class TokenOut(BaseModel):
+    token: str
+    expires_at: datetime
+    operator: OperatorOut
+
+
+class PasswordIn(Strict):
+    current: Password
+    new: Password
+
+
+class TotpOut(BaseModel):
+    secret: str
+    uri: str
+
+
+class TotpConfirmIn(Strict):
+    code: TotpCode
+
+
+class RevokedOut(BaseModel):
+    revoked: int
+
+
+class AuditRecordOut(BaseModel):
+    id: int
+    at: datetime
+    operator: int
+    operator_name: str
+    bank: str | None
+    outlet: str | None
+    purpose: str
+    action: str
+    holder: int | None
+    card: int | None
+    card_number: str | None
+    detail: str
+    prev_hash: str
+    hash: str
+
+
+class AuditPageOut(BaseModel):
+    records: list[AuditRecordOut]
+    next_after: int | None
+
+
+class AuditQueryIn(Strict):
+    """Filters of an audit search (query parameters; every one optional)."""
+
+    citizen_id: CitizenIdText | None = None
+    card_number: Annotated[str, text(32, 1)] | None = None
+    operator: Short | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    action: Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,32}$")] | None = None
+
+    def to_query(self) -> AuditQuery:
+        return AuditQuery(
+            self.citizen_id, self.card_number, self.operator, self.since, self.until, self.action
+        )
+
+
+class AuditSearchIn(AuditQueryIn):
+    after: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
+    limit: Annotated[int, Field(ge=1, le=MAX_AUDIT_PAGE)] = 100

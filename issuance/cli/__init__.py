@@ -26,6 +26,7 @@ GROUPS: tuple[tuple[str, str], ...] = (
     ("db", "register"),
     ("bench", "register"),
     ("admin", "register"),
+    ("security", "register"),
     ("loadtest", "register"),
     ("agent", "register"),
     ("agent", "register_demo"),

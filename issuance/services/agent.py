@@ -61,12 +61,13 @@ def _check_site(op: Operator, site: str) -> None:
 
 
 async def claim(
+    store: Store,
     queue: Queue,
     op: Operator,
+    *,
     worker: str,
     site: str,
     capabilities: Sequence[Capability],
-    *,
     limit: int = 1,
     wait_seconds: float = 20.0,
     gone: Callable[[], Awaitable[bool]] | None = None,
@@ -74,7 +75,8 @@ async def claim(
     """Long-poll: claim up to ``limit`` jobs, waiting up to ``wait_seconds`` (cap 30) for work.
 
     ``gone`` tells whether the caller has hung up: then the wait ends with no
-    claim, so no job is leased to an agent that will never hear of it.
+    claim, so no job is leased to an agent that will never hear of it. The card
+    data the claimed payloads carry is a read of personal data: one audit row per card.
     """
     _check_site(op, site)
     deadline = time.monotonic() + max(0.0, min(wait_seconds, MAX_WAIT_SECONDS))
@@ -82,6 +84,8 @@ async def claim(
         if gone is not None and await gone():
             return Claimed((), LEASE_SECONDS)
         jobs = await queue.claim(worker, site, capabilities, limit, LEASE_SECONDS)
+        if jobs:
+            await store.audit_claimed_cards(op, Purpose.PRODUCTION.value, [j.id for j in jobs])
         remaining = deadline - time.monotonic()
         if jobs or remaining <= 0:
             return Claimed(tuple(jobs), LEASE_SECONDS)

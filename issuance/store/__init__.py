@@ -1,9 +1,13 @@
 """The counter service's records in PostgreSQL: one repository class over named queries."""
 
 from issuance.store.records import (
+    AuditFilter,
+    AuditRow,
     CardRecord,
+    Credentials,
     EventRecord,
     HolderRecord,
+    IssuedToken,
     Operator,
     OutletRecord,
     PrinterRecord,
@@ -12,9 +16,13 @@ from issuance.store.records import (
 from issuance.store.store import Store
 
 __all__ = [
+    "AuditFilter",
+    "AuditRow",
     "CardRecord",
+    "Credentials",
     "EventRecord",
     "HolderRecord",
+    "IssuedToken",
     "Operator",
     "OutletRecord",
     "PrinterRecord",

@@ -27,12 +27,66 @@ INSERT INTO outlet_filings (outlet, bank, kind, filed_on, outlet_as_filed)
 VALUES ($1, $2, $3, $4, $5::jsonb);
 
 -- name: insert_operator
-INSERT INTO operators (name, role, bank, outlet, token_sha256) VALUES ($1, $2, $3, $4, $5)
+INSERT INTO operators (name, role, bank, outlet) VALUES ($1, $2, $3, $4)
 ON CONFLICT (name) DO NOTHING
 RETURNING id;
 
 -- name: operator_by_token
-SELECT id, name, role, bank, outlet FROM operators WHERE token_sha256 = $1;
+-- The operator behind a live token (not revoked, not expired).
+SELECT o.id, o.name, o.role, o.bank, o.outlet, t.id AS token_id, t.expires_at
+FROM operator_tokens t JOIN operators o ON o.id = t.operator
+WHERE t.token_sha256 = $1 AND t.revoked_at IS NULL AND t.expires_at > now();
+
+-- name: operator_by_name
+SELECT id, name, role, bank, outlet, password_scrypt, totp_secret, totp_confirmed,
+       totp_last_step
+FROM operators WHERE name = $1;
+
+-- name: insert_token
+-- A token for operator $1 (digest $2, issued via $3) that lives $4.
+INSERT INTO operator_tokens (operator, token_sha256, via, expires_at)
+VALUES ($1, $2, $3, now() + $4::interval)
+RETURNING id, expires_at;
+
+-- name: revoke_token
+-- Revoke token $1; the cache of every server process is told (channel sscard_tokens).
+WITH revoked AS (
+    UPDATE operator_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL
+    RETURNING id
+)
+SELECT count(*) AS n, pg_notify('sscard_tokens', 'revoked') FROM revoked;
+
+-- name: revoke_tokens_of_operator
+WITH revoked AS (
+    UPDATE operator_tokens SET revoked_at = now() WHERE operator = $1 AND revoked_at IS NULL
+    RETURNING id
+)
+SELECT count(*) AS n, pg_notify('sscard_tokens', 'revoked') FROM revoked;
+
+-- name: set_password
+UPDATE operators SET password_scrypt = $2 WHERE id = $1;
+
+-- name: set_totp
+-- Enrol (secret $2, confirmed $3) or remove (NULL, false) operator $1's second factor.
+UPDATE operators SET totp_secret = $2, totp_confirmed = $3, totp_last_step = 0 WHERE id = $1;
+
+-- name: use_totp_step
+-- Record TOTP time step $2 as used by operator $1; no row if it (or a later one) was used.
+UPDATE operators SET totp_last_step = $2 WHERE id = $1 AND totp_last_step < $2
+RETURNING id;
+
+-- name: insert_sign_in_attempt
+INSERT INTO sign_in_attempts (name, address, succeeded) VALUES ($1, $2, $3);
+
+-- name: sign_in_failures
+-- Failures of name $1 and of address $2 within $3, each counted since its last success.
+SELECT
+    (SELECT count(*) FROM sign_in_attempts a WHERE a.name = $1 AND NOT a.succeeded
+        AND a.at > now() - $3::interval
+        AND a.at > coalesce((SELECT max(s.at) FROM sign_in_attempts s
+                             WHERE s.name = $1 AND s.succeeded), '-infinity')) AS by_name,
+    (SELECT count(*) FROM sign_in_attempts a WHERE a.address = $2 AND NOT a.succeeded
+        AND a.at > now() - $3::interval) AS by_address;
 
 -- name: holder_by_citizen_id
 SELECT id, citizen_id, name, gender, birth_date, ethnicity, birthplace, phone, address, bank
@@ -149,12 +203,54 @@ SELECT action, from_status, to_status, operator, outlet, at, reason, note
 FROM card_events WHERE card = $1 ORDER BY id;
 
 -- name: insert_audit
-INSERT INTO audit_log (operator, bank, outlet, purpose, holder, action)
-VALUES ($1, $2, $3, $4, $5, $6);
+INSERT INTO audit_log (operator, bank, outlet, purpose, holder, action, card, detail)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8);
 
 -- name: audit_of_holder
 SELECT operator, bank, outlet, purpose, holder, action, at
 FROM audit_log WHERE holder = $1 ORDER BY id;
+
+-- name: audit_claimed_cards
+-- A read of the card data in the payloads of claimed jobs $5: one row per card.
+INSERT INTO audit_log (operator, bank, outlet, purpose, holder, action, card)
+SELECT $1, $2, $3, $4, c.holder, 'read', c.id
+FROM cards c WHERE c.job_id = ANY($5::bigint[]) ORDER BY c.id;
+
+-- name: audit_batch
+-- A read of every holder of batch $5 (its manifest): one row per card, in file order.
+INSERT INTO audit_log (operator, bank, outlet, purpose, holder, action, card)
+SELECT $1, $2, $3, $4, c.holder, 'read', c.id
+FROM batch_cards b JOIN cards c ON c.id = b.card WHERE b.batch = $5 ORDER BY b.line;
+
+-- name: search_audit
+-- Audit rows after id $1 matching every given filter (NULL: any), oldest first, at most $9:
+-- bank $2, holder $3, card $4, operator $5, from $6 (inclusive) to $7 (exclusive), action $8.
+SELECT a.id, a.at, a.operator, o.name AS operator_name, a.bank, a.outlet, a.purpose,
+       a.action, a.holder, a.card, c.card_number, a.detail, a.prev_hash, a.hash
+FROM audit_log a
+JOIN operators o ON o.id = a.operator
+LEFT JOIN cards c ON c.id = a.card
+WHERE a.id > $1
+  AND ($2::text IS NULL OR a.bank = $2)
+  AND ($3::bigint IS NULL OR a.holder = $3)
+  AND ($4::bigint IS NULL OR a.card = $4)
+  AND ($5::bigint IS NULL OR a.operator = $5)
+  AND ($6::timestamptz IS NULL OR a.at >= $6)
+  AND ($7::timestamptz IS NULL OR a.at < $7)
+  AND ($8::text IS NULL OR a.action = $8)
+ORDER BY a.id
+LIMIT $9;
+
+-- name: audit_chain
+-- Every audit row in chain order, with the fields the hash covers.
+SELECT id, at, operator, bank, outlet, purpose, holder, card, action, detail, prev_hash, hash
+FROM audit_log ORDER BY id;
+
+-- name: audit_chain_size
+SELECT count(*) AS n FROM audit_log;
+
+-- name: audit_chain_head
+SELECT last_id, last_hash FROM audit_chain_head;
 
 -- name: idempotency_claim
 -- Take key $2 for operator $1; a concurrent request with the same key waits here

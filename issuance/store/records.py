@@ -13,13 +13,68 @@ from issuance.domain.roles import Role
 
 @dataclass(frozen=True)
 class Operator:
-    """Who is calling: found by the SHA-256 of their bearer token."""
+    """Who is calling: found by the SHA-256 of their bearer token (its id and expiry)."""
 
     id: int
     name: str
     role: Role
     bank: str | None
     outlet: str | None
+    token_id: int | None = None
+    token_expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What sign-in checks for an operator: password hash and second factor."""
+
+    operator: Operator
+    password_scrypt: str | None
+    totp_secret: str | None
+    totp_confirmed: bool
+    totp_last_step: int
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A bearer token just made (the only time it is seen) and when it expires."""
+
+    token: str
+    token_id: int
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One record of the audit trail, with the hash of the record before it."""
+
+    id: int
+    at: datetime
+    operator: int
+    bank: str | None
+    outlet: str | None
+    purpose: str
+    holder: int | None
+    card: int | None
+    action: str
+    detail: str
+    prev_hash: bytes
+    hash: bytes
+    operator_name: str = ""
+    card_number: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Which audit rows a search wants (None: any)."""
+
+    bank: str | None = None
+    holder: int | None = None
+    card: int | None = None
+    operator: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    action: str | None = None
 
 
 @dataclass(frozen=True)

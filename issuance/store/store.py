@@ -30,12 +30,16 @@ from issuance.domain.cards import CardStatus
 from issuance.domain.roles import Role
 from issuance.errors import ConflictError
 from issuance.store.records import (
+    AuditFilter,
+    AuditRow,
     BatchCounts,
     BatchEntryRecord,
     BatchRecord,
     CardRecord,
+    Credentials,
     EventRecord,
     HolderRecord,
+    IssuedToken,
     NewBatch,
     NewCard,
     Operator,
@@ -82,6 +86,17 @@ def _required(row: asyncpg.Record | None) -> asyncpg.Record:
     if row is None:
         raise LookupError("the statement returned no row")
     return row
+
+
+def _audit_row(r: asyncpg.Record) -> AuditRow:
+    keys = r.keys()
+    return AuditRow(
+        id=r["id"], at=r["at"], operator=r["operator"], bank=r["bank"], outlet=r["outlet"],
+        purpose=r["purpose"], holder=r["holder"], card=r["card"], action=r["action"],
+        detail=r["detail"], prev_hash=bytes(r["prev_hash"]), hash=bytes(r["hash"]),
+        operator_name=r["operator_name"] if "operator_name" in keys else "",
+        card_number=r["card_number"] if "card_number" in keys else None,
+    )  # fmt: skip
 
 
 def _outlet(row: asyncpg.Record) -> OutletRecord:
@@ -173,21 +188,67 @@ class Store:
         return None if row is None else _outlet(row)
 
     async def insert_operator(
-        self, name: str, role: Role, bank: str | None, outlet: str | None, token: str
+        self, name: str, role: Role, bank: str | None, outlet: str | None
     ) -> int:
-        digest = token_digest(token)
-        found = await self._db.fetchval(
-            Q["insert_operator"], name, role.value, bank, outlet, digest
-        )
+        found = await self._db.fetchval(Q["insert_operator"], name, role.value, bank, outlet)
         if found is None:
             raise ConflictError(f"operator {name} exists", code="operator_exists", name=name)
         return int(found)
 
+    async def insert_token(
+        self, operator: int, token: str, via: str, ttl: timedelta
+    ) -> IssuedToken:
+        row = _required(
+            await self._db.fetchrow(Q["insert_token"], operator, token_digest(token), via, ttl)
+        )
+        return IssuedToken(token, int(row["id"]), row["expires_at"])
+
     async def operator_by_token(self, token: str) -> Operator | None:
+        """The operator behind a live token (None: unknown, revoked or expired)."""
         row = await self._db.fetchrow(Q["operator_by_token"], token_digest(token))
         if row is None:
             return None
-        return Operator(row["id"], row["name"], Role(row["role"]), row["bank"], row["outlet"])
+        return Operator(
+            row["id"], row["name"], Role(row["role"]), row["bank"], row["outlet"],
+            row["token_id"], row["expires_at"],
+        )  # fmt: skip
+
+    async def credentials(self, name: str) -> Credentials | None:
+        row = await self._db.fetchrow(Q["operator_by_name"], name)
+        if row is None:
+            return None
+        op = Operator(row["id"], row["name"], Role(row["role"]), row["bank"], row["outlet"])
+        return Credentials(
+            op, row["password_scrypt"], row["totp_secret"], row["totp_confirmed"],
+            int(row["totp_last_step"]),
+        )  # fmt: skip
+
+    async def revoke_token(self, token_id: int) -> int:
+        """Revoke one token (every server process's cache is told); how many were live."""
+        return int(_required(await self._db.fetchrow(Q["revoke_token"], token_id))["n"])
+
+    async def revoke_tokens_of(self, operator: int) -> int:
+        """Revoke every live token of ``operator``; how many there were."""
+        row = await self._db.fetchrow(Q["revoke_tokens_of_operator"], operator)
+        return int(_required(row)["n"])
+
+    async def set_password(self, operator: int, scrypt: str) -> None:
+        await self._db.execute(Q["set_password"], operator, scrypt)
+
+    async def set_totp(self, operator: int, secret: str | None, confirmed: bool) -> None:
+        await self._db.execute(Q["set_totp"], operator, secret, confirmed)
+
+    async def use_totp_step(self, operator: int, step: int) -> bool:
+        """Record a TOTP step as used; False if it (or a later one) already was (a replay)."""
+        return await self._db.fetchval(Q["use_totp_step"], operator, step) is not None
+
+    async def record_sign_in(self, name: str, address: str, succeeded: bool) -> None:
+        await self._db.execute(Q["insert_sign_in_attempt"], name, address, succeeded)
+
+    async def sign_in_failures(self, name: str, address: str, window: timedelta) -> tuple[int, int]:
+        """Recent failed sign-ins (of this name since its last success, of this address)."""
+        row = _required(await self._db.fetchrow(Q["sign_in_failures"], name, address, window))
+        return int(row["by_name"]), int(row["by_address"])
 
     # --- holders and photos ---------------------------------------------------------------
 
@@ -295,13 +356,64 @@ class Store:
 
     # --- audit and idempotency -------------------------------------------------------------
 
-    async def audit(self, op: Operator, purpose: str, holder: int, action: str) -> None:
+    async def audit(
+        self,
+        op: Operator,
+        purpose: str,
+        holder: int | None,
+        action: str,
+        *,
+        card: int | None = None,
+        detail: str = "",
+    ) -> None:
+        """One audit row (the database chains it to the one before)."""
         await self._db.execute(
-            Q["insert_audit"], op.id, op.bank, op.outlet, purpose, holder, action
+            Q["insert_audit"], op.id, op.bank, op.outlet, purpose, holder, action, card, detail
         )
 
     async def audit_of_holder(self, holder: int) -> list[dict[str, Any]]:
         return [dict(r) for r in await self._db.fetch(Q["audit_of_holder"], holder)]
+
+    async def audit_claimed_cards(self, op: Operator, purpose: str, job_ids: Sequence[int]) -> None:
+        """One read row per card made by the claimed jobs ``job_ids`` (their payload)."""
+        await self._db.execute(
+            Q["audit_claimed_cards"], op.id, op.bank, op.outlet, purpose, list(job_ids)
+        )
+
+    async def audit_batch(self, op: Operator, purpose: str, batch_id: str) -> None:
+        """One read row per card of batch ``batch_id`` (its manifest names every holder)."""
+        await self._db.execute(Q["audit_batch"], op.id, op.bank, op.outlet, purpose, batch_id)
+
+    async def search_audit(self, f: AuditFilter, *, after: int, limit: int) -> list[AuditRow]:
+        """Audit rows with id above ``after`` matching ``f``, oldest first."""
+        rows = await self._db.fetch(
+            Q["search_audit"], after, f.bank, f.holder, f.card, f.operator, f.since, f.until,
+            f.action, limit,
+        )  # fmt: skip
+        return [_audit_row(r) for r in rows]
+
+    async def audit_rows(self, f: AuditFilter, *, batch: int = 1000) -> AsyncIterator[AuditRow]:
+        """Every audit row matching ``f``, oldest first, read ``batch`` rows at a time."""
+        after = 0
+        while True:
+            rows = await self.search_audit(f, after=after, limit=batch)
+            for row in rows:
+                yield row
+            if len(rows) < batch:
+                return
+            after = rows[-1].id
+
+    async def audit_chain(self) -> AsyncIterator[AuditRow]:
+        """Every audit row in chain order, through a cursor (needs a transaction)."""
+        async for r in self.connection.cursor(Q["audit_chain"], prefetch=2000):
+            yield _audit_row(r)
+
+    async def audit_chain_size(self) -> int:
+        return int(await self._db.fetchval(Q["audit_chain_size"]))
+
+    async def audit_chain_head(self) -> tuple[int, bytes]:
+        row = _required(await self._db.fetchrow(Q["audit_chain_head"]))
+        return int(row["last_id"]), bytes(row["last_hash"])
 
     async def lapse_temporary_losses(
         self, reported_before: datetime, action: str, to_status: str, note: str

@@ -1,0 +1,156 @@
+-- 0008: an audit trail that can be trusted; operators' tokens, sign-in and second factor.
+
+ALTER TABLE audit_log ALTER COLUMN id DROP IDENTITY;
+ALTER TABLE audit_log ALTER COLUMN holder DROP NOT NULL;
+ALTER TABLE audit_log ADD COLUMN card bigint;
+ALTER TABLE audit_log ADD COLUMN detail text NOT NULL DEFAULT '';
+ALTER TABLE audit_log ADD COLUMN prev_hash bytea;
+ALTER TABLE audit_log ADD COLUMN hash bytea;
+
+-- The audit trail, append-only and hash-chained (0008). Every row carries the SHA-256 of the
+-- row before it (prev_hash) and its own hash over a canonical text of its fields
+-- (audit_canonical); the insert trigger draws the id and links the row under an advisory
+-- lock held to the end of the transaction, so concurrent writers chain one after another.
+-- audit_chain_head remembers the last row, so rows cut off the end are noticed too.
+-- Rows cannot be updated, deleted or truncated (triggers, for every role); see
+-- docs/audit.md and `sscard audit verify`.
+CREATE SEQUENCE audit_log_seq AS bigint;
+
+CREATE TABLE audit_chain_head (
+    only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    last_id bigint NOT NULL,
+    last_hash bytea NOT NULL CHECK (length(last_hash) = 32)
+);
+
+CREATE INDEX audit_log_operator ON audit_log (operator, id);
+CREATE INDEX audit_log_card ON audit_log (card, id) WHERE card IS NOT NULL;
+CREATE INDEX audit_log_bank ON audit_log (bank, id);
+CREATE INDEX audit_log_at ON audit_log (at);
+
+CREATE FUNCTION audit_field(value text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN value IS NULL THEN '~' ELSE octet_length(value)::text || ':' || value END
+$$;
+
+CREATE FUNCTION audit_canonical(r audit_log) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT concat_ws('|', audit_field(r.id::text), audit_field(encode(r.prev_hash, 'hex')),
+        audit_field(to_char(r.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')),
+        audit_field(r.operator::text), audit_field(r.bank), audit_field(r.outlet),
+        audit_field(r.purpose), audit_field(r.holder::text), audit_field(r.card::text),
+        audit_field(r.action), audit_field(r.detail))
+$$;
+
+CREATE FUNCTION audit_chain() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    prev bytea;
+BEGIN
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'audit rows are written at READ COMMITTED only'
+            USING ERRCODE = 'invalid_transaction_state';
+    END IF;
+    PERFORM pg_advisory_xact_lock(6065001);
+    SELECT hash INTO prev FROM audit_log ORDER BY id DESC LIMIT 1;
+    NEW.id := nextval('audit_log_seq');
+    NEW.prev_hash := coalesce(prev, '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea);
+    NEW.hash := sha256(convert_to(audit_canonical(NEW), 'UTF8'));
+    RETURN NEW;
+END
+$$;
+
+CREATE FUNCTION audit_chain_advance() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE audit_chain_head SET (last_id, last_hash) =
+        (SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1);
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION audit_append_only() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_TABLE_NAME = 'audit_chain_head' AND TG_OP = 'UPDATE' AND NEW.last_id >= OLD.last_id THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION 'the audit trail is append-only (% on %)', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+
+
+-- Chain the rows written before 0008, in id order.
+DO $$
+DECLARE
+    r audit_log;
+    prev bytea := '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea;
+BEGIN
+    FOR r IN SELECT * FROM audit_log ORDER BY id LOOP
+        r.prev_hash := prev;
+        r.hash := sha256(convert_to(audit_canonical(r), 'UTF8'));
+        UPDATE audit_log SET prev_hash = r.prev_hash, hash = r.hash WHERE id = r.id;
+        prev := r.hash;
+    END LOOP;
+END
+$$;
+
+SELECT setval('audit_log_seq', max(id)) FROM audit_log HAVING max(id) IS NOT NULL;
+INSERT INTO audit_chain_head (last_id, last_hash)
+SELECT coalesce(max(id), 0), coalesce((SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1), '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea)
+FROM audit_log;
+
+ALTER TABLE audit_log ALTER COLUMN prev_hash SET NOT NULL;
+ALTER TABLE audit_log ALTER COLUMN hash SET NOT NULL;
+ALTER TABLE audit_log ADD CONSTRAINT audit_log_prev_hash_length CHECK (length(prev_hash) = 32);
+ALTER TABLE audit_log ADD CONSTRAINT audit_log_hash_length CHECK (length(hash) = 32);
+
+CREATE TRIGGER audit_log_chain BEFORE INSERT ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_chain();
+CREATE TRIGGER audit_log_head AFTER INSERT ON audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_chain_advance();
+CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+CREATE TRIGGER audit_chain_head_forward BEFORE UPDATE OR DELETE ON audit_chain_head
+    FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+CREATE TRIGGER audit_chain_head_no_truncate BEFORE TRUNCATE ON audit_chain_head
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+REVOKE UPDATE, DELETE, TRUNCATE ON audit_log, audit_chain_head FROM PUBLIC;
+
+-- Operators' bearer tokens (0008): stored as SHA-256, each with an expiry; a revoked or
+-- expired token is refused. Issued by `sscard operator create|token`, by sign-in or by
+-- rotation. Sign-in checks a password (scrypt) and, where required or enrolled, a TOTP
+-- code; sign_in_attempts limits failures per operator name and per address.
+CREATE TABLE operator_tokens (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    operator bigint NOT NULL REFERENCES operators (id),
+    token_sha256 bytea NOT NULL UNIQUE CHECK (length(token_sha256) = 32),
+    via text NOT NULL CHECK (via IN ('issued', 'sign_in', 'rotation')),
+    issued_at timestamptz NOT NULL DEFAULT now(),
+    expires_at timestamptz NOT NULL,
+    revoked_at timestamptz
+);
+
+CREATE INDEX operator_tokens_live ON operator_tokens (operator) WHERE revoked_at IS NULL;
+
+CREATE TABLE sign_in_attempts (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name text NOT NULL,
+    address text NOT NULL,
+    succeeded boolean NOT NULL,
+    at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE INDEX sign_in_attempts_name ON sign_in_attempts (name, at);
+CREATE INDEX sign_in_attempts_address ON sign_in_attempts (address, at);
+
+INSERT INTO operator_tokens (operator, token_sha256, via, expires_at)
+SELECT id, token_sha256, 'issued', now() + interval '90 days' FROM operators;
+
+ALTER TABLE operators DROP COLUMN token_sha256;
+ALTER TABLE operators ADD COLUMN password_scrypt text;
+ALTER TABLE operators ADD COLUMN totp_secret text;
+ALTER TABLE operators ADD COLUMN totp_confirmed boolean NOT NULL DEFAULT false;
+ALTER TABLE operators ADD COLUMN totp_last_step bigint NOT NULL DEFAULT 0;
