@@ -197,7 +197,7 @@ async def photo(store: Store, queue: Queue, op: Operator, job_id: int) -> tuple[
         found = await tx.photo_of_job(job_id)
         if card is None or found is None:
             raise JobNotFound(f"job {job_id} makes no card", job_id=job_id)
-        await audit(tx, op, Purpose.PRODUCTION, card.holder, AuditAction.READ)
+        await audit(tx, op, Purpose.PRODUCTION, card.holder, AuditAction.READ, card=card.id)
         return found[0], found[1]
 
 

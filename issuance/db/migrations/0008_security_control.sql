@@ -71,11 +71,19 @@ $$;
 CREATE FUNCTION audit_append_only() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_TABLE_NAME = 'audit_chain_head' AND TG_OP = 'UPDATE' AND NEW.last_id >= OLD.last_id THEN
-        RETURN NEW;
-    END IF;
     RAISE EXCEPTION 'the audit trail is append-only (% on %)', TG_OP, TG_TABLE_NAME
         USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+
+CREATE FUNCTION audit_chain_head_forward() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.last_id < OLD.last_id THEN
+        RAISE EXCEPTION 'the audit trail is append-only (the chain head only moves forward)'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
 END
 $$;
 
@@ -113,7 +121,9 @@ CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
     FOR EACH ROW EXECUTE FUNCTION audit_append_only();
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
     FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
-CREATE TRIGGER audit_chain_head_forward BEFORE UPDATE OR DELETE ON audit_chain_head
+CREATE TRIGGER audit_chain_head_forward BEFORE UPDATE ON audit_chain_head
+    FOR EACH ROW EXECUTE FUNCTION audit_chain_head_forward();
+CREATE TRIGGER audit_chain_head_kept BEFORE DELETE ON audit_chain_head
     FOR EACH ROW EXECUTE FUNCTION audit_append_only();
 CREATE TRIGGER audit_chain_head_no_truncate BEFORE TRUNCATE ON audit_chain_head
     FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
