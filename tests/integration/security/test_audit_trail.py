@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import itertools
 import os
 import subprocess
 import sys
@@ -51,7 +52,7 @@ async def test_every_record_carries_the_hash_of_the_one_before(world: World) -> 
     records = (await _rows(world))["records"]
     assert len(records) >= 3
     assert records[0]["prev_hash"] == GENESIS.hex()
-    for before, after in zip(records, records[1:], strict=False):
+    for before, after in itertools.pairwise(records):
         assert after["prev_hash"] == before["hash"]
     report = await audit.verify(world.store)
     assert report.broken is None and report.checked == len(records)
