@@ -57,7 +57,7 @@ async def claim(body: ClaimIn, ctx: CtxDep) -> Response:
     claimed = await agent.claim(
         ctx.store, ctx.queue, ctx.op, worker=body.worker, site=body.site,
         capabilities=body.capabilities, limit=body.limit,
-        wait_seconds=body.wait_seconds, gone=ctx.request.is_disconnected,
+        wait_seconds=body.wait_seconds, gone=ctx.request.is_disconnected, psam=body.psam,
     )  # fmt: skip
     return render(200, views.claimed(claimed))
 

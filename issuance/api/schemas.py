@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from cardqueue import Capability, Reconciliation, Step
 from issuance.domain.card_data import Gender
 from issuance.domain.cards import ReplaceReason
+from issuance.domain.psam import TerminalState
 from issuance.errors import FieldError
 from issuance.services.audit import MAX_PAGE as MAX_AUDIT_PAGE
 from issuance.services.audit import AuditQuery
@@ -129,6 +130,7 @@ class ClaimIn(Strict):
     capabilities: Annotated[list[Capability], Field(min_length=1, max_length=3)]
     limit: Annotated[int, Field(ge=1, le=50)] = 1
     wait_seconds: Annotated[float, Field(ge=0, le=30)] = 20.0
+    psam: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")] | None = None
 
 
 class HeartbeatIn(Strict):
@@ -361,3 +363,28 @@ class AuditQueryIn(Strict):
 class AuditSearchIn(AuditQueryIn):
     after: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
     limit: Annotated[int, Field(ge=1, le=MAX_AUDIT_PAGE)] = 100
+
+
+# --- security terminals and PSAM cards ------------------------------------------------------
+
+Serial = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+
+
+class TerminalIn(Strict):
+    serial: Serial
+    model: Short
+    outlet: Short
+
+
+class TerminalStateIn(Strict):
+    state: TerminalState
+
+
+class PsamIn(Strict):
+    serial: Serial
+    bank: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{2,6}$")]
+
+
+class PsamMoveIn(Strict):
+    terminal: Serial | None = None
+    note: Line = ""

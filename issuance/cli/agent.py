@@ -157,6 +157,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     a.add_argument("--reader", required=True, help="sim[:HOST:PORT] or pcsc:<reader name>")
     a.add_argument("--journal", type=Path, required=True, help="the local SQLite journal")
     a.add_argument("--psam-keys", type=Path, required=True, help="the PSAM's master keys (JSON)")
+    a.add_argument("--psam-serial", default="SIM-PSAM-0001", help="the simulated PSAM's serial")
     a.add_argument("--worker", default=socket.gethostname(), help="this agent's name")
     a.add_argument("--wait", type=float, default=20.0, help="long-poll seconds")
     a.add_argument(
@@ -185,12 +186,12 @@ async def _stations(ns: argparse.Namespace, psam: SimulatedPsam, journal: Journa
 
 async def run_agent(ns: argparse.Namespace, *, stop: asyncio.Event | None = None) -> int:
     token = ns.token_file.read_text().strip()
-    psam = SimulatedPsam(read_keys(ns.psam_keys))
+    psam = SimulatedPsam(read_keys(ns.psam_keys), serial=ns.psam_serial)
     config = AgentConfig(wait_seconds=ns.wait)
     with Journal(ns.journal) as journal:
         desk = pin_desk(ns, psam, journal)
         stations = await _stations(ns, psam, journal)
-        client = AgentClient(ns.api, token, worker=ns.worker, site=ns.site)
+        client = AgentClient(ns.api, token, worker=ns.worker, site=ns.site, psam=psam.serial)
         agent = Agent(
             client, stations, journal, config, desk=desk, events=lambda e: out.print(describe(e))
         )

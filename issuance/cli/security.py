@@ -6,6 +6,9 @@
     sscard audit search [--citizen-id ID] [--card N] [--operator NAME] [--since T] [--until T]
     sscard audit export [filters] [--output FILE]      (CSV; standard output by default)
     sscard audit verify                                (exit 1 naming the first broken record)
+    sscard terminal register SERIAL --model M --outlet O | terminal state SERIAL STATE
+    sscard psam receive SERIAL --bank B | psam ACTION SERIAL [--terminal T] [--note N]
+    sscard psam show SERIAL | psam outlet CODE
 
 These run with the database's own access (the embedded server, or
 ``SSCARD_DATABASE_URL``), so they see every bank's records.
@@ -25,9 +28,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from issuance.cli.common import run
 from issuance.config import Settings
+from issuance.domain.psam import PsamAction, TerminalState
 from issuance.errors import FieldError
 from issuance.runtime import Runtime
-from issuance.services import audit, credentials
+from issuance.services import audit, credentials, psams
 from issuance.store import IssuedToken, Store
 
 out = Console(highlight=False)
@@ -106,6 +110,81 @@ def register(sub: Sub) -> None:
     export.set_defaults(func=_export)
     verify = group.add_parser("verify", help="check the hash chain; names the first bad record")
     verify.set_defaults(func=lambda a: run(_verify()))
+    register_modules(sub)
+
+
+def register_modules(sub: Sub) -> None:
+    terminal = _group(sub, "terminal", "security terminals")
+    reg = terminal.add_parser("register", help="register a terminal at an outlet")
+    reg.add_argument("serial")
+    reg.add_argument("--model", required=True)
+    reg.add_argument("--outlet", required=True)
+    reg.set_defaults(func=lambda a: run(_terminal(a)))
+    state = terminal.add_parser("state", help="in_service, out_of_service or retired")
+    state.add_argument("serial")
+    state.add_argument("state", choices=[t.value for t in TerminalState])
+    state.set_defaults(func=lambda a: run(_terminal(a)))
+
+    psam = _group(sub, "psam", "PSAM cards")
+    receive = psam.add_parser("receive", help="record a PSAM card the bank received")
+    receive.add_argument("serial")
+    receive.add_argument("--bank", required=True)
+    receive.set_defaults(func=lambda a: run(_psam(a)))
+    for action in PsamAction:
+        move = psam.add_parser(action.value, help=f"{action.value} a PSAM card")
+        move.add_argument("serial")
+        move.add_argument("--terminal", help="the terminal (install)")
+        move.add_argument("--note", default="")
+        move.set_defaults(func=lambda a: run(_psam(a)))
+    show = psam.add_parser("show", help="a PSAM card and its moves")
+    show.add_argument("serial")
+    show.set_defaults(func=lambda a: run(_psam(a)))
+    outlet = psam.add_parser("outlet", help="an outlet's terminals and PSAM cards")
+    outlet.add_argument("serial", metavar="CODE")
+    outlet.set_defaults(func=lambda a: run(_psam(a)))
+
+
+async def _terminal(a: argparse.Namespace) -> int:
+    async def act(store: Store, _: Settings) -> int:
+        if a.terminal_command == "register":
+            t = await psams.register_terminal(store, None, a.serial, a.model, a.outlet)
+        else:
+            t = await psams.set_terminal_state(store, None, a.serial, TerminalState(a.state))
+        out.print(f"terminal {t.serial} ({t.model}) at {t.outlet}: {t.state}")
+        return 0
+
+    return await _with_store(act)
+
+
+async def _psam(a: argparse.Namespace) -> int:
+    command = a.psam_command
+
+    async def act(store: Store, _: Settings) -> int:
+        if command == "outlet":
+            found = await psams.of_outlet(store, None, a.serial)
+            for t in found.terminals:
+                out.print(f"terminal {t.serial} ({t.model}): {t.state}")
+            for p in found.psams:
+                out.print(f"PSAM {p.serial} of {p.bank} in {p.terminal}: {p.state}")
+            return 0
+        if command == "show":
+            p, moves = await psams.history(store, None, a.serial)
+            for m in moves:
+                out.print(f"  {m.at:%Y-%m-%d %H:%M:%S} {m.action}: {m.from_state} → {m.to_state}"
+                          f" terminal={m.terminal} by {m.actor} {m.note}")  # fmt: skip
+        elif command == "receive":
+            p = await psams.receive_psam(store, None, a.serial, a.bank)
+        else:
+            p = await psams.move_psam(
+                store, None, a.serial, PsamAction(command), terminal=a.terminal, note=a.note
+            )
+        out.print(
+            f"PSAM {p.serial} of {p.bank}: {p.state}"
+            + (f" in terminal {p.terminal} at {p.outlet}" if p.terminal else "")
+        )
+        return 0
+
+    return await _with_store(act)
 
 
 def _print_token(issued: IssuedToken, name: str) -> None:

@@ -450,3 +450,45 @@ CREATE TABLE batch_cards (
 );
 
 CREATE INDEX batch_cards_batch ON batch_cards (batch, line);
+
+-- Security terminals and PSAM cards (0008): the register of each outlet's security
+-- terminals and of each bank's PSAM cards, with every PSAM move, its date and who made it.
+-- An agent names its PSAM when it claims; see issuance.services.psams.
+CREATE TABLE security_terminals (
+    serial text PRIMARY KEY CHECK (serial ~ '^[A-Za-z0-9_.:-]{1,64}$'),
+    model text NOT NULL CHECK (length(model) BETWEEN 1 AND 64),
+    outlet text NOT NULL REFERENCES outlets (code),
+    state text NOT NULL DEFAULT 'in_service'
+        CHECK (state IN ('in_service', 'out_of_service', 'retired')),
+    registered_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE INDEX security_terminals_outlet ON security_terminals (outlet);
+
+CREATE TABLE psam_cards (
+    serial text PRIMARY KEY CHECK (serial ~ '^[A-Za-z0-9_.:-]{1,64}$'),
+    bank text NOT NULL REFERENCES banks (code),
+    terminal text REFERENCES security_terminals (serial),
+    state text NOT NULL DEFAULT 'received'
+        CHECK (state IN ('received', 'installed', 'suspended', 'revoked', 'destroyed')),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    CHECK (state NOT IN ('installed', 'suspended') OR terminal IS NOT NULL)
+);
+
+CREATE UNIQUE INDEX psam_cards_one_per_terminal ON psam_cards (terminal)
+    WHERE state IN ('installed', 'suspended');
+
+CREATE TABLE psam_events (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    psam text NOT NULL REFERENCES psam_cards (serial),
+    action text NOT NULL,
+    from_state text,
+    to_state text NOT NULL,
+    terminal text,
+    operator bigint REFERENCES operators (id),
+    actor text NOT NULL,
+    note text NOT NULL DEFAULT '',
+    at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE INDEX psam_events_psam ON psam_events (psam, id);

@@ -26,6 +26,7 @@ from cardqueue import Capability, Job, JobState, Queue, Reconciliation, Step
 from issuance.domain.cards import Action, CardStatus
 from issuance.domain.roles import Operation, Role
 from issuance.errors import Forbidden, JobNotFound, NotFound
+from issuance.services import psams
 from issuance.services.common import AuditAction, Purpose, audit, check, transition
 from issuance.services.ordering import MOBILE_SUFFIX, central_site
 from issuance.store import CardRecord, Operator, PrinterRecord, Store
@@ -71,18 +72,22 @@ async def claim(
     limit: int = 1,
     wait_seconds: float = 20.0,
     gone: Callable[[], Awaitable[bool]] | None = None,
+    psam: str | None = None,
 ) -> Claimed:
     """Long-poll: claim up to ``limit`` jobs, waiting up to ``wait_seconds`` (cap 30) for work.
 
     ``gone`` tells whether the caller has hung up: then the wait ends with no
     claim, so no job is leased to an agent that will never hear of it. The card
     data the claimed payloads carry is a read of personal data: one audit row per card.
+    Before each attempt the station's PSAM is checked (:func:`issuance.services.psams.
+    check_station`), so a PSAM revoked during the wait stops the claim at once.
     """
     _check_site(op, site)
     deadline = time.monotonic() + max(0.0, min(wait_seconds, MAX_WAIT_SECONDS))
     while True:
         if gone is not None and await gone():
             return Claimed((), LEASE_SECONDS)
+        await psams.check_station(store, op, op.outlet, psam, capabilities)
         jobs = await queue.claim(worker, site, capabilities, limit, LEASE_SECONDS)
         if jobs:
             await store.audit_claimed_cards(op, Purpose.PRODUCTION.value, [j.id for j in jobs])

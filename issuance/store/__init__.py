@@ -11,7 +11,10 @@ from issuance.store.records import (
     Operator,
     OutletRecord,
     PrinterRecord,
+    PsamMove,
+    PsamRecord,
     StoredResponse,
+    TerminalRecord,
 )
 from issuance.store.store import Store
 
@@ -26,6 +29,9 @@ __all__ = [
     "Operator",
     "OutletRecord",
     "PrinterRecord",
+    "PsamMove",
+    "PsamRecord",
     "Store",
     "StoredResponse",
+    "TerminalRecord",
 ]

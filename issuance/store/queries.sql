@@ -483,3 +483,56 @@ changed AS (
 INSERT INTO card_events (card, action, from_status, to_status, operator, outlet, at, reason, note)
 SELECT id, $2, 'lost_temporary', $3, NULL, NULL, now(), NULL, $4 FROM changed
 RETURNING card;
+
+-- name: insert_terminal
+INSERT INTO security_terminals (serial, model, outlet) VALUES ($1, $2, $3)
+ON CONFLICT (serial) DO NOTHING
+RETURNING serial;
+
+-- name: get_terminal
+SELECT serial, model, outlet, state, registered_at FROM security_terminals WHERE serial = $1;
+
+-- name: set_terminal_state
+UPDATE security_terminals SET state = $2 WHERE serial = $1 RETURNING serial;
+
+-- name: terminals_of_outlet
+SELECT serial, model, outlet, state, registered_at FROM security_terminals
+WHERE outlet = $1 ORDER BY serial;
+
+-- name: insert_psam
+INSERT INTO psam_cards (serial, bank) VALUES ($1, $2)
+ON CONFLICT (serial) DO NOTHING
+RETURNING serial;
+
+-- name: get_psam
+SELECT p.serial, p.bank, p.terminal, p.state, p.updated_at, t.outlet, t.state AS terminal_state
+FROM psam_cards p LEFT JOIN security_terminals t ON t.serial = p.terminal
+WHERE p.serial = $1;
+
+-- name: get_psam_locked
+SELECT p.serial, p.bank, p.terminal, p.state, p.updated_at, t.outlet, t.state AS terminal_state
+FROM psam_cards p LEFT JOIN security_terminals t ON t.serial = p.terminal
+WHERE p.serial = $1
+FOR UPDATE OF p;
+
+-- name: psams_of_outlet
+SELECT p.serial, p.bank, p.terminal, p.state, p.updated_at, t.outlet, t.state AS terminal_state
+FROM psam_cards p JOIN security_terminals t ON t.serial = p.terminal
+WHERE t.outlet = $1 ORDER BY p.serial;
+
+-- name: move_psam
+-- Move PSAM $1 to state $2 in terminal $3 and record the move (action $4 from $5, by
+-- operator $6 / actor $7, note $8).
+WITH moved AS (
+    UPDATE psam_cards SET state = $2, terminal = $3, updated_at = now() WHERE serial = $1
+    RETURNING serial
+)
+INSERT INTO psam_events (psam, action, from_state, to_state, terminal, operator, actor, note)
+SELECT serial, $4, $5, $2, $3, $6, $7, $8 FROM moved;
+
+-- name: psam_events
+SELECT action, from_state, to_state, terminal, operator, actor, note, at
+FROM psam_events WHERE psam = $1 ORDER BY id;
+
+-- name: outlet_has_terminal
+SELECT EXISTS (SELECT 1 FROM security_terminals WHERE outlet = $1);

@@ -221,3 +221,39 @@ class BatchEntryRecord:
     job_state: str | None  # queued, running, in_doubt, dead; None once finished
     outcome: str | None  # succeeded or cancelled once finished
     spoiled: bool
+
+
+@dataclass(frozen=True)
+class TerminalRecord:
+    serial: str
+    model: str
+    outlet: str
+    state: str
+    registered_at: datetime
+
+
+@dataclass(frozen=True)
+class PsamRecord:
+    """A PSAM card, with the outlet and state of the terminal it sits in (if any)."""
+
+    serial: str
+    bank: str
+    terminal: str | None
+    state: str
+    updated_at: datetime
+    outlet: str | None
+    terminal_state: str | None
+
+
+@dataclass(frozen=True)
+class PsamMove:
+    """One move of a PSAM card: what, from which state to which, where, by whom, when."""
+
+    action: str
+    from_state: str | None
+    to_state: str
+    terminal: str | None
+    operator: int | None
+    actor: str
+    note: str
+    at: datetime | None = None

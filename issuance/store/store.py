@@ -45,7 +45,10 @@ from issuance.store.records import (
     Operator,
     OutletRecord,
     PrinterRecord,
+    PsamMove,
+    PsamRecord,
     StoredResponse,
+    TerminalRecord,
 )
 
 Q = load_queries("issuance.store")
@@ -629,3 +632,50 @@ class Store:
         """Record why a card of the batch failed for good; False if it is not in the batch."""
         row = await self._db.fetchval(Q["fail_batch_card"], batch_id, card_id, reason, op)
         return row is not None
+
+    # --- security terminals and PSAM cards ---------------------------------------------------
+
+    async def insert_terminal(self, serial: str, model: str, outlet: str) -> None:
+        if await self._db.fetchval(Q["insert_terminal"], serial, model, outlet) is None:
+            raise ConflictError(f"terminal {serial} exists", code="terminal_exists")
+
+    async def terminal(self, serial: str) -> TerminalRecord | None:
+        row = await self._db.fetchrow(Q["get_terminal"], serial)
+        return None if row is None else TerminalRecord(**dict(row))
+
+    async def set_terminal_state(self, serial: str, state: str) -> bool:
+        return await self._db.fetchval(Q["set_terminal_state"], serial, state) is not None
+
+    async def terminals_of_outlet(self, outlet: str) -> list[TerminalRecord]:
+        rows = await self._db.fetch(Q["terminals_of_outlet"], outlet)
+        return [TerminalRecord(**dict(r)) for r in rows]
+
+    async def insert_psam(self, serial: str, bank: str, move: PsamMove) -> None:
+        """A PSAM received by ``bank``, with its first recorded move."""
+        if await self._db.fetchval(Q["insert_psam"], serial, bank) is None:
+            raise ConflictError(f"PSAM {serial} exists", code="psam_exists")
+        await self.move_psam(serial, None, move)
+
+    async def psam(self, serial: str, *, lock: bool = False) -> PsamRecord | None:
+        row = await self._db.fetchrow(Q["get_psam_locked" if lock else "get_psam"], serial)
+        return None if row is None else PsamRecord(**dict(row))
+
+    async def psams_of_outlet(self, outlet: str) -> list[PsamRecord]:
+        return [PsamRecord(**dict(r)) for r in await self._db.fetch(Q["psams_of_outlet"], outlet)]
+
+    async def move_psam(self, serial: str, terminal: str | None, m: PsamMove) -> None:
+        try:
+            await self._db.execute(
+                Q["move_psam"], serial, m.to_state, terminal, m.action, m.from_state, m.operator,
+                m.actor, m.note,
+            )  # fmt: skip
+        except asyncpg.UniqueViolationError as exc:
+            raise ConflictError(
+                f"terminal {terminal} holds another PSAM", code="terminal_occupied"
+            ) from exc
+
+    async def psam_events(self, serial: str) -> list[PsamMove]:
+        return [PsamMove(**dict(r)) for r in await self._db.fetch(Q["psam_events"], serial)]
+
+    async def outlet_has_terminal(self, outlet: str) -> bool:
+        return bool(await self._db.fetchval(Q["outlet_has_terminal"], outlet))
