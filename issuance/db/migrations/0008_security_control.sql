@@ -59,8 +59,9 @@ BEGIN
 END
 $$;
 
+-- SECURITY DEFINER: the service's role moves the head without holding UPDATE on it.
 CREATE FUNCTION audit_chain_advance() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
     UPDATE audit_chain_head SET (last_id, last_hash) =
         (SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1);
