@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from fastapi import FastAPI
 from fastapi.responses import ORJSONResponse, Response
 
-from issuance.api import agent, counter, psams, security
+from issuance.api import agent, counter, psams, security, stock
 from issuance.api import batches as batch_routes
 from issuance.api.deps import CtxDep
 from issuance.api.idempotency import render
@@ -119,4 +119,5 @@ def create_app(rt: Runtime, *, own_runtime: bool = False) -> FastAPI:
     app.include_router(batch_routes.router)
     app.include_router(security.router)
     app.include_router(psams.router)
+    app.include_router(stock.router)
     return app

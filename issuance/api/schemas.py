@@ -23,6 +23,7 @@ from issuance.services.audit import MAX_PAGE as MAX_AUDIT_PAGE
 from issuance.services.audit import AuditQuery
 from issuance.services.cards import Application, LossKind
 from issuance.services.ordering import PHOTO_FIELD, HolderInput
+from issuance.services.stock import RequestKind
 
 NO_NUL = r"^[^\x00]*$"
 
@@ -388,3 +389,20 @@ class PsamIn(Strict):
 class PsamMoveIn(Strict):
     terminal: Serial | None = None
     note: Line = ""
+
+
+# --- blank card bodies ----------------------------------------------------------------------
+
+
+class StockRequestIn(Strict):
+    kind: RequestKind
+    outlet: Short
+    to_outlet: Short | None = None
+    lot: Serial
+    quantity: Annotated[int, Field(ge=1, le=100_000)]
+    note: Line = ""
+
+
+class ReconcileStockIn(Strict):
+    day: date
+    counted: Annotated[int, Field(ge=0, le=10_000_000)]

@@ -493,3 +493,65 @@ CREATE TABLE psam_events (
 );
 
 CREATE INDEX psam_events_psam ON psam_events (psam, id);
+
+-- Blank card bodies (0008). A receipt of a numbered lot at an outlet, a transfer between two
+-- outlets of a bank and the destruction of bodies are requests one operator makes and a
+-- second, different one confirms (stock_requests); confirming writes the moves. The agent's
+-- own reports add a move per body: fed (its FED heartbeat), printed (the job completed),
+-- spoiled (a failure that spoiled the body). stock_reconciliations keeps each outlet's day.
+CREATE TABLE stock_requests (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind text NOT NULL CHECK (kind IN ('receipt', 'transfer', 'destruction')),
+    bank text NOT NULL REFERENCES banks (code),
+    outlet text NOT NULL REFERENCES outlets (code),
+    to_outlet text REFERENCES outlets (code),
+    lot text NOT NULL CHECK (lot ~ '^[A-Za-z0-9_.:-]{1,64}$'),
+    quantity integer NOT NULL CHECK (quantity BETWEEN 1 AND 100000),
+    note text NOT NULL DEFAULT '',
+    state text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'confirmed', 'cancelled')),
+    requested_by bigint NOT NULL REFERENCES operators (id),
+    requested_at timestamptz NOT NULL DEFAULT now(),
+    decided_by bigint REFERENCES operators (id),
+    decided_at timestamptz,
+    CHECK ((kind = 'transfer') = (to_outlet IS NOT NULL)),
+    CHECK (to_outlet IS DISTINCT FROM outlet),
+    CONSTRAINT stock_requests_dual_control
+        CHECK (state <> 'confirmed' OR decided_by IS DISTINCT FROM requested_by)
+);
+
+CREATE UNIQUE INDEX stock_requests_lot_once ON stock_requests (bank, lot)
+    WHERE kind = 'receipt' AND state <> 'cancelled';
+CREATE INDEX stock_requests_pending ON stock_requests (bank, id) WHERE state = 'pending';
+
+CREATE TABLE stock_moves (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    outlet text NOT NULL REFERENCES outlets (code),
+    kind text NOT NULL CHECK (kind IN ('received', 'transferred_in', 'transferred_out',
+        'destroyed', 'fed', 'printed', 'spoiled')),
+    quantity integer NOT NULL CHECK (quantity > 0),
+    request bigint REFERENCES stock_requests (id),
+    job_id bigint,
+    attempt integer,
+    at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE INDEX stock_moves_outlet ON stock_moves (outlet, at);
+CREATE UNIQUE INDEX stock_moves_job_once ON stock_moves (job_id, kind, attempt)
+    WHERE job_id IS NOT NULL;
+
+CREATE TABLE stock_reconciliations (
+    outlet text NOT NULL REFERENCES outlets (code),
+    day date NOT NULL,
+    opening integer NOT NULL,
+    received integer NOT NULL,
+    issued integer NOT NULL,
+    spoiled integer NOT NULL,
+    destroyed integer NOT NULL,
+    expected integer NOT NULL,
+    counted integer NOT NULL CHECK (counted >= 0),
+    fed integer NOT NULL,
+    exceptions jsonb NOT NULL,
+    reconciled_by bigint NOT NULL REFERENCES operators (id),
+    at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (outlet, day)
+);

@@ -126,8 +126,10 @@ async def heartbeat(
 ) -> None:
     """Extend the lease and record the physical step (LeaseLost: 409 ``lease_lost``)."""
     async with store.transaction() as tx:
-        await _scoped_job(tx, queue, op, job_id)
+        card, _ = await _scoped_job(tx, queue, op, job_id)
     await queue.heartbeat(worker, [job_id], step, LEASE_SECONDS)
+    if step is Step.FED and card is not None:
+        await store.record_job_body(job_id, "fed")  # a blank body left the outlet's stock
 
 
 async def _card_made(tx: Store, op: Operator, card: CardRecord | None) -> None:
@@ -149,6 +151,8 @@ async def complete(
         card, _ = await _scoped_job(tx, queue, op, job_id)
         await queue.complete(worker, [job_id], [result], conn=tx.connection)
         await _card_made(tx, op, card)
+        if card is not None:
+            await tx.record_job_body(job_id, "printed")
 
 
 @dataclass(frozen=True)
@@ -170,6 +174,7 @@ async def fail(store: Store, queue: Queue, op: Operator, job_id: int, f: Failure
         if f.spoiled_card:
             card_id = None if card is None else card.id
             await tx.insert_spoiled(job_id, card_id, f.printer, f.error)
+            await tx.record_job_body(job_id, "spoiled")
         return state
 
 
@@ -193,6 +198,8 @@ async def reconcile(
         await queue.resolve_in_doubt(job_id, outcome, note, result, conn=tx.connection)
         if outcome is Reconciliation.MADE:
             await _card_made(tx, op, card)
+            if card is not None:
+                await tx.record_job_body(job_id, "printed")
 
 
 async def photo(store: Store, queue: Queue, op: Operator, job_id: int) -> tuple[bytes, str]:

@@ -13,6 +13,8 @@ from issuance.store.records import (
     PrinterRecord,
     PsamMove,
     PsamRecord,
+    ReconciliationRecord,
+    StockRequestRecord,
     StoredResponse,
     TerminalRecord,
 )
@@ -31,6 +33,8 @@ __all__ = [
     "PrinterRecord",
     "PsamMove",
     "PsamRecord",
+    "ReconciliationRecord",
+    "StockRequestRecord",
     "Store",
     "StoredResponse",
     "TerminalRecord",

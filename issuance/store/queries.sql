@@ -536,3 +536,74 @@ FROM psam_events WHERE psam = $1 ORDER BY id;
 
 -- name: outlet_has_terminal
 SELECT EXISTS (SELECT 1 FROM security_terminals WHERE outlet = $1);
+
+-- name: insert_stock_request
+INSERT INTO stock_requests (kind, bank, outlet, to_outlet, lot, quantity, note, requested_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+RETURNING id;
+
+-- name: get_stock_request
+SELECT r.id, r.kind, r.bank, r.outlet, r.to_outlet, r.lot, r.quantity, r.note, r.state,
+       r.requested_by, a.name AS requested_by_name, r.requested_at, r.decided_by,
+       d.name AS decided_by_name, r.decided_at
+FROM stock_requests r JOIN operators a ON a.id = r.requested_by
+LEFT JOIN operators d ON d.id = r.decided_by
+WHERE r.id = $1;
+
+-- name: lock_stock_request
+SELECT id FROM stock_requests WHERE id = $1 FOR UPDATE;
+
+-- name: decide_stock_request
+UPDATE stock_requests SET state = $2, decided_by = $3, decided_at = now()
+WHERE id = $1 AND state = 'pending'
+RETURNING id;
+
+-- name: pending_stock_requests
+SELECT r.id, r.kind, r.bank, r.outlet, r.to_outlet, r.lot, r.quantity, r.note, r.state,
+       r.requested_by, a.name AS requested_by_name, r.requested_at, r.decided_by,
+       NULL::text AS decided_by_name, r.decided_at
+FROM stock_requests r JOIN operators a ON a.id = r.requested_by
+WHERE r.state = 'pending' AND (r.outlet = $1 OR r.to_outlet = $1)
+ORDER BY r.id;
+
+-- name: insert_stock_move
+INSERT INTO stock_moves (outlet, kind, quantity, request) VALUES ($1, $2, $3, $4);
+
+-- name: lock_outlet_stock
+-- Serialise the stock changes of outlet $1 (transfers and destructions check its balance).
+SELECT pg_advisory_xact_lock(6065002, hashtext($1));
+
+-- name: stock_balance
+-- Blank bodies at outlet $1 before $2 (NULL: now).
+SELECT coalesce(sum(CASE WHEN kind IN ('received', 'transferred_in') THEN quantity
+                         WHEN kind = 'fed' THEN 0 ELSE -quantity END), 0) AS balance
+FROM stock_moves WHERE outlet = $1 AND ($2::timestamptz IS NULL OR at < $2);
+
+-- name: stock_day
+-- The moves of outlet $1 from $2 to $3, by kind.
+SELECT kind, sum(quantity) AS n FROM stock_moves
+WHERE outlet = $1 AND at >= $2 AND at < $3 GROUP BY kind;
+
+-- name: record_job_body
+-- A body of card job $1 was $2 (fed, printed, spoiled) at the outlet its site names; once
+-- per attempt. Nothing for the bank's central line (not an outlet).
+INSERT INTO stock_moves (outlet, kind, quantity, job_id, attempt)
+SELECT o.code, $2, 1, $1, coalesce(j.attempts, h.attempts)
+FROM (SELECT $1::bigint AS id) wanted
+LEFT JOIN card_jobs j ON j.id = wanted.id
+LEFT JOIN card_jobs_history h ON h.id = wanted.id
+JOIN outlets o ON o.code = split_part(coalesce(j.site, h.site), ':', 1)
+WHERE coalesce(j.kind, h.kind) = 'card'
+ON CONFLICT (job_id, kind, attempt) WHERE job_id IS NOT NULL DO NOTHING;
+
+-- name: insert_reconciliation
+INSERT INTO stock_reconciliations (outlet, day, opening, received, issued, spoiled, destroyed,
+    expected, counted, fed, exceptions, reconciled_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12)
+ON CONFLICT (outlet, day) DO NOTHING
+RETURNING outlet;
+
+-- name: reconciliations
+SELECT outlet, day, opening, received, issued, spoiled, destroyed, expected, counted, fed,
+       exceptions, reconciled_by, at
+FROM stock_reconciliations WHERE outlet = $1 ORDER BY day DESC LIMIT $2;

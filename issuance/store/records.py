@@ -257,3 +257,43 @@ class PsamMove:
     actor: str
     note: str
     at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StockRequestRecord:
+    """A stock change one operator asked for, waiting for (or given) a second one's decision."""
+
+    id: int
+    kind: str
+    bank: str
+    outlet: str
+    to_outlet: str | None
+    lot: str
+    quantity: int
+    note: str
+    state: str
+    requested_by: int
+    requested_by_name: str
+    requested_at: datetime
+    decided_by: int | None
+    decided_by_name: str | None
+    decided_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ReconciliationRecord:
+    """One outlet's day: opening + received - issued - spoiled - destroyed = expected."""
+
+    outlet: str
+    day: date
+    opening: int
+    received: int
+    issued: int
+    spoiled: int
+    destroyed: int
+    expected: int
+    counted: int
+    fed: int
+    exceptions: list[dict[str, Any]]
+    reconciled_by: int
+    at: datetime | None = None

@@ -47,6 +47,8 @@ from issuance.store.records import (
     PrinterRecord,
     PsamMove,
     PsamRecord,
+    ReconciliationRecord,
+    StockRequestRecord,
     StoredResponse,
     TerminalRecord,
 )
@@ -679,3 +681,68 @@ class Store:
 
     async def outlet_has_terminal(self, outlet: str) -> bool:
         return bool(await self._db.fetchval(Q["outlet_has_terminal"], outlet))
+
+    # --- blank card bodies -----------------------------------------------------------------
+
+    async def insert_stock_request(
+        self, *, kind: str, bank: str, outlet: str, to_outlet: str | None, lot: str,
+        quantity: int, note: str, operator: int,
+    ) -> int:  # fmt: skip
+        try:
+            found = await self._db.fetchval(
+                Q["insert_stock_request"], kind, bank, outlet, to_outlet, lot, quantity, note,
+                operator,
+            )  # fmt: skip
+        except asyncpg.UniqueViolationError as exc:
+            raise ConflictError(f"lot {lot} was received already", code="lot_received") from exc
+        return int(found)
+
+    async def stock_request(
+        self, request_id: int, *, lock: bool = False
+    ) -> StockRequestRecord | None:
+        if lock and await self._db.fetchval(Q["lock_stock_request"], request_id) is None:
+            return None
+        row = await self._db.fetchrow(Q["get_stock_request"], request_id)
+        return None if row is None else StockRequestRecord(**dict(row))
+
+    async def decide_stock_request(self, request_id: int, state: str, operator: int) -> bool:
+        found = await self._db.fetchval(Q["decide_stock_request"], request_id, state, operator)
+        return found is not None
+
+    async def pending_stock_requests(self, outlet: str) -> list[StockRequestRecord]:
+        rows = await self._db.fetch(Q["pending_stock_requests"], outlet)
+        return [StockRequestRecord(**dict(r)) for r in rows]
+
+    async def insert_stock_move(
+        self, outlet: str, kind: str, quantity: int, request: int | None
+    ) -> None:
+        await self._db.execute(Q["insert_stock_move"], outlet, kind, quantity, request)
+
+    async def lock_outlet_stock(self, outlet: str) -> None:
+        await self._db.execute(Q["lock_outlet_stock"], outlet)
+
+    async def stock_balance(self, outlet: str, before: datetime | None = None) -> int:
+        return int(await self._db.fetchval(Q["stock_balance"], outlet, before))
+
+    async def stock_day(self, outlet: str, start: datetime, end: datetime) -> dict[str, int]:
+        rows = await self._db.fetch(Q["stock_day"], outlet, start, end)
+        return {r["kind"]: int(r["n"]) for r in rows}
+
+    async def record_job_body(self, job_id: int, kind: str) -> None:
+        """A body of a card job was fed, printed or spoiled (once per attempt)."""
+        await self._db.execute(Q["record_job_body"], job_id, kind)
+
+    async def insert_reconciliation(self, r: ReconciliationRecord) -> bool:
+        found = await self._db.fetchval(
+            Q["insert_reconciliation"], r.outlet, r.day, r.opening, r.received, r.issued,
+            r.spoiled, r.destroyed, r.expected, r.counted, r.fed,
+            orjson.dumps(r.exceptions).decode(), r.reconciled_by,
+        )  # fmt: skip
+        return found is not None
+
+    async def reconciliations(self, outlet: str, limit: int = 31) -> list[ReconciliationRecord]:
+        rows = await self._db.fetch(Q["reconciliations"], outlet, limit)
+        return [
+            ReconciliationRecord(**{**dict(r), "exceptions": orjson.loads(r["exceptions"])})
+            for r in rows
+        ]
