@@ -31,6 +31,7 @@ GROUPS: tuple[tuple[str, str], ...] = (
     ("agent", "register"),
     ("agent", "register_demo"),
     ("batch", "register"),
+    ("stock", "register"),
 )
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -164,3 +169,30 @@ async def test_a_body_fed_but_never_reported_is_an_exception(world: World) -> No
     assert r.json()["exceptions"] == [
         {"kind": "unaccounted_feeds", "fed": 1, "printed": 0, "spoiled": 0, "difference": 1}
     ]
+
+
+def _cli(api: str, token: str, tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SSCARD_API": api, "SSCARD_TOKEN": token, "SSCARD_DATA_DIR": str(tmp)}
+    return subprocess.run([sys.executable, "-m", "issuance.cli", "stock", *args], env=env,
+                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+
+
+async def test_the_cli_asks_and_a_second_operator_confirms(
+    world: World, served: str, tmp_path: Path
+) -> None:
+    await _second_supervisor(world)
+    first, second = world.tokens["supervisor_a"], world.tokens["supervisor_a1b"]
+    args = ("request", "receipt", "--outlet", "A1", "--lot", "L-CLI", "--quantity", "20")
+    asked = await asyncio.to_thread(_cli, served, first, tmp_path, *args)
+    assert asked.returncode == 0, asked.stderr
+    request_id = asked.stdout.split()[1].rstrip(":")
+    same = await asyncio.to_thread(_cli, served, first, tmp_path, "confirm", request_id)
+    assert same.returncode == 1 and "same_operator" in same.stderr
+    ok = await asyncio.to_thread(_cli, served, second, tmp_path, "confirm", request_id)
+    assert ok.returncode == 0 and "confirmed by supervisor_a1b" in " ".join(ok.stdout.split())
+    shown = await asyncio.to_thread(_cli, served, first, tmp_path, "show", "A1")
+    assert "20 blank bodies" in " ".join(shown.stdout.split())
+    today = datetime.now(UTC).astimezone(BEIJING).date().isoformat()
+    short = await asyncio.to_thread(_cli, served, first, tmp_path, "reconcile", "A1", "--day",
+                                    today, "--counted", "19")  # fmt: skip
+    assert short.returncode == 1 and "count_difference" in short.stdout
