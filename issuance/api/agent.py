@@ -51,7 +51,10 @@ Name = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:
 Site = Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[^\x00]+$")]
 
 
-@router.post("/agent/claim", response_model=ClaimOut, tags=AGENT)
+@router.post(
+    "/agent/claim", response_model=ClaimOut, tags=AGENT,
+    responses={403: {"description": "psam_refused (with a reason) or wrong_site"}},
+)  # fmt: skip
 async def claim(body: ClaimIn, ctx: CtxDep) -> Response:
     """Claim up to ``limit`` jobs of ``site``, waiting up to ``wait_seconds`` for work."""
     claimed = await agent.claim(

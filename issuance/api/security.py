@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
@@ -50,7 +50,17 @@ def _cache(request: Request) -> OperatorCache:
     return cache
 
 
-@router.post("/sessions", response_model=TokenOut, status_code=201, tags=OPERATORS)
+SIGN_IN_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "bad_credentials, totp_required or bad_totp"},
+    403: {"description": "totp_not_enrolled: the role needs a second factor"},
+    429: {"description": "too_many_attempts for this operator or address"},
+}
+
+
+@router.post(
+    "/sessions", response_model=TokenOut, status_code=201, tags=OPERATORS,
+    responses=SIGN_IN_ERRORS,
+)  # fmt: skip
 async def sign_in(body: SignInIn, request: Request) -> Response:
     """Sign in: a bearer token that expires (see ``SSCARD_TOKEN_TTL_HOURS``)."""
     rt = await runtime(request)
