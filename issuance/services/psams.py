@@ -13,8 +13,8 @@ an outlet is refused (403 ``psam_refused`` with a ``reason``) unless that PSAM
 is installed, belongs to the outlet's bank and sits in a terminal in service
 at that outlet. The check runs before every claim attempt of a long poll, so
 revoking or suspending a PSAM stops its outlet at once. An outlet with no
-terminal in the register yet is not checked when the agent names no PSAM
-(outlets that predate the register); registering a terminal turns the check on.
+terminal in the register yet is not checked (outlets that predate the
+register); registering its first terminal turns the check on.
 """
 
 from __future__ import annotations
@@ -195,10 +195,10 @@ async def check_station(
     """Refuse a claim for chip work at an outlet whose named PSAM may not work there."""
     if site_outlet is None or not CHIP_WORK.intersection(capabilities):
         return
+    if not await store.outlet_has_terminal(site_outlet):
+        return  # an outlet not in the register yet (see the module's docstring)
     if psam is None:
-        if await store.outlet_has_terminal(site_outlet):
-            raise _refused("psam_missing", "this outlet works with a PSAM: name it", None)
-        return
+        raise _refused("psam_missing", "this outlet works with a PSAM: name it", None)
     found = await store.psam(psam)
     if found is None or found.bank != op.bank:
         raise _refused("psam_unknown", f"PSAM {psam} is not in this bank's register", psam)
