@@ -21,7 +21,7 @@ from pathlib import Path
 
 from issuance.domain.credentials import CredentialPolicy
 from issuance.domain.roles import Role
-from issuance.errors import FieldError
+from sscard_core.errors import FieldError
 
 
 def _number(env: dict[str, str], name: str, default: float) -> float:

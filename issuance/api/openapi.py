@@ -1,6 +1,6 @@
 """The OpenAPI document, completed with what the lean request context reads by hand:
 the bearer scheme on every operation but ``/health``, and the ``Idempotency-Key``
-header on every write."""
+header on every write that honours it."""
 
 from __future__ import annotations
 
@@ -11,6 +11,33 @@ from fastapi.openapi.utils import get_openapi
 
 WRITES = {"post", "put", "patch", "delete"}
 PUBLIC = {"/health", "/v1/sessions"}
+# Writes that take no Idempotency-Key: repeating them is harmless (a heartbeat, a
+# printer's state or its clearing, a lookup) or must not replay an old answer (a claim).
+KEYLESS_WRITES = frozenset(
+    {
+        ("post", "/v1/agent/claim"),
+        ("post", "/v1/agent/jobs/{job_id}/heartbeat"),
+        ("put", "/v1/agent/printers/{name}"),
+        ("post", "/v1/outlets/{code}/printers/{name}/clear"),
+        ("post", "/v1/holders/lookup"),
+        # credentials: an answer holding a token or a secret is never kept for a replay
+        ("delete", "/v1/sessions/current"),
+        ("post", "/v1/operators/me/token/rotate"),
+        ("post", "/v1/operators/{name}/tokens/revoke"),
+        ("post", "/v1/operators/me/password"),
+        ("post", "/v1/operators/me/totp"),
+        ("post", "/v1/operators/me/totp/confirm"),
+        # registers and stock: a repeat is refused with 409 (exists, already decided, moved)
+        ("post", "/v1/terminals"),
+        ("post", "/v1/terminals/{serial}/state"),
+        ("post", "/v1/psams"),
+        ("post", "/v1/psams/{serial}/{action}"),
+        ("post", "/v1/stock/requests"),
+        ("post", "/v1/stock/requests/{request_id}/confirm"),
+        ("post", "/v1/stock/requests/{request_id}/cancel"),
+        ("post", "/v1/outlets/{code}/stock/reconciliations"),
+    }
+)
 IDEMPOTENCY_PARAMETER = {
     "name": "Idempotency-Key",
     "in": "header",
@@ -44,5 +71,5 @@ def _complete(path: str, method: str, operation: dict[str, Any]) -> None:
         return
     operation["security"] = [{"HTTPBearer": []}]
     operation.setdefault("responses", {}).setdefault("401", {"description": "no or unknown token"})
-    if method in WRITES:
+    if method in WRITES and (method, path) not in KEYLESS_WRITES:
         operation.setdefault("parameters", []).append(dict(IDEMPOTENCY_PARAMETER))

@@ -29,10 +29,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from issuance.cli.common import run
 from issuance.config import Settings
 from issuance.domain.psam import PsamAction, TerminalState
-from issuance.errors import FieldError
 from issuance.runtime import Runtime
 from issuance.services import audit, credentials, psams
 from issuance.store import IssuedToken, Store
+from sscard_core.errors import FieldError
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)

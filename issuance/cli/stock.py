@@ -19,8 +19,8 @@ import httpx
 from rich.console import Console
 
 from issuance.cli.batch import _call, _client, _connection, _refused
-from issuance.errors import FieldError
 from issuance.services.stock import RequestKind
+from sscard_core.errors import FieldError
 
 out = Console(highlight=False)
 Sub: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"

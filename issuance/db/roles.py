@@ -14,7 +14,7 @@ import re
 
 import asyncpg
 
-from issuance.errors import FieldError, NotFound
+from sscard_core.errors import FieldError, NotFound
 
 ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 APPEND_ONLY = ("audit_log", "audit_chain_head")

@@ -20,9 +20,9 @@ from issuance.domain.audit_chain import ChainReport, first_break
 from issuance.domain.identity import CitizenId
 from issuance.domain.numbers import validate_card_number
 from issuance.domain.roles import ALL_BANKS, Operation
-from issuance.errors import FieldError
 from issuance.services.common import check
 from issuance.store import AuditFilter, AuditRow, Operator, Store
+from sscard_core.errors import FieldError
 
 MAX_PAGE = 500
 CSV_COLUMNS = (

@@ -29,9 +29,9 @@ from issuance.domain.credentials import (
     totp_uri,
 )
 from issuance.domain.roles import Operation, Role
-from issuance.errors import AuthError, FieldError, Forbidden, NotFound, TooManyAttempts
 from issuance.services.common import AuditAction, Purpose, audit, check
 from issuance.store import Credentials, IssuedToken, Operator, Store
+from sscard_core.errors import AuthError, FieldError, Forbidden, NotFound, TooManyAttempts
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cardqueue import Capability
 from issuance.domain.psam import (
     IN_TERMINAL,
     PsamAction,
@@ -31,9 +30,10 @@ from issuance.domain.psam import (
     next_state,
 )
 from issuance.domain.roles import ALL_BANKS, Operation, Role
-from issuance.errors import ConflictError, FieldError, Forbidden, NotFound
 from issuance.services.common import check
 from issuance.store import Operator, PsamMove, PsamRecord, Store, TerminalRecord
+from sscard_core.errors import ConflictError, FieldError, Forbidden, NotFound
+from sscard_core.messages import Capability
 
 CHIP_WORK = frozenset({Capability.ENCODE, Capability.PRINT_ENCODE})
 READERS = frozenset({Role.BANK_ADMIN, Role.SUPERVISOR, Role.BUREAU_AUDITOR})

@@ -29,7 +29,6 @@ from enum import StrEnum
 from typing import Any
 
 from issuance.domain.roles import ALL_BANKS, Role
-from issuance.errors import ConflictError, FieldError, Forbidden, NotFound
 from issuance.store import (
     Operator,
     OutletRecord,
@@ -37,6 +36,7 @@ from issuance.store import (
     StockRequestRecord,
     Store,
 )
+from sscard_core.errors import ConflictError, FieldError, Forbidden, NotFound
 
 BEIJING = timezone(timedelta(hours=8))
 KEEPERS = frozenset({Role.SUPERVISOR, Role.BANK_ADMIN})

@@ -14,13 +14,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from printers.chip.crypto import KeyUsage
-from printers.chip.encoder import ChipEncoder
-from printers.chip.pcsc import PcscConnection
-from printers.chip.pcsc_psam import CardPsam
-from printers.chip.simcard import SimulatedCard
-from printers.chip.simpsam import SimulatedPsamCard
-from printers.chip.vicc import ViccBridge, vpcd_port
+from printers.devices.chip.crypto import KeyUsage
+from printers.devices.chip.encoder import ChipEncoder
+from printers.devices.chip.pcsc import PcscConnection
+from printers.devices.chip.pcsc_psam import CardPsam
+from printers.devices.simulators.chip_card import SimulatedCard
+from printers.devices.simulators.psam_card import SimulatedPsamCard
+from printers.devices.simulators.vicc import ViccBridge, vpcd_port
 from tests.integration.test_pcsc_stack import (
     CARD_IDENTIFIER,
     READER,

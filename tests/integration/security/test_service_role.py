@@ -11,9 +11,9 @@ import pytest
 
 from issuance.db.roles import grant_service
 from issuance.domain.roles import Role
-from issuance.errors import NotFound
 from issuance.services import admin, audit
 from issuance.store import Store
+from sscard_core.errors import NotFound
 
 
 def _as(dsn: str, role: str) -> str:

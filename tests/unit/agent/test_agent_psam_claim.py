@@ -7,8 +7,8 @@ import json
 import httpx
 
 from printers.agent.client import AgentClient
-from printers.chip.crypto import KeyUsage
-from printers.chip.psam import SimulatedPsam
+from printers.devices.chip.crypto import KeyUsage
+from printers.devices.simulators.psam import SimulatedPsam
 
 KEYS = {usage: bytes([0x11 + n]) * 16 for n, usage in enumerate(KeyUsage)}
 

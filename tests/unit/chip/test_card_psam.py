@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from issuance.domain.card_data import CardData
-from printers.chip import psam_apdu
-from printers.chip.crypto import KeyUsage
-from printers.chip.encoder import ChipEncoder, InProcessConnection
-from printers.chip.pcsc_psam import CardPsam
-from printers.chip.psam import SimulatedPsam
-from printers.chip.simcard import SimulatedCard
-from printers.chip.simpsam import SimulatedPsamCard
-from printers.chip.status import CardStatusError, Status
+from printers.devices.chip import psam_apdu
+from printers.devices.chip.crypto import KeyUsage
+from printers.devices.chip.encoder import ChipEncoder
+from printers.devices.chip.pcsc_psam import CardPsam
+from printers.devices.chip.status import CardStatusError, Status
+from printers.devices.simulators.chip_card import InProcessConnection, SimulatedCard
+from printers.devices.simulators.psam import SimulatedPsam
+from printers.devices.simulators.psam_card import SimulatedPsamCard
+from sscard_core.card_data import CardData
 
 MasterKeys = dict[KeyUsage, bytes]
 SERIAL = "0011223344556677889A"
