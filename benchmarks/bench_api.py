@@ -45,7 +45,7 @@ def bench(db_dsn: str, tmp_path: Path) -> Iterator[Bench]:
     tokens = loop.run_until_complete(seed(store))
     app = create_app(rt)
     # as when served: the operator cache is on while revocations are listened for
-    watching = watch_revocations(rt.pool, app.state.operators)
+    watching = watch_revocations(db_dsn, app.state.operators)
     loop.run_until_complete(watching.__aenter__())
     client = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://sscard.test"

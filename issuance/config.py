@@ -5,6 +5,7 @@
 | ``SSCARD_DATABASE_URL`` | an external PostgreSQL server | unset: the embedded one |
 | ``SSCARD_DATA_DIR`` | where the embedded server and generated files live | ``./var`` |
 | ``SSCARD_HOST`` / ``SSCARD_PORT`` | where the HTTP API listens | ``127.0.0.1`` / ``8080`` |
+| ``SSCARD_DIRECT_URL`` | PostgreSQL itself, for migrations and LISTEN | the database |
 | ``SSCARD_TOKEN_TTL_HOURS`` | lifetime of an operator's bearer token | ``12`` |
 | ``SSCARD_AGENT_TOKEN_TTL_DAYS`` | lifetime of an outlet agent's token | ``90`` |
 | ``SSCARD_TOTP_ROLES`` | roles signing in with TOTP (comma list) | supervisor, bureau_auditor |
@@ -65,6 +66,7 @@ class Settings:
     data_dir: Path
     host: str
     port: int
+    direct_url: str | None = None
     credentials: CredentialPolicy = field(default_factory=CredentialPolicy)
 
     @classmethod
@@ -75,5 +77,6 @@ class Settings:
             data_dir=Path(env.get("SSCARD_DATA_DIR", "var")).expanduser().resolve(),
             host=env.get("SSCARD_HOST", "127.0.0.1"),
             port=int(env.get("SSCARD_PORT", "8080")),
+            direct_url=env.get("SSCARD_DIRECT_URL") or None,
             credentials=credential_policy(env),
         )

@@ -53,14 +53,17 @@ class Runtime:
     async def __aenter__(self) -> Runtime:
         await self.server.__aenter__()
         try:
+            # migrations hold a session's advisory lock, and LISTEN a session: both need a
+            # connection straight to PostgreSQL, not one a transaction pooler shares out
+            direct = self.settings.direct_url or self.server.dsn
             with database_errors():
-                conn = await asyncpg.connect(self.server.dsn)
+                conn = await asyncpg.connect(direct)
             try:
                 await migrate(conn)
             finally:
                 await conn.close()
             self._pool = await create_pool(self.server.dsn, max_size=self._pool_size)
-            self._wakeups = await self._stack.enter_async_context(Wakeups(self.server.dsn))
+            self._wakeups = await self._stack.enter_async_context(Wakeups(direct))
         except BaseException:
             await self._close()
             raise

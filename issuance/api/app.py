@@ -78,7 +78,8 @@ def create_app(rt: Runtime, *, own_runtime: bool = False) -> FastAPI:
                 await stack.enter_async_context(rt)
             await warm_up(_app, rt.pool)  # before uvicorn takes a connection
             task = asyncio.create_task(maintain_forever(rt), name="sscard-maintenance")
-            await stack.enter_async_context(watch_revocations(rt.pool, _app.state.operators))
+            direct = rt.settings.direct_url or rt.server.dsn
+            await stack.enter_async_context(watch_revocations(direct, _app.state.operators))
             try:
                 yield
             finally:

@@ -27,6 +27,7 @@ import asyncpg
 
 from issuance.store import Operator
 from issuance.store.store import token_digest
+from sscard_core.connect import database_errors
 
 CHANNEL = "sscard_tokens"
 log = logging.getLogger("sscard.api")
@@ -74,8 +75,12 @@ class OperatorCache:
 
 
 @asynccontextmanager
-async def watch_revocations(pool: asyncpg.Pool, cache: OperatorCache) -> AsyncIterator[None]:
-    """While inside: the cache is on, and emptied whenever a token is revoked anywhere."""
+async def watch_revocations(dsn: str, cache: OperatorCache) -> AsyncIterator[None]:
+    """While inside: the cache is on, and emptied whenever a token is revoked anywhere.
+
+    ``dsn`` reaches PostgreSQL itself (``SSCARD_DIRECT_URL`` past a transaction
+    pooler): LISTEN needs a session of its own.
+    """
 
     def revoked(*_: Any) -> None:
         cache.clear()
@@ -84,7 +89,8 @@ async def watch_revocations(pool: asyncpg.Pool, cache: OperatorCache) -> AsyncIt
         log.warning("token revocations: listener connection lost; operator cache off")
         cache.disable()
 
-    conn = await pool.acquire()
+    with database_errors():
+        conn = await asyncpg.connect(dsn)
     try:
         await conn.add_listener(CHANNEL, revoked)
         conn.add_termination_listener(lost)
@@ -92,7 +98,5 @@ async def watch_revocations(pool: asyncpg.Pool, cache: OperatorCache) -> AsyncIt
         yield
     finally:
         cache.disable()
-        if not conn.is_closed():
-            conn.remove_termination_listener(lost)
-            await conn.remove_listener(CHANNEL, revoked)
-        await pool.release(conn)
+        conn.remove_termination_listener(lost)
+        await conn.close()

@@ -30,6 +30,7 @@ GROUPS: tuple[tuple[str, str], ...] = (
     ("loadtest", "register"),
     ("agent", "register"),
     ("agent", "register_demo"),
+    ("printer", "register"),
     ("batch", "register"),
     ("stock", "register"),
 )

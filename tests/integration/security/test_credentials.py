@@ -158,26 +158,21 @@ async def test_failed_sign_ins_are_limited_per_address(world: World) -> None:
 
 
 async def test_a_revocation_empties_every_process_cache(world: World, db_dsn: str) -> None:
-    pool = await asyncpg.create_pool(db_dsn, min_size=1, max_size=2)
-    assert pool is not None
     cache = OperatorCache()
     token = world.tokens["clerk_a"]
     op = await world.store.operator_by_token(token)
     assert isinstance(op, Operator)
-    try:
-        async with watch_revocations(pool, cache):
-            cache.put(token, op)
-            assert cache.get(token) == op
-            await credentials.revoke_named(world.store, "clerk_a")
-            for _ in range(500):
-                if cache.get(token) is None:
-                    break
-                await asyncio.sleep(0.01)
-            assert cache.get(token) is None
+    async with watch_revocations(db_dsn, cache):
         cache.put(token, op)
-        assert cache.get(token) is None  # not listening: no cache at all
-    finally:
-        await pool.close()
+        assert cache.get(token) == op
+        await credentials.revoke_named(world.store, "clerk_a")
+        for _ in range(500):
+            if cache.get(token) is None:
+                break
+            await asyncio.sleep(0.01)
+        assert cache.get(token) is None
+    cache.put(token, op)
+    assert cache.get(token) is None  # not listening: no cache at all
 
 
 def _cli(dsn: str, tmp: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
