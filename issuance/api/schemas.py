@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from issuance.domain.cards import ReplaceReason
+from issuance.domain.disclosure import Need
 from issuance.domain.psam import TerminalState
 from issuance.services.audit import MAX_PAGE as MAX_AUDIT_PAGE
 from issuance.services.audit import AuditQuery
@@ -97,6 +98,8 @@ class PinIn(BaseModel):
 
 class HolderLookupIn(Strict):
     citizen_id: CitizenIdText
+    # The service at hand: decides which values the answer shows whole (see the README).
+    purpose: Need = Need.QUERY_STATUS
 
 
 class InfoChangeIn(Strict):

@@ -37,7 +37,6 @@ from issuance.api.schemas import (
     TotpOut,
 )
 from issuance.services import audit, credentials
-from issuance.store import Store
 
 router = APIRouter(prefix="/v1")
 OPERATORS: list[str | Enum] = ["operators"]
@@ -66,7 +65,7 @@ async def sign_in(body: SignInIn, request: Request) -> Response:
     rt = await runtime(request)
     address = request.client.host if request.client is not None else "unknown"
     done = await credentials.sign_in(
-        Store(rt.pool), body.name, body.password, body.totp_code, address=address,
+        rt.store, body.name, body.password, body.totp_code, address=address,
         policy=rt.settings.credentials,
     )  # fmt: skip
     return render(201, views.token(done.token, done.operator))

@@ -53,7 +53,7 @@ from rich.console import Console
 
 from issuance.cli.common import STOP_SIGNALS, run, stop_signals_call
 from issuance.cli.serve import api_server, describe_database
-from issuance.config import Settings
+from issuance.config import DEFAULT_HOST, DEFAULT_PORT, Settings
 from issuance.domain.roles import Role
 from issuance.runtime import Runtime
 from issuance.services import admin
@@ -306,8 +306,8 @@ class DemoTokens:
 
 def register_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     d = sub.add_parser("demo", help="the whole system on this machine: API, outlet, agent, a card")
-    d.add_argument("--host", default="127.0.0.1")
-    d.add_argument("--port", type=int, default=8080)
+    d.add_argument("--host", default=DEFAULT_HOST)
+    d.add_argument("--port", type=int, default=DEFAULT_PORT)
     d.set_defaults(func=lambda ns: run(run_demo(ns.host, ns.port)))
 
 
@@ -519,7 +519,7 @@ async def run_demo(host: str, port: int) -> int:
     settings = replace(Settings.from_env(), host=host, port=port)
     async with Runtime(settings) as rt:
         tokens_path = settings.data_dir / TOKENS_FILE
-        tokens = await demo_accounts(Store(rt.pool), tokens_path)
+        tokens = await demo_accounts(rt.store, tokens_path)
         server = api_server(rt, host, port)
         with stop_signals_call(lambda: setattr(server, "should_exit", True)):
             await _demo(settings, server, tokens, describe_database(rt))

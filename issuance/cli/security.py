@@ -43,7 +43,7 @@ Sub: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 async def _with_store(action: Callable[[Store, Settings], Awaitable[T]]) -> T:
     settings = Settings.from_env()
     async with Runtime(settings, pool_size=2) as rt:
-        return await action(Store(rt.pool), settings)
+        return await action(rt.store, settings)
 
 
 def _group(parent: Sub, name: str, help_text: str) -> Sub:

@@ -42,6 +42,8 @@ class Purpose(StrEnum):
     PRODUCTION = "production"
     RECONCILE = "reconcile"
     CANCEL_JOB = "cancel_job"
+    IDENTITY_CHECK = "identity_check"
+    SUPERVISION = "supervision"
     RECEIPT = "receipt"  # the handover receipt, which shows the holder's name and masked ID
     BATCH_MANIFEST = "batch_manifest"
     SECURITY = "security"  # an operator's own credentials: sign-in, tokens, second factor
@@ -56,6 +58,7 @@ class AuditAction(StrEnum):
     REVOKE_TOKENS = "revoke_tokens"
     SET_PASSWORD = "set_password"
     ENROL_TOTP = "enrol_totp"
+    READ_UNMASKED = "read_unmasked"  # an answer showed a whole citizen ID, phone or address
 
 
 ORDER_ACTION = Action.ORDER.value  # the event that creates a card (no state before it)
@@ -86,7 +89,7 @@ async def scoped_card(
         raise missing_card(value)
     try:
         check(op, operation, card.bank)
-    except NotFound:
+    except (NotFound, Forbidden):  # the role was checked above: this is the bank scope
         raise missing_card(value) from None
     return card
 

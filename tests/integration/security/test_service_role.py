@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit, urlunsplit
@@ -13,6 +14,7 @@ from issuance.db.roles import grant_service
 from issuance.domain.roles import Role
 from issuance.services import admin, audit
 from issuance.store import Store
+from issuance.vault import FileMasterKey, Vault
 from sscard_core.errors import NotFound
 
 
@@ -42,14 +44,15 @@ async def test_the_service_role_appends_but_cannot_change_the_trail(
     owner = await asyncpg.create_pool(db_dsn, min_size=1, max_size=2)
     assert owner is not None
     try:
-        await admin.create_bank(Store(owner), "BKA", "Bank A")
-        made = await admin.create_operator(Store(owner), "auditor", Role.BUREAU_AUDITOR)
+        vault = await Vault.load(owner, FileMasterKey(os.urandom(32)))
+        await admin.create_bank(Store(owner, vault), "BKA", "Bank A")
+        made = await admin.create_operator(Store(owner, vault), "auditor", Role.BUREAU_AUDITOR)
     finally:
         await owner.close()
     pool = await asyncpg.create_pool(_as(db_dsn, service_role), min_size=1, max_size=2)
     assert pool is not None
     try:
-        store = Store(pool)
+        store = Store(pool, vault)
         op = await store.operator_by_token(made.token)
         assert op is not None
         await store.audit(op, "security", None, "sign_in")
