@@ -17,6 +17,7 @@ import asyncpg
 import pytest
 
 from issuance.domain.audit_chain import GENESIS, BreakKind, record_hash
+from issuance.runtime import Runtime
 from issuance.services import audit
 from issuance.store import Operator
 from tests.integration.api.world import World
@@ -103,16 +104,17 @@ def _cli(dsn: str, tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 async def test_the_cli_verifies_exports_and_names_a_tampered_record(
-    world: World, db_dsn: str, tmp_path: Path
+    world: World, rt: Runtime, db_dsn: str
 ) -> None:
+    data = rt.settings.data_dir
     card = await world.new_card()
-    ok = await asyncio.to_thread(_cli, db_dsn, tmp_path, "audit", "verify")
+    ok = await asyncio.to_thread(_cli, db_dsn, data, "audit", "verify")
     assert ok.returncode == 0, ok.stderr
     assert "the audit chain holds" in ok.stdout
 
-    out = tmp_path / "audit.csv"
+    out = rt.settings.data_dir / "audit.csv"
     args = ("audit", "export", "--card", card["card_number"], "--output", str(out))
-    exported = await asyncio.to_thread(_cli, db_dsn, tmp_path, *args)
+    exported = await asyncio.to_thread(_cli, db_dsn, data, *args)
     assert exported.returncode == 0, exported.stderr
     rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
     assert rows and {r["card_number"] for r in rows} == {card["card_number"]}
@@ -120,7 +122,7 @@ async def test_the_cli_verifies_exports_and_names_a_tampered_record(
     first = int(rows[0]["id"])
     await _tamper(db_dsn, f"UPDATE audit_log SET operator = operator WHERE id = {first}")
     await _tamper(db_dsn, f"UPDATE audit_log SET detail = 'edited' WHERE id = {first}")
-    bad = await asyncio.to_thread(_cli, db_dsn, tmp_path, "audit", "verify")
+    bad = await asyncio.to_thread(_cli, db_dsn, data, "audit", "verify")
     assert bad.returncode == 1
     assert f"broken at record {first} (changed)" in " ".join(bad.stdout.split())
 

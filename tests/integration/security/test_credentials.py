@@ -15,6 +15,7 @@ import pytest
 
 from issuance.api.operators import OperatorCache, watch_revocations
 from issuance.domain.credentials import CredentialPolicy, totp_code
+from issuance.runtime import Runtime
 from issuance.services import credentials
 from issuance.store import Operator
 from tests.integration.api.world import World
@@ -184,10 +185,9 @@ def _cli(dsn: str, tmp: Path, *args: str, stdin: str = "") -> subprocess.Complet
     )  # fmt: skip
 
 
-async def test_the_cli_rotates_revokes_and_enrols(
-    world: World, db_dsn: str, tmp_path: Path
-) -> None:
-    rotated = await asyncio.to_thread(_cli, db_dsn, tmp_path, "operator", "token", "rotate",
+async def test_the_cli_rotates_revokes_and_enrols(world: World, rt: Runtime, db_dsn: str) -> None:
+    data = rt.settings.data_dir
+    rotated = await asyncio.to_thread(_cli, db_dsn, data, "operator", "token", "rotate",
                                       "agent_a")  # fmt: skip
     assert rotated.returncode == 0, rotated.stderr
     new = rotated.stdout.strip().splitlines()[-1]
@@ -197,22 +197,22 @@ async def test_the_cli_rotates_revokes_and_enrols(
     left = op.token_expires_at - datetime.now(UTC)
     assert timedelta(days=1) < left <= timedelta(days=2)  # SSCARD_AGENT_TOKEN_TTL_DAYS=2
 
-    revoked = await asyncio.to_thread(_cli, db_dsn, tmp_path, "operator", "token", "revoke",
+    revoked = await asyncio.to_thread(_cli, db_dsn, data, "operator", "token", "revoke",
                                       "agent_a")  # fmt: skip
     assert revoked.returncode == 0 and "1 token(s) of agent_a revoked" in revoked.stdout
     assert await world.store.operator_by_token(new) is None
 
-    pw = await asyncio.to_thread(_cli, db_dsn, tmp_path, "operator", "password", "auditor",
+    pw = await asyncio.to_thread(_cli, db_dsn, data, "operator", "password", "auditor",
                                  stdin=PASSWORD + "\n")  # fmt: skip
     assert pw.returncode == 0, pw.stderr
-    weak = await asyncio.to_thread(_cli, db_dsn, tmp_path, "operator", "password", "auditor",
+    weak = await asyncio.to_thread(_cli, db_dsn, data, "operator", "password", "auditor",
                                    stdin="short\n")  # fmt: skip
     assert weak.returncode == 2 and "password" in weak.stderr
-    enrol = await asyncio.to_thread(_cli, db_dsn, tmp_path, "operator", "totp", "enrol", "auditor")
+    enrol = await asyncio.to_thread(_cli, db_dsn, data, "operator", "totp", "enrol", "auditor")
     assert enrol.returncode == 0, enrol.stderr
     secret, uri = enrol.stdout.strip().splitlines()[-2:]
     assert uri.startswith("otpauth://totp/")
     signed = await _sign_in(world, "auditor", code=totp_code(secret, datetime.now(UTC)))
     assert signed.status_code == 201, signed.text
-    unknown = await asyncio.to_thread(_cli, db_dsn, tmp_path, "operator", "token", "revoke", "x")
+    unknown = await asyncio.to_thread(_cli, db_dsn, data, "operator", "token", "revoke", "x")
     assert unknown.returncode == 1 and "no operator x" in unknown.stderr

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from issuance.domain.roles import Role
+from issuance.runtime import Runtime
 from issuance.services import admin
 from tests.integration.api.world import World
 
@@ -132,20 +133,21 @@ def _cli(dsn: str, tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
 
 
-async def test_the_cli_keeps_the_register(world: World, db_dsn: str, tmp_path: Path) -> None:
+async def test_the_cli_keeps_the_register(world: World, rt: Runtime, db_dsn: str) -> None:
+    data = rt.settings.data_dir
     steps = (
         ("terminal", "register", "T-CLI", "--model", "SAM-T9", "--outlet", "A1"),
         ("psam", "receive", "PSAM-CLI", "--bank", "BKA"),
         ("psam", "install", "PSAM-CLI", "--terminal", "T-CLI"),
     )
     for args in steps:
-        r = await asyncio.to_thread(_cli, db_dsn, tmp_path, *args)
+        r = await asyncio.to_thread(_cli, db_dsn, data, *args)
         assert r.returncode == 0, r.stderr
     assert (await _claim(world, "PSAM-CLI")).status_code == 200
-    revoked = await asyncio.to_thread(_cli, db_dsn, tmp_path, "psam", "revoke", "PSAM-CLI")
+    revoked = await asyncio.to_thread(_cli, db_dsn, data, "psam", "revoke", "PSAM-CLI")
     assert revoked.returncode == 0 and "revoked" in revoked.stdout
     assert _reason(await _claim(world, "PSAM-CLI")) == "psam_not_installed"
-    shown = await asyncio.to_thread(_cli, db_dsn, tmp_path, "psam", "show", "PSAM-CLI")
+    shown = await asyncio.to_thread(_cli, db_dsn, data, "psam", "show", "PSAM-CLI")
     assert shown.returncode == 0 and "by cli" in shown.stdout
-    refused = await asyncio.to_thread(_cli, db_dsn, tmp_path, "psam", "resume", "PSAM-CLI")
+    refused = await asyncio.to_thread(_cli, db_dsn, data, "psam", "resume", "PSAM-CLI")
     assert refused.returncode == 1 and "cannot resume" in refused.stderr
