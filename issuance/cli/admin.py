@@ -3,7 +3,7 @@
     sscard bank create CODE NAME
     sscard outlet create CODE --bank B --name N [--instant --psam SERIAL] [--district 1101xx]
     sscard operator create NAME --role R [--bank B] [--outlet O]   (prints the token ONCE)
-    sscard operator password NAME      (reads the new password from stdin or asks for it)
+    sscard operator token|password|totp ...   (see :mod:`issuance.cli.security`)
     sscard operator link NAME [--base URL]   (a one-time sign-in link for the pages)
     sscard card show CARD_NUMBER
     sscard openapi
@@ -16,7 +16,6 @@ its events, not the holder's personal data.
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -25,6 +24,7 @@ from typing import TypeAlias, TypeVar
 from rich.console import Console
 
 from issuance.api.app import create_app
+from issuance.cli import security
 from issuance.cli.common import run
 from issuance.config import Settings
 from issuance.domain.numbers import validate_card_number
@@ -33,7 +33,7 @@ from issuance.runtime import Runtime
 from issuance.services import admin, signin
 from issuance.store import Store
 from issuance.store.pages import PagesStore
-from sscard_core.errors import FieldError, NotFound
+from sscard_core.errors import NotFound
 
 out = Console(highlight=False)
 T = TypeVar("T")
@@ -72,6 +72,7 @@ def register(sub: Sub) -> None:
     outlet.set_defaults(func=lambda a: run(_outlet(a)))
 
     operators = _group(sub, "operator", "operators")
+    security.register_operator(operators)
     op = operators.add_parser("create", help="add an operator")
     op.add_argument("name")
     op.add_argument("--role", required=True, choices=[r.value for r in Role])
@@ -103,10 +104,14 @@ async def _outlet(a: argparse.Namespace) -> int:
 
 async def _operator(a: argparse.Namespace) -> int:
     role = Role(a.role)
+    policy = Settings.from_env().credentials
     made = await _with_store(
-        lambda s: admin.create_operator(s, a.name, role, bank=a.bank, outlet=a.outlet)
+        lambda s: admin.create_operator(
+            s, a.name, role, bank=a.bank, outlet=a.outlet, policy=policy
+        )
     )
-    out.print(f"operator {made.name} ({made.role}) created; the token is shown only once:")
+    out.print(f"operator {made.name} ({made.role}) created; token valid until "
+              f"{made.expires_at:%Y-%m-%d %H:%M %Z}, shown only once:")  # fmt: skip
     print(made.token)
     return 0
 
@@ -131,29 +136,10 @@ async def _card(number: str) -> int:
 
 
 def register_sign_in(operators: Sub) -> None:
-    pw = operators.add_parser("password", help="set a person's password for the pages")
-    pw.add_argument("name")
-    pw.set_defaults(func=lambda a: run(_password(a.name)))
     link = operators.add_parser("link", help="a one-time sign-in link for the pages")
     link.add_argument("name")
     link.add_argument("--base", default="http://127.0.0.1:8080", help="the pages' address")
     link.set_defaults(func=lambda a: run(_link(a.name, a.base)))
-
-
-def _read_password() -> str:
-    if sys.stdin.isatty():
-        first = getpass.getpass("new password: ")
-        if getpass.getpass("again: ") != first:
-            raise FieldError("password", "the two entries differ")
-        return first
-    return sys.stdin.readline().rstrip("\n")
-
-
-async def _password(name: str) -> int:
-    password = _read_password()
-    await _with_pages(lambda s: signin.set_password(s, name, password))
-    out.print(f"password of {name} set")
-    return 0
 
 
 async def _link(name: str, base: str) -> int:

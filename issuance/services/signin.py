@@ -1,81 +1,39 @@
-"""Sign-in for people at the pages: passwords, one-time sign-in links and sessions.
+"""Sign-in for people at the pages: a browser session over the operators' credentials.
 
-Passwords are hashed with ``hashlib.scrypt`` (N=2^14, r=8, p=1, a 16-byte
-salt), stored as ``scrypt$N$r$p$salt$hash``; a one-time link is a random token
-valid for :data:`LINK_LIFETIME` and usable once. A session is a random token in
-a cookie, stored as its SHA-256, with its own CSRF token; it ends after
-:data:`SESSION_LIFETIME` or :data:`SESSION_IDLE` without a request, or at sign-out.
-Agents sign no one in: bearer tokens stay for machines.
+The name, password and (for the roles the credential policy names, or an
+operator who enrolled one) the TOTP code are checked by
+:func:`issuance.services.credentials.sign_in`, with its throttling of failures
+and its audit record; the bearer token it issues is revoked at once, since the
+browser holds a session instead. A one-time link is a random token valid for
+:data:`LINK_LIFETIME` and usable once. A session is a random token in a cookie,
+stored as its SHA-256, with its own CSRF token; it ends after
+:data:`SESSION_LIFETIME` or :data:`SESSION_IDLE` without a request, or at
+sign-out. Agents sign no one in: bearer tokens stay for machines.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from issuance.domain.credentials import CredentialPolicy
 from issuance.domain.roles import Role
+from issuance.services import credentials
 from issuance.services.common import now
-from issuance.store import Operator
+from issuance.store import Operator, Store
 from issuance.store.pages import PagesStore, SessionRow
 from sscard_core.errors import AuthError, FieldError
 
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
-SALT_BYTES = 16
-MIN_PASSWORD = 10
-MAX_PASSWORD = 256
 LINK_LIFETIME = timedelta(minutes=15)
 SESSION_LIFETIME = timedelta(hours=10)
 SESSION_IDLE = timedelta(minutes=30)
 PEOPLE = frozenset(role for role in Role if role is not Role.AGENT)  # machines keep tokens
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
-    return hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, maxmem=64 * 1024 * 1024)
-
-
-def hash_password(password: str) -> str:
-    """``scrypt$N$r$p$salt$hash`` of a password (FieldError if too short or too long)."""
-    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise FieldError("password", f"must be {MIN_PASSWORD} to {MAX_PASSWORD} characters")
-    salt = secrets.token_bytes(SALT_BYTES)
-    digest = _scrypt(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
-    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(digest)}"
-
-
-def verify_password(password: str, stored: str) -> bool:
-    """Whether ``password`` matches a stored hash (constant-time comparison)."""
-    try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt" or len(password) > MAX_PASSWORD:
-            return False
-        found = _scrypt(password, _unb64(salt), int(n), int(r), int(p))
-    except ValueError:
-        return False
-    return hmac.compare_digest(found, _unb64(digest))
-
-
 def _person(op: Operator | None) -> Operator:
     if op is None or op.role not in PEOPLE:
         raise FieldError("name", "no such person", code="unknown_operator")
-    return op
-
-
-async def set_password(store: PagesStore, name: str, password: str) -> Operator:
-    """Give the operator ``name`` (a person, not an agent) a password."""
-    op = _person(await store.operator_by_name(name))
-    await store.set_password(op.id, hash_password(password))
     return op
 
 
@@ -100,17 +58,26 @@ async def _open(store: PagesStore, op: Operator) -> NewSession:
     return NewSession(token, csrf, op)
 
 
-# A hash to verify against when the name is unknown, so both answers take as long.
-_DUMMY = f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(b'0' * 16)}${_b64(b'0' * 64)}"
+@dataclass(frozen=True)
+class Attempt:
+    """What the sign-in form sent, and from where."""
+
+    name: str
+    password: str
+    totp_code: str | None
+    address: str
 
 
-async def sign_in(store: PagesStore, name: str, password: str) -> NewSession:
-    """A session for a name and password (AuthError, the same for any wrong part)."""
-    op = await store.operator_by_name(name[:64])
-    stored = None if op is None or op.role not in PEOPLE else await store.password_of(op.id)
-    if not verify_password(password, stored or _DUMMY) or op is None or stored is None:
-        raise AuthError("wrong name or password", code="sign_in_refused")
-    return await _open(store, op)
+async def sign_in(
+    store: Store, pages: PagesStore, attempt: Attempt, policy: CredentialPolicy
+) -> NewSession:
+    """A session for a person's name, password and second factor (the credentials' errors)."""
+    done = await credentials.sign_in(
+        store, attempt.name[:64], attempt.password, attempt.totp_code or None,
+        address=attempt.address, policy=policy,
+    )  # fmt: skip
+    await store.revoke_token(done.token.token_id)  # the browser holds a session, not a token
+    return await _open(pages, _person(done.operator))
 
 
 async def sign_in_with_link(store: PagesStore, token: str) -> NewSession:

@@ -126,15 +126,6 @@ class PagesStore:
             row = await self._db.fetchrow(Q["operator_by_id"], operator_id)
         return None if row is None else _operator(row)
 
-    async def password_of(self, operator_id: int) -> str | None:
-        with database_errors():
-            value = await self._db.fetchval(Q["password_of"], operator_id)
-        return None if value is None else str(value)
-
-    async def set_password(self, operator_id: int, hashed: str) -> None:
-        with database_errors():
-            await self._db.execute(Q["set_password"], operator_id, hashed)
-
     async def insert_link(self, token: str, operator_id: int, expires_at: datetime) -> None:
         with database_errors():
             await self._db.execute(Q["insert_link"], token_digest(token), operator_id, expires_at)

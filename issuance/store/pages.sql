@@ -7,13 +7,6 @@ SELECT id, name, role, bank, outlet FROM operators WHERE name = $1;
 -- name: operator_by_id
 SELECT id, name, role, bank, outlet FROM operators WHERE id = $1;
 
--- name: password_of
-SELECT hash FROM operator_passwords WHERE operator = $1;
-
--- name: set_password
-INSERT INTO operator_passwords (operator, hash) VALUES ($1, $2)
-ON CONFLICT (operator) DO UPDATE SET hash = excluded.hash, set_at = now();
-
 -- name: insert_link
 INSERT INTO signin_links (token_sha256, operator, expires_at) VALUES ($1, $2, $3);
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import RedirectResponse, Response
 
 from issuance.domain.roles import ALL_BANKS, Role
+from issuance.runtime import Runtime
 from issuance.services import signin
 from issuance.services.signin import SESSION_LIFETIME
 from issuance.web.render import PageRoute, error_message, page
@@ -17,7 +18,7 @@ from issuance.web.session import (
     pages_store,
     set_cookie,
 )
-from sscard_core.errors import AuthError
+from sscard_core.errors import AuthError, Forbidden, TooManyAttempts
 
 router = APIRouter(route_class=PageRoute, dependencies=[Depends(csrf_guard)])
 HOME: dict[str, str] = {  # a role's first page; every account that sees every bank: /bureau
@@ -51,10 +52,17 @@ async def signin_form(request: Request) -> Response:
 @router.post("/signin", include_in_schema=False)
 async def signin_post(request: Request) -> Response:
     form = await request.form()
-    name, password = str(form.get("name", "")), str(form.get("password", ""))
+    name = str(form.get("name", ""))
+    rt: Runtime = request.app.state.rt
+    attempt = signin.Attempt(
+        name, str(form.get("password", "")), str(form.get("totp", "")).strip() or None,
+        request.client.host if request.client is not None else "unknown",
+    )  # fmt: skip
     try:
-        made = await signin.sign_in(pages_store(request), name, password)
-    except AuthError as exc:
+        made = await signin.sign_in(
+            rt.store, pages_store(request), attempt, rt.settings.credentials
+        )
+    except (AuthError, Forbidden, TooManyAttempts) as exc:
         return await page(
             request,
             "signin.html",

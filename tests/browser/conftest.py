@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyotp
 import pytest
 import uvicorn
 from playwright.async_api import Page, async_playwright, expect
@@ -25,8 +26,7 @@ from issuance.cli.agent import DEMO_BANK, DEMO_OUTLET, demo_accounts
 from issuance.config import Settings
 from issuance.domain.roles import Role
 from issuance.runtime import Runtime
-from issuance.services import admin, signin
-from issuance.store.pages import PagesStore
+from issuance.services import admin, credentials
 from printers.agent.client import AgentClient
 from printers.agent.journal import Journal
 from printers.agent.loop import Agent, AgentConfig
@@ -53,10 +53,11 @@ class Site:
     url: str
     agent_token: str
     names: dict[Role, str]
+    totp: dict[Role, str]  # the TOTP secrets of the roles that sign in with a second factor
     tmp: Path
 
 
-async def _people(rt: Runtime, tmp: Path) -> tuple[str, dict[Role, str]]:
+async def _people(rt: Runtime, tmp: Path) -> tuple[str, dict[Role, str], dict[Role, str]]:
     store = rt.store
     tokens = await demo_accounts(store, tmp / "tokens.json")
     clerk = await store.operator_by_token(tokens.clerk)
@@ -69,8 +70,11 @@ async def _people(rt: Runtime, tmp: Path) -> tuple[str, dict[Role, str]]:
     names = {Role.CLERK: clerk.name, Role.SUPERVISOR: sup.name,
              Role.BANK_ADMIN: bank_admin.name, Role.BUREAU_AUDITOR: bureau.name}  # fmt: skip
     for name in names.values():
-        await signin.set_password(PagesStore(rt.pool), name, PASSWORD)
-    return tokens.agent, names
+        await credentials.set_password_named(rt.store, name, PASSWORD)
+    secrets = {}
+    for role in rt.settings.credentials.second_factor_roles & names.keys():
+        secrets[role] = (await credentials.enrol_totp_named(rt.store, names[role])).secret
+    return tokens.agent, names, secrets
 
 
 @pytest.fixture
@@ -79,7 +83,7 @@ async def site(db_dsn: str, tmp_path: Path) -> AsyncIterator[Site]:
         pytest.skip(f"no browser at {CHROMIUM} (scripts/check.sh installs Debian's chromium)")
     settings = Settings(database_url=db_dsn, data_dir=tmp_path / "var", host="127.0.0.1", port=0)
     async with Runtime(settings) as rt:
-        agent_token, names = await _people(rt, tmp_path)
+        agent_token, names, totp = await _people(rt, tmp_path)
         config = uvicorn.Config(
             create_app(rt), host="127.0.0.1", port=0, loop="none", log_level="warning"
         )
@@ -91,7 +95,7 @@ async def site(db_dsn: str, tmp_path: Path) -> AsyncIterator[Site]:
             await asyncio.sleep(0.02)
         port = server.servers[0].sockets[0].getsockname()[1]
         try:
-            yield Site(rt, f"http://127.0.0.1:{port}", agent_token, names, tmp_path)
+            yield Site(rt, f"http://127.0.0.1:{port}", agent_token, names, totp, tmp_path)
         finally:
             server.should_exit = True
             await serving
@@ -145,6 +149,10 @@ async def sign_in(p: Page, site: Site, role: Role) -> None:
     await p.goto(f"{site.url}/signin")
     await p.get_by_label("用户名").fill(site.names[role])
     await p.get_by_label("密码").fill(PASSWORD)
+    if role in site.totp:
+        await p.get_by_label("动态口令（主管和人社局账号必填）").fill(
+            pyotp.TOTP(site.totp[role]).now()
+        )
     await p.get_by_role("button", name="登录").click()
     await expect(p.get_by_role("button", name="退出登录")).to_be_visible()
 

@@ -1,11 +1,5 @@
--- Sign-in for people at the pages: a password (scrypt) per operator, one-time
--- sign-in links and browser sessions, each token stored only as its SHA-256.
-
-CREATE TABLE operator_passwords (
-    operator bigint PRIMARY KEY REFERENCES operators (id) ON DELETE CASCADE,
-    hash text NOT NULL CHECK (hash LIKE 'scrypt$%'),
-    set_at timestamptz NOT NULL DEFAULT now()
-);
+-- Sign-in for people at the pages: one-time sign-in links and browser sessions, each
+-- token stored only as its SHA-256 (passwords are the operators' credentials).
 
 CREATE TABLE signin_links (
     token_sha256 bytea PRIMARY KEY CHECK (length(token_sha256) = 32),

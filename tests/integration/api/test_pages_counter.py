@@ -13,7 +13,7 @@ from issuance.api.schemas import ApplyIn
 from issuance.cli.agent import sample_application
 from issuance.domain.roles import Role
 from issuance.runtime import Runtime
-from issuance.services import admin, cards, signin
+from issuance.services import admin, cards, credentials
 from issuance.store.pages import PagesStore
 from tests.pages_support import new_bank
 
@@ -27,7 +27,7 @@ async def clerk(rt: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     await new_bank(store, "CTB", "柜台测试银行")
     await admin.create_outlet(store, admin.OutletInput("ct-1", "CTB", "柜台网点"))
     await admin.create_operator(store, "ct-clerk", Role.CLERK, bank="CTB", outlet="ct-1")
-    await signin.set_password(PagesStore(rt.pool), "ct-clerk", PASSWORD)
+    await credentials.set_password_named(rt.store, "ct-clerk", PASSWORD)
     transport = httpx.ASGITransport(app=create_app(rt))
     async with httpx.AsyncClient(transport=transport, base_url="http://sscard.test") as http:
         token = CSRF.search((await http.get("/signin")).text)

@@ -13,7 +13,7 @@ from issuance.api.app import create_app
 from issuance.cli.agent import DEMO_OUTLET, demo_accounts, demo_sign_in_link
 from issuance.domain.roles import Role
 from issuance.runtime import Runtime
-from issuance.services import admin, signin
+from issuance.services import admin, credentials, signin
 from issuance.store.pages import PagesStore
 from tests.pages_support import new_bank
 
@@ -28,7 +28,7 @@ async def client(rt: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     await admin.create_outlet(store, admin.OutletInput("pg-1", "PGB", "页面网点"))
     await admin.create_operator(store, "pg-clerk", Role.CLERK, bank="PGB", outlet="pg-1")
     await admin.create_operator(store, "pg-agent", Role.AGENT, bank="PGB", outlet="pg-1")
-    await signin.set_password(PagesStore(rt.pool), "pg-clerk", PASSWORD)
+    await credentials.set_password_named(rt.store, "pg-clerk", PASSWORD)
     transport = httpx.ASGITransport(app=create_app(rt))
     async with httpx.AsyncClient(transport=transport, base_url="http://sscard.test") as http:
         yield http
@@ -45,15 +45,6 @@ async def _sign_in(http: httpx.AsyncClient, password: str = PASSWORD) -> httpx.R
     token = await _token(http, "/signin")
     form = {"csrf": token, "name": "pg-clerk", "password": password}
     return await http.post("/signin", data=form)
-
-
-def test_a_password_hash_verifies_only_its_password() -> None:
-    stored = signin.hash_password(PASSWORD)
-    assert stored.startswith("scrypt$16384$8$1$")
-    assert signin.verify_password(PASSWORD, stored)
-    assert not signin.verify_password(PASSWORD + "x", stored)
-    assert not signin.verify_password(PASSWORD, "scrypt$broken")
-    assert signin.hash_password(PASSWORD) != stored  # salted
 
 
 async def test_a_session_cookie_is_httponly_and_strict(client: httpx.AsyncClient) -> None:
@@ -108,9 +99,15 @@ async def test_a_sign_in_link_works_once(client: httpx.AsyncClient, rt: Runtime)
     assert again.status_code == 401 and "已使用" in again.text
 
 
-async def test_agents_get_no_password(client: httpx.AsyncClient, rt: Runtime) -> None:
-    with pytest.raises(Exception, match="no such person"):
-        await signin.set_password(PagesStore(rt.pool), "pg-agent", PASSWORD)
+async def test_the_sign_in_is_audited_and_leaves_no_bearer_token(
+    client: httpx.AsyncClient, rt: Runtime
+) -> None:
+    await _sign_in(client)
+    live = await rt.pool.fetchval(
+        "SELECT count(*) FROM operator_tokens t JOIN operators o ON o.id = t.operator "
+        "WHERE o.name = 'pg-clerk' AND t.revoked_at IS NULL AND t.via = 'sign_in'"
+    )
+    assert live == 0
 
 
 async def test_docs_load_nothing_from_elsewhere(client: httpx.AsyncClient) -> None:

@@ -1,4 +1,4 @@
-"""``sscard operator password|link``: a person gets a password or a one-time link for the pages."""
+"""``sscard operator link``: a person gets a one-time sign-in link for the pages, an agent none."""
 
 from __future__ import annotations
 
@@ -7,10 +7,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-
-import asyncpg
-
-from issuance.services import signin
 
 
 async def _sscard(
@@ -23,9 +19,7 @@ async def _sscard(
     )  # fmt: skip
 
 
-async def test_a_password_and_a_link_for_a_person_none_for_an_agent(
-    db_dsn: str, tmp_path: Path
-) -> None:
+async def test_a_link_for_a_person_none_for_an_agent(db_dsn: str, tmp_path: Path) -> None:
     for args in (("bank", "create", "SIGN", "登录银行"),
                  ("outlet", "create", "sign-1", "--bank", "SIGN", "--name", "网点"),
                  ("operator", "create", "li", "--role", "clerk", "--bank", "SIGN",
@@ -34,21 +28,6 @@ async def test_a_password_and_a_link_for_a_person_none_for_an_agent(
                   "--outlet", "sign-1")):  # fmt: skip
         r = await _sscard(db_dsn, tmp_path, *args)
         assert r.returncode == 0, r.stderr
-    r = await _sscard(db_dsn, tmp_path, "operator", "password", "li", stdin="a fine password\n")
-    assert r.returncode == 0, r.stderr
-    conn = await asyncpg.connect(db_dsn)
-    try:
-        stored = await conn.fetchval(
-            "SELECT hash FROM operator_passwords p JOIN operators o ON o.id = p.operator "
-            "WHERE o.name = 'li'"
-        )
-    finally:
-        await conn.close()
-    assert signin.verify_password("a fine password", stored)
-    assert "a fine password" not in stored
-
-    r = await _sscard(db_dsn, tmp_path, "operator", "password", "li", stdin="short\n")
-    assert r.returncode == 2 and "password" in r.stderr + r.stdout
     r = await _sscard(db_dsn, tmp_path, "operator", "link", "li", "--base", "http://counter:18800")
     assert r.returncode == 0 and "http://counter:18800/signin/link/" in r.stdout
     r = await _sscard(db_dsn, tmp_path, "operator", "link", "bot")
