@@ -78,6 +78,11 @@ async def test_a_bureau_user_sees_a_bank_below_70_percent_flagged(site: Site, pa
     await expect(page.get_by_role("img", name="各银行即时制卡网点占比")).to_be_visible()
     await expect(page.locator("#filings-title + table")).to_contain_text("低比例网点2（low-2）")
     await screenshot(page, "bureau", full=True)
+    await page.get_by_role("link", name="审计日志查询").click()
+    await expect(page.get_by_role("heading", name="审计日志查询")).to_be_visible()
+    await page.get_by_label("银行").select_option("DEMO")
+    await page.get_by_role("button", name="查询").click()
+    await expect(page.locator("table caption")).to_contain_text("最近")
 
 
 async def test_the_public_page_lists_an_outlet_with_its_state(site: Site, page: Page) -> None:
