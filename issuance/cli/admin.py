@@ -3,6 +3,8 @@
     sscard bank create CODE NAME
     sscard outlet create CODE --bank B --name N [--instant --psam SERIAL] [--district 1101xx]
     sscard operator create NAME --role R [--bank B] [--outlet O]   (prints the token ONCE)
+    sscard operator token|password|totp ...   (see :mod:`issuance.cli.security`)
+    sscard operator link NAME [--base URL]   (a one-time sign-in link for the pages)
     sscard card show CARD_NUMBER
     sscard openapi
 
@@ -22,13 +24,15 @@ from typing import TypeAlias, TypeVar
 from rich.console import Console
 
 from issuance.api.app import create_app
+from issuance.cli import security
 from issuance.cli.common import run
 from issuance.config import Settings
 from issuance.domain.numbers import validate_card_number
 from issuance.domain.roles import Role
 from issuance.runtime import Runtime
-from issuance.services import admin
+from issuance.services import admin, signin
 from issuance.store import Store
+from issuance.store.pages import PagesStore
 from sscard_core.errors import NotFound
 
 out = Console(highlight=False)
@@ -38,7 +42,12 @@ Sub: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 async def _with_store(action: Callable[[Store], Awaitable[T]]) -> T:
     async with Runtime(Settings.from_env(), pool_size=2) as rt:
-        return await action(Store(rt.pool))
+        return await action(rt.store)
+
+
+async def _with_pages(action: Callable[[PagesStore], Awaitable[T]]) -> T:
+    async with Runtime(Settings.from_env(), pool_size=2) as rt:
+        return await action(PagesStore(rt.pool))
 
 
 def _group(sub: Sub, name: str, help_text: str) -> Sub:
@@ -62,12 +71,15 @@ def register(sub: Sub) -> None:
     outlet.add_argument("--psam", help="the PSAM card's serial (needed with --instant)")
     outlet.set_defaults(func=lambda a: run(_outlet(a)))
 
-    op = _group(sub, "operator", "operators").add_parser("create", help="add an operator")
+    operators = _group(sub, "operator", "operators")
+    security.register_operator(operators)
+    op = operators.add_parser("create", help="add an operator")
     op.add_argument("name")
     op.add_argument("--role", required=True, choices=[r.value for r in Role])
     op.add_argument("--bank")
     op.add_argument("--outlet")
     op.set_defaults(func=lambda a: run(_operator(a)))
+    register_sign_in(operators)
 
     card = _group(sub, "card", "cards").add_parser("show", help="a card's state and events")
     card.add_argument("card_number")
@@ -92,10 +104,14 @@ async def _outlet(a: argparse.Namespace) -> int:
 
 async def _operator(a: argparse.Namespace) -> int:
     role = Role(a.role)
+    policy = Settings.from_env().credentials
     made = await _with_store(
-        lambda s: admin.create_operator(s, a.name, role, bank=a.bank, outlet=a.outlet)
+        lambda s: admin.create_operator(
+            s, a.name, role, bank=a.bank, outlet=a.outlet, policy=policy
+        )
     )
-    out.print(f"operator {made.name} ({made.role}) created; the token is shown only once:")
+    out.print(f"operator {made.name} ({made.role}) created; token valid until "
+              f"{made.expires_at:%Y-%m-%d %H:%M %Z}, shown only once:")  # fmt: skip
     print(made.token)
     return 0
 
@@ -117,6 +133,20 @@ async def _card(number: str) -> int:
         return 0
 
     return await _with_store(show)
+
+
+def register_sign_in(operators: Sub) -> None:
+    link = operators.add_parser("link", help="a one-time sign-in link for the pages")
+    link.add_argument("name")
+    link.add_argument("--base", default="http://127.0.0.1:8080", help="the pages' address")
+    link.set_defaults(func=lambda a: run(_link(a.name, a.base)))
+
+
+async def _link(name: str, base: str) -> int:
+    token = await _with_pages(lambda s: signin.sign_in_link(s, name))
+    out.print(f"one-time sign-in link for {name} (valid 15 minutes):")
+    print(f"{base.rstrip('/')}/signin/link/{token}")
+    return 0
 
 
 def _openapi() -> int:

@@ -1,10 +1,13 @@
 """``sscard agent`` (the outlet agent beside the devices) and ``sscard demo`` (all of it at once).
 
 ``sscard agent`` opens each ``--printer`` (``[NAME=]tcp://HOST:PORT`` or a USB
-device path), its chip station (``--reader sim[:HOST:PORT]`` for a simulated
-outlet's chip service, ``pcsc:<reader name>`` for a PC/SC encoder), the
-PSAM and the journal, and runs :class:`printers.agent.loop.Agent` against
-the API at ``--api`` with the bearer token in ``--token-file`` until Ctrl-C.
+device path) and its own chip station: one ``--reader`` per ``--printer``, in
+the same order (``pcsc:<reader name>`` for a printer's PC/SC encoder,
+``sim[:HOST:PORT]`` for a simulated printer's reader); one ``sim`` reader may
+also serve every printer of a simulated outlet (its chip service tells the
+stations apart by the printer's serial). Then the PSAM and the journal, and
+runs :class:`printers.agent.loop.Agent` against the API at ``--api`` with the
+bearer token in ``--token-file`` until Ctrl-C.
 
 The PSAM is :class:`~printers.devices.chip.psam.SimulatedPsam` holding the master
 keys of ``--psam-keys`` (a simulated outlet writes them to
@@ -50,11 +53,12 @@ from rich.console import Console
 
 from issuance.cli.common import STOP_SIGNALS, run, stop_signals_call
 from issuance.cli.serve import api_server, describe_database
-from issuance.config import Settings
+from issuance.config import DEFAULT_HOST, DEFAULT_PORT, Settings
 from issuance.domain.roles import Role
 from issuance.runtime import Runtime
-from issuance.services import admin
+from issuance.services import admin, signin
 from issuance.store import Store
+from issuance.store.pages import PagesStore
 from issuance.tools.testdata import random_citizen_id
 from printers.agent.client import AgentClient
 from printers.agent.journal import Journal
@@ -63,6 +67,8 @@ from printers.agent.pinpad import DeskReader, KeyboardPinPad, PinDesk, PinPad
 from printers.agent.station import ChipReader, Station, open_printer
 from printers.devices.chip.encoder import CardConnection
 from printers.devices.chip.pcsc import PcscConnection
+from printers.devices.chip.pcsc_psam import CardPsam
+from printers.devices.chip.psam import Psam
 from printers.devices.evolis.driver import EvolisPrinter
 from printers.devices.simulators.outlet import (
     SimChipReader,
@@ -97,6 +103,25 @@ class PcscReader:
 
     def connection(self, card_identifier: str) -> CardConnection:
         return PcscConnection(self.reader)
+
+
+def station_readers(printers: list[PrinterArg], specs: list[str]) -> list[str]:
+    """The reader spec of each printer: one ``--reader`` per ``--printer``, in order.
+
+    A single ``sim`` reader may serve every printer (the simulated chip service binds by
+    the printer's serial); a PC/SC reader is one printer's own and cannot be shared.
+    """
+    if len(specs) == 1 and len(printers) > 1 and specs[0].startswith("sim"):
+        return specs * len(printers)
+    if len(specs) != len(printers):
+        raise InputError(
+            f"give one --reader per --printer, in the same order: {len(printers)} printers, "
+            f"{len(specs)} readers"
+        )
+    shared = sorted({s for s in specs if s.startswith("pcsc:") and specs.count(s) > 1})
+    if shared:
+        raise InputError(f"a PC/SC reader belongs to one printer: {', '.join(shared)} is repeated")
+    return specs
 
 
 def reader_for(spec: str, printer_host: str, serial: str) -> ChipReader:
@@ -137,11 +162,12 @@ def desk_reader_for(spec: str) -> DeskReader:
     raise InputError(f"--desk-reader must be sim[:HOST:PORT] or pcsc:<reader name>, not {spec!r}")
 
 
-def pin_desk(ns: argparse.Namespace, psam: SimulatedPsam, journal: Journal) -> PinDesk | None:
+def pin_desk(ns: argparse.Namespace, psam: Psam, journal: Journal) -> PinDesk | None:
     """The PIN desk ``--pinpad`` asks for, or None."""
     if ns.pinpad is None:
         return None
-    spec = ns.desk_reader or (ns.reader if ns.reader.startswith("sim") else None)
+    first = ns.reader[0]
+    spec = ns.desk_reader or (first if first.startswith("sim") else None)
     if spec is None:
         raise InputError("--pinpad needs --desk-reader (the counter's card reader)")
     return PinDesk(desk_reader_for(spec), PIN_PADS[PinPadKind(ns.pinpad)](), psam, journal)
@@ -159,9 +185,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     a.add_argument("--token-file", type=Path, required=True, help="the agent's bearer token")
     a.add_argument("--site", required=True, help="the outlet code whose jobs to claim")
     a.add_argument("--printer", type=printer_arg, action="append", required=True)
-    a.add_argument("--reader", required=True, help="sim[:HOST:PORT] or pcsc:<reader name>")
+    a.add_argument(
+        "--reader",
+        action="append",
+        required=True,
+        help="each --printer's chip reader, in the same order: pcsc:<reader name> or "
+        "sim[:HOST:PORT] (one sim reader may serve every simulated printer)",
+    )
     a.add_argument("--journal", type=Path, required=True, help="the local SQLite journal")
-    a.add_argument("--psam-keys", type=Path, required=True, help="the PSAM's master keys (JSON)")
+    which = a.add_mutually_exclusive_group(required=True)
+    which.add_argument("--psam-keys", type=Path, help="a simulated PSAM's master keys (JSON)")
+    which.add_argument("--psam-reader", help="the PC/SC reader of a physical PSAM card")
+    a.add_argument("--psam-serial", default="SIM-PSAM-0001", help="the simulated PSAM's serial")
     a.add_argument("--worker", default=socket.gethostname(), help="this agent's name")
     a.add_argument("--wait", type=float, default=20.0, help="long-poll seconds")
     a.add_argument(
@@ -177,36 +212,58 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     a.set_defaults(func=lambda ns: run(_agent_until_stopped(ns)))
 
 
-async def _stations(ns: argparse.Namespace, psam: SimulatedPsam, journal: Journal) -> list[Station]:
+async def _stations(
+    ns: argparse.Namespace, psam: Psam, journal: Journal, lines: list[str]
+) -> list[Station]:
+    """A station per ``--printer`` with its own reader; ``lines`` gets one line for each."""
+    specs = station_readers(ns.printer, ns.reader)
     stations = []
-    for i, arg in enumerate(ns.printer, start=1):
+    for i, (arg, spec) in enumerate(zip(ns.printer, specs, strict=True), start=1):
         printer: EvolisPrinter = await open_printer(arg.url)
         identity = await printer.identify()
         host = arg.url.split("://")[-1].split(":")[0] or "127.0.0.1"
-        reader = reader_for(ns.reader, host, identity.serial)
-        stations.append(Station(arg.name or f"printer{i}", printer, reader, psam, journal))
+        reader = reader_for(spec, host, identity.serial)
+        name = arg.name or f"printer{i}"
+        lines.append(f"  station {name}: printer {arg.url}, chip reader {spec}")
+        stations.append(Station(name, printer, reader, psam, journal))
     return stations
+
+
+async def _psam(ns: argparse.Namespace, stack: contextlib.AsyncExitStack) -> Psam:
+    """A physical PSAM in its own PC/SC reader (``--psam-reader``), or the simulated one."""
+    if ns.psam_reader is None:
+        return SimulatedPsam(read_keys(ns.psam_keys), serial=ns.psam_serial)
+    connection = PcscConnection(ns.psam_reader)
+    await connection.connect()
+    stack.push_async_callback(connection.disconnect)
+    return await CardPsam.open(connection)
 
 
 async def run_agent(ns: argparse.Namespace, *, stop: asyncio.Event | None = None) -> int:
     token = ns.token_file.read_text().strip()
-    psam = SimulatedPsam(read_keys(ns.psam_keys))
     config = AgentConfig(wait_seconds=ns.wait)
-    with Journal(ns.journal) as journal:
-        desk = pin_desk(ns, psam, journal)
-        stations = await _stations(ns, psam, journal)
-        client = AgentClient(ns.api, token, worker=ns.worker, site=ns.site)
-        agent = Agent(
-            client, stations, journal, config, desk=desk, events=lambda e: out.print(describe(e))
-        )
-        pads = f"; PIN pad {ns.pinpad}" if desk is not None else ""
-        out.print(f"agent {ns.worker} for {ns.site}: {', '.join(s.name for s in stations)}{pads}")
-        try:
-            await _until(agent.run(), stop)
-        finally:
-            await client.aclose()
-            for station in stations:
-                await station.printer.aclose()
+    async with contextlib.AsyncExitStack() as stack:
+        psam = await _psam(ns, stack)
+        with Journal(ns.journal) as journal:
+            desk = pin_desk(ns, psam, journal)
+            lines: list[str] = []
+            stations = await _stations(ns, psam, journal, lines)
+            client = AgentClient(ns.api, token, worker=ns.worker, site=ns.site, psam=psam.serial)
+            agent = Agent(
+                client, stations, journal, config, desk=desk,
+                events=lambda e: out.print(describe(e)),
+            )  # fmt: skip
+            pads = f"; PIN pad {ns.pinpad}" if desk is not None else ""
+            names = ", ".join(s.name for s in stations)
+            out.print(f"agent {ns.worker} for {ns.site} (PSAM {psam.serial}): {names}{pads}")
+            for line in lines:
+                out.print(line)
+            try:
+                await _until(agent.run(), stop)
+            finally:
+                await client.aclose()
+                for station in stations:
+                    await station.printer.aclose()
     return 0
 
 
@@ -250,8 +307,8 @@ class DemoTokens:
 
 def register_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     d = sub.add_parser("demo", help="the whole system on this machine: API, outlet, agent, a card")
-    d.add_argument("--host", default="127.0.0.1")
-    d.add_argument("--port", type=int, default=8080)
+    d.add_argument("--host", default=DEFAULT_HOST)
+    d.add_argument("--port", type=int, default=DEFAULT_PORT)
     d.set_defaults(func=lambda ns: run(run_demo(ns.host, ns.port)))
 
 
@@ -463,16 +520,25 @@ async def run_demo(host: str, port: int) -> int:
     settings = replace(Settings.from_env(), host=host, port=port)
     async with Runtime(settings) as rt:
         tokens_path = settings.data_dir / TOKENS_FILE
-        tokens = await demo_accounts(Store(rt.pool), tokens_path)
+        tokens = await demo_accounts(rt.store, tokens_path)
+        link = await demo_sign_in_link(rt, tokens, f"http://{host}:{port}")
         server = api_server(rt, host, port)
         with stop_signals_call(lambda: setattr(server, "should_exit", True)):
-            await _demo(settings, server, tokens, describe_database(rt))
+            await _demo(settings, server, tokens, describe_database(rt), link)
     out.print("stopped; the database was shut down cleanly")
     return 0
 
 
+async def demo_sign_in_link(rt: Runtime, tokens: DemoTokens, base: str) -> str:
+    """A one-time sign-in link to the pages for the demo clerk."""
+    clerk = await rt.store.operator_by_token(tokens.clerk)
+    assert clerk is not None  # demo_accounts has just checked or made it
+    token = await signin.sign_in_link(PagesStore(rt.pool), clerk.name)
+    return f"{base}/signin/link/{token}"
+
+
 async def _demo(
-    settings: Settings, server: uvicorn.Server, tokens: DemoTokens, database: str
+    settings: Settings, server: uvicorn.Server, tokens: DemoTokens, database: str, link: str
 ) -> None:
     """The API and a simulated outlet with its agent: one card, then serving until stopped."""
     api = f"http://{settings.host}:{settings.port}"
@@ -480,8 +546,10 @@ async def _demo(
         serving = asyncio.create_task(server.serve())
         await _started(server, serving)
         out.print(f"sscard API on {api} ({database})")
-        printers = ", ".join(outlet.names)
-        out.print(f"simulated outlet {DEMO_OUTLET}: printers {printers}, cards in {outlet.out_dir}")
+        out.print(f"simulated outlet {DEMO_OUTLET}: cards in {outlet.out_dir}")
+        for name in outlet.names:
+            reader = outlet.reader_spec(name)
+            out.print(f"  station {name}: printer {outlet.printer_url(name)}, chip reader {reader}")
         console = DemoConsole()
         with Journal(settings.data_dir / "agent-journal.sqlite") as journal:
             agent = asyncio.create_task(_demo_agent(api, tokens.agent, outlet, journal, console))
@@ -489,7 +557,10 @@ async def _demo(
                 await _one_card(api, tokens, outlet, console)
                 sample = settings.data_dir / "demo-application.json"
                 await asyncio.to_thread(write_sample, sample, secrets.randbits(32))
-                out.print("apply for another card with:")
+                out.print(f"the counter page: {api}/counter")
+                out.print("sign in as the demo clerk (one-time link, 15 minutes):")
+                out.print(link, soft_wrap=True, markup=False)
+                out.print("or apply for another card over the API with:")
                 tokens_path = settings.data_dir / TOKENS_FILE
                 out.print(_curl(api, tokens_path, sample), soft_wrap=True, markup=False)
                 out.print("press Ctrl-C to stop")

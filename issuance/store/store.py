@@ -14,6 +14,7 @@ constraint violations become sscard errors here, at the boundary.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -26,19 +27,29 @@ import orjson
 from issuance.domain.cards import CardStatus
 from issuance.domain.roles import Role
 from issuance.store.records import (
+    AuditFilter,
+    AuditRow,
     BatchCounts,
     BatchEntryRecord,
     BatchRecord,
     CardRecord,
+    Credentials,
     EventRecord,
     HolderRecord,
+    IssuedToken,
     NewBatch,
     NewCard,
     Operator,
     OutletRecord,
     PrinterRecord,
+    PsamMove,
+    PsamRecord,
+    ReconciliationRecord,
+    StockRequestRecord,
     StoredResponse,
+    TerminalRecord,
 )
+from issuance.vault import Vault, is_sealed
 from sscard_core.card_data import Gender
 from sscard_core.connect import database_errors
 from sscard_core.errors import ConflictError
@@ -57,21 +68,64 @@ def token_digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-def _holder(row: asyncpg.Record) -> HolderRecord:
+# Context labels: a sealed value opens only in the column it was sealed for.
+HOLDER_CONTEXT = b"holders.sealed"
+ADDRESS_CONTEXT = b"holders.sealed_address"
+CARD_DATA_CONTEXT = b"cards.card_data"
+PHOTO_CONTEXT = b"holder_photos.image"
+ANSWER_CONTEXT = b"idempotency.body"
+VISIT_CONTEXT = b"home_visits.address"
+SEALED_TEXT = "sealed:"
+
+
+def person(vault: Vault, row: asyncpg.Record) -> tuple[str, str, str]:
+    """(citizen ID, name, phone) of a holder row: sealed, legacy plain, or erased (empty)."""
+    sealed = row["sealed"]
+    if sealed is not None:
+        c, n, p = vault.open_json(bytes(sealed), HOLDER_CONTEXT)
+        return str(c), str(n), str(p)
+    return row["citizen_id"] or "", row["name"] or "", row["phone"] or ""
+
+
+def seal_person(vault: Vault, citizen_id: str, name: str, phone: str) -> bytes:
+    return vault.seal_json([citizen_id, name, phone], HOLDER_CONTEXT)
+
+
+def seal_address(vault: Vault, address: str) -> bytes:
+    return vault.seal(address.encode(), ADDRESS_CONTEXT)
+
+
+def _holder(vault: Vault, row: asyncpg.Record) -> HolderRecord:
+    citizen_id, name, phone = person(vault, row)
+    sealed_address = row["sealed_address"]
+    address = (
+        row["address"] or ""
+        if sealed_address is None
+        else vault.open(bytes(sealed_address), ADDRESS_CONTEXT).decode()
+    )
     return HolderRecord(
-        id=row["id"], citizen_id=row["citizen_id"], name=row["name"],
+        id=row["id"], citizen_id=citizen_id, name=name,
         gender=Gender(row["gender"]), birth_date=row["birth_date"], ethnicity=row["ethnicity"],
-        birthplace=row["birthplace"], phone=row["phone"], address=row["address"],
+        birthplace=row["birthplace"], phone=phone, address=address,
         bank=row["bank"],
     )  # fmt: skip
 
 
-def _card(row: asyncpg.Record) -> CardRecord:
+def open_bytes(vault: Vault, value: bytes, context: bytes) -> bytes:
+    """A bytea value that may be sealed (or written before 0007, plain)."""
+    return vault.open(value, context) if is_sealed(value) else value
+
+
+def seal_visit_address(vault: Vault, address: str) -> str:
+    return SEALED_TEXT + base64.b64encode(vault.seal(address.encode(), VISIT_CONTEXT)).decode()
+
+
+def _card(vault: Vault, row: asyncpg.Record) -> CardRecord:
     return CardRecord(
         id=row["id"], card_number=row["card_number"], card_identifier=row["card_identifier"],
         holder=row["holder"], bank=row["bank"], status=CardStatus(row["status"]),
         issue_date=row["issue_date"], expiry_date=row["expiry_date"],
-        card_data=orjson.loads(row["card_data"]), photo=row["photo"],
+        card_data=vault.open_text(row["card_data"], CARD_DATA_CONTEXT), photo=row["photo"],
         ordered_at_outlet=row["ordered_at_outlet"],
         activated_at_outlet=row["activated_at_outlet"], job_id=row["job_id"],
         replaces=row["replaces"], superseded_by=row["superseded_by"],
@@ -84,6 +138,17 @@ def _required(row: asyncpg.Record | None) -> asyncpg.Record:
     return row
 
 
+def _audit_row(r: asyncpg.Record) -> AuditRow:
+    keys = r.keys()
+    return AuditRow(
+        id=r["id"], at=r["at"], operator=r["operator"], bank=r["bank"], outlet=r["outlet"],
+        purpose=r["purpose"], holder=r["holder"], card=r["card"], action=r["action"],
+        detail=r["detail"], prev_hash=bytes(r["prev_hash"]), hash=bytes(r["hash"]),
+        operator_name=r["operator_name"] if "operator_name" in keys else "",
+        card_number=r["card_number"] if "card_number" in keys else None,
+    )  # fmt: skip
+
+
 def _outlet(row: asyncpg.Record) -> OutletRecord:
     return OutletRecord(**dict(row))
 
@@ -91,8 +156,13 @@ def _outlet(row: asyncpg.Record) -> OutletRecord:
 class Store:
     """Named queries over a pool, or over one connection inside a transaction."""
 
-    def __init__(self, executor: Executor) -> None:
+    def __init__(self, executor: Executor, vault: Vault) -> None:
         self._db = executor
+        self._vault = vault
+
+    @property
+    def vault(self) -> Vault:
+        return self._vault
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Store]:
@@ -106,7 +176,7 @@ class Store:
         with database_errors():
             if isinstance(self._db, asyncpg.Pool):
                 async with self._db.acquire() as conn, conn.transaction():
-                    yield Store(conn)
+                    yield Store(conn, self._vault)
             elif self._db.is_in_transaction():
                 yield self
             else:
@@ -120,7 +190,7 @@ class Store:
         with database_errors():
             if isinstance(self._db, asyncpg.Pool):
                 async with self._db.acquire() as conn:
-                    yield Store(conn)
+                    yield Store(conn, self._vault)
             else:
                 yield self
 
@@ -173,21 +243,67 @@ class Store:
         return None if row is None else _outlet(row)
 
     async def insert_operator(
-        self, name: str, role: Role, bank: str | None, outlet: str | None, token: str
+        self, name: str, role: Role, bank: str | None, outlet: str | None
     ) -> int:
-        digest = token_digest(token)
-        found = await self._db.fetchval(
-            Q["insert_operator"], name, role.value, bank, outlet, digest
-        )
+        found = await self._db.fetchval(Q["insert_operator"], name, role.value, bank, outlet)
         if found is None:
             raise ConflictError(f"operator {name} exists", code="operator_exists", name=name)
         return int(found)
 
+    async def insert_token(
+        self, operator: int, token: str, via: str, ttl: timedelta
+    ) -> IssuedToken:
+        row = _required(
+            await self._db.fetchrow(Q["insert_token"], operator, token_digest(token), via, ttl)
+        )
+        return IssuedToken(token, int(row["id"]), row["expires_at"])
+
     async def operator_by_token(self, token: str) -> Operator | None:
+        """The operator behind a live token (None: unknown, revoked or expired)."""
         row = await self._db.fetchrow(Q["operator_by_token"], token_digest(token))
         if row is None:
             return None
-        return Operator(row["id"], row["name"], Role(row["role"]), row["bank"], row["outlet"])
+        return Operator(
+            row["id"], row["name"], Role(row["role"]), row["bank"], row["outlet"],
+            row["token_id"], row["expires_at"],
+        )  # fmt: skip
+
+    async def credentials(self, name: str) -> Credentials | None:
+        row = await self._db.fetchrow(Q["operator_by_name"], name)
+        if row is None:
+            return None
+        op = Operator(row["id"], row["name"], Role(row["role"]), row["bank"], row["outlet"])
+        return Credentials(
+            op, row["password_scrypt"], row["totp_secret"], row["totp_confirmed"],
+            int(row["totp_last_step"]),
+        )  # fmt: skip
+
+    async def revoke_token(self, token_id: int) -> int:
+        """Revoke one token (every server process's cache is told); how many were live."""
+        return int(_required(await self._db.fetchrow(Q["revoke_token"], token_id))["n"])
+
+    async def revoke_tokens_of(self, operator: int) -> int:
+        """Revoke every live token of ``operator``; how many there were."""
+        row = await self._db.fetchrow(Q["revoke_tokens_of_operator"], operator)
+        return int(_required(row)["n"])
+
+    async def set_password(self, operator: int, scrypt: str) -> None:
+        await self._db.execute(Q["set_password"], operator, scrypt)
+
+    async def set_totp(self, operator: int, secret: str | None, confirmed: bool) -> None:
+        await self._db.execute(Q["set_totp"], operator, secret, confirmed)
+
+    async def use_totp_step(self, operator: int, step: int) -> bool:
+        """Record a TOTP step as used; False if it (or a later one) already was (a replay)."""
+        return await self._db.fetchval(Q["use_totp_step"], operator, step) is not None
+
+    async def record_sign_in(self, name: str, address: str, succeeded: bool) -> None:
+        await self._db.execute(Q["insert_sign_in_attempt"], name, address, succeeded)
+
+    async def sign_in_failures(self, name: str, address: str, window: timedelta) -> tuple[int, int]:
+        """Recent failed sign-ins (of this name since its last success, of this address)."""
+        row = _required(await self._db.fetchrow(Q["sign_in_failures"], name, address, window))
+        return int(row["by_name"]), int(row["by_address"])
 
     # --- holders and photos ---------------------------------------------------------------
 
@@ -196,41 +312,49 @@ class Store:
     ) -> HolderRecord | None:
         """The holder, locked FOR UPDATE unless ``lock`` is False (a read that changes nothing)."""
         query = Q["holder_by_citizen_id"] if lock else Q["holder_by_citizen_id_unlocked"]
-        row = await self._db.fetchrow(query, citizen_id)
-        return None if row is None else _holder(row)
+        row = await self._db.fetchrow(query, self._vault.blind_index(citizen_id))
+        return None if row is None else _holder(self._vault, row)
 
     async def holder(self, holder_id: int) -> HolderRecord:
         row = await self._db.fetchrow(Q["holder_by_id"], holder_id)
         if row is None:
             raise LookupError(f"holder {holder_id} vanished")
-        return _holder(row)
+        return _holder(self._vault, row)
 
     async def insert_holder(self, h: HolderRecord) -> HolderRecord:
         try:
+            v = self._vault
             row = await self._db.fetchrow(
-                Q["insert_holder"], h.citizen_id, h.name, h.gender.value, h.birth_date,
-                h.ethnicity, h.birthplace, h.phone, h.address, h.bank,
+                Q["insert_holder"], v.blind_index(h.citizen_id),
+                seal_person(v, h.citizen_id, h.name, h.phone), seal_address(v, h.address),
+                h.gender.value, h.birth_date, h.ethnicity, h.birthplace, h.bank,
             )  # fmt: skip
         except asyncpg.UniqueViolationError as exc:
             raise ConflictError(
                 "this person was registered by a concurrent request", code="concurrent_request"
             ) from exc
-        return _holder(_required(row))
+        return _holder(self._vault, _required(row))
 
     async def update_holder(self, h: HolderRecord) -> HolderRecord:
+        v = self._vault
         row = await self._db.fetchrow(
-            Q["update_holder"], h.id, h.name, h.gender.value, h.birth_date, h.ethnicity,
-            h.birthplace, h.phone, h.address, h.bank,
+            Q["update_holder"], h.id, seal_person(v, h.citizen_id, h.name, h.phone),
+            seal_address(v, h.address), h.gender.value, h.birth_date, h.ethnicity, h.birthplace,
+            h.bank, v.blind_index(h.citizen_id) if h.citizen_id else None,  # erased: no index
         )  # fmt: skip
-        return _holder(_required(row))
+        return _holder(v, _required(row))
 
     async def insert_photo(self, image: bytes, media_type: str) -> int:
-        return int(await self._db.fetchval(Q["insert_photo"], image, media_type))
+        sealed = self._vault.seal(image, PHOTO_CONTEXT)
+        return int(await self._db.fetchval(Q["insert_photo"], sealed, media_type))
 
     async def photo_of_job(self, job_id: int) -> tuple[bytes, str, str] | None:
         """(image, media type, bank of the card) for the card job ``job_id`` makes."""
         row = await self._db.fetchrow(Q["photo_of_job"], job_id)
-        return None if row is None else (bytes(row["image"]), row["media_type"], row["bank"])
+        if row is None:
+            return None
+        image = open_bytes(self._vault, bytes(row["image"]), PHOTO_CONTEXT)
+        return image, row["media_type"], row["bank"]
 
     # --- cards and their events -----------------------------------------------------------
 
@@ -238,22 +362,22 @@ class Store:
         """The card, locked FOR UPDATE unless ``lock`` is False (a read that changes nothing)."""
         query = Q["card_by_number"] if lock else Q["card_by_number_unlocked"]
         row = await self._db.fetchrow(query, number)
-        return None if row is None else _card(row)
+        return None if row is None else _card(self._vault, row)
 
     async def card(self, card_id: int) -> CardRecord:
         row = await self._db.fetchrow(Q["card_by_id"], card_id)
         if row is None:
             raise LookupError(f"card {card_id} vanished")
-        return _card(row)
+        return _card(self._vault, row)
 
     async def card_by_job(self, job_id: int) -> CardRecord | None:
         row = await self._db.fetchrow(Q["card_by_job"], job_id)
-        return None if row is None else _card(row)
+        return None if row is None else _card(self._vault, row)
 
     async def cards_of_holder(self, holder: int, *, lock: bool = True) -> list[CardRecord]:
         """The holder's cards, oldest first, locked unless ``lock`` is False."""
         query = Q["cards_of_holder"] if lock else Q["cards_of_holder_unlocked"]
-        return [_card(r) for r in await self._db.fetch(query, holder)]
+        return [_card(self._vault, r) for r in await self._db.fetch(query, holder)]
 
     async def set_superseded_by(self, card_id: int, newer: int) -> None:
         await self._db.execute(Q["set_superseded_by"], card_id, newer)
@@ -295,13 +419,64 @@ class Store:
 
     # --- audit and idempotency -------------------------------------------------------------
 
-    async def audit(self, op: Operator, purpose: str, holder: int, action: str) -> None:
+    async def audit(
+        self,
+        op: Operator,
+        purpose: str,
+        holder: int | None,
+        action: str,
+        *,
+        card: int | None = None,
+        detail: str = "",
+    ) -> None:
+        """One audit row (the database chains it to the one before)."""
         await self._db.execute(
-            Q["insert_audit"], op.id, op.bank, op.outlet, purpose, holder, action
+            Q["insert_audit"], op.id, op.bank, op.outlet, purpose, holder, action, card, detail
         )
 
     async def audit_of_holder(self, holder: int) -> list[dict[str, Any]]:
         return [dict(r) for r in await self._db.fetch(Q["audit_of_holder"], holder)]
+
+    async def audit_claimed_cards(self, op: Operator, purpose: str, job_ids: Sequence[int]) -> None:
+        """One read row per card made by the claimed jobs ``job_ids`` (their payload)."""
+        await self._db.execute(
+            Q["audit_claimed_cards"], op.id, op.bank, op.outlet, purpose, list(job_ids)
+        )
+
+    async def audit_batch(self, op: Operator, purpose: str, batch_id: str) -> None:
+        """One read row per card of batch ``batch_id`` (its manifest names every holder)."""
+        await self._db.execute(Q["audit_batch"], op.id, op.bank, op.outlet, purpose, batch_id)
+
+    async def search_audit(self, f: AuditFilter, *, after: int, limit: int) -> list[AuditRow]:
+        """Audit rows with id above ``after`` matching ``f``, oldest first."""
+        rows = await self._db.fetch(
+            Q["search_audit"], after, f.bank, f.holder, f.card, f.operator, f.since, f.until,
+            f.action, limit,
+        )  # fmt: skip
+        return [_audit_row(r) for r in rows]
+
+    async def audit_rows(self, f: AuditFilter, *, batch: int = 1000) -> AsyncIterator[AuditRow]:
+        """Every audit row matching ``f``, oldest first, read ``batch`` rows at a time."""
+        after = 0
+        while True:
+            rows = await self.search_audit(f, after=after, limit=batch)
+            for row in rows:
+                yield row
+            if len(rows) < batch:
+                return
+            after = rows[-1].id
+
+    async def audit_chain(self) -> AsyncIterator[AuditRow]:
+        """Every audit row in chain order, through a cursor (needs a transaction)."""
+        async for r in self.connection.cursor(Q["audit_chain"], prefetch=2000):
+            yield _audit_row(r)
+
+    async def audit_chain_size(self) -> int:
+        return int(await self._db.fetchval(Q["audit_chain_size"]))
+
+    async def audit_chain_head(self) -> tuple[int, bytes]:
+        row = _required(await self._db.fetchrow(Q["audit_chain_head"]))
+        return int(row["last_id"]), bytes(row["last_hash"])
 
     async def lapse_temporary_losses(
         self, reported_before: datetime, action: str, to_status: str, note: str
@@ -324,11 +499,12 @@ class Store:
         row = await self._db.fetchrow(Q["idempotency_get"], operator, key)
         if row is None:
             return None
-        body = None if row["body"] is None else bytes(row["body"])
+        body = None if row["body"] is None else open_bytes(self._vault, row["body"], ANSWER_CONTEXT)
         return StoredResponse(bytes(row["request_sha256"]), row["status"], body)
 
     async def idempotency_finish(self, operator: int, key: str, status: int, body: bytes) -> None:
-        await self._db.execute(Q["idempotency_finish"], operator, key, status, body)
+        sealed = self._vault.seal(body, ANSWER_CONTEXT)
+        await self._db.execute(Q["idempotency_finish"], operator, key, status, sealed)
 
     # --- printers, spoiled cards, visits, withdrawals, fees --------------------------------
 
@@ -352,7 +528,8 @@ class Store:
     async def insert_home_visit(
         self, holder: int, card: int, *, outlet: str, at: datetime, address: str, job: int, op: int
     ) -> int:
-        args = (holder, card, outlet, at, address, job, op)
+        sealed = seal_visit_address(self._vault, address)
+        args = (holder, card, outlet, at, sealed, job, op)
         return int(await self._db.fetchval(Q["insert_home_visit"], *args))
 
     async def add_withdrawal(self, card_id: int, month: date) -> int:
@@ -374,8 +551,9 @@ class Store:
     # --- expedited small batches (bulk statements: one per kind of row) --------------------
 
     async def citizen_ids_with_live_card(self, citizen_ids: Sequence[str]) -> set[str]:
-        rows = await self._db.fetch(Q["citizen_ids_with_live_card"], list(citizen_ids))
-        return {r["citizen_id"] for r in rows}
+        by_index = {self._vault.blind_index(c): c for c in citizen_ids}
+        rows = await self._db.fetch(Q["citizen_ids_with_live_card"], list(by_index))
+        return {by_index[bytes(r["citizen_id_index"])] for r in rows}
 
     async def next_batch_id(self) -> str:
         return str(await self._db.fetchval(Q["next_batch_id"]))
@@ -386,15 +564,18 @@ class Store:
         return [(int(r["n"]), int(r["id"])) for r in rows]
 
     async def upsert_holders(self, holders: Sequence[HolderRecord], bank: str) -> dict[str, int]:
-        """Insert or update holders by citizen ID; their ids by citizen ID."""
+        """Insert or update holders by citizen ID; their ids by citizen ID (a new holder's
+        address is empty, a known one's is kept)."""
+        v = self._vault
+        by_index = {v.blind_index(h.citizen_id): h.citizen_id for h in holders}
         columns = (
-            [h.citizen_id for h in holders], [h.name for h in holders],
+            [v.blind_index(h.citizen_id) for h in holders],
+            [seal_person(v, h.citizen_id, h.name, h.phone) for h in holders],
             [h.gender.value for h in holders], [h.birth_date for h in holders],
             [h.ethnicity for h in holders], [h.birthplace for h in holders],
-            [h.phone for h in holders],
         )  # fmt: skip
-        rows = await self._db.fetch(Q["upsert_holders"], *columns, bank)
-        return {r["citizen_id"]: int(r["id"]) for r in rows}
+        rows = await self._db.fetch(Q["upsert_holders"], *columns, seal_address(v, ""), bank)
+        return {by_index[bytes(r["citizen_id_index"])]: int(r["id"]) for r in rows}
 
     async def insert_photos(self, photos: Sequence[tuple[bytes, str]], *, upload: str) -> list[int]:
         """Insert (image, media type) rows written ahead by batch ``upload``; their ids, in order.
@@ -404,8 +585,9 @@ class Store:
         build into arrays on both sides.
         """
         drawn = [int(r["id"]) for r in await self._db.fetch(Q["next_photo_ids"], len(photos))]
+        seal = self._vault.seal
         records = [
-            (photo, image, media, upload)
+            (photo, seal(image, PHOTO_CONTEXT), media, upload)
             for photo, (image, media) in zip(drawn, photos, strict=True)
         ]
         await self._db.copy_records_to_table(
@@ -437,7 +619,7 @@ class Store:
             [c.card_identifier for _, c, _ in cards], [c.holder for _, c, _ in cards],
             [c.bank for _, c, _ in cards], [c.issue_date for _, c, _ in cards],
             [c.expiry_date for _, c, _ in cards],
-            [orjson.dumps(c.card_data).decode() for _, c, _ in cards],
+            [self._vault.seal_text(c.card_data, CARD_DATA_CONTEXT) for _, c, _ in cards],
             [c.photo for _, c, _ in cards], [c.ordered_at_outlet for _, c, _ in cards],
             [j for _, _, j in cards], [c.replaces for _, c, _ in cards],
         )  # fmt: skip
@@ -505,15 +687,128 @@ class Store:
 
     async def batch_entries(self, batch_id: str) -> list[BatchEntryRecord]:
         rows = await self._db.fetch(Q["batch_entries"], batch_id)
+        people = [person(self._vault, r) for r in rows]
         return [
             BatchEntryRecord(
-                r["card_number"], r["name"], r["citizen_id"], r["failed_reason"], r["state"],
+                r["card_number"], name, citizen_id, r["failed_reason"], r["state"],
                 r["outcome"], r["spoiled"],
             )
-            for r in rows
+            for r, (citizen_id, name, _) in zip(rows, people, strict=True)
         ]  # fmt: skip
 
     async def fail_batch_card(self, batch_id: str, card_id: int, reason: str, op: int) -> bool:
         """Record why a card of the batch failed for good; False if it is not in the batch."""
         row = await self._db.fetchval(Q["fail_batch_card"], batch_id, card_id, reason, op)
         return row is not None
+
+    # --- security terminals and PSAM cards ---------------------------------------------------
+
+    async def insert_terminal(self, serial: str, model: str, outlet: str) -> None:
+        if await self._db.fetchval(Q["insert_terminal"], serial, model, outlet) is None:
+            raise ConflictError(f"terminal {serial} exists", code="terminal_exists")
+
+    async def terminal(self, serial: str) -> TerminalRecord | None:
+        row = await self._db.fetchrow(Q["get_terminal"], serial)
+        return None if row is None else TerminalRecord(**dict(row))
+
+    async def set_terminal_state(self, serial: str, state: str) -> bool:
+        return await self._db.fetchval(Q["set_terminal_state"], serial, state) is not None
+
+    async def terminals_of_outlet(self, outlet: str) -> list[TerminalRecord]:
+        rows = await self._db.fetch(Q["terminals_of_outlet"], outlet)
+        return [TerminalRecord(**dict(r)) for r in rows]
+
+    async def insert_psam(self, serial: str, bank: str, move: PsamMove) -> None:
+        """A PSAM received by ``bank``, with its first recorded move."""
+        if await self._db.fetchval(Q["insert_psam"], serial, bank) is None:
+            raise ConflictError(f"PSAM {serial} exists", code="psam_exists")
+        await self.move_psam(serial, None, move)
+
+    async def psam(self, serial: str, *, lock: bool = False) -> PsamRecord | None:
+        row = await self._db.fetchrow(Q["get_psam_locked" if lock else "get_psam"], serial)
+        return None if row is None else PsamRecord(**dict(row))
+
+    async def psams_of_outlet(self, outlet: str) -> list[PsamRecord]:
+        return [PsamRecord(**dict(r)) for r in await self._db.fetch(Q["psams_of_outlet"], outlet)]
+
+    async def move_psam(self, serial: str, terminal: str | None, m: PsamMove) -> None:
+        try:
+            await self._db.execute(
+                Q["move_psam"], serial, m.to_state, terminal, m.action, m.from_state, m.operator,
+                m.actor, m.note,
+            )  # fmt: skip
+        except asyncpg.UniqueViolationError as exc:
+            raise ConflictError(
+                f"terminal {terminal} holds another PSAM", code="terminal_occupied"
+            ) from exc
+
+    async def psam_events(self, serial: str) -> list[PsamMove]:
+        return [PsamMove(**dict(r)) for r in await self._db.fetch(Q["psam_events"], serial)]
+
+    async def outlet_has_terminal(self, outlet: str) -> bool:
+        return bool(await self._db.fetchval(Q["outlet_has_terminal"], outlet))
+
+    # --- blank card bodies -----------------------------------------------------------------
+
+    async def insert_stock_request(
+        self, *, kind: str, bank: str, outlet: str, to_outlet: str | None, lot: str,
+        quantity: int, note: str, operator: int,
+    ) -> int:  # fmt: skip
+        try:
+            found = await self._db.fetchval(
+                Q["insert_stock_request"], kind, bank, outlet, to_outlet, lot, quantity, note,
+                operator,
+            )  # fmt: skip
+        except asyncpg.UniqueViolationError as exc:
+            raise ConflictError(f"lot {lot} was received already", code="lot_received") from exc
+        return int(found)
+
+    async def stock_request(
+        self, request_id: int, *, lock: bool = False
+    ) -> StockRequestRecord | None:
+        if lock and await self._db.fetchval(Q["lock_stock_request"], request_id) is None:
+            return None
+        row = await self._db.fetchrow(Q["get_stock_request"], request_id)
+        return None if row is None else StockRequestRecord(**dict(row))
+
+    async def decide_stock_request(self, request_id: int, state: str, operator: int) -> bool:
+        found = await self._db.fetchval(Q["decide_stock_request"], request_id, state, operator)
+        return found is not None
+
+    async def pending_stock_requests(self, outlet: str) -> list[StockRequestRecord]:
+        rows = await self._db.fetch(Q["pending_stock_requests"], outlet)
+        return [StockRequestRecord(**dict(r)) for r in rows]
+
+    async def insert_stock_move(
+        self, outlet: str, kind: str, quantity: int, request: int | None
+    ) -> None:
+        await self._db.execute(Q["insert_stock_move"], outlet, kind, quantity, request)
+
+    async def lock_outlet_stock(self, outlet: str) -> None:
+        await self._db.execute(Q["lock_outlet_stock"], outlet)
+
+    async def stock_balance(self, outlet: str, before: datetime | None = None) -> int:
+        return int(await self._db.fetchval(Q["stock_balance"], outlet, before))
+
+    async def stock_day(self, outlet: str, start: datetime, end: datetime) -> dict[str, int]:
+        rows = await self._db.fetch(Q["stock_day"], outlet, start, end)
+        return {r["kind"]: int(r["n"]) for r in rows}
+
+    async def record_job_body(self, job_id: int, kind: str) -> None:
+        """A body of a card job was fed, printed or spoiled (once per attempt)."""
+        await self._db.execute(Q["record_job_body"], job_id, kind)
+
+    async def insert_reconciliation(self, r: ReconciliationRecord) -> bool:
+        found = await self._db.fetchval(
+            Q["insert_reconciliation"], r.outlet, r.day, r.opening, r.received, r.issued,
+            r.spoiled, r.destroyed, r.expected, r.counted, r.fed,
+            orjson.dumps(r.exceptions).decode(), r.reconciled_by,
+        )  # fmt: skip
+        return found is not None
+
+    async def reconciliations(self, outlet: str, limit: int = 31) -> list[ReconciliationRecord]:
+        rows = await self._db.fetch(Q["reconciliations"], outlet, limit)
+        return [
+            ReconciliationRecord(**{**dict(r), "exceptions": orjson.loads(r["exceptions"])})
+            for r in rows
+        ]
