@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from fastapi import FastAPI
 from fastapi.responses import ORJSONResponse, Response
 
-from issuance.api import agent, counter
+from issuance.api import agent, bureau, counter, evaluation
 from issuance.api import batches as batch_routes
 from issuance.api.deps import CtxDep
 from issuance.api.idempotency import render
@@ -116,4 +116,6 @@ def create_app(rt: Runtime, *, own_runtime: bool = False) -> FastAPI:
     app.include_router(counter.router)
     app.include_router(agent.router)
     app.include_router(batch_routes.router)
+    app.include_router(bureau.router)
+    app.include_router(evaluation.router)
     return app

@@ -11,6 +11,7 @@ from fastapi.openapi.utils import get_openapi
 
 WRITES = {"post", "put", "patch", "delete"}
 PUBLIC = {"/health"}
+PUBLIC_PREFIX = "/public/"  # the public lists: no login
 IDEMPOTENCY_PARAMETER = {
     "name": "Idempotency-Key",
     "in": "header",
@@ -40,7 +41,7 @@ def document(app: FastAPI) -> dict[str, Any]:
 
 
 def _complete(path: str, method: str, operation: dict[str, Any]) -> None:
-    if path in PUBLIC:
+    if path in PUBLIC or path.startswith(PUBLIC_PREFIX):
         return
     operation["security"] = [{"HTTPBearer": []}]
     operation.setdefault("responses", {}).setdefault("401", {"description": "no or unknown token"})

@@ -273,7 +273,7 @@ async def demo_accounts(store: Store, path: Path) -> DemoTokens:
     if known is not None:
         return known
     if not await store.bank_exists(DEMO_BANK):
-        await admin.create_bank(store, DEMO_BANK, "北京演示农村商业银行")
+        await admin.create_bank(store, DEMO_BANK, "北京演示农村商业银行", active=True)
     if await store.outlet(DEMO_OUTLET) is None:
         outlet = admin.OutletInput(
             DEMO_OUTLET, DEMO_BANK, "演示网点", instant=True, psam_serial=DEMO_PSAM

@@ -1,9 +1,10 @@
 -- The counter service's statements, run by issuance.store.store.Store.
 
 -- name: insert_bank
--- The institution number is the region code $3 and the next serial.
-INSERT INTO banks (code, name, institution_code)
-VALUES ($1, $2, $3 || lpad(nextval('bank_institution_seq')::text, 6, '0'))
+-- The institution number is the region code $3 and the next serial; $4 is its lifecycle
+-- stage, $5 whether it is registered as an existing cooperating bank.
+INSERT INTO banks (code, name, institution_code, stage, registered_as_existing)
+VALUES ($1, $2, $3 || lpad(nextval('bank_institution_seq')::text, 6, '0'), $4, $5)
 ON CONFLICT (code) DO NOTHING
 RETURNING institution_code;
 

@@ -135,6 +135,11 @@ class Store:
         return None if isinstance(self._db, asyncpg.Pool) else self._db
 
     @property
+    def executor(self) -> Executor:
+        """The pool or the bound connection the store runs on (for the other repositories)."""
+        return self._db
+
+    @property
     def connection(self) -> Conn:
         """The bound connection (for the queue's ``conn`` parameters)."""
         if isinstance(self._db, asyncpg.Pool):
@@ -143,9 +148,12 @@ class Store:
 
     # --- banks, outlets, operators ------------------------------------------------------
 
-    async def insert_bank(self, code: str, name: str, region: str) -> str:
-        """Insert a bank; returns its institution number (``region`` and a serial)."""
-        institution = await self._db.fetchval(Q["insert_bank"], code, name, region)
+    async def insert_bank(
+        self, code: str, name: str, region: str, *, stage: str, existing: bool
+    ) -> str:
+        """Insert a bank in lifecycle ``stage``; returns its institution number (``region``
+        and a serial). ``existing``: registered as an already cooperating bank."""
+        institution = await self._db.fetchval(Q["insert_bank"], code, name, region, stage, existing)
         if institution is None:
             raise ConflictError(f"bank {code} exists", code="bank_exists", bank=code)
         return str(institution)
