@@ -30,6 +30,7 @@ GROUPS: tuple[tuple[str, str], ...] = (
     ("agent", "register"),
     ("agent", "register_demo"),
     ("batch", "register"),
+    ("bureau", "register"),
 )
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 

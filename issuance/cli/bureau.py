@@ -8,6 +8,12 @@
     sscard outlet file BANK --kind add|change|close --by BANK_ADMIN --code C [form fields]
     sscard outlet acknowledge|return FILING --by ADMIN [--note TEXT]
     sscard outlet filings [--bank B] [--status S] | share BANK
+    sscard evaluation import-survey|import-complaints FILE --by ADMIN
+    sscard evaluation run BANK YEAR --by ADMIN --publicity N --security-rules N
+        --technical-support N [--on DATE]
+    sscard evaluation list [--bank B] | report BANK YEAR -o FILE.pdf
+    sscard evaluation interview BANK YEAR --by ADMIN --attendees A --summary S
+    sscard evaluation spot-check BANK --by ADMIN --findings F [--outlet O] [--unsatisfactory]
 
 ``--by`` names the operator who decides or files (a bureau administrator, or the bank's
 administrator for filings): the command acts with that operator's rights, and the
@@ -19,6 +25,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Awaitable, Callable
 from datetime import date
+from pathlib import Path
 from typing import TypeAlias, TypeVar
 
 from rich.console import Console
@@ -28,11 +35,12 @@ from issuance.config import Settings
 from issuance.domain.banks import BankStage, ExitGround, FilingKind
 from issuance.domain.roles import Role
 from issuance.domain.services import Service
+from issuance.errors import FieldError
 from issuance.runtime import Runtime
 from issuance.services import evaluation, outlets, oversight
 from issuance.services.admin import today
 from issuance.store import Operator, Store
-from issuance.store.oversight import FilingRow
+from issuance.store.oversight import EvaluationRow, FilingRow
 
 out = Console(highlight=False)
 T = TypeVar("T")
@@ -273,4 +281,110 @@ async def _share(bank: str) -> int:
     verdict = "meets" if s.meets_rule else "does NOT meet"
     out.print(f"bank {bank}: {s.instant} of {s.open} open outlets in Beijing issue instantly "
               f"({float(s.ratio) * 100:.1f} %), {verdict} the 70 % rule (第五条(四))")  # fmt: skip
+    return 0
+
+
+# --- evaluation ---------------------------------------------------------------------------
+
+
+def register(sub: Sub) -> None:
+    """``sscard evaluation ...``."""
+    group = sub.add_parser("evaluation", help="spot checks, yearly evaluation, interviews (第九条)")
+    ev = group.add_subparsers(dest="evaluation_command", required=True, metavar="ACTION")
+    for name, kind in (("import-survey", "survey"), ("import-complaints", "complaints")):
+        p = ev.add_parser(name, help=f"import a {kind} CSV file (a bad row refuses the file)")
+        p.add_argument("file", type=Path)
+        _by(p)
+        p.set_defaults(func=lambda a, kind=kind: run(_import(a, kind)))
+
+    p = ev.add_parser("run", help="evaluate a bank's year (in the next year's first quarter)")
+    p.add_argument("bank")
+    p.add_argument("year", type=int)
+    _by(p)
+    for flag in ("--publicity", "--security-rules", "--technical-support"):
+        p.add_argument(flag, type=int, required=True, help="the bureau's score, 0-100")
+    _on(p)
+    p.set_defaults(func=lambda a: run(_evaluate(a)))
+
+    p = ev.add_parser("list", help="evaluations and whether an interview is owed")
+    p.add_argument("--bank")
+    p.set_defaults(func=lambda a: run(_evaluations(a.bank)))
+
+    p = ev.add_parser("report", help="write a bank's yearly evaluation report (PDF)")
+    p.add_argument("bank")
+    p.add_argument("year", type=int)
+    p.add_argument("-o", "--output", type=Path, required=True)
+    p.set_defaults(func=lambda a: run(_report(a)))
+
+    p = ev.add_parser("interview", help="record an interview (约谈) after an unqualified year")
+    p.add_argument("bank")
+    p.add_argument("year", type=int)
+    _by(p)
+    p.add_argument("--attendees", required=True)
+    p.add_argument("--summary", required=True)
+    _on(p)
+    p.set_defaults(func=lambda a: run(_interview(a)))
+
+    p = ev.add_parser("spot-check", help="record a spot check and its findings")
+    p.add_argument("bank")
+    _by(p)
+    p.add_argument("--outlet")
+    p.add_argument("--findings", required=True)
+    p.add_argument("--unsatisfactory", action="store_true")
+    _on(p)
+    p.set_defaults(func=lambda a: run(_spot_check(a)))
+
+
+async def _import(a: argparse.Namespace, kind: str) -> int:
+    try:
+        size = a.file.stat().st_size
+    except OSError as exc:
+        raise FieldError("file", f"cannot read {a.file}: {exc.strerror}") from exc
+    if size > evaluation.MAX_IMPORT_BYTES:
+        raise FieldError("file", f"larger than {evaluation.MAX_IMPORT_BYTES} bytes")
+    data = a.file.read_bytes()
+    action = evaluation.import_survey if kind == "survey" else evaluation.import_complaints
+    done = await as_operator(a.by, lambda s, op: action(s, op, data))
+    out.print(f"{done.rows} {done.kind} row(s) imported")
+    return 0
+
+
+def _print_evaluation(e: EvaluationRow) -> None:
+    verdict = "qualified" if e.passed else "UNQUALIFIED"
+    talk = "" if e.passed else (" (interview recorded)" if e.interviews else " (interview owed)")
+    out.print(f"{e.bank} {e.year}: {e.total} {verdict}{talk}; cards {e.cards_issued}, "
+              f"satisfaction {e.satisfaction_percent} %, complaints {e.complaints}")  # fmt: skip
+
+
+async def _evaluate(a: argparse.Namespace) -> int:
+    s = evaluation.BureauScores(a.bank, a.year, a.publicity, a.security_rules,
+                                a.technical_support, a.on or today())  # fmt: skip
+    _print_evaluation(await as_operator(a.by, lambda st, op: evaluation.run_evaluation(st, op, s)))
+    return 0
+
+
+async def _evaluations(bank: str | None) -> int:
+    for row in await with_store(lambda s: evaluation.evaluations(s, _bureau_reader(), bank)):
+        _print_evaluation(row)
+    return 0
+
+
+async def _report(a: argparse.Namespace) -> int:
+    pdf = await with_store(lambda s: evaluation.report_pdf(s, _bureau_reader(), a.bank, a.year))
+    a.output.write_bytes(pdf)
+    out.print(f"report written to {a.output} ({len(pdf)} bytes)")
+    return 0
+
+
+async def _interview(a: argparse.Namespace) -> int:
+    i = evaluation.Interview(a.bank, a.year, a.on or today(), a.attendees, a.summary)
+    made = await as_operator(a.by, lambda s, op: evaluation.record_interview(s, op, i))
+    out.print(f"interview {made['id']} of {a.bank} for {a.year} recorded")
+    return 0
+
+
+async def _spot_check(a: argparse.Namespace) -> int:
+    c = evaluation.SpotCheck(a.bank, a.outlet, a.on or today(), a.findings, not a.unsatisfactory)
+    made = await as_operator(a.by, lambda s, op: evaluation.record_spot_check(s, op, c))
+    out.print(f"spot check {made['id']} of {a.bank} recorded")
     return 0

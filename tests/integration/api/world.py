@@ -152,6 +152,8 @@ async def seed(store: Store) -> dict[str, str]:
         ("central_b", Role.AGENT, BANK_B, None),
         ("supervisor_b", Role.SUPERVISOR, BANK_B, "B1"),
         ("auditor", Role.BUREAU_AUDITOR, None, None),
+        ("bureau_admin", Role.BUREAU_ADMIN, None, None),
+        ("admin_b", Role.BANK_ADMIN, BANK_B, None),
     )
     tokens = {}
     for name, role, bank, outlet in people:
