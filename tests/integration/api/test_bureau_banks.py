@@ -149,3 +149,14 @@ async def test_a_suspended_or_exited_bank_orders_nothing(world: World) -> None:
     fresh = {"holder": world.holder(), "photo": PHOTO_B64}
     r = await world.post("clerk_a", "/v1/applications", fresh)
     assert (r.status_code, r.json()["clause"]) == (409, "第十条")
+
+
+async def test_a_suspended_bank_submits_no_batch(world: World) -> None:
+    from tests.integration.batches.helpers import batch_people, submit, table_count
+
+    later = (admin.today() + timedelta(days=1)).isoformat()
+    assert (await decide(world, "BKA", "suspended", later)).status_code == 200
+    r = await submit(world, batch_people(2))
+    assert r.status_code == 409, r.text
+    assert (r.json()["code"], r.json()["clause"]) == ("bank_not_active", "第九条")
+    assert await table_count(world, "batches") == 0
