@@ -89,7 +89,7 @@ def register(sub: Sub) -> None:
 
 async def _bank(a: argparse.Namespace) -> int:
     institution = await _with_store(lambda s: admin.create_bank(s, a.code, a.name, active=a.active))
-    state = "active, registered as an existing cooperating bank" if a.active else "applied"
+    state = "active (existing cooperating bank)" if a.active else "applied"
     out.print(f"bank {a.code} created (institution {institution}), {state}")
     return 0
 

@@ -42,7 +42,7 @@ from issuance.services.admin import today
 from issuance.store import Operator, Store
 from issuance.store.oversight import EvaluationRow, FilingRow
 
-out = Console(highlight=False)
+out = Console(highlight=False, soft_wrap=True)
 T = TypeVar("T")
 Sub: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -244,7 +244,7 @@ async def _file(a: argparse.Namespace) -> int:
         )  # fmt: skip
 
     async def go(store: Store, op: Operator) -> FilingRow:
-        return await outlets.file(store, op, a.bank, kind, form, code=a.code, filed_on=a.on)
+        return await outlets.file(store, op, a.bank, kind, form, code=a.code, filed_on=a.filed_on)
 
     _print_filing(await as_operator(a.by, go))
     return 0
