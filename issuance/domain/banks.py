@@ -145,7 +145,7 @@ STEP_DEADLINES: dict[OnboardingStage, Deadline] = {
     G.ACCEPTANCE: ACCEPTANCE,
 }
 ORDERING_STAGES = frozenset({G.ACTIVE})  # only an active bank's operators order cards
-PUBLIC_STAGES = frozenset({G.PUBLISHED, G.ACTIVE, G.SUSPENDED})  # on the public list
+PUBLIC_STAGES = frozenset({G.PUBLISHED, G.ACTIVE})  # on the public list (第六条(四))
 
 
 def check_advance(current: OnboardingStage, stage: OnboardingStage) -> None:

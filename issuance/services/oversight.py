@@ -349,7 +349,7 @@ async def terminate(
 
 # --- public list --------------------------------------------------------------------------------
 
-LISTED = (BankStage.PUBLISHED, BankStage.ACTIVE)
+LISTED = tuple(sorted(PUBLIC_STAGES))
 
 
 @dataclass(frozen=True)
