@@ -5,6 +5,7 @@
 | ``SSCARD_DATABASE_URL`` | an external PostgreSQL server | unset: the embedded one |
 | ``SSCARD_DATA_DIR`` | where the embedded server and generated files live | ``./var`` |
 | ``SSCARD_HOST`` / ``SSCARD_PORT`` | where the HTTP API listens | ``127.0.0.1`` / ``8080`` |
+| ``SSCARD_EVALUATION_RULES`` | a JSON file with the yearly evaluation's rubric | the defaults |
 """
 
 from __future__ import annotations

@@ -150,7 +150,16 @@ def _rows(data: bytes, columns: Sequence[str]) -> Iterator[tuple[int, dict[str, 
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise FieldError("file", f"not UTF-8 ({exc.reason} at byte {exc.start})") from exc
+    if "\x00" in text:
+        raise FieldError("file", "contains a NUL character")
     reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        yield from _checked_rows(reader, columns)
+    except csv.Error as exc:
+        raise FieldError("file", f"not a CSV file: {exc}", line=reader.line_num) from exc
+
+
+def _checked_rows(reader: Any, columns: Sequence[str]) -> Iterator[tuple[int, dict[str, str]]]:
     header = next(reader, None)
     if header is None or tuple(h.strip() for h in header) != tuple(columns):
         raise FieldError("header", f"the first line must be {','.join(columns)}", line=1)
