@@ -1,7 +1,7 @@
 """The ASGI application: FastAPI, JSON through orjson, OpenAPI generated from the routes.
 
 ``create_app(rt)`` serves the counter services (:mod:`issuance.api.counter`)
-and the outlet agent's endpoints (:mod:`issuance.api.agent`) over the
+and the outlet agent's endpoints (:mod:`issuance.api.dispatch`) over the
 runtime's pool and queue. Its lifespan runs the maintenance loop: every second
 ``Queue.reap_expired()`` releases jobs whose worker's lease ran out (back to
 the queue, or in doubt after a physical step), and every minute temporary loss
@@ -23,20 +23,21 @@ from datetime import UTC, datetime
 from fastapi import FastAPI
 from fastapi.responses import ORJSONResponse, Response
 
-from issuance.api import agent, bureau, counter, evaluation
 from issuance.api import batches as batch_routes
+from issuance.api import bureau, counter, dispatch, evaluation
 from issuance.api.deps import CtxDep
 from issuance.api.idempotency import render
 from issuance.api.openapi import document
 from issuance.api.operators import OperatorCache
 from issuance.api.responses import EXCEPTION_HANDLERS
+from issuance.api.warmup import warm_up
 from issuance.config import Settings
 from issuance.domain.roles import Operation
-from issuance.errors import SscardError
 from issuance.runtime import Runtime
 from issuance.services import batches, cards
 from issuance.services.common import check
 from issuance.store import Store
+from sscard_core.errors import SscardError
 
 REAP_EVERY_SECONDS = 1.0
 LAPSE_EVERY_SECONDS = 60.0
@@ -75,6 +76,7 @@ def create_app(rt: Runtime, *, own_runtime: bool = False) -> FastAPI:
         async with contextlib.AsyncExitStack() as stack:
             if own_runtime:
                 await stack.enter_async_context(rt)
+            await warm_up(_app, rt.pool)  # before uvicorn takes a connection
             task = asyncio.create_task(maintain_forever(rt), name="sscard-maintenance")
             try:
                 yield
@@ -114,7 +116,7 @@ def create_app(rt: Runtime, *, own_runtime: bool = False) -> FastAPI:
         })  # fmt: skip
 
     app.include_router(counter.router)
-    app.include_router(agent.router)
+    app.include_router(dispatch.router)
     app.include_router(batch_routes.router)
     app.include_router(bureau.router)
     app.include_router(evaluation.router)

@@ -17,12 +17,12 @@ from issuance.api.deps import CtxDep
 from issuance.api.idempotency import Outcome, digest_of, idempotent, render
 from issuance.api.schemas import Strict, text
 from issuance.domain.banks import ExitGround
-from issuance.domain.services import Service
-from issuance.errors import PayloadTooLarge
+from issuance.domain.counter_services import Service
 from issuance.services import evaluation, incidents
 from issuance.services import oversight as bureau
 from issuance.store import Store
 from issuance.store.oversight import EvaluationRow, IncidentRow, VisitRow
+from sscard_core.errors import PayloadTooLarge
 
 router = APIRouter()
 BUREAU: list[str | Enum] = ["bureau"]

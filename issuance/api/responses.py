@@ -1,6 +1,6 @@
 """JSON responses through orjson, and errors as machine-readable bodies.
 
-* :class:`issuance.errors.SscardError` → its ``http_status`` and ``to_dict()``.
+* :class:`sscard_core.errors.SscardError` → its ``http_status`` and ``to_dict()``.
 * A request that does not match its schema → 422 ``{"code": "invalid_input",
   "message", "errors": [{"field", "code", "message"}]}``, one entry per field.
 * A value PostgreSQL refuses (out of range, bad encoding) that slipped past
@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from issuance.errors import SscardError
+from sscard_core.errors import SscardError
 
 LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
 

@@ -33,14 +33,14 @@ from rich.console import Console
 from issuance.cli.common import run
 from issuance.config import Settings
 from issuance.domain.banks import BankStage, ExitGround, FilingKind
+from issuance.domain.counter_services import Service
 from issuance.domain.roles import Role
-from issuance.domain.services import Service
-from issuance.errors import FieldError
 from issuance.runtime import Runtime
 from issuance.services import evaluation, outlets, oversight
 from issuance.services.admin import today
 from issuance.store import Operator, Store
 from issuance.store.oversight import EvaluationRow, FilingRow
+from sscard_core.errors import FieldError
 
 out = Console(highlight=False, soft_wrap=True)
 T = TypeVar("T")

@@ -39,7 +39,13 @@ from types import MappingProxyType
 import chinese_calendar
 
 from issuance.domain.identity import BeijingDistrict
-from issuance.errors import ConflictError, FieldError, InputError, NotFound, TransitionForbidden
+from sscard_core.errors import (
+    ConflictError,
+    FieldError,
+    InputError,
+    NotFound,
+    TransitionForbidden,
+)
 
 # --- working days ------------------------------------------------------------------------
 
@@ -157,7 +163,7 @@ def check_advance(current: OnboardingStage, stage: OnboardingStage) -> None:
 
 
 @dataclass(frozen=True)
-class Step:
+class OnboardingStep:
     stage: OnboardingStage
     on: date
 
@@ -166,11 +172,11 @@ class Step:
 class Onboarding:
     """The dated steps a bank has taken, oldest first."""
 
-    steps: tuple[Step, ...]
+    steps: tuple[OnboardingStep, ...]
 
     @classmethod
     def apply(cls, on: date) -> Onboarding:
-        return cls((Step(OnboardingStage.APPLIED, on),))
+        return cls((OnboardingStep(OnboardingStage.APPLIED, on),))
 
     @property
     def stage(self) -> OnboardingStage:
@@ -181,7 +187,7 @@ class Onboarding:
         check_advance(self.stage, stage)
         if on < self.steps[-1].on:
             raise FieldError("on", f"{on} is before the previous step ({self.steps[-1].on})")
-        return Onboarding((*self.steps, Step(stage, on)))
+        return Onboarding((*self.steps, OnboardingStep(stage, on)))
 
     def deadline(self) -> Deadline | None:
         return STEP_DEADLINES.get(self.stage)

@@ -38,13 +38,13 @@ from issuance.domain.banks import (
     evaluation_window,
 )
 from issuance.domain.roles import Operation
-from issuance.errors import BatchRejected, ConflictError, FieldError, FieldProblem, NotFound
 from issuance.services import oversight as bureau
 from issuance.services.admin import BEIJING
 from issuance.services.common import check
 from issuance.store import Operator, Store
 from issuance.store.oversight import EvaluationRow, OversightStore
-from printers.evaluation_report import CriterionLine, EvaluationReport, evaluation_pdf
+from printers.documents.evaluation_report import CriterionLine, EvaluationReport, evaluation_pdf
+from sscard_core.errors import BatchRejected, ConflictError, FieldError, FieldProblem, NotFound
 
 RULES_VARIABLE = "SSCARD_EVALUATION_RULES"
 MAX_IMPORT_BYTES = 5 * 1024 * 1024

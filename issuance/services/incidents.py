@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from issuance.domain.counter_services import Service
 from issuance.domain.identity import CitizenId
 from issuance.domain.roles import Operation
-from issuance.domain.services import Service
-from issuance.errors import ConflictError, FieldError, NotFound
 from issuance.services import oversight as bureau
 from issuance.services.common import AuditAction, Purpose, audit, check, counter_outlet, now
 from issuance.store import Operator, Store
 from issuance.store.oversight import IncidentRow, VisitRow
+from sscard_core.errors import ConflictError, FieldError, NotFound
 
 
 class IncidentKind(StrEnum):

@@ -23,13 +23,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cardqueue import JobState, Queue
+from cardqueue import Queue
 from issuance.domain.cards import Action, CardStatus
 from issuance.domain.roles import Role
-from issuance.errors import ConflictError, Forbidden, JobNotFound
-from issuance.services.agent import job_card
 from issuance.services.common import AuditAction, Purpose, audit, transition
+from issuance.services.dispatch import job_card
 from issuance.store import CardRecord, Operator, Store
+from sscard_core.errors import ConflictError, Forbidden, JobNotFound
+from sscard_core.messages import JobState
 
 JOB_MANAGERS = frozenset({Role.SUPERVISOR})
 CANCELLABLE = frozenset({JobState.QUEUED, JobState.DEAD, JobState.CANCELLED})

@@ -26,15 +26,15 @@ from issuance.domain.banks import (
     OutletState,
     instant_ratio,
 )
+from issuance.domain.counter_services import Service
 from issuance.domain.identity import BeijingDistrict
 from issuance.domain.roles import Operation
-from issuance.domain.services import Service
-from issuance.errors import ConflictError, FieldError, NotFound
 from issuance.services.admin import OUTLET_CODE, today
 from issuance.services.common import check
 from issuance.services.oversight import log, oversight
 from issuance.store import Operator, Store
 from issuance.store.oversight import FilingRow, OutletRow, OversightStore
+from sscard_core.errors import ConflictError, FieldError, NotFound
 
 CLOSED_STAGES = frozenset({BankStage.REJECTED, BankStage.EXITED})
 REGION = r"[0-9]{6}"

@@ -23,17 +23,17 @@ from issuance.domain.banks import (
     Evaluation,
     ExitGround,
     Onboarding,
-    Step,
+    OnboardingStep,
     check_advance,
     decide_exit,
 )
-from issuance.domain.card_data import BEIJING_REGION
 from issuance.domain.roles import Operation
-from issuance.errors import ConflictError, FieldError, NotFound
 from issuance.services.admin import BANK_CODE, today
 from issuance.services.common import check
 from issuance.store import Operator, Store
 from issuance.store.oversight import BankRow, DecisionRow, OversightStore
+from sscard_core.card_data import BEIJING_REGION
+from sscard_core.errors import ConflictError, FieldError, NotFound
 
 MAX_DOCUMENTS = 50
 STAGE_CLAUSE = {
@@ -119,7 +119,7 @@ def conditions_met(bank: BankRow) -> bool:
 
 
 def onboarding_of(decisions: Sequence[DecisionRow]) -> Onboarding | None:
-    steps = tuple(Step(BankStage(d.to_stage), d.decided_on) for d in decisions)
+    steps = tuple(OnboardingStep(BankStage(d.to_stage), d.decided_on) for d in decisions)
     return Onboarding(steps) if steps else None
 
 
@@ -329,8 +329,8 @@ async def terminate(
         stage = BankStage(bank.stage)
         check_advance(stage, BankStage.EXITED)
         status = BankStatus.SUSPENDED if stage is BankStage.SUSPENDED else BankStatus.ACTIVE
-        domain = Bank(code, bank.name, Onboarding((Step(BankStage.ACTIVE, t.decided_on),)),
-                      status)  # fmt: skip
+        steps = (OnboardingStep(BankStage.ACTIVE, t.decided_on),)
+        domain = Bank(code, bank.name, Onboarding(steps), status)
         decide_exit(domain, t.ground, t.decided_on, bureau_terminates=True,
                     evaluations=evaluations)  # fmt: skip
         note = f"{EXIT_GROUNDS[t.ground].clause} {t.note}".strip()

@@ -15,11 +15,11 @@ from typing import Any
 import asyncpg
 import orjson
 
-from issuance.db.queries import load_queries
 from issuance.domain.roles import Role
-from issuance.errors import ConflictError
 from issuance.store.records import Operator
 from issuance.store.store import Executor
+from sscard_core.errors import ConflictError
+from sscard_core.queries import load_queries
 
 Q = load_queries("issuance.store", "oversight.sql")
 

@@ -23,12 +23,8 @@ from typing import Any
 import asyncpg
 import orjson
 
-from issuance.db.connect import database_errors
-from issuance.db.queries import load_queries
-from issuance.domain.card_data import Gender
 from issuance.domain.cards import CardStatus
 from issuance.domain.roles import Role
-from issuance.errors import ConflictError
 from issuance.store.records import (
     BatchCounts,
     BatchEntryRecord,
@@ -43,6 +39,10 @@ from issuance.store.records import (
     PrinterRecord,
     StoredResponse,
 )
+from sscard_core.card_data import Gender
+from sscard_core.connect import database_errors
+from sscard_core.errors import ConflictError
+from sscard_core.queries import load_queries
 
 Q = load_queries("issuance.store")
 Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy

@@ -1,30 +1,6 @@
 """One printing station: an Evolis printer with a chip station and its PC/SC encoder.
 
-A card's journey, each step journaled (:mod:`printers.agent.journal`), then
-announced to the service (``announce``, a heartbeat), *before* it starts::
-
-    announce fed       feed and park (Sis): the body waits under the chip contacts
-    announce encoding  personalise the chip through the encoder
-                       verify: a second session reads EF05/EF06 back and compares
-    announce printing  download the face's panels, print and eject (Se)
-
-If personalisation or verification fails the card is never printed: the
-station announces ``ejecting``, sends it to the reject box (``Ser``, or
-``Seb`` on models without a box) and raises :class:`CardSpoiled`, a
-:class:`~issuance.errors.ChipError` naming the printer and the cause. A card
-whose chip failed is never ejected to the hopper.
-
-A printer fault (a NACK, or a printer that stops answering) marks the
-station faulted (:attr:`Station.fault`) and propagates as
-:class:`StationFault`; the agent takes the station out of service until a
-supervisor clears the fault, then calls :meth:`Station.recover`, which
-clears the printer's status (``Scs``) and sends any body left inside to the
-reject box.
-
-The chip side is reached through a :class:`ChipReader`, which opens a
-:class:`~printers.chip.encoder.CardConnection` to the card under the
-contacts (a PC/SC reader in an outlet, the parked simulated card in the
-simulated outlet).
+Design notes: ``docs/agent.md`` (section ``printers.agent.station``).
 """
 
 from __future__ import annotations
@@ -33,22 +9,26 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
-from issuance.domain.card_data import CardData
-from issuance.errors import ChipError, DeviceError, InputError, PrinterFault, TransportError
 from printers.agent.journal import Journal, Mark
-from printers.agent.models import Step, card_data_to_json
-from printers.chip.encoder import CardConnection, ChipEncoder, EncodeResult, mismatched_fields
-from printers.chip.psam import Psam
-from printers.chip.status import ReadBackMismatch
-from printers.evolis.driver import EvolisPrinter
-from printers.evolis.models import MODELS, PrinterModel
-from printers.evolis.replies import EvolisFault, PrinterStatus
-from printers.evolis.transport import TcpTransport, Transport, UsbTransport
-from printers.panels import CardSide
+from printers.devices.chip.encoder import (
+    CardConnection,
+    ChipEncoder,
+    EncodeResult,
+    mismatched_fields,
+)
+from printers.devices.chip.psam import Psam
+from printers.devices.chip.status import ReadBackMismatch
+from printers.devices.evolis.driver import EvolisPrinter
+from printers.devices.evolis.models import MODELS, PrinterModel
+from printers.devices.evolis.replies import EvolisFault, PrinterStatus
+from printers.devices.evolis.transport import open_transport
+from printers.documents.panels import CardSide
+from sscard_core.card_data import CardData, card_data_to_json
+from sscard_core.errors import ChipError, DeviceError, PrinterFault, TransportError
+from sscard_core.messages import JobStep
 
-Announce = Callable[[Step], Awaitable[None]]
+Announce = Callable[[JobStep], Awaitable[None]]
 
 
 class ChipReader(Protocol):
@@ -137,7 +117,7 @@ class Station:
 
     async def _feed(self, run: int, announce: Announce) -> None:
         self.journal.mark(run, Mark.FEEDING)
-        await announce(Step.FED)
+        await announce(JobStep.FED)
         await self.printer.feed_and_park()
         self.card_inside = True
         self.journal.mark(run, Mark.FED)
@@ -155,7 +135,7 @@ class Station:
 
     async def _encode(self, run: int, card: CardData, announce: Announce) -> EncodeResult:
         self.journal.mark(run, Mark.ENCODING)
-        await announce(Step.ENCODING)
+        await announce(JobStep.ENCODING)
         encoder = ChipEncoder(self.reader.connection(card.card_identifier), self.psam)
         encoded = await encoder.personalise(card)
         self.journal.mark(run, Mark.ENCODED)
@@ -168,14 +148,14 @@ class Station:
 
     async def _reject(self, run: int, cause: ChipError, announce: Announce) -> None:
         self.journal.mark(run, Mark.REJECTING, {"cause": cause.code})
-        await announce(Step.EJECTING)
+        await announce(JobStep.EJECTING)
         await self.printer.reject()
         self.card_inside = False
         self.journal.mark(run, Mark.REJECTED, {"cause": cause.code})
 
     async def _print(self, run: int, face: CardSide, announce: Announce) -> None:
         self.journal.mark(run, Mark.PRINTING)
-        await announce(Step.PRINTING)
+        await announce(JobStep.PRINTING)
         await self.printer.print_side(face)
         await self.printer.eject()
         self.card_inside = False
@@ -208,18 +188,6 @@ LEFTOVER_ABSENT = frozenset({PrinterStatus.NO_CARD, PrinterStatus.COMMAND_ERROR}
 
 async def open_printer(url: str, model: PrinterModel = PrinterModel.PRIMACY) -> EvolisPrinter:
     """Connect to ``tcp://HOST:PORT`` (or a USB device file path) and switch to ACK/NACK."""
-    parts = urlsplit(url)
-    transport: Transport
-    if parts.scheme == "tcp" and parts.hostname and parts.port:
-        tcp = TcpTransport(parts.hostname, parts.port)
-        await tcp.connect()
-        transport = tcp
-    elif parts.scheme in ("", "usb", "file"):
-        usb = UsbTransport(parts.path)
-        usb.open()
-        transport = usb
-    else:
-        raise InputError(f"a printer address must be tcp://HOST:PORT or a device path, not {url}")
-    printer = EvolisPrinter(transport, MODELS[model])
+    printer = EvolisPrinter(await open_transport(url), MODELS[model])
     await printer.open()
     return printer

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from issuance.domain.banks import Criterion, EvaluationRules
-from issuance.errors import FieldError
 from issuance.services.evaluation import (
     COMPLAINT_COLUMNS,
     RULES_VARIABLE,
@@ -17,6 +16,7 @@ from issuance.services.evaluation import (
     rules_dict,
     rules_from,
 )
+from sscard_core.errors import FieldError
 
 WEIGHTS = {"cards_issued": 10, "satisfaction": 40, "complaints_12345": 20, "publicity": 10,
            "security_rules": 10, "technical_support": 10}  # fmt: skip
