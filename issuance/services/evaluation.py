@@ -49,6 +49,7 @@ from sscard_core.errors import BatchRejected, ConflictError, FieldError, FieldPr
 RULES_VARIABLE = "SSCARD_EVALUATION_RULES"
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 MAX_IMPORT_ROWS = 100_000
+MAX_CELL_CHARS = 4000
 COMPLAINT_COLUMNS = ("ticket", "received_on", "bank", "outlet", "summary")
 SURVEY_COLUMNS = ("year", "bank", "outlet", "surveyed", "satisfied")
 
@@ -171,6 +172,10 @@ def _checked_rows(reader: Any, columns: Sequence[str]) -> Iterator[tuple[int, di
         if len(row) != len(columns):
             yield reader.line_num, {"__width__": str(len(row))}
             continue
+        for column, value in zip(columns, row, strict=True):
+            if len(value) > MAX_CELL_CHARS:
+                raise FieldError(column, f"longer than {MAX_CELL_CHARS} characters",
+                                 line=reader.line_num)  # fmt: skip
         yield reader.line_num, {c: v.strip() for c, v in zip(columns, row, strict=True)}
 
 

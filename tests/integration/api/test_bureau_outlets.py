@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from issuance.domain.roles import Role
+from issuance.services import admin
 from tests.integration.api.bureau_helpers import file_and_acknowledge, form, register
-from tests.integration.api.world import World
+from tests.integration.api.world import PHOTO_B64, World
 
 
 async def _outlets(world: World, bank: str) -> dict[str, dict[str, object]]:
@@ -106,6 +108,17 @@ async def test_an_activation_only_outlet_outside_beijing(world: World) -> None:
     filing = await file_and_acknowledge(world, "BKB", "admin_b", {"kind": "add", "outlet": outlet})
     assert filing["below_instant_share"] is False  # it does not count in the 70 % rule
     assert (await _outlets(world, "BKB"))["SH1"]["activation_only"] is True
+    clerk = await admin.create_operator(
+        world.store, "clerk_sh", Role.CLERK, bank="BKB", outlet="SH1"
+    )
+    world.tokens["clerk_sh"] = clerk.token
+    order = await world.post("clerk_sh", "/v1/applications",
+                             {"holder": world.holder(), "photo": PHOTO_B64})  # fmt: skip
+    assert order.status_code == 409, order.text
+    assert (order.json()["code"], order.json()["clause"]) == (
+        "activation_only_outlet",
+        "第四条(二)",
+    )
     issuing = form("SH2", district="310101", activation_only=True)  # offers "apply"
     r = await world.post(
         "admin_b", "/v1/bureau/banks/BKB/filings", {"kind": "add", "outlet": issuing}

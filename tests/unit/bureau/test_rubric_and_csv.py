@@ -80,12 +80,18 @@ def test_rows_carry_their_line_numbers() -> None:
         (b"\xff\xfe", "file"),
         (b"ticket,received_on,bank,outlet,summary\nT\x00,x,y,z,w\n", "file"),
         (
+            ("ticket,received_on,bank,outlet,summary\nT1,a,b,c," + "x" * 5000 + "\n").encode(),
+            "summary",
+        ),
+        (
             ('ticket,received_on,bank,outlet,summary\n"' + "x" * 200_000 + '",a,b,c,d\n').encode(),
-            "file",
+            None,
         ),
     ],
 )
-def test_a_file_that_is_not_the_expected_csv_is_refused(data: bytes, field: str) -> None:
+def test_a_file_that_is_not_the_expected_csv_is_refused(data: bytes, field: str | None) -> None:
     with pytest.raises(FieldError) as caught:
         _read(data)
-    assert caught.value.problem.field == field
+    # a huge field is over the csv module's limit ("file") or over the cell limit ("ticket"),
+    # depending on what csv.field_size_limit this process was given elsewhere
+    assert caught.value.problem.field in ((field,) if field else ("file", "ticket"))
