@@ -16,6 +16,17 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 from pydantic import Field
 
+from issuance.api.bureau_schemas import (
+    BankOut,
+    BanksOut,
+    FilingOut,
+    FilingsOut,
+    LogOut,
+    OutletsOut,
+    OverdueOut,
+    PublicBanksOut,
+    ShareOut,
+)
 from issuance.api.deps import CtxDep, StoreDep
 from issuance.api.idempotency import Outcome, idempotent, render
 from issuance.api.schemas import Strict, text
@@ -148,7 +159,7 @@ def filing_view(f: FilingRow) -> dict[str, Any]:
 # --- the public list ------------------------------------------------------------------------------
 
 
-@router.get("/public/banks", tags=PUBLIC)
+@router.get("/public/banks", tags=PUBLIC, response_model=PublicBanksOut)
 async def public_banks(store: StoreDep) -> Response:
     """第六条(四), 第七条: the published cooperating banks and their open outlets (address,
     hours, services, instant issuance). No login."""
@@ -159,7 +170,9 @@ async def public_banks(store: StoreDep) -> Response:
 # --- banks ------------------------------------------------------------------------------
 
 
-@router.post("/v1/bureau/banks", status_code=201, tags=BUREAU, responses=CONFLICT)
+@router.post(
+    "/v1/bureau/banks", status_code=201, tags=BUREAU, responses=CONFLICT, response_model=BankOut
+)
 async def register_application(body: BankApplicationIn, ctx: CtxDep) -> Response:
     """第六条(一): record a bank's written application (a bureau administrator)."""
     new = bureau.NewBank(body.code, body.name, body.applied_on, tuple(body.documents), body.note)
@@ -170,7 +183,7 @@ async def register_application(body: BankApplicationIn, ctx: CtxDep) -> Response
     return await idempotent(ctx, run)
 
 
-@router.get("/v1/bureau/banks", tags=BUREAU)
+@router.get("/v1/bureau/banks", tags=BUREAU, response_model=BanksOut)
 async def list_banks(ctx: CtxDep, on: date | None = None) -> Response:
     """Every bank with its stage, decisions and current deadline (a bank's own for its
     administrators)."""
@@ -178,12 +191,14 @@ async def list_banks(ctx: CtxDep, on: date | None = None) -> Response:
     return render(200, {"banks": [bank_view(v) for v in views]})
 
 
-@router.get("/v1/bureau/banks/{code}", tags=BUREAU)
+@router.get("/v1/bureau/banks/{code}", tags=BUREAU, response_model=BankOut)
 async def get_bank(code: BankCode, ctx: CtxDep, on: date | None = None) -> Response:
     return render(200, bank_view(await bureau.bank_view(ctx.store, ctx.op, code, on)))
 
 
-@router.post("/v1/bureau/banks/{code}/conditions", tags=BUREAU, responses=CONFLICT)
+@router.post(
+    "/v1/bureau/banks/{code}/conditions", tags=BUREAU, responses=CONFLICT, response_model=BankOut
+)
 async def record_conditions(code: BankCode, body: ConditionsIn, ctx: CtxDep) -> Response:
     """第四条: the PBOC conformity review (with its reference) and the commitment to
     nationwide remote activation, recorded before approval."""
@@ -196,7 +211,9 @@ async def record_conditions(code: BankCode, body: ConditionsIn, ctx: CtxDep) -> 
     return await idempotent(ctx, run)
 
 
-@router.post("/v1/bureau/banks/{code}/decisions", tags=BUREAU, responses=CONFLICT)
+@router.post(
+    "/v1/bureau/banks/{code}/decisions", tags=BUREAU, responses=CONFLICT, response_model=BankOut
+)
 async def decide(code: BankCode, body: DecisionIn, ctx: CtxDep) -> Response:
     """One step of the lifecycle (under review, approved, rejected, system integration,
     acceptance, agreement signed, published, active, suspended), decided by a bureau
@@ -209,7 +226,7 @@ async def decide(code: BankCode, body: DecisionIn, ctx: CtxDep) -> Response:
     return await idempotent(ctx, run)
 
 
-@router.get("/v1/bureau/overdue", tags=BUREAU)
+@router.get("/v1/bureau/overdue", tags=BUREAU, response_model=OverdueOut)
 async def overdue(ctx: CtxDep, on: date | None = None) -> Response:
     """第六条 steps past their deadline, whichever side owes them."""
     steps = await bureau.overdue(ctx.store, ctx.op, on)
@@ -218,7 +235,7 @@ async def overdue(ctx: CtxDep, on: date | None = None) -> Response:
     ]})  # fmt: skip
 
 
-@router.get("/v1/bureau/log", tags=BUREAU)
+@router.get("/v1/bureau/log", tags=BUREAU, response_model=LogOut)
 async def decision_log(
     ctx: CtxDep, bank: Annotated[str | None, Query(max_length=6)] = None
 ) -> Response:
@@ -231,19 +248,22 @@ async def decision_log(
 # --- outlets, filings, the 70 % rule ------------------------------------------------------------
 
 
-@router.get("/v1/bureau/banks/{code}/outlets", tags=BUREAU)
+@router.get("/v1/bureau/banks/{code}/outlets", tags=BUREAU, response_model=OutletsOut)
 async def bank_outlets(code: BankCode, ctx: CtxDep) -> Response:
     rows = await filing_service.outlets(ctx.store, ctx.op, code)
     return render(200, {"outlets": [outlet_view(o) for o in rows]})
 
 
-@router.get("/v1/bureau/banks/{code}/instant-share", tags=BUREAU)
+@router.get("/v1/bureau/banks/{code}/instant-share", tags=BUREAU, response_model=ShareOut)
 async def instant_share(code: BankCode, ctx: CtxDep) -> Response:
     """第五条(四): the share of the bank's open outlets in Beijing that issue instantly."""
     return render(200, share_view(await filing_service.instant_share(ctx.store, ctx.op, code)))
 
 
-@router.post("/v1/bureau/banks/{code}/filings", status_code=201, tags=BUREAU, responses=CONFLICT)
+@router.post(
+    "/v1/bureau/banks/{code}/filings", status_code=201, tags=BUREAU, responses=CONFLICT,
+    response_model=FilingOut,
+)  # fmt: skip
 async def file_outlet(code: BankCode, body: FilingIn, ctx: CtxDep) -> Response:
     """第七条: a bank administrator files an outlet's opening, change or closing. The filing
     is flagged when it would leave the bank below 70 % instant-issue outlets."""
@@ -259,7 +279,7 @@ async def file_outlet(code: BankCode, body: FilingIn, ctx: CtxDep) -> Response:
     return await idempotent(ctx, run)
 
 
-@router.get("/v1/bureau/filings", tags=BUREAU)
+@router.get("/v1/bureau/filings", tags=BUREAU, response_model=FilingsOut)
 async def list_filings(
     ctx: CtxDep,
     bank: Annotated[str | None, Query(max_length=6)] = None,
@@ -271,7 +291,10 @@ async def list_filings(
     return render(200, {"filings": [filing_view(f) for f in rows]})
 
 
-@router.post("/v1/bureau/filings/{filing_id}/acknowledge", tags=BUREAU, responses=CONFLICT)
+@router.post(
+    "/v1/bureau/filings/{filing_id}/acknowledge", tags=BUREAU, responses=CONFLICT,
+    response_model=FilingOut,
+)  # fmt: skip
 async def acknowledge(
     filing_id: Annotated[int, Path(ge=1, le=2**62)], body: FilingDecisionIn, ctx: CtxDep
 ) -> Response:
@@ -285,7 +308,10 @@ async def acknowledge(
     return await idempotent(ctx, run)
 
 
-@router.post("/v1/bureau/filings/{filing_id}/return", tags=BUREAU, responses=CONFLICT)
+@router.post(
+    "/v1/bureau/filings/{filing_id}/return", tags=BUREAU, responses=CONFLICT,
+    response_model=FilingOut,
+)  # fmt: skip
 async def return_filing(
     filing_id: Annotated[int, Path(ge=1, le=2**62)], body: FilingDecisionIn, ctx: CtxDep
 ) -> Response:

@@ -13,6 +13,20 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from issuance.api.bureau import CONFLICT, BankCode, Doc, Note, bank_view
+from issuance.api.bureau_schemas import (
+    BankOut,
+    EvaluationOut,
+    EvaluationsOut,
+    ImportedOut,
+    IncidentOut,
+    IncidentsOut,
+    InterviewOut,
+    InterviewsOut,
+    SpotCheckOut,
+    SpotChecksOut,
+    VisitBookedOut,
+    VisitsOut,
+)
 from issuance.api.deps import CtxDep
 from issuance.api.idempotency import Outcome, digest_of, idempotent, render
 from issuance.api.schemas import Strict, text
@@ -114,7 +128,7 @@ def visit_view(row: VisitRow) -> dict[str, Any]:
 # --- spot checks, imports, evaluations, interviews, exit ----------------------------------------
 
 
-@router.post("/v1/bureau/spot-checks", status_code=201, tags=BUREAU)
+@router.post("/v1/bureau/spot-checks", status_code=201, tags=BUREAU, response_model=SpotCheckOut)
 async def spot_check(body: SpotCheckIn, ctx: CtxDep) -> Response:
     """第九条: an unannounced spot check and its findings."""
     c = evaluation.SpotCheck(body.bank, body.outlet, body.checked_on, body.findings,
@@ -126,7 +140,7 @@ async def spot_check(body: SpotCheckIn, ctx: CtxDep) -> Response:
     return await idempotent(ctx, run)
 
 
-@router.get("/v1/bureau/spot-checks", tags=BUREAU)
+@router.get("/v1/bureau/spot-checks", tags=BUREAU, response_model=SpotChecksOut)
 async def list_spot_checks(
     ctx: CtxDep, bank: Annotated[str | None, Query(max_length=6)] = None
 ) -> Response:
@@ -157,7 +171,7 @@ CSV_BODY: dict[str, Any] = {
 
 
 @router.post("/v1/bureau/imports/complaints", tags=BUREAU, responses=ROWS_REJECTED,
-             openapi_extra=CSV_BODY)  # fmt: skip
+             openapi_extra=CSV_BODY, response_model=ImportedOut)  # fmt: skip
 async def import_complaints(request: Request, ctx: CtxDep) -> Response:
     """12345 complaints as CSV: ``ticket,received_on,bank,outlet,summary``."""
     data, digest = await _csv(request)
@@ -170,7 +184,7 @@ async def import_complaints(request: Request, ctx: CtxDep) -> Response:
 
 
 @router.post("/v1/bureau/imports/survey", tags=BUREAU, responses=ROWS_REJECTED,
-             openapi_extra=CSV_BODY)  # fmt: skip
+             openapi_extra=CSV_BODY, response_model=ImportedOut)  # fmt: skip
 async def import_survey(request: Request, ctx: CtxDep) -> Response:
     """Satisfaction surveys as CSV: ``year,bank,outlet,surveyed,satisfied``."""
     data, digest = await _csv(request)
@@ -182,7 +196,10 @@ async def import_survey(request: Request, ctx: CtxDep) -> Response:
     return await idempotent(ctx, run, digest=digest)
 
 
-@router.post("/v1/bureau/evaluations", status_code=201, tags=BUREAU, responses=CONFLICT)
+@router.post(
+    "/v1/bureau/evaluations", status_code=201, tags=BUREAU, responses=CONFLICT,
+    response_model=EvaluationOut,
+)  # fmt: skip
 async def evaluate(body: EvaluationIn, ctx: CtxDep) -> Response:
     """第九条: the yearly evaluation, in the first quarter of the next year; cards issued,
     satisfaction and complaints come from the database, the three scores from the body."""
@@ -195,7 +212,7 @@ async def evaluate(body: EvaluationIn, ctx: CtxDep) -> Response:
     return await idempotent(ctx, run)
 
 
-@router.get("/v1/bureau/evaluations", tags=BUREAU)
+@router.get("/v1/bureau/evaluations", tags=BUREAU, response_model=EvaluationsOut)
 async def list_evaluations(
     ctx: CtxDep,
     bank: Annotated[str | None, Query(max_length=6)] = None,
@@ -215,7 +232,10 @@ async def evaluation_report(code: BankCode, year: Year, ctx: CtxDep) -> Response
     return Response(pdf, media_type="application/pdf")
 
 
-@router.post("/v1/bureau/interviews", status_code=201, tags=BUREAU, responses=CONFLICT)
+@router.post(
+    "/v1/bureau/interviews", status_code=201, tags=BUREAU, responses=CONFLICT,
+    response_model=InterviewOut,
+)  # fmt: skip
 async def interview(body: InterviewIn, ctx: CtxDep) -> Response:
     """约谈 after an unqualified evaluation."""
     i = evaluation.Interview(body.bank, body.year, body.held_on, body.attendees, body.summary)
@@ -226,14 +246,16 @@ async def interview(body: InterviewIn, ctx: CtxDep) -> Response:
     return await idempotent(ctx, run)
 
 
-@router.get("/v1/bureau/interviews", tags=BUREAU)
+@router.get("/v1/bureau/interviews", tags=BUREAU, response_model=InterviewsOut)
 async def list_interviews(
     ctx: CtxDep, bank: Annotated[str | None, Query(max_length=6)] = None
 ) -> Response:
     return render(200, {"interviews": await evaluation.interviews(ctx.store, ctx.op, bank)})
 
 
-@router.post("/v1/bureau/banks/{code}/exit", tags=BUREAU, responses=CONFLICT)
+@router.post(
+    "/v1/bureau/banks/{code}/exit", tags=BUREAU, responses=CONFLICT, response_model=BankOut
+)
 async def terminate(code: BankCode, body: ExitIn, ctx: CtxDep) -> Response:
     """第十条: terminate on a ground of the first list (breach, two unqualified years in a
     row, major risk) or record the agreed end (second list); the bank orders no more cards."""
@@ -248,7 +270,7 @@ async def terminate(code: BankCode, body: ExitIn, ctx: CtxDep) -> Response:
 # --- incidents ----------------------------------------------------------------
 
 
-@router.post("/v1/incidents", status_code=201, tags=INCIDENTS)
+@router.post("/v1/incidents", status_code=201, tags=INCIDENTS, response_model=IncidentOut)
 async def report_incident(body: IncidentIn, ctx: CtxDep) -> Response:
     """第五条(八): record an incident (device, security, personal data, service outage)."""
     bank = body.bank or ctx.op.bank or ""
@@ -261,7 +283,10 @@ async def report_incident(body: IncidentIn, ctx: CtxDep) -> Response:
     return await idempotent(ctx, run)
 
 
-@router.post("/v1/incidents/{incident_id}/close", tags=INCIDENTS, responses=CONFLICT)
+@router.post(
+    "/v1/incidents/{incident_id}/close", tags=INCIDENTS, responses=CONFLICT,
+    response_model=IncidentOut,
+)  # fmt: skip
 async def close_incident(incident_id: Id, body: CloseIn, ctx: CtxDep) -> Response:
     async def run(tx: Store) -> Outcome:
         closed = await incidents.close(tx, ctx.op, incident_id, body.resolution, body.closed_at)
@@ -270,7 +295,7 @@ async def close_incident(incident_id: Id, body: CloseIn, ctx: CtxDep) -> Respons
     return await idempotent(ctx, run)
 
 
-@router.get("/v1/incidents", tags=INCIDENTS)
+@router.get("/v1/incidents", tags=INCIDENTS, response_model=IncidentsOut)
 async def list_incidents(
     ctx: CtxDep,
     bank: Annotated[str | None, Query(max_length=6)] = None,
@@ -284,7 +309,9 @@ async def list_incidents(
 # --- home visits ----------------------------------------------------------------
 
 
-@router.post("/v1/home-visits/services", status_code=201, tags=VISITS)
+@router.post(
+    "/v1/home-visits/services", status_code=201, tags=VISITS, response_model=VisitBookedOut
+)
 async def book_visit(body: VisitIn, ctx: CtxDep) -> Response:
     """上门服务 for a counter service other than an application (activation, loss report,
     PIN reset, information change...), against the person's current card."""
@@ -296,7 +323,7 @@ async def book_visit(body: VisitIn, ctx: CtxDep) -> Response:
     return await idempotent(ctx, run)
 
 
-@router.get("/v1/home-visits", tags=VISITS)
+@router.get("/v1/home-visits", tags=VISITS, response_model=VisitsOut)
 async def list_visits(
     ctx: CtxDep,
     bank: Annotated[str | None, Query(max_length=6)] = None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from issuance.api.bureau_schemas import BankOut, OverdueOut
 from issuance.services import admin
 from tests.integration.api.bureau_helpers import (
     LIFECYCLE_AFTER_APPROVAL,
@@ -51,6 +52,7 @@ async def test_a_bank_goes_from_application_to_active_by_recorded_decisions(worl
                 "2026-03-16",
             )
     final = (await world.client.get("/v1/bureau/banks/NB", headers=world.auth("auditor"))).json()
+    BankOut.model_validate(final)  # the body is what the OpenAPI document says
     assert final["stage"] == "active" and final["may_order"]
     assert [d["to_stage"] for d in final["decisions"]] == [
         "applied",
@@ -93,6 +95,7 @@ async def test_overdue_steps_are_listed_for_both_sides(world: World) -> None:
     r = await world.client.get("/v1/bureau/overdue?on=2025-10-16", headers=world.auth("auditor"))
     assert [(s["bank"], s["owed_by"]) for s in r.json()["overdue"]] == [("SLOW", "bank")]
     r = await world.client.get("/v1/bureau/overdue?on=2025-10-17", headers=world.auth("auditor"))
+    OverdueOut.model_validate(r.json())
     assert [(s["bank"], s["owed_by"]) for s in r.json()["overdue"]] == [
         ("LATE", "bureau"),
         ("SLOW", "bank"),

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from pypdf import PdfReader
 
+from issuance.api.bureau_schemas import EvaluationOut
 from issuance.services import admin
 from tests.integration.api.world import PHOTO_B64, World
 
@@ -83,6 +84,7 @@ async def test_the_yearly_evaluation_counts_cards_from_the_database(world: World
     r = await _evaluate(world, year, 90)
     assert r.status_code == 201, r.text
     e = r.json()
+    EvaluationOut.model_validate(e)
     assert (e["cards_issued"], e["satisfaction_percent"], e["complaints"]) == (2, 95, 3)
     # default rubric: cards 2*100//10000 = 0 (x20), satisfaction 95 (x25), complaints
     # 100 - 3*2 = 94 (x20), publicity 90 (x10), security 90 (x15), support 90 (x10)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from issuance.api.bureau_schemas import IncidentOut, VisitsOut
 from tests.integration.api.world import World
 
 INCIDENT = {
@@ -15,6 +16,7 @@ async def test_incidents_are_recorded_reported_and_closed(world: World) -> None:
     r = await world.post("admin_a", "/v1/incidents", INCIDENT)
     assert r.status_code == 201, r.text
     first = r.json()
+    IncidentOut.model_validate(first)
     assert first["bank"] == "BKA" and first["open"] is True
     by_bureau = await world.post("bureau_admin", "/v1/incidents",
                                  {**INCIDENT, "bank": "BKB", "outlet": None,
@@ -94,6 +96,7 @@ async def test_home_visits_cover_every_counter_service(world: World) -> None:
     theirs = await world.client.get("/v1/home-visits", headers=world.auth("clerk_b"))
     assert theirs.json()["visits"] == []
     bureau = await world.client.get("/v1/home-visits?status=done", headers=world.auth("auditor"))
+    VisitsOut.model_validate(bureau.json())
     assert [(v["id"], v["outcome"]) for v in bureau.json()["visits"]] == [
         (ids[0], "已办理正式挂失")
     ]

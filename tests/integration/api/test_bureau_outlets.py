@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from issuance.api.bureau_schemas import FilingOut, PublicBanksOut
 from issuance.domain.roles import Role
 from issuance.services import admin
 from tests.integration.api.bureau_helpers import file_and_acknowledge, form, register
@@ -19,6 +20,7 @@ async def test_an_opening_takes_effect_when_the_bureau_acknowledges_it(world: Wo
                              {"kind": "add", "outlet": form("B2")})  # fmt: skip
     assert filed.status_code == 201, filed.text
     filing = filed.json()
+    FilingOut.model_validate(filing)
     assert filing["status"] == "filed"
     # BKB had one instant outlet of one; a second that is not instant leaves 1 of 2
     assert (filing["instant_after"], filing["open_after"]) == (1, 2)
@@ -132,6 +134,7 @@ async def test_the_public_list_needs_no_login(world: World) -> None:
     await file_and_acknowledge(world, "BKB", "admin_b", {"kind": "close", "code": "B2"})
     r = await world.client.get("/public/banks")
     assert r.status_code == 200, r.text
+    PublicBanksOut.model_validate(r.json())
     banks = {b["code"]: b for b in r.json()["banks"]}
     assert set(banks) == {"BKA", "BKB"}
     assert [o["code"] for o in banks["BKB"]["outlets"]] == ["B1"]  # B2 is closed
