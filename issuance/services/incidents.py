@@ -19,7 +19,7 @@ from enum import StrEnum
 
 from issuance.domain.counter_services import Service
 from issuance.domain.identity import CitizenId
-from issuance.domain.roles import Operation
+from issuance.domain.roles import Operation, may
 from issuance.services import oversight as bureau
 from issuance.services.common import AuditAction, Purpose, audit, check, counter_outlet, now
 from issuance.store import Operator, Store
@@ -162,7 +162,8 @@ async def visits(
     store: Store, op: Operator, *, bank: str | None = None, status: VisitStatus | None = None
 ) -> list[VisitRow]:
     """Home visits by appointment: a bank's own for its staff, any bank's for the bureau."""
-    check(op, Operation.HOME_VISIT if op.bank else Operation.READ_OVERSIGHT, op.bank or bank)
+    reads = Operation.HOME_VISIT if may(op.role, Operation.HOME_VISIT) else Operation.READ_OVERSIGHT
+    check(op, reads, op.bank or bank)
     return await bureau.oversight(store).visits(op.bank or bank, status and status.value)
 
 

@@ -93,6 +93,8 @@ async def test_home_visits_cover_every_counter_service(world: World) -> None:
     other = await world.post("clerk_b", f"/v1/home-visits/{ids[1]}/outcome",
                              {"status": "done", "outcome": "x"})  # fmt: skip
     assert other.status_code == 404
+    bank_admin = await world.client.get("/v1/home-visits", headers=world.auth("admin_a"))
+    assert len(bank_admin.json()["visits"]) == 4
     theirs = await world.client.get("/v1/home-visits", headers=world.auth("clerk_b"))
     assert theirs.json()["visits"] == []
     bureau = await world.client.get("/v1/home-visits?status=done", headers=world.auth("auditor"))
