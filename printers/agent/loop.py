@@ -1,5 +1,26 @@
 """The outlet agent: claims jobs from the service and runs them on the outlet's devices.
 
+what happened               transient  spoiled  and
+==========================  =========  =======  ====================================
+chip failed (card rejected)  yes       yes      the next body may be good
+station fault                yes       if fed   printer, reader or card stock at fault:
+                                                marked faulted (PUT, with the action
+                                                that clears it), out of service until
+                                                the register says ok
+bad photo, unprintable name  no        no       nothing was fed
+lease lost before feeding    (none)    no       nothing done; the queue requeues it
+==========================  =========  =======  ====================================
+
+A job whose report cannot be delivered (the lease ran out, the service was
+unreachable) stays in flight in the journal, and the reconciler settles it
+once the queue holds it in doubt.
+
+On start, before claiming, the agent reads the journal: for each run still in
+flight it sends any body left inside that run's printer to the reject box
+(recording ``rejected``, or ``not_fed`` if the printer held none), then
+reports ``reconcile`` with :func:`~printers.agent.journal.verdict`. A run
+with nothing physical is settled locally (the queue requeues it itself).
+=======
 Design notes: ``docs/agent.md`` (section ``printers.agent.loop``).
 """
 
@@ -372,13 +393,14 @@ class Agent:
     # --- printers -----------------------------------------------------------------------
 
     async def _printer_faulted(self, station: Station) -> None:
-        self._emit(EventKind.PRINTER_FAULTED, None, station.name, station.fault or "fault")
+        report = station.fault_report
+        self._emit(EventKind.PRINTER_FAULTED, None, station.name, report or "fault")
         self._fault_registered.discard(station.name)
         await self._register_fault(station)
 
     async def _register_fault(self, station: Station) -> None:
         try:
-            await self.api.put_printer(station.name, PrinterHealth.FAULTED, station.fault)
+            await self.api.put_printer(station.name, PrinterHealth.FAULTED, station.fault_report)
         except SscardError as exc:
             log.warning("printer %s: fault not registered yet (%s)", station.name, exc.message)
             return
