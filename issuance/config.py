@@ -6,6 +6,7 @@
 | ``SSCARD_DATA_DIR`` | where the embedded server and generated files live | ``./var`` |
 | ``SSCARD_HOST`` / ``SSCARD_PORT`` | where the HTTP API listens | ``127.0.0.1`` / ``8080`` |
 | ``SSCARD_EVALUATION_RULES`` | a JSON file with the yearly evaluation's rubric | the defaults |
+| ``SSCARD_DIRECT_URL`` | PostgreSQL itself, for migrations and LISTEN | the database |
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ class Settings:
     data_dir: Path
     host: str
     port: int
+    direct_url: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -30,4 +32,5 @@ class Settings:
             data_dir=Path(env.get("SSCARD_DATA_DIR", "var")).expanduser().resolve(),
             host=env.get("SSCARD_HOST", "127.0.0.1"),
             port=int(env.get("SSCARD_PORT", "8080")),
+            direct_url=env.get("SSCARD_DIRECT_URL") or None,
         )

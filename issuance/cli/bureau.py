@@ -49,7 +49,7 @@ Sub: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 async def with_store(action: Callable[[Store], Awaitable[T]]) -> T:
     async with Runtime(Settings.from_env(), pool_size=2) as rt:
-        return await action(Store(rt.pool))
+        return await action(rt.store)
 
 
 async def as_operator(name: str, action: Callable[[Store, Operator], Awaitable[T]]) -> T:

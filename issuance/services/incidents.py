@@ -13,7 +13,7 @@ with its outcome.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -24,6 +24,7 @@ from issuance.services import oversight as bureau
 from issuance.services.common import AuditAction, Purpose, audit, check, counter_outlet, now
 from issuance.store import Operator, Store
 from issuance.store.oversight import IncidentRow, VisitRow
+from issuance.store.store import open_visit_address, seal_visit_address
 from sscard_core.errors import ConflictError, FieldError, NotFound
 
 
@@ -150,8 +151,9 @@ async def book(store: Store, op: Operator, v: VisitBooking) -> int:
         cards = await tx.cards_of_holder(holder.id, lock=False)
         if not cards:
             raise ConflictError("the person has no card to serve", code="no_card")
+        address = seal_visit_address(tx.vault, v.address.strip())  # 第五条(七)
         visit_id = await bureau.oversight(tx).insert_visit((
-            holder.id, cards[-1].id, outlet.code, v.appointment_at, v.address.strip(), op.id,
+            holder.id, cards[-1].id, outlet.code, v.appointment_at, address, op.id,
             v.service.value,
         ))  # fmt: skip
         await audit(tx, op, Purpose.HOME_VISIT, holder.id, AuditAction.CHANGE)
@@ -164,7 +166,8 @@ async def visits(
     """Home visits by appointment: a bank's own for its staff, any bank's for the bureau."""
     reads = Operation.HOME_VISIT if may(op.role, Operation.HOME_VISIT) else Operation.READ_OVERSIGHT
     check(op, reads, op.bank or bank)
-    return await bureau.oversight(store).visits(op.bank or bank, status and status.value)
+    rows = await bureau.oversight(store).visits(op.bank or bank, status and status.value)
+    return [replace(r, address=open_visit_address(store.vault, r.address)) for r in rows]
 
 
 async def finish(
