@@ -102,6 +102,12 @@ async def test_home_visits_cover_every_counter_service(world: World) -> None:
     assert [(v["id"], v["outcome"]) for v in bureau.json()["visits"]] == [
         (ids[0], "已办理正式挂失")
     ]
+    assert bureau.json()["visits"][0]["address"] == "东城区某街1号"
+    async with world.store.transaction() as tx:  # sealed at rest (第五条(七))
+        stored = await tx.connection.fetchval(
+            "SELECT address FROM home_visits WHERE id = $1", ids[0]
+        )
+    assert stored.startswith("sealed:") and "东城" not in stored
     stranger = await world.post("clerk_b", "/v1/home-visits/services", {
         "citizen_id": citizen, "service": "pin_reset",
         "appointment_at": "2030-01-02T09:30:00+08:00", "address": "某街1号"})  # fmt: skip
