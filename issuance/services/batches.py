@@ -53,7 +53,7 @@ from printers.documents.manifest import (
     PrinterRun,
 )
 from sscard_core.card_data import BEIJING_REGION
-from sscard_core.errors import ConflictError, FieldError, FieldProblem, NotFound
+from sscard_core.errors import ConflictError, FieldError, FieldProblem, Forbidden, NotFound
 from sscard_core.messages import Capability, JobState, Priority
 
 LINE_ALIAS = "central"
@@ -473,7 +473,7 @@ async def scoped_batch(
     try:
         if found is not None:
             check(op, operation, found.bank)
-    except NotFound:
+    except (NotFound, Forbidden):  # the role was checked above: this is the bank scope
         found = None
     if found is None:
         raise NotFound(f"no batch {batch_id}", resource="batch")
@@ -561,9 +561,11 @@ async def _heading(store: Store, batch: BatchRecord) -> BatchHeading:
 async def manifest(
     store: Store, op: Operator, batch_id: str
 ) -> tuple[BatchHeading, list[ManifestEntry]]:
-    """The manifest's heading and one entry per card, in file order."""
+    """The manifest's heading and one entry per card, in file order (names and citizen
+    IDs: a read of each holder, audited)."""
     batch = await scoped_batch(store, op, Operation.QUERY_STATUS, batch_id)
     rows = await store.batch_entries(batch_id)
+    await store.audit_batch(op, Purpose.BATCH_MANIFEST.value, batch_id)
     entries = [ManifestEntry(e.card_number, e.name, e.citizen_id, entry_status(e)) for e in rows]
     return await _heading(store, batch), entries
 

@@ -3,7 +3,8 @@
 The report shows the inputs of the evaluation (cards handed over, satisfaction, 12345
 complaints, the bureau's three scores), each criterion's score and weight, the weighted
 total against the pass mark, the verdict, and the interviews and spot checks of the year.
-Chinese text uses the font of the receipt and the manifest (``_register_font``).
+Its text is set in the font of the receipt and the manifest (:mod:`printers.documents.pdffont`),
+embedded as a subset of the characters the report draws.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 
-from printers.documents.receipt import _register_font
+from printers.documents.pdffont import document_font, new_canvas
 
 TITLE = "北京市社会保障卡合作银行年度服务质量评价报告"
+FOOTER = "依据《北京市社会保障卡合作银行服务管理实施细则》第九条"
 CRITERIA_ZH = {
     "cards_issued": "发卡量",
     "satisfaction": "服务满意度",
@@ -28,8 +30,10 @@ CRITERIA_ZH = {
     "security_rules": "安全管理制度制定",
     "technical_support": "技术保障情况",
 }
+HEADINGS = ("评价项目", "计量", "得分", "权重")
 MARGIN = 20.0
 PITCH = 7.5
+ITEM_CHARS = 70
 
 
 @dataclass(frozen=True)
@@ -54,56 +58,74 @@ class EvaluationReport:
     spot_checks: Sequence[str]
 
 
-def _text(pdf: Canvas, x: float, y: float, value: str, size: float = 10.5) -> None:
-    pdf.setFont(_register_font(), size)
-    pdf.drawString(x * mm, y * mm, value)
+def _header(r: EvaluationReport) -> list[str]:
+    return [
+        f"合作银行:{r.bank_name}({r.bank_code})",
+        f"评价年度:{r.year} 年",
+        f"评价日期:{r.evaluated_on.isoformat()}",
+    ]
 
 
-def _table(pdf: Canvas, report: EvaluationReport, y: float) -> float:
+def _row(line: CriterionLine) -> tuple[str, str, str, str]:
+    name = CRITERIA_ZH.get(line.criterion, line.criterion)
+    return name, line.measured, str(line.score), f"{line.weight}%"
+
+
+def _verdict(r: EvaluationReport) -> str:
+    verdict = "合格" if r.passed else "不合格(应进行约谈)"
+    return f"综合得分:{r.total}    合格线:{r.pass_mark}    评价结果:{verdict}"
+
+
+def report_texts(r: EvaluationReport) -> list[str]:
+    """Every text the report draws: the characters its font must hold."""
+    rows = [cell for line in r.lines for cell in _row(line)]
+    items = [i[:ITEM_CHARS] for i in (*r.interviews, *r.spot_checks)]
+    return [TITLE, FOOTER, "约谈记录", "不定期抽查", "无", *HEADINGS, *_header(r), *rows,
+            _verdict(r), *items]  # fmt: skip
+
+
+def _table(pdf: Canvas, font: str, r: EvaluationReport, y: float) -> float:
     columns = (MARGIN, MARGIN + 55, MARGIN + 110, MARGIN + 135)
-    for x, head in zip(columns, ("评价项目", "计量", "得分", "权重"), strict=True):
-        _text(pdf, x, y, head)
+    for x, head in zip(columns, HEADINGS, strict=True):
+        pdf.drawString(x * mm, y * mm, head)
     pdf.line(MARGIN * mm, (y - 2) * mm, (A4[0] / mm - MARGIN) * mm, (y - 2) * mm)
-    for line in report.lines:
+    for line in r.lines:
         y -= PITCH
-        values = (CRITERIA_ZH.get(line.criterion, line.criterion), line.measured,
-                  str(line.score), f"{line.weight}%")  # fmt: skip
-        for x, value in zip(columns, values, strict=True):
-            _text(pdf, x, y, value)
+        for x, value in zip(columns, _row(line), strict=True):
+            pdf.drawString(x * mm, y * mm, value)
     return y - PITCH * 1.5
 
 
-def _list(pdf: Canvas, heading: str, items: Sequence[str], y: float) -> float:
-    _text(pdf, MARGIN, y, heading, 12)
+def _list(pdf: Canvas, font: str, heading: str, items: Sequence[str], y: float) -> float:
+    pdf.setFont(font, 12)
+    pdf.drawString(MARGIN * mm, y * mm, heading)
+    pdf.setFont(font, 10.5)
     for item in items or ("无",):
         y -= PITCH
-        _text(pdf, MARGIN + 4, y, item[:70])
+        pdf.drawString((MARGIN + 4) * mm, y * mm, item[:ITEM_CHARS])
     return y - PITCH * 1.5
 
 
-def evaluation_pdf(report: EvaluationReport) -> bytes:
+def evaluation_pdf(r: EvaluationReport) -> bytes:
     """The report as an A4 PDF (one page; long lists are cut at the page's foot)."""
     out = io.BytesIO()
-    pdf = Canvas(out, pagesize=A4, invariant=True)
-    pdf.setTitle(f"{TITLE} {report.bank_code} {report.year}")
-    width = A4[0]
-    pdf.setFont(_register_font(), 15)
-    pdf.drawCentredString(width / 2, 275 * mm, TITLE)
-    y = 260.0
-    for label, value in (
-        ("合作银行", f"{report.bank_name}({report.bank_code})"),
-        ("评价年度", f"{report.year} 年"),
-        ("评价日期", report.evaluated_on.isoformat()),
-    ):
-        _text(pdf, MARGIN, y, f"{label}:{value}")
-        y -= PITCH
-    y = _table(pdf, report, y - PITCH)
-    verdict = "合格" if report.passed else "不合格(应进行约谈)"
-    _text(pdf, MARGIN, y, f"综合得分:{report.total}    合格线:{report.pass_mark}    "
-          f"评价结果:{verdict}", 12)  # fmt: skip
-    y = _list(pdf, "约谈记录", report.interviews, y - PITCH * 2)
-    _list(pdf, "不定期抽查", report.spot_checks, y)
-    _text(pdf, MARGIN, 15, "依据《北京市社会保障卡合作银行服务管理实施细则》第九条", 9)
-    pdf.showPage()
-    pdf.save()
+    with document_font(report_texts(r)) as font:
+        pdf = new_canvas(out, A4, font)
+        pdf.setTitle(f"{TITLE} {r.bank_code} {r.year}")
+        pdf.setFont(font, 15)
+        pdf.drawCentredString(A4[0] / 2, 275 * mm, TITLE)
+        pdf.setFont(font, 10.5)
+        y = 260.0
+        for text in _header(r):
+            pdf.drawString(MARGIN * mm, y * mm, text)
+            y -= PITCH
+        y = _table(pdf, font, r, y - PITCH)
+        pdf.setFont(font, 12)
+        pdf.drawString(MARGIN * mm, y * mm, _verdict(r))
+        y = _list(pdf, font, "约谈记录", r.interviews, y - PITCH * 2)
+        _list(pdf, font, "不定期抽查", r.spot_checks, y)
+        pdf.setFont(font, 9)
+        pdf.drawString(MARGIN * mm, 15 * mm, FOOTER)
+        pdf.showPage()
+        pdf.save()
     return out.getvalue()
