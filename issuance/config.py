@@ -10,7 +10,7 @@
 | ``SSCARD_DIRECT_URL`` | PostgreSQL itself, for migrations and LISTEN | the database |
 | ``SSCARD_TOKEN_TTL_HOURS`` | lifetime of an operator's bearer token | ``12`` |
 | ``SSCARD_AGENT_TOKEN_TTL_DAYS`` | lifetime of an outlet agent's token | ``90`` |
-| ``SSCARD_TOTP_ROLES`` | roles signing in with TOTP (comma list) | supervisor, bureau_auditor |
+| ``SSCARD_TOTP_ROLES`` | roles signing in with TOTP (comma list) | supervisor, bureau staff |
 | ``SSCARD_SIGN_IN_MAX_FAILURES`` | failed sign-ins per operator name in 15 minutes | ``5`` |
 | ``SSCARD_SIGN_IN_MAX_FAILURES_PER_ADDRESS`` | failed sign-ins per address in 15 minutes | ``20`` |
 """

@@ -101,7 +101,7 @@ async def test_the_yearly_evaluation_counts_cards_from_the_database(world: World
     assert report.status_code == 200
     assert report.headers["content-type"] == "application/pdf"
     text = PdfReader(io.BytesIO(report.content)).pages[0].extract_text()
-    assert "BKA" in text and str(year) in text
+    assert "BKA" in text and str(year) in text and "服务质量评价报告" in text
     other = await world.client.get(f"/v1/bureau/evaluations/BKA/{year}/report.pdf",
                                    headers=world.auth("admin_b"))  # fmt: skip
     assert other.status_code == 403
