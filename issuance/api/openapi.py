@@ -129,11 +129,11 @@ def _error(description: str) -> dict[str, Any]:
 
 def _complete(path: str, method: str, operation: dict[str, Any]) -> None:
     responses = operation.setdefault("responses", {})
-    public = path in PUBLIC or path.startswith(PUBLIC_PREFIX)
+    public = path in PUBLIC
     for status, description in ERROR_STATUSES.items():
         if not public or status in PUBLIC_STATUSES:
             responses[status] = _error(description)
-    if public or path in NO_TOKEN:
+    if public or path in NO_TOKEN or path.startswith(PUBLIC_PREFIX):
         return
     operation["security"] = [{"HTTPBearer": []}]
     if method in WRITES and (method, path) not in KEYLESS_WRITES:

@@ -103,7 +103,7 @@ async def test_the_yearly_evaluation_counts_cards_from_the_database(world: World
     text = PdfReader(io.BytesIO(report.content)).pages[0].extract_text()
     assert "BKA" in text and str(year) in text and "服务质量评价报告" in text
     other = await world.client.get(f"/v1/bureau/evaluations/BKA/{year}/report.pdf",
-                                   headers=world.auth("admin_b"))  # fmt: skip
+                                   headers=world.auth("admin_bkb"))  # fmt: skip
     assert other.status_code == 403
 
 
@@ -157,5 +157,5 @@ async def test_spot_checks_are_recorded_with_their_findings(world: World) -> Non
     assert (await world.post("auditor", "/v1/bureau/spot-checks", body)).status_code == 403
     seen = await world.client.get("/v1/bureau/spot-checks", headers=world.auth("admin_a"))
     assert [c["findings"] for c in seen.json()["spot_checks"]] == ["服务窗口未公示免费项目"]
-    theirs = await world.client.get("/v1/bureau/spot-checks", headers=world.auth("admin_b"))
+    theirs = await world.client.get("/v1/bureau/spot-checks", headers=world.auth("admin_bkb"))
     assert theirs.json()["spot_checks"] == []

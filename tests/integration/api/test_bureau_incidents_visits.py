@@ -50,7 +50,7 @@ async def test_incident_refusals(world: World) -> None:
         r = await world.post(who, "/v1/incidents", body)
         assert r.status_code == status, (who, body, r.text)
     r = await world.post("admin_a", "/v1/incidents", INCIDENT)
-    other = await world.post("admin_b", f"/v1/incidents/{r.json()['id']}/close",
+    other = await world.post("admin_bkb", f"/v1/incidents/{r.json()['id']}/close",
                              {"resolution": "x"})  # fmt: skip
     assert other.status_code == 403
 

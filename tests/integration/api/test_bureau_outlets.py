@@ -16,7 +16,7 @@ async def _outlets(world: World, bank: str) -> dict[str, dict[str, object]]:
 
 
 async def test_an_opening_takes_effect_when_the_bureau_acknowledges_it(world: World) -> None:
-    filed = await world.post("admin_b", "/v1/bureau/banks/BKB/filings",
+    filed = await world.post("admin_bkb", "/v1/bureau/banks/BKB/filings",
                              {"kind": "add", "outlet": form("B2")})  # fmt: skip
     assert filed.status_code == 201, filed.text
     filing = filed.json()
@@ -40,36 +40,38 @@ async def test_an_opening_takes_effect_when_the_bureau_acknowledges_it(world: Wo
                              {"note": "late"})  # fmt: skip
     assert (again.status_code, again.json()["code"]) == (409, "filing_decided")
     share = await world.client.get("/v1/bureau/banks/BKB/instant-share",
-                                   headers=world.auth("admin_b"))  # fmt: skip
+                                   headers=world.auth("admin_bkb"))  # fmt: skip
     assert share.json() == {"bank": "BKB", "instant": 1, "open": 2, "percent": 50.0,
                             "meets_rule": False, "required_percent": 70}  # fmt: skip
 
 
 async def test_changes_and_closings_keep_the_outlets_history(world: World) -> None:
-    await file_and_acknowledge(world, "BKB", "admin_b", {"kind": "add", "outlet": form("B2")})
+    await file_and_acknowledge(world, "BKB", "admin_bkb", {"kind": "add", "outlet": form("B2")})
     changed = form("B2", instant=True, security_terminal=True, psam_serial="PSAM-B2",
                    opening_hours="每日 9:00-20:00")  # fmt: skip
     after = await file_and_acknowledge(
-        world, "BKB", "admin_b", {"kind": "change", "outlet": changed}
+        world, "BKB", "admin_bkb", {"kind": "change", "outlet": changed}
     )
     assert after["below_instant_share"] is False
     assert (await _outlets(world, "BKB"))["B2"]["can_issue_instantly"] is True
-    await file_and_acknowledge(world, "BKB", "admin_b", {"kind": "close", "code": "B2"})
+    await file_and_acknowledge(world, "BKB", "admin_bkb", {"kind": "close", "code": "B2"})
     assert (await _outlets(world, "BKB"))["B2"]["open"] is False
-    history = await world.client.get("/v1/bureau/filings?outlet=B2", headers=world.auth("admin_b"))
+    history = await world.client.get(
+        "/v1/bureau/filings?outlet=B2", headers=world.auth("admin_bkb")
+    )
     kinds = [(f["kind"], f["outlet_as_filed"]["opening_hours"]) for f in history.json()["filings"]]
     assert kinds == [("close", "每日 9:00-20:00"), ("change", "每日 9:00-20:00"),
                      ("add", "周一至周五 9:00-17:00")]  # fmt: skip
-    closed_again = await world.post("admin_b", "/v1/bureau/banks/BKB/filings",
+    closed_again = await world.post("admin_bkb", "/v1/bureau/banks/BKB/filings",
                                     {"kind": "close", "code": "B2"})  # fmt: skip
     assert (closed_again.status_code, closed_again.json()["code"]) == (409, "outlet_closed")
 
 
 async def test_a_returned_filing_changes_nothing_and_says_why(world: World) -> None:
-    filed = await world.post("admin_b", "/v1/bureau/banks/BKB/filings",
+    filed = await world.post("admin_bkb", "/v1/bureau/banks/BKB/filings",
                              {"kind": "close", "code": "B1"})  # fmt: skip
     assert filed.json()["below_instant_share"] is True  # no open outlet would be left
-    second = await world.post("admin_b", "/v1/bureau/banks/BKB/filings",
+    second = await world.post("admin_bkb", "/v1/bureau/banks/BKB/filings",
                               {"kind": "close", "code": "B1"})  # fmt: skip
     assert (second.status_code, second.json()["code"]) == (409, "filing_pending")
     no_reason = await world.post(
@@ -87,19 +89,19 @@ async def test_filing_refusals(world: World) -> None:
         ("admin_a", "BKB", {"kind": "add", "outlet": form("X1")}, 403),  # another bank's
         ("clerk_b", "BKB", {"kind": "add", "outlet": form("X1")}, 403),
         ("auditor", "BKB", {"kind": "add", "outlet": form("X1")}, 403),
-        ("admin_b", "BKB", {"kind": "add", "outlet": form("X1", district="310101")}, 422),
-        ("admin_b", "BKB", {"kind": "add", "outlet": form("X1", instant=True)}, 422),  # no PSAM
-        ("admin_b", "BKB", {"kind": "add", "outlet": form("X1", services=["fly"])}, 422),
-        ("admin_b", "BKB", {"kind": "add", "outlet": form("B1")}, 409),  # exists
-        ("admin_b", "BKB", {"kind": "change", "outlet": form("A1")}, 404),  # not this bank's
-        ("admin_b", "BKB", {"kind": "close", "code": "NOPE"}, 404),
+        ("admin_bkb", "BKB", {"kind": "add", "outlet": form("X1", district="310101")}, 422),
+        ("admin_bkb", "BKB", {"kind": "add", "outlet": form("X1", instant=True)}, 422),  # no PSAM
+        ("admin_bkb", "BKB", {"kind": "add", "outlet": form("X1", services=["fly"])}, 422),
+        ("admin_bkb", "BKB", {"kind": "add", "outlet": form("B1")}, 409),  # exists
+        ("admin_bkb", "BKB", {"kind": "change", "outlet": form("A1")}, 404),  # not this bank's
+        ("admin_bkb", "BKB", {"kind": "close", "code": "NOPE"}, 404),
     ]
     for who, bank, body, status in cases:
         r = await world.post(who, f"/v1/bureau/banks/{bank}/filings", body)
         assert r.status_code == status, (who, body, r.text)
-    filed = await world.post("admin_b", "/v1/bureau/banks/BKB/filings",
+    filed = await world.post("admin_bkb", "/v1/bureau/banks/BKB/filings",
                              {"kind": "add", "outlet": form("X2")})  # fmt: skip
-    for who in ("auditor", "admin_b"):
+    for who in ("auditor", "admin_bkb"):
         r = await world.post(who, f"/v1/bureau/filings/{filed.json()['id']}/acknowledge", {})
         assert r.status_code == 403, who
 
@@ -107,7 +109,8 @@ async def test_filing_refusals(world: World) -> None:
 async def test_an_activation_only_outlet_outside_beijing(world: World) -> None:
     outlet = form("SH1", district="310101", address="上海市黄浦区某路2号",
                   services=["activate"], activation_only=True)  # fmt: skip
-    filing = await file_and_acknowledge(world, "BKB", "admin_b", {"kind": "add", "outlet": outlet})
+    body = {"kind": "add", "outlet": outlet}
+    filing = await file_and_acknowledge(world, "BKB", "admin_bkb", body)
     assert filing["below_instant_share"] is False  # it does not count in the 70 % rule
     assert (await _outlets(world, "BKB"))["SH1"]["activation_only"] is True
     clerk = await admin.create_operator(
@@ -123,15 +126,15 @@ async def test_an_activation_only_outlet_outside_beijing(world: World) -> None:
     )
     issuing = form("SH2", district="310101", activation_only=True)  # offers "apply"
     r = await world.post(
-        "admin_b", "/v1/bureau/banks/BKB/filings", {"kind": "add", "outlet": issuing}
+        "admin_bkb", "/v1/bureau/banks/BKB/filings", {"kind": "add", "outlet": issuing}
     )
     assert (r.status_code, r.json()["errors"][0]["field"]) == (422, "activation_only")
 
 
 async def test_the_public_list_needs_no_login(world: World) -> None:
     await register(world, "NEW")  # applied: not on the list
-    await file_and_acknowledge(world, "BKB", "admin_b", {"kind": "add", "outlet": form("B2")})
-    await file_and_acknowledge(world, "BKB", "admin_b", {"kind": "close", "code": "B2"})
+    await file_and_acknowledge(world, "BKB", "admin_bkb", {"kind": "add", "outlet": form("B2")})
+    await file_and_acknowledge(world, "BKB", "admin_bkb", {"kind": "close", "code": "B2"})
     r = await world.client.get("/public/banks")
     assert r.status_code == 200, r.text
     PublicBanksOut.model_validate(r.json())

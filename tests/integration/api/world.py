@@ -154,7 +154,7 @@ async def seed(store: Store) -> dict[str, str]:
         ("supervisor_b", Role.SUPERVISOR, BANK_B, "B1"),
         ("auditor", Role.BUREAU_AUDITOR, None, None),
         ("bureau_admin", Role.BUREAU_ADMIN, None, None),
-        ("admin_b", Role.BANK_ADMIN, BANK_B, None),
+        ("admin_bkb", Role.BANK_ADMIN, BANK_B, None),
     )
     tokens = {}
     for name, role, bank, outlet in people:
