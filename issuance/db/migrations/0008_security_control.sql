@@ -63,8 +63,9 @@ $$;
 CREATE FUNCTION audit_chain_advance() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
-    UPDATE audit_chain_head SET (last_id, last_hash) =
-        (SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1);
+    -- a statement that inserted no row (an empty INSERT ... SELECT) leaves the head as it is
+    UPDATE audit_chain_head SET (last_id, last_hash) = (latest.id, latest.hash)
+    FROM (SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1) AS latest;
     RETURN NULL;
 END
 $$;

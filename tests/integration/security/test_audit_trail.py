@@ -215,3 +215,16 @@ async def test_the_python_check_agrees_with_the_database(world: World) -> None:
     async with world.store.connected() as s, s.connection.transaction():
         async for row in s.audit_chain():
             assert record_hash(row) == row.hash
+
+
+async def test_an_insert_of_no_rows_leaves_the_chain_head_as_it_was(db_pool: asyncpg.Pool) -> None:
+    """A claim that hands out no card writes an empty INSERT ... SELECT into the trail, even on a
+    trail with no record yet."""
+    head = "SELECT last_id, last_hash FROM audit_chain_head"
+    before = await db_pool.fetchrow(head)
+    assert await db_pool.fetchval("SELECT count(*) FROM audit_log") == 0
+    await db_pool.execute(
+        "INSERT INTO audit_log (operator, bank, outlet, purpose, holder, action) "
+        "SELECT operator, bank, outlet, purpose, holder, action FROM audit_log WHERE false"
+    )
+    assert await db_pool.fetchrow(head) == before
