@@ -6,15 +6,18 @@ async with Runtime(Settings.from_env()) as rt:
 
 from __future__ import annotations
 
+import asyncio
 from types import TracebackType
 
 import asyncpg
 
 from cardqueue import Queue
 from issuance.config import Settings
-from issuance.db.connect import create_pool, database_errors
+from issuance.db.connect import CONNECTION_ERRORS, create_pool, database_errors
 from issuance.db.migrate import migrate
 from issuance.db.server import DatabaseServer
+
+POOL_CLOSE_SECONDS = 5.0
 
 
 class Runtime:
@@ -55,7 +58,10 @@ class Runtime:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            try:
+                await asyncio.wait_for(pool.close(), POOL_CLOSE_SECONDS)
+            except (*CONNECTION_ERRORS, TimeoutError):
+                pool.terminate()
         await self.server.__aexit__(exc_type, exc, tb)

@@ -29,10 +29,11 @@ from issuance.api.deps import CtxDep
 from issuance.api.idempotency import render
 from issuance.api.openapi import document
 from issuance.api.operators import OperatorCache
-from issuance.api.responses import EXCEPTION_HANDLERS
+from issuance.api.responses import EXCEPTION_HANDLERS, OrjsonResponse
 from issuance.config import Settings
+from issuance.db.connect import database_errors
 from issuance.domain.roles import Operation
-from issuance.errors import SscardError
+from issuance.errors import DatabaseError, SscardError
 from issuance.runtime import Runtime
 from issuance.services import batches, cards
 from issuance.services.common import check
@@ -97,7 +98,13 @@ def create_app(rt: Runtime, *, own_runtime: bool = False) -> FastAPI:
 
     @app.get("/health", tags=["system"])
     async def health() -> Response:
-        await rt.pool.fetchval("SELECT 1")
+        """200 ``ok``; 503 ``database_unavailable`` (with Retry-After) while the database is down."""
+        try:
+            with database_errors():
+                await rt.pool.fetchval("SELECT 1")
+        except DatabaseError as exc:
+            body = {**exc.to_dict(), "status": "database_unavailable"}
+            return OrjsonResponse(body, status_code=503, headers={"Retry-After": "2"})
         return render(200, {"status": "ok"})
 
     @app.get("/v1/queue/stats", tags=["system"])

@@ -5,6 +5,8 @@
   "message", "errors": [{"field", "code", "message"}]}``, one entry per field.
 * A value PostgreSQL refuses (out of range, bad encoding) that slipped past
   the schema → 422 ``invalid_input`` too: bad input is never a 500.
+* The database unreachable (a refused or lost connection, wherever it surfaces)
+  → 503 ``database_unavailable`` with ``Retry-After``, in the same error shape.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from issuance.errors import SscardError
+from issuance.db.connect import CONNECTION_ERRORS
+from issuance.errors import DatabaseError, SscardError
 
 LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
 
@@ -29,8 +32,18 @@ class OrjsonResponse(JSONResponse):
         return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
 
 
+RETRY_AFTER_SECONDS = 2
+
+
 def error_response(exc: SscardError) -> Response:
-    return OrjsonResponse(exc.to_dict(), status_code=exc.http_status)
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if exc.http_status == 503 else None
+    return OrjsonResponse(exc.to_dict(), status_code=exc.http_status, headers=headers)
+
+
+async def unavailable_handler(_request: Request, exc: Exception) -> Response:
+    """A lost or refused database connection that no query wrapper converted: 503, never 500."""
+    error = DatabaseError(f"database unavailable: {type(exc).__name__}", detail=type(exc).__name__)
+    return error_response(error)
 
 
 async def sscard_error_handler(_request: Request, exc: Exception) -> Response:
@@ -65,4 +78,5 @@ EXCEPTION_HANDLERS = {
     SscardError: sscard_error_handler,
     RequestValidationError: validation_error_handler,
     asyncpg.DataError: data_error_handler,
+    **dict.fromkeys(CONNECTION_ERRORS, unavailable_handler),
 }

@@ -72,8 +72,15 @@ async def serve(
         out.print("press Ctrl-C to stop")
         with stop_signals_call(lambda: setattr(server, "should_exit", True)):
             await server.serve()
-    out.print("stopped; the database was shut down cleanly")
+    out.print(stopped_line(rt))
     return 0
+
+
+def stopped_line(rt: Runtime) -> str:
+    """The one line ``sscard serve`` ends with."""
+    if rt.server.lost is not None:
+        return f"stopped; {rt.server.lost}"
+    return "stopped; the database was shut down cleanly"
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -115,7 +122,7 @@ async def serve_workers(settings: Settings, host: str, port: int, workers: int) 
             for p in procs:
                 await asyncio.to_thread(p.wait)
             sock.close()
-    out.print("stopped; the database was shut down cleanly")
+    out.print(stopped_line(rt))
     return 0
 
 

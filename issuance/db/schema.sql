@@ -247,8 +247,28 @@ CREATE TABLE spoiled_cards (
     card bigint REFERENCES cards (id),
     printer text,
     reason text NOT NULL,
-    at timestamptz NOT NULL DEFAULT now()
+    at timestamptz NOT NULL DEFAULT now(),
+    attempt integer
 );
+
+CREATE UNIQUE INDEX spoiled_cards_once ON spoiled_cards (job_id, attempt)
+    WHERE attempt IS NOT NULL;
+
+CREATE TABLE card_prints (
+    job_id bigint NOT NULL,
+    attempt integer NOT NULL CHECK (attempt >= 1),
+    card_number text NOT NULL,
+    worker text NOT NULL,
+    announced_at timestamptz NOT NULL DEFAULT now(),
+    settled text CHECK (settled IN ('delivered', 'not_printed', 'spoiled', 'absent')),
+    evidence text CHECK (length(evidence) <= 2000),
+    settled_at timestamptz,
+    PRIMARY KEY (job_id, attempt),
+    CHECK ((settled IS NULL) = (settled_at IS NULL))
+);
+
+CREATE UNIQUE INDEX card_prints_once ON card_prints (card_number)
+    WHERE settled IS NULL OR settled = 'delivered';
 
 CREATE TABLE home_visits (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

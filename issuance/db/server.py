@@ -90,6 +90,7 @@ class DatabaseServer:
         self._settings = settings
         self._embedded: Any = None
         self.dsn = settings.database_url or ""
+        self.lost: str | None = None  # why the server was not stopped cleanly, if it was not
 
     @property
     def embedded(self) -> bool:
@@ -108,6 +109,13 @@ class DatabaseServer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._embedded is not None:
-            await asyncio.to_thread(self._embedded.cleanup)
-            self._embedded = None
+        embedded, self._embedded = self._embedded, None
+        if embedded is None:
+            return
+        if not _server_running(self._settings.data_dir / "pgdata"):
+            self.lost = "the embedded PostgreSQL had already stopped"
+            return
+        try:
+            await asyncio.to_thread(embedded.cleanup)
+        except (OSError, subprocess.SubprocessError, psutil.Error) as exc:
+            self.lost = f"the embedded PostgreSQL did not stop cleanly ({type(exc).__name__})"

@@ -25,6 +25,7 @@ from issuance.domain.cards import Action, CardStatus, ReplaceReason
 from issuance.domain.roles import Operation
 from issuance.domain.services import JobProgress, progress_of
 from issuance.errors import ConflictError, FieldError, JobNotFound
+from issuance.services.agent import may_exist
 from issuance.services.common import (
     AuditAction,
     Purpose,
@@ -127,6 +128,8 @@ async def _reorder(
 ) -> CardRecord:
     async with store.transaction() as tx:
         old = await scoped_card(tx, op, spec.operation, number)
+        if old.job_id is not None:
+            await may_exist(tx, old.job_id)
         outlet = await counter_outlet(tx, op)
         holder = await tx.holder(old.holder)
         photo = old.photo

@@ -7,6 +7,8 @@ from issuance.store.records import (
     Operator,
     OutletRecord,
     PrinterRecord,
+    PrintRecord,
+    PrintSettled,
     StoredResponse,
 )
 from issuance.store.store import Store
@@ -17,6 +19,8 @@ __all__ = [
     "HolderRecord",
     "Operator",
     "OutletRecord",
+    "PrintRecord",
+    "PrintSettled",
     "PrinterRecord",
     "Store",
     "StoredResponse",
