@@ -62,6 +62,6 @@ class Runtime:
         if pool is not None:
             try:
                 await asyncio.wait_for(pool.close(), POOL_CLOSE_SECONDS)
-            except (*CONNECTION_ERRORS, TimeoutError):
+            except (*CONNECTION_ERRORS, TimeoutError):  # type: ignore[misc]
                 pool.terminate()
         await self.server.__aexit__(exc_type, exc, tb)

@@ -98,7 +98,7 @@ def create_app(rt: Runtime, *, own_runtime: bool = False) -> FastAPI:
 
     @app.get("/health", tags=["system"])
     async def health() -> Response:
-        """200 ``ok``; 503 ``database_unavailable`` (with Retry-After) while the database is down."""
+        """200 ``ok``; 503 ``database_unavailable`` with Retry-After while the database is down."""
         try:
             with database_errors():
                 await rt.pool.fetchval("SELECT 1")

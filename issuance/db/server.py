@@ -117,5 +117,7 @@ class DatabaseServer:
             return
         try:
             await asyncio.to_thread(embedded.cleanup)
-        except (OSError, subprocess.SubprocessError, psutil.Error) as exc:
-            self.lost = f"the embedded PostgreSQL did not stop cleanly ({type(exc).__name__})"
+        except (OSError, subprocess.SubprocessError, psutil.Error) as stop_error:
+            self.lost = (
+                f"the embedded PostgreSQL did not stop cleanly ({type(stop_error).__name__})"
+            )
