@@ -117,7 +117,7 @@ class DatabaseServer:
             return
         try:
             await asyncio.to_thread(embedded.cleanup)
-        except (OSError, subprocess.SubprocessError, psutil.Error) as stop_error:
+        except (OSError, subprocess.SubprocessError, psutil.Error) as failed:
             self.lost = (
-                f"the embedded PostgreSQL did not stop cleanly ({type(stop_error).__name__})"
+                f"the embedded PostgreSQL did not stop cleanly ({type(failed).__name__})"
             )
