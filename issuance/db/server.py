@@ -118,6 +118,4 @@ class DatabaseServer:
         try:
             await asyncio.to_thread(embedded.cleanup)
         except (OSError, subprocess.SubprocessError, psutil.Error) as failed:
-            self.lost = (
-                f"the embedded PostgreSQL did not stop cleanly ({type(failed).__name__})"
-            )
+            self.lost = f"the embedded PostgreSQL did not stop cleanly ({type(failed).__name__})"

@@ -9,7 +9,8 @@ go wrong into :mod:`issuance.errors`:
   a job is :class:`~issuance.errors.LeaseLost`, 404 on a job is
   :class:`~issuance.errors.JobNotFound`), carrying the body's ``code`` and
   ``message``;
-* a connection failure or time-out becomes :class:`ApiUnavailable`;
+* a connection failure or time-out becomes :class:`ApiUnavailable`, and so does
+  a 502/503/504 answer (:class:`ServiceUnavailable`: retry after a back-off);
 * a body that does not fit the contract becomes
   :class:`~issuance.errors.ProtocolError`.
 
@@ -19,7 +20,7 @@ plus a margin, so the server always answers first.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType, TracebackType
 from typing import Any, Self
 
@@ -28,7 +29,6 @@ import httpx
 from issuance.errors import (
     AuthError,
     ConflictError,
-    DatabaseError,
     Forbidden,
     InputError,
     JobNotFound,
@@ -59,6 +59,12 @@ class ApiUnavailable(SscardError):
     http_status = 503
 
 
+class ServiceUnavailable(ApiUnavailable):
+    """The service answered 502/503/504 (its database restarting, a proxy without it)."""
+
+    code = "database_unavailable"
+
+
 STATUS_ERRORS: Mapping[int, type[SscardError]] = MappingProxyType(
     {
         401: AuthError,
@@ -66,7 +72,9 @@ STATUS_ERRORS: Mapping[int, type[SscardError]] = MappingProxyType(
         404: NotFound,
         409: ConflictError,
         422: InputError,
-        503: DatabaseError,
+        502: ServiceUnavailable,
+        503: ServiceUnavailable,
+        504: ServiceUnavailable,
     }
 )
 JOB_STATUS_ERRORS: Mapping[int, type[SscardError]] = MappingProxyType(
@@ -213,12 +221,31 @@ class AgentClient:
         await self._call("POST", path, body=body, errors=JOB_STATUS_ERRORS)
 
     async def reconcile(
-        self, job_id: int, outcome: Outcome, note: str, result: Mapping[str, Any] | None = None
+        self,
+        job_id: int,
+        outcome: Outcome,
+        note: str,
+        result: Mapping[str, Any] | None = None,
+        *,
+        spoiled_card: bool = False,
+        printer: str | None = None,
     ) -> None:
         """Settle an in-doubt job; JobNotFound while the queue does not hold it in doubt."""
-        body = {"outcome": outcome.value, "note": note, "result": dict(result or {})}
+        body = {
+            "outcome": outcome.value, "note": note[:2000], "result": dict(result or {}),
+            "spoiled_card": spoiled_card, "printer": printer,
+        }  # fmt: skip
         path = f"/v1/agent/jobs/{job_id}/reconcile"
         await self._call("POST", path, body=body, errors=JOB_STATUS_ERRORS)
+
+    async def release(self, keep: Sequence[int] = ()) -> list[int]:
+        """Give back the jobs this worker holds at step idle, but ``keep``; their ids."""
+        body = {"worker": self.worker, "keep": list(keep)}
+        response = await self._call("POST", "/v1/agent/release", body=body)
+        released = self._json(response).get("released")
+        if not isinstance(released, list):
+            raise ProtocolError("the release answer has no list of jobs")
+        return [int(job) for job in released]
 
     async def photo(self, url: str) -> bytes:
         """The holder photo at ``url`` (the ``photo_url`` of a card job)."""

@@ -30,18 +30,26 @@ simulated outlet).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from issuance.domain.card_data import CardData
-from issuance.errors import ChipError, DeviceError, InputError, PrinterFault, TransportError
-from printers.agent.journal import Journal, Mark
-from printers.agent.models import Step, card_data_to_json
+from issuance.errors import (
+    ChipError,
+    DeviceError,
+    InputError,
+    PrinterFault,
+    SscardError,
+    TransportError,
+)
+from printers.agent.journal import Journal, Mark, Run
+from printers.agent.models import Outcome, Step, card_data_to_json
 from printers.chip.encoder import CardConnection, ChipEncoder, EncodeResult, mismatched_fields
 from printers.chip.psam import Psam
 from printers.chip.status import ReadBackMismatch
+from printers.evolis.commands import Counter
 from printers.evolis.driver import EvolisPrinter
 from printers.evolis.models import MODELS, PrinterModel
 from printers.evolis.replies import EvolisFault, PrinterStatus
@@ -49,6 +57,16 @@ from printers.evolis.transport import TcpTransport, Transport, UsbTransport
 from printers.panels import CardSide
 
 Announce = Callable[[Step], Awaitable[None]]
+Connect = Callable[[], Awaitable[EvolisPrinter]]
+
+# What the printer says when it holds no fault that needs a person (a refused command
+# or an absent card leaves its last answer so, and clears with the next good one).
+BENIGN = frozenset({PrinterStatus.READY, PrinterStatus.NEED_CLEANING}) | frozenset(
+    {PrinterStatus.NO_CARD, PrinterStatus.COMMAND_ERROR, PrinterStatus.PARAMETER_ERROR}
+)
+# What the printer says when a card is stuck inside it.
+STUCK = frozenset({PrinterStatus.CARD_STUCK, PrinterStatus.MECHANICAL_ERROR})
+UNREACHABLE = TransportError.code
 
 
 class ChipReader(Protocol):
@@ -69,6 +87,43 @@ class StationFault(PrinterFault):
     """The printer failed mid-card; the station is out of service until the fault is cleared."""
 
     code = "printer_faulted"
+
+
+class PrintInDoubt(StationFault):
+    """The printer failed once it may have been told to print: only the printer can tell what
+    happened (:meth:`Station.inquire`); the job is never reported failed on this alone."""
+
+    code = "print_in_doubt"
+
+
+class PrintRefused(SscardError):
+    """The service did not take the announcement that the card is about to be printed."""
+
+    code = "print_refused"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What the printer (or the journal) showed about a run left in flight.
+
+    ``outcome`` None: the printer cannot tell; ``note`` says what a person must look for.
+    """
+
+    outcome: Outcome | None
+    note: str
+    spoiled: str | None = None  # the cause, when a body was fed and not delivered
+
+    def detail(self) -> dict[str, Any]:
+        outcome = None if self.outcome is None else self.outcome.value
+        return {"outcome": outcome, "note": self.note, "spoiled": self.spoiled}
+
+    @classmethod
+    def from_detail(cls, detail: Mapping[str, Any]) -> Finding:
+        outcome = detail.get("outcome")
+        return cls(
+            None if outcome is None else Outcome(outcome), str(detail.get("note", "")),
+            detail.get("spoiled"),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -103,7 +158,14 @@ class Station:
     """One printer and its encoder; one card at a time (the agent guarantees it)."""
 
     def __init__(
-        self, name: str, printer: EvolisPrinter, reader: ChipReader, psam: Psam, journal: Journal
+        self,
+        name: str,
+        printer: EvolisPrinter,
+        reader: ChipReader,
+        psam: Psam,
+        journal: Journal,
+        *,
+        connect: Connect | None = None,
     ) -> None:
         self.name = name
         self.printer = printer
@@ -112,6 +174,25 @@ class Station:
         self.journal = journal
         self.fault: str | None = None
         self.card_inside = False
+        self._connect = connect
+
+    @property
+    def unreachable(self) -> bool:
+        """Whether the station is out of service because the printer stopped answering."""
+        return self.fault == UNREACHABLE
+
+    async def reconnect(self) -> PrinterStatus:
+        """A new connection to a printer that stopped answering (e.g. it restarted).
+
+        Returns the printer's status; the station stays out of service (the caller
+        puts it back once the runs it left in flight are settled).
+        """
+        if self._connect is None:
+            raise TransportError(f"printer {self.name}: no way to reconnect", printer=self.name)
+        with contextlib.suppress(DeviceError, RuntimeError):
+            await self.printer.aclose()
+        self.printer = await self._connect()
+        return await self.printer.status()
 
     @property
     def in_service(self) -> bool:
@@ -120,14 +201,37 @@ class Station:
     async def make_card(
         self, run: int, card: CardData, face: CardSide, announce: Announce
     ) -> CardMade:
-        """Feed, encode, verify, print and eject one card; see the module docstring."""
+        """Feed, encode, verify, print and eject one card; see the module docstring.
+
+        A fault once the printer may have been told to print raises
+        :class:`PrintInDoubt`: the run is settled by :meth:`inquire`, never by a guess.
+        """
         try:
             await self._feed(run, announce)
             encoded = await self._encode_or_reject(run, card, announce)
-            await self._print(run, face, announce)
         except (PrinterFault, TransportError) as exc:
             raise self._faulted(exc) from exc
+        try:
+            await self._print(run, face, announce)
+        except PrintRefused as exc:
+            await self._refused(run, exc, announce)
+        except (PrinterFault, TransportError) as exc:
+            fault = self._faulted(exc)
+            if Mark.PRINTING in self.journal.run(run).marks:
+                raise PrintInDoubt(fault.message, printer=self.name, fault=self.fault) from exc
+            raise fault from exc
         return CardMade(self.name, encoded.read_back, encoded)
+
+    async def _refused(self, run: int, exc: PrintRefused, announce: Announce) -> None:
+        try:
+            await self._reject(run, exc, announce)
+        except (PrinterFault, TransportError) as fault:
+            raise self._faulted(fault) from fault
+        raise CardSpoiled(
+            f"printer {self.name}: not printed ({exc.message}); the card was rejected",
+            printer=self.name,
+            cause=exc.code,
+        ) from exc
 
     def _faulted(self, exc: DeviceError) -> StationFault:
         self.fault = fault_name(exc)
@@ -166,7 +270,7 @@ class Station:
         self.journal.mark(run, Mark.VERIFIED, {"read_back": card_data_to_json(read)})
         return encoded
 
-    async def _reject(self, run: int, cause: ChipError, announce: Announce) -> None:
+    async def _reject(self, run: int, cause: SscardError, announce: Announce) -> None:
         self.journal.mark(run, Mark.REJECTING, {"cause": cause.code})
         await announce(Step.EJECTING)
         await self.printer.reject()
@@ -174,16 +278,101 @@ class Station:
         self.journal.mark(run, Mark.REJECTED, {"cause": cause.code})
 
     async def _print(self, run: int, face: CardSide, announce: Announce) -> None:
-        self.journal.mark(run, Mark.PRINTING)
+        """Announce, then print: the announcement must be delivered (PrintRefused if not).
+
+        The printer's card counter is journaled first: after a crash, the counter
+        tells whether this ``Se`` was taken (:meth:`inquire`).
+        """
+        before = await self.printer.counter(Counter.CARDS)
         await announce(Step.PRINTING)
+        self.journal.mark(run, Mark.PRINTING, {"cards_before": before})
         await self.printer.print_side(face)
         await self.printer.eject()
         self.card_inside = False
         self.journal.mark(run, Mark.EJECTED)
 
+    async def inquire(self, run: Run) -> Finding:
+        """Ask the printer what became of ``run``'s card (see docs/exactly-once.md).
+
+        A DeviceError (the printer does not answer) propagates: ask again later.
+        """
+        marks = set(run.marks)
+        if Mark.EJECTED in marks:
+            return Finding(Outcome.MADE, "the card was printed and ejected")
+        if Mark.REJECTED in marks:
+            cause = str(run.details.get(Mark.REJECTED, {}).get("cause", "rejected"))
+            return Finding(Outcome.FAILED, "the body went to the reject box", cause)
+        if Mark.PRINTING in marks:
+            printed = await self._printed(run)
+            if printed is not None:
+                return printed
+        return await self._leftover(run)
+
+    async def _printed(self, run: Run) -> Finding | None:
+        """The finding when the card counter shows this run's ``Se`` was taken; None if not."""
+        before = run.details.get(Mark.PRINTING, {}).get("cards_before")
+        now = await self.printer.counter(Counter.CARDS)
+        if not isinstance(before, int) or now not in (before, before + 1):
+            return Finding(
+                None,
+                f"printer {self.name} cannot tell whether job {run.job_id}'s card was printed "
+                f"(its card counter reads {now}, {before} before the print): look in its output "
+                "hopper for the card, present it to a reader, or confirm that it does not exist",
+            )
+        if now == before:
+            return None
+        status = await self.printer.status()
+        if status in STUCK:
+            self.fault = status.value
+            return Finding(
+                Outcome.FAILED,
+                f"printing started (card counter {before} -> {now}) and the card is stuck "
+                f"inside printer {self.name}: half-printed",
+                "stuck_while_printing",
+            )
+        return Finding(
+            Outcome.MADE,
+            f"printer {self.name} took the print (card counter {before} -> {now}) and reports "
+            f"{status.value}: the card is in its output hopper",
+        )
+
+    async def _leftover(self, run: Run) -> Finding:
+        """The card was never printed: reject a body left inside and say where it went."""
+        marks = set(run.marks)
+        never = "" if Mark.PRINTING not in marks else " (the card counter shows no print)"
+        try:
+            found = await self.clear_leftover()
+        except EvolisFault as exc:
+            if exc.status not in STUCK:
+                raise
+            self.fault = exc.status.value
+            return Finding(
+                Outcome.FAILED, f"the body is stuck inside printer {self.name}{never}", "stuck"
+            )
+        if found:
+            self.journal.mark(run.run, Mark.REJECTED, {"cause": "agent_restarted"})
+            return Finding(
+                Outcome.FAILED, f"the body was sent to the reject box{never}", "agent_restarted"
+            )
+        if Mark.FED in marks or Mark.REJECTING in marks:
+            return Finding(
+                Outcome.FAILED,
+                f"the body that was fed is no longer inside printer {self.name}{never}",
+                "body_removed",
+            )
+        self.journal.mark(run.run, Mark.NOT_FED)
+        return Finding(Outcome.NOT_STARTED, f"printer {self.name} never took a card")
+
     async def recover(self) -> None:
-        """After a supervisor cleared the fault: clear the status, reject any body left inside."""
-        await self.printer.clear_error()
+        """After a supervisor cleared the fault: clear the status, reject any body left inside.
+
+        A printer that stopped answering is connected again first.
+        """
+        try:
+            await self.printer.clear_error()
+        except TransportError:
+            await self.reconnect()
+            await self.printer.clear_error()
         if self.card_inside:
             await self.clear_leftover()
         self.fault = None

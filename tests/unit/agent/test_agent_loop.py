@@ -69,8 +69,8 @@ async def test_a_jam_faults_the_printer_and_the_job_moves_to_the_other(
                 break
             await asyncio.sleep(0.01)
         assert serving(agent.stations["p1"])
-    steps = [step for job, step in service.steps if job == 1]
-    assert steps[:3] == [Step.FED, Step.ENCODING, Step.PRINTING]
+    steps = [step for job, step in service.steps if job == 1 and step is not Step.IDLE]
+    assert steps[:3] == [Step.FED, Step.ENCODING, Step.PRINTING], service.steps
     assert not journal.in_flight()
 
 

@@ -10,7 +10,7 @@ from printers.agent.agent import render_side
 from printers.agent.journal import Journal, Mark, verdict
 from printers.agent.models import Outcome, Step
 from printers.agent.outlet_sim import OutletCard, SimulatedOutlet
-from printers.agent.station import CardSpoiled, StationFault
+from printers.agent.station import PrintInDoubt, CardSpoiled, StationFault
 from printers.chip.simcard import CardFaults
 from printers.chip.status import Status
 from printers.simulator.evolis_sim import SimFault
@@ -75,8 +75,9 @@ async def test_a_jam_faults_the_printer_and_the_other_one_prints(
     first = await station_for(outlet, "p1", journal)
     second = await station_for(outlet, "p2", journal)
     run = journal.begin(1, "card", "p1")
-    with pytest.raises(StationFault):
+    with pytest.raises(StationFault) as raised:
         await first.make_card(run, card, face, Announcements())
+    assert isinstance(raised.value, PrintInDoubt)  # it jammed on Se: only the printer knows
     assert not serving(first)
     assert first.fault == "card_stuck"
     assert outlet.simulator("p1").printed == []
