@@ -335,7 +335,6 @@ class Agent:
         self._tasks: set[asyncio.Task[None]] = set()
         self._not_ours_since: dict[int, float] = {}
         self._reconnect_at: dict[str, tuple[float, Backoff]] = {}
-        self._blocked: set[str] = set()
 
     def _emit(self, kind: EventKind, job_id: int | None, printer: str | None, detail: str) -> None:
         if self._events is not None:
@@ -383,11 +382,21 @@ class Agent:
             return
 
     def _free(self) -> list[Station]:
+        """Stations that may take a card: in service, idle, and holding no run left in flight
+        whose body only the printer can account for (its counter must not move first)."""
+        blocked = self._blocked_stations()
         return [
             s
             for s in self.stations.values()
-            if s.in_service and s.name not in self._busy and s.name not in self._blocked
+            if s.in_service and s.name not in self._busy and s.name not in blocked
         ]
+
+    def _blocked_stations(self) -> set[str]:
+        return {
+            run.printer or ""
+            for run in self.journal.in_flight()
+            if run.run not in self._active_runs and self._needs_printer(run)
+        }
 
     def _offer(self) -> tuple[str, ...]:
         """The capabilities free now: stations for card jobs, an idle desk for PIN jobs."""
@@ -637,20 +646,21 @@ class Agent:
         await self._settle_in_flight()
 
     async def _settle_in_flight(self) -> None:
-        blocked = set()
+        settled_any = False
         for run in self.journal.in_flight():
             if run.run in self._active_runs:
                 continue
             try:
-                settled = await self._settle(run)
+                settled_any |= await self._settle(run)
             except (SscardError, OSError, RuntimeError) as exc:
                 log.warning("run %s: not settled yet: %s", run.run, exc)
-                settled = False
-            if not settled and self._needs_printer(self.journal.run(run.run)):
-                blocked.add(run.printer or "")
-        if blocked != self._blocked:
-            self._blocked = blocked
+        if settled_any:
             await self._notify()
+
+    def _running_again(self, run: Run) -> bool:
+        """Whether this agent runs ``run``'s job again in a newer run (the queue requeued it)."""
+        active = {r.job_id for r in self.journal.in_flight() if r.run in self._active_runs}
+        return run.job_id in active
 
     @staticmethod
     def _needs_printer(run: Run) -> bool:
@@ -666,6 +676,12 @@ class Agent:
         finding = await self._finding(run)
         if finding is None:
             return False
+        if self._running_again(run):
+            # the service saw nothing physical of this attempt and gave the job out again:
+            # a report now would land on the newer attempt
+            self.journal.settle(run.run, Settlement.GONE)
+            log.warning("run %s: job %s runs again; finding kept: %s", run.run, run.job_id, finding)
+            return True
         if finding.outcome is None:
             self.journal.settle(run.run, Settlement.HANDED_OVER)
             self._emit(EventKind.HANDED_OVER, run.job_id, run.printer, finding.note)
@@ -685,7 +701,7 @@ class Agent:
                 None, f"printer {run.printer} is not driven by this agent any more: look for "
                 f"job {run.job_id}'s card in its output hopper and reject box",
             )  # fmt: skip
-        if station.unreachable:
+        if station.unreachable or station.name in self._busy:
             return None
         try:
             finding = await station.inquire(run)

@@ -60,8 +60,15 @@ class ContractService:
         self.jobs[job_id] = JobRow(job_id, payload, kind)
         self._new.set()
 
+    def redrive(self, job_id: int) -> None:
+        """A supervisor sends a dead job back to the queue."""
+        row = self.jobs[job_id]
+        assert row.state == "dead", row.state
+        row.state = "queued"
+        self._new.set()
+
     async def wait_for(self, job_id: int, *states: str) -> JobRow:
-        for _ in range(500):
+        for _ in range(3000):  # bounds a hang only
             if self.jobs[job_id].state in states:
                 return self.jobs[job_id]
             await asyncio.sleep(0.01)
