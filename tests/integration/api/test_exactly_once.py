@@ -143,9 +143,7 @@ async def test_with_the_database_down_every_route_answers_503_with_retry_after(
             ("GET", "/v1/queue/stats", None),
             ("POST", "/v1/jobs/1/redrive", None),
         ):
-            r = await world.client.request(
-                method, path, json=body, headers=world.auth("agent_a")
-            )
+            r = await world.client.request(method, path, json=body, headers=world.auth("agent_a"))
             assert r.status_code == 503, (path, r.text)
             assert r.headers["Retry-After"].isdigit()
             assert r.json()["code"] == "database_unavailable"

@@ -10,7 +10,7 @@ from printers.agent.agent import render_side
 from printers.agent.journal import Journal, Mark, verdict
 from printers.agent.models import Outcome, Step
 from printers.agent.outlet_sim import OutletCard, SimulatedOutlet
-from printers.agent.station import PrintInDoubt, CardSpoiled, StationFault
+from printers.agent.station import CardSpoiled, PrintInDoubt, StationFault
 from printers.chip.simcard import CardFaults
 from printers.chip.status import Status
 from printers.simulator.evolis_sim import SimFault
