@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import functools
 import io
 import json
 import os
@@ -54,7 +55,7 @@ from issuance.config import Settings
 from issuance.domain.card_data import CardData, Gender
 from issuance.domain.identity import random_citizen_id
 from issuance.domain.roles import Role
-from issuance.errors import InputError
+from issuance.errors import InputError, TransportError
 from issuance.runtime import Runtime
 from issuance.services import admin
 from issuance.store import Store
@@ -63,7 +64,13 @@ from printers.agent.client import AgentClient
 from printers.agent.journal import Journal
 from printers.agent.outlet_sim import SimChipReader, SimDeskReader, SimulatedOutlet, read_keys
 from printers.agent.pinpad import DeskReader, KeyboardPinPad, PinDesk, PinPad
-from printers.agent.station import ChipReader, Station, open_printer
+from printers.agent.station import (
+    UNREACHABLE,
+    ChipReader,
+    Station,
+    open_printer,
+    unconnected_printer,
+)
 from printers.chip.encoder import CardConnection
 from printers.chip.pcsc import PcscConnection
 from printers.chip.psam import SimulatedPsam
@@ -155,6 +162,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     a.add_argument("--site", required=True, help="the outlet code whose jobs to claim")
     a.add_argument("--printer", type=printer_arg, action="append", required=True)
     a.add_argument("--reader", required=True, help="sim[:HOST:PORT] or pcsc:<reader name>")
+    a.add_argument(
+        "--printer-reader",
+        action="append",
+        help="NAME=sim:HOST:PORT or NAME=pcsc:<reader>: that printer's own chip station",
+    )
     a.add_argument("--journal", type=Path, required=True, help="the local SQLite journal")
     a.add_argument("--psam-keys", type=Path, required=True, help="the PSAM's master keys (JSON)")
     a.add_argument("--worker", default=socket.gethostname(), help="this agent's name")
@@ -173,14 +185,35 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 async def _stations(ns: argparse.Namespace, psam: SimulatedPsam, journal: Journal) -> list[Station]:
+    """One station per ``--printer``; a printer that does not answer yet starts out of
+    service and is connected again by the agent (with back-off) when it does."""
     stations = []
+    readers = dict(printer_reader_arg(text) for text in ns.printer_reader or ())
     for i, arg in enumerate(ns.printer, start=1):
-        printer: EvolisPrinter = await open_printer(arg.url)
-        identity = await printer.identify()
+        name = arg.name or f"printer{i}"
         host = arg.url.split("://")[-1].split(":")[0] or "127.0.0.1"
-        reader = reader_for(ns.reader, host, identity.serial)
-        stations.append(Station(arg.name or f"printer{i}", printer, reader, psam, journal))
+        connect = functools.partial(open_printer, arg.url)
+        serial = ""
+        try:
+            printer: EvolisPrinter = await connect()
+            serial = (await printer.identify()).serial
+        except (TransportError, OSError) as exc:
+            out.print(f"printer {name} does not answer yet ({exc}); it joins when it does")
+            printer = unconnected_printer(arg.url)
+        reader = reader_for(readers.get(name, ns.reader), host, serial)
+        station = Station(name, printer, reader, psam, journal, connect=connect)
+        if not serial:
+            station.fault = UNREACHABLE
+        stations.append(station)
     return stations
+
+
+def printer_reader_arg(text: str) -> tuple[str, str]:
+    """``NAME=sim:HOST:PORT`` or ``NAME=pcsc:<reader>``: one printer's own chip station."""
+    name, sep, spec = text.partition("=")
+    if not sep or not name or not spec:
+        raise InputError(f"--printer-reader must be NAME=<reader>, not {text!r}")
+    return name, spec
 
 
 async def run_agent(ns: argparse.Namespace, *, stop: asyncio.Event | None = None) -> int:

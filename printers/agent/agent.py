@@ -594,7 +594,12 @@ class Agent:
             await asyncio.sleep(self.config.printer_poll_seconds)
             for station in [s for s in self.stations.values() if s.unreachable]:
                 await self._reconnect(station)
-            faulted = [s for s in self.stations.values() if not s.in_service and not s.unreachable]
+            blocked = self._blocked_stations()  # the printer must account for a run first
+            faulted = [
+                s
+                for s in self.stations.values()
+                if not s.in_service and not s.unreachable and s.name not in blocked
+            ]
             if faulted:
                 await self._recover_cleared(faulted)
 

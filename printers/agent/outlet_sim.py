@@ -57,6 +57,7 @@ from printers.chip.psam import SimulatedPsam
 from printers.chip.simcard import CardFaults, SimulatedCard
 from printers.chip.status import CardMute
 from printers.evolis.commands import Face
+from printers.evolis.models import PrinterModel
 from printers.simulator.evolis_sim import (
     CardEvent,
     EvolisSimulator,
@@ -501,6 +502,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--ledger", type=Path, required=True)
     parser.add_argument("--blanks", type=int, default=10_000)
+    parser.add_argument("--model", type=PrinterModel, default=PrinterModel.QUANTUM)
     parser.add_argument("--side-seconds", type=float, default=0.2)
     parser.add_argument("--motion-seconds", type=float, default=0.05)
     return parser.parse_args(argv)
@@ -508,7 +510,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 
 async def _serve_one(args: argparse.Namespace) -> None:
     side = (args.side_seconds, args.side_seconds)
-    config = SimConfig(side_seconds=side, motion_seconds=args.motion_seconds, serial=args.serial)
+    config = SimConfig(
+        model=args.model, side_seconds=side, motion_seconds=args.motion_seconds, serial=args.serial
+    )
     outlet = SimulatedOutlet(
         args.out, names=(args.name,), blanks=args.blanks, config=config,
         chip_port=args.chip_port, printer_port=args.port, master_keys=read_keys(args.keys),

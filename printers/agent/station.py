@@ -412,3 +412,14 @@ async def open_printer(url: str, model: PrinterModel = PrinterModel.PRIMACY) -> 
     printer = EvolisPrinter(transport, MODELS[model])
     await printer.open()
     return printer
+
+
+def unconnected_printer(url: str, model: PrinterModel = PrinterModel.PRIMACY) -> EvolisPrinter:
+    """A printer at ``url`` not connected yet (every command fails until reconnected)."""
+    parts = urlsplit(url)
+    transport: Transport = (
+        TcpTransport(parts.hostname or "127.0.0.1", parts.port or 0)
+        if parts.scheme == "tcp"
+        else UsbTransport(parts.path)
+    )
+    return EvolisPrinter(transport, MODELS[model])
