@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import os
 import socket
 import subprocess
@@ -66,6 +67,8 @@ async def serve(
     port = port or settings.port
     if workers > 1:
         return await serve_workers(settings, host, port, workers)
+    # the pool's own retries while the database is down: /health and the 503s say it once
+    logging.getLogger("asyncpg.pool").setLevel(logging.ERROR)
     async with Runtime(settings) as rt:
         server = api_server(rt, host, port)
         out.print(f"sscard API listening on http://{host}:{port} ({describe_database(rt)})")
