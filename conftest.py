@@ -22,9 +22,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from issuance.db.connect import with_database
 from issuance.db.migrate import migrate
 from issuance.db.server import start_embedded
+from sscard_core.connect import with_database
 
 
 @contextmanager

@@ -21,12 +21,12 @@ import pytest
 from PIL import Image
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from printers.agent.agent import render_side
 from printers.agent.journal import Journal, Mark
-from printers.agent.models import Step
-from printers.agent.outlet_sim import SimulatedOutlet
+from printers.agent.loop import render_side
 from printers.agent.station import Station, open_printer
-from printers.simulator.evolis_sim import SimConfig
+from printers.devices.simulators.evolis import SimConfig
+from printers.devices.simulators.outlet import SimulatedOutlet
+from sscard_core.messages import JobStep
 from tests.samples import ZHANG_SANFENG, card_data
 
 CARD = card_data(
@@ -68,7 +68,7 @@ def test_one_card_through_a_station(
     jobs = count(1)
     image = photo()
 
-    async def announce(step: Step) -> None:
+    async def announce(step: JobStep) -> None:
         return None
 
     async def one_card() -> None:

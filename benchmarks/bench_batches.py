@@ -46,12 +46,11 @@ from pytest_benchmark.fixture import BenchmarkFixture
 from cardqueue import Queue
 from issuance.batches.archive import ZipPhotos
 from issuance.batches.check import BatchCheck, check_batch
-from issuance.domain.identity import random_citizen_id
-from issuance.domain.names import random_name
 from issuance.domain.roles import Role
 from issuance.services import admin, batches
 from issuance.store import Operator, Store
-from printers.manifest import BatchHeading, CardStatus, ManifestEntry, manifest_pdf
+from issuance.tools.testdata import random_citizen_id, random_name
+from printers.documents.manifest import BatchHeading, ManifestEntry, ManifestStatus, manifest_pdf
 from tests.unit.batches.builders import (
     TODAY,
     Person,
@@ -378,7 +377,7 @@ def _server_peak(
 def test_render_10000_row_manifest(benchmark: BenchmarkFixture) -> None:
     rng = random.Random(3)
     entries = [
-        ManifestEntry(f"A{i:08d}", random_name(rng), random_citizen_id(rng), CardStatus.ISSUED)
+        ManifestEntry(f"A{i:08d}", random_name(rng), random_citizen_id(rng), ManifestStatus.ISSUED)
         for i in range(ROWS)
     ]
     heading = BatchHeading("B20261129-001", "北京农商银行朝阳支行", TODAY)

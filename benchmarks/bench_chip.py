@@ -11,11 +11,11 @@ from datetime import date
 
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from printers.chip import files
-from printers.chip.crypto import KeyUsage
-from printers.chip.encoder import ChipEncoder, EncodeResult, InProcessConnection
-from printers.chip.psam import SimulatedPsam
-from printers.chip.simcard import SimulatedCard
+from printers.devices.chip import files
+from printers.devices.chip.crypto import KeyUsage
+from printers.devices.chip.encoder import ChipEncoder, EncodeResult
+from printers.devices.simulators.chip_card import InProcessConnection, SimulatedCard
+from printers.devices.simulators.psam import SimulatedPsam
 from tests.samples import card_data
 
 PERSONALISATION_BUDGET_S = 0.005

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from printers.evolis.commands import download_panel
-from printers.evolis.driver import EvolisPrinter
-from printers.evolis.models import MODELS, PrinterModel
-from printers.evolis.packing import compress_mono, pack_panel, unpack_panel
-from printers.evolis.transport import TcpTransport
-from printers.panels import CARD_HEIGHT, CARD_WIDTH, CardSide, Panel, PanelImage
-from printers.simulator.evolis_sim import EvolisSimulator, SimConfig, render_side
+from printers.devices.evolis.commands import download_panel
+from printers.devices.evolis.driver import EvolisPrinter
+from printers.devices.evolis.models import MODELS, PrinterModel
+from printers.devices.evolis.packing import compress_mono, pack_panel, unpack_panel
+from printers.devices.evolis.transport import TcpTransport
+from printers.devices.simulators.evolis import EvolisSimulator, SimConfig, render_side
+from printers.documents.panels import CARD_HEIGHT, CARD_WIDTH, CardSide, Panel, PanelImage
 
 
 def photo_side(levels: int = 128) -> CardSide:

@@ -11,11 +11,11 @@ import numpy as np
 from PIL import Image
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from issuance.domain.card_data import Gender
-from printers.face import render_face
-from printers.panels import CardSide
-from printers.photo import HolderPhoto, load_photo
-from printers.raster import rasterise
+from intake.photo import HolderPhoto, load_photo
+from printers.documents.face import render_face
+from printers.documents.panels import CardSide
+from printers.documents.raster import rasterise
+from sscard_core.card_data import Gender
 from tests.samples import card_data
 
 DATA = card_data(name="阿依古丽·买买提", gender=Gender.FEMALE, ethnicity=5)

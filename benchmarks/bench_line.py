@@ -2,7 +2,7 @@
 
 The real outlet agent (claim loop, station dispatch, stations, journal) drives
 six simulated Evolis printers at their realistic timings scaled by 0.01; only
-the service is played in memory (:mod:`issuance.batches.line`). The target is
+the service is played in memory (:mod:`issuance.tools.line`). The target is
 every printer at least 95 % busy until the queue runs dry; the figures are
 printed (run with ``-s``), not asserted.
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from issuance.batches.line import TARGET_UTILISATION, LineConfig, LineReport, run_line
+from issuance.tools.line import TARGET_UTILISATION, LineConfig, LineReport, run_line
 
 CONFIG = LineConfig(printers=6, cards=120, time_scale=0.01)
 

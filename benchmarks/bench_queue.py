@@ -14,7 +14,8 @@ import asyncpg
 import pytest
 import uvloop
 
-from cardqueue import Capability, NewJob, Priority, Queue
+from cardqueue import NewJob, Queue
+from sscard_core.messages import Capability, Priority
 
 CAPS = [Capability.PRINT_ENCODE]
 _serial = itertools.count()

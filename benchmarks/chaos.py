@@ -2,7 +2,7 @@
 
 PostgreSQL (its own server, on its own port), the API (``sscard serve``), the
 outlet agent (``sscard agent``) and each printer (``python -m
-printers.agent.outlet_sim``: a simulated Evolis printer with its own serial,
+printers.devices.simulators.outlet``: a simulated Evolis printer with its own serial,
 its own chip station and a durable ledger of every card body) run as separate
 processes. A batch of applications is submitted; then random victims are
 SIGKILLed at random moments and restarted; then everything settles, playing the
@@ -52,8 +52,8 @@ from issuance.cli.agent import DEMO_BANK, DEMO_OUTLET, demo_accounts, sample_app
 from issuance.domain.roles import Role  # noqa: E402
 from issuance.services import admin  # noqa: E402
 from issuance.store import Store  # noqa: E402
-from printers.agent.outlet_sim import Ledger, write_keys  # noqa: E402
-from printers.chip.crypto import KeyUsage  # noqa: E402
+from printers.devices.chip.crypto import KeyUsage  # noqa: E402
+from printers.devices.simulators.outlet import Ledger, write_keys  # noqa: E402
 
 PRINTERS = 3
 LEASE_SECONDS = "6"
@@ -191,7 +191,7 @@ class Chaos:
         for i in range(1, PRINTERS + 1):
             port, chip = base + 10 + i, base + 20 + i
             self.procs[f"p{i}"] = self._python(
-                f"p{i}", "-m", "printers.agent.outlet_sim", "--name", f"p{i}",
+                f"p{i}", "-m", "printers.devices.simulators.outlet", "--name", f"p{i}",
                 "--serial", f"CHAOS{i:05d}", "--port", str(port), "--chip-port", str(chip),
                 "--keys", str(keys), "--out", str(self.work / f"p{i}"),
                 "--ledger", str(self.ledgers[i - 1]),

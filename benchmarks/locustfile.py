@@ -48,17 +48,42 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from locust import task
+from locust import events, task
 from locust.contrib.fasthttp import FastHttpUser
 from PIL import Image
 
-from issuance.domain.identity import CitizenId, random_citizen_id
-from issuance.domain.names import random_name
+from issuance.domain.identity import CitizenId
+from issuance.tools.testdata import random_citizen_id, random_name
 
 ACCOUNTS: dict[str, Any] = orjson.loads(
     Path(os.environ.get("SSCARD_LOAD_ACCOUNTS", "var/load-accounts.json")).read_bytes()
 )
 RATE = float(os.environ.get("SSCARD_LOAD_RATE", "5"))  # tasks (= requests) per second per user
+LOG = os.environ.get("SSCARD_LOAD_LOG")  # every request's start, task, time and outcome, as CSV
+
+
+class RequestLog:
+    """Writes ``start,task,ms,failed`` for every request, for percentiles by phase and second."""
+
+    def __init__(self, path: str) -> None:
+        self._file = open(path, "w", encoding="utf-8", buffering=1 << 16)  # noqa: SIM115
+
+    def record(self, name: str, response_time: float, exception: Any = None, **kw: Any) -> None:
+        start = kw.get("start_time") or time.time() - response_time / 1000
+        self._file.write(f"{start:.4f},{name},{response_time:.2f},{int(exception is not None)}\n")
+
+    def close(self, **_kw: Any) -> None:
+        self._file.close()
+
+
+if LOG:
+    _log = RequestLog(LOG)
+    events.request.add_listener(
+        lambda name, response_time, exception=None, **kw: _log.record(
+            name, response_time, exception, **kw
+        )
+    )
+    events.quitting.add_listener(_log.close)
 
 
 class PoissonPacing:

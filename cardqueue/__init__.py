@@ -7,29 +7,19 @@ vanished mid-card to ``in_doubt`` rather than print the card twice.
 """
 
 from cardqueue.models import (
-    Capability,
     EnqueueResult,
     Job,
-    JobState,
     NewJob,
-    Priority,
     QueueStats,
-    Reconciliation,
     SiteDepth,
-    Step,
 )
 from cardqueue.queue import Queue
 
 __all__ = [
-    "Capability",
     "EnqueueResult",
     "Job",
-    "JobState",
     "NewJob",
-    "Priority",
     "Queue",
     "QueueStats",
-    "Reconciliation",
     "SiteDepth",
-    "Step",
 ]

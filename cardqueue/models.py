@@ -1,59 +1,12 @@
-"""The queue's values: enums and frozen dataclasses."""
+"""The queue's values: frozen dataclasses (its enums are in :mod:`sscard_core.messages`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import IntEnum, StrEnum
 from typing import Any
 
-
-class Priority(IntEnum):
-    """Classes, served in this order; first in, first out within a class."""
-
-    INSTANT = 0  # a person waits at the counter
-    EXPEDITED = 1  # a small urgent batch (小批量加急制发卡)
-    STANDARD = 2  # made later, delivered by the bank
-
-
-class Capability(StrEnum):
-    """What a job needs from a device."""
-
-    PRINT = "print"
-    ENCODE = "encode"
-    PRINT_ENCODE = "print_encode"
-
-
-class JobState(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    IN_DOUBT = "in_doubt"  # the worker vanished after a physical step had started
-    DEAD = "dead"  # failed for good or out of attempts; can be redriven
-    SUCCEEDED = "succeeded"  # finished: in history
-    CANCELLED = "cancelled"  # finished: in history
-
-
-class Step(StrEnum):
-    """The physical step a worker reports in its heartbeats."""
-
-    IDLE = "idle"  # nothing physical has happened: safe to retry
-    FED = "fed"  # a card body left the feeder
-    ENCODING = "encoding"
-    PRINTING = "printing"
-    EJECTING = "ejecting"
-
-    @property
-    def physical(self) -> bool:
-        return self is not Step.IDLE
-
-
-class Reconciliation(StrEnum):
-    """How an in-doubt job is settled, from the device's journal or a supervisor."""
-
-    MADE = "made"  # the card was finished: the job succeeded
-    NOT_STARTED = "not_started"  # nothing physical happened after all: run it again
-    FAILED = "failed"  # the card was spoiled: dead-letter it for a person to decide
-
+from sscard_core.messages import Capability, JobState, JobStep, Priority
 
 MAX_KEY_LENGTH = 200
 MAX_SITE_LENGTH = 64
@@ -89,7 +42,7 @@ class Job:
     capability: Capability
     priority: Priority
     state: JobState
-    step: Step
+    step: JobStep
     payload: dict[str, Any]
     batch: str | None
     attempts: int

@@ -4,7 +4,8 @@
 -- name: enqueue_many
 -- Enqueue many jobs in one statement: all or none. An idempotency key that is
 -- already known inserts nothing (the caller looks its job up afterwards).
--- One notification per statement, naming the sites that got work.
+-- One notification per statement, naming the sites that got work. $9 is the
+-- queue's clock (NULL: the database's now()).
 WITH input AS MATERIALIZED (
     SELECT nextval('card_jobs_id_seq') AS id, t.*
     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int2[], $6::text[],
@@ -19,9 +20,9 @@ new_keys AS (
 ),
 inserted AS (
     INSERT INTO card_jobs (id, idempotency_key, kind, site, capability, priority, payload,
-                           batch, max_attempts)
+                           batch, max_attempts, run_after)
     SELECT i.id, i.idempotency_key, i.kind, i.site, i.capability, i.priority, i.payload::jsonb,
-           i.batch, i.max_attempts
+           i.batch, i.max_attempts, coalesce($9::timestamptz, now())
     FROM input i JOIN new_keys k ON k.job_id = i.id
     RETURNING site
 ),
@@ -36,17 +37,20 @@ SELECT k.idempotency_key, k.job_id FROM new_keys k LEFT JOIN woken ON true;
 SELECT idempotency_key, job_id FROM card_job_keys WHERE idempotency_key = ANY($1::text[]);
 
 -- name: claim
--- Claim up to $3 queued jobs of site $1 that devices with capabilities $2 can do.
+-- Claim up to $3 queued jobs of site $1 that devices with capabilities $2 can do,
+-- for worker $4 with a lease of $5 s; $6 is the queue's clock (NULL: now()).
 WITH picked AS MATERIALIZED (
     SELECT id FROM card_jobs
-    WHERE state = 'queued' AND site = $1 AND capability = ANY($2::text[]) AND run_after <= now()
+    WHERE state = 'queued' AND site = $1 AND capability = ANY($2::text[])
+      AND run_after <= coalesce($6::timestamptz, now())
     ORDER BY priority, id
     LIMIT $3
     FOR UPDATE SKIP LOCKED
 )
 UPDATE card_jobs AS j
 SET state = 'running', attempts = j.attempts + 1, lease_owner = $4,
-    lease_expires_at = now() + make_interval(secs => $5), step = 'idle', updated_at = now()
+    lease_expires_at = coalesce($6::timestamptz, now()) + make_interval(secs => $5),
+    step = 'idle', updated_at = now()
 FROM picked
 WHERE j.id = picked.id
 RETURNING j.id, j.idempotency_key, j.kind, j.site, j.capability, j.priority, j.state, j.step,
@@ -54,9 +58,10 @@ RETURNING j.id, j.idempotency_key, j.kind, j.site, j.capability, j.priority, j.s
           j.lease_owner, j.lease_expires_at, j.last_error, NULL::text AS result;
 
 -- name: heartbeat
--- Extend the leases of jobs $1 held by $2 and record the physical step $4 they are at.
+-- Extend the leases of jobs $1 held by $2 and record the physical step $4 they are at;
+-- $5 is the queue's clock (NULL: now()).
 UPDATE card_jobs
-SET lease_expires_at = now() + make_interval(secs => $3), step = $4, updated_at = now()
+SET lease_expires_at = coalesce($5::timestamptz, now()) + make_interval(secs => $3), step = $4, updated_at = now()
 WHERE id = ANY($1::bigint[]) AND lease_owner = $2 AND state = 'running'
 RETURNING id;
 
@@ -78,11 +83,12 @@ RETURNING id;
 -- name: fail
 -- Job $1 held by $2 failed with $3. Transient ($4) failures retry after an
 -- exponential backoff (base $5 s, cap $6 s, full jitter in [50 %, 100 %]) until
--- max_attempts; anything else is dead-lettered.
+-- max_attempts; anything else is dead-lettered. $7 is the queue's clock (NULL: now()).
 UPDATE card_jobs
 SET state = CASE WHEN $4 AND attempts < max_attempts THEN 'queued' ELSE 'dead' END,
     run_after = CASE WHEN $4 AND attempts < max_attempts
-        THEN now() + make_interval(secs => least($6, $5 * power(2, attempts - 1))
+        THEN coalesce($7::timestamptz, now())
+             + make_interval(secs => least($6, $5 * power(2, attempts - 1))
                                            * (0.5 + random() * 0.5))
         ELSE run_after END,
     lease_owner = NULL, lease_expires_at = NULL, step = 'idle', last_error = $3,
@@ -92,10 +98,11 @@ RETURNING state, run_after;
 
 -- name: reap_expired
 -- Jobs whose lease ran out: back to the queue when nothing physical had
--- started, otherwise in doubt (to be reconciled, never blindly retried).
+-- started, otherwise in doubt (to be reconciled, never blindly retried). $1 is the
+-- queue's clock (NULL: now()).
 WITH expired AS MATERIALIZED (
     SELECT id FROM card_jobs
-    WHERE state = 'running' AND lease_expires_at < now()
+    WHERE state = 'running' AND lease_expires_at < coalesce($1::timestamptz, now())
     FOR UPDATE SKIP LOCKED
 )
 UPDATE card_jobs AS j
@@ -121,16 +128,16 @@ FROM gone
 RETURNING id;
 
 -- name: redrive
--- A dead job goes back to the queue with a fresh set of attempts.
+-- A dead job goes back to the queue with a fresh set of attempts; $2 is the clock.
 UPDATE card_jobs
-SET state = 'queued', attempts = 0, run_after = now(), step = 'idle', updated_at = now()
+SET state = 'queued', attempts = 0, run_after = coalesce($2::timestamptz, now()), step = 'idle', updated_at = now()
 WHERE id = $1 AND state = 'dead'
 RETURNING id;
 
 -- name: requeue_in_doubt
--- Reconciled: the physical work never started, so the job may run again.
+-- Reconciled: the physical work never started, so the job may run again; $3 is the clock.
 UPDATE card_jobs
-SET state = 'queued', run_after = now(), step = 'idle', last_error = $2, updated_at = now()
+SET state = 'queued', run_after = coalesce($3::timestamptz, now()), step = 'idle', last_error = $2, updated_at = now()
 WHERE id = $1 AND state = 'in_doubt'
 RETURNING id;
 

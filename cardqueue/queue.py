@@ -11,38 +11,32 @@ Guarantees and how they are kept:
   SKIP LOCKED)`` on a partial index of queued jobs; finishing requires the lease.
 - *Nothing printed twice*: a lease that expires after the worker reported a
   physical step sends the job to ``in_doubt``, never back to the queue.
+
+Leases, backoff and ``run_after`` are reckoned on the queue's clock: the
+database's ``now()`` unless a ``clock`` is given (tests move time on instead of
+sleeping).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 import orjson
 
-from cardqueue.models import (
-    Backoff,
-    Capability,
-    EnqueueResult,
-    Job,
-    JobState,
-    NewJob,
-    Priority,
-    QueueStats,
-    Reconciliation,
-    SiteDepth,
-    Step,
-)
+from cardqueue.models import Backoff, EnqueueResult, Job, NewJob, QueueStats, SiteDepth
 from cardqueue.validation import validate_jobs
-from issuance.db.connect import database_errors
-from issuance.db.queries import load_queries
-from issuance.errors import JobNotFound, LeaseLost
+from sscard_core.connect import database_errors
+from sscard_core.errors import JobNotFound, LeaseLost
+from sscard_core.messages import Capability, JobState, JobStep, Priority, Reconciliation
+from sscard_core.queries import load_queries
 
 CHANNEL = "sscard_jobs"
 Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 Q = load_queries("cardqueue")
+Clock = Callable[[], datetime]
 
 
 def _job(row: asyncpg.Record) -> Job:
@@ -55,7 +49,7 @@ def _job(row: asyncpg.Record) -> Job:
         capability=Capability(row["capability"]),
         priority=Priority(row["priority"]),
         state=JobState(row["state"]),
-        step=Step(row["step"]),
+        step=JobStep(row["step"]),
         payload=orjson.loads(row["payload"]),
         batch=row["batch"],
         attempts=row["attempts"],
@@ -84,9 +78,20 @@ def _columns(jobs: Sequence[NewJob]) -> tuple[list[Any], ...]:
 class Queue:
     """The card-job queue over an asyncpg pool."""
 
-    def __init__(self, pool: asyncpg.Pool, backoff: Backoff | None = None) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, backoff: Backoff | None = None, clock: Clock | None = None
+    ) -> None:
         self._pool = pool
         self._backoff = backoff or Backoff()
+        self._clock = clock
+
+    def at(self, clock: Clock) -> Queue:
+        """The same queue reckoning on ``clock`` (e.g. a supervisor's view an hour on)."""
+        return Queue(self._pool, self._backoff, clock)
+
+    def _now(self) -> datetime | None:
+        """The time the statements reckon with; None lets the database use its ``now()``."""
+        return None if self._clock is None else self._clock()
 
     async def enqueue(self, job: NewJob) -> EnqueueResult:
         """Enqueue one job; a known idempotency key returns the existing job."""
@@ -111,7 +116,7 @@ class Queue:
                 return await self._enqueue_on(own, jobs)
 
     async def _enqueue_on(self, conn: Conn, jobs: Sequence[NewJob]) -> list[EnqueueResult]:
-        rows = await conn.fetch(Q["enqueue_many"], *_columns(jobs))
+        rows = await conn.fetch(Q["enqueue_many"], *_columns(jobs), self._now())
         created = {r["idempotency_key"]: r["job_id"] for r in rows}
         missing = [j.idempotency_key for j in jobs if j.idempotency_key not in created]
         existing: dict[str, int] = {}
@@ -136,16 +141,20 @@ class Queue:
         """Claim up to ``limit`` jobs, highest class first, oldest first within a class."""
         caps = [c.value for c in capabilities]
         with database_errors():
-            rows = await self._pool.fetch(Q["claim"], site, caps, limit, worker, lease_seconds)
+            rows = await self._pool.fetch(
+                Q["claim"], site, caps, limit, worker, lease_seconds, self._now()
+            )
         return sorted((_job(r) for r in rows), key=lambda j: (j.priority, j.id))
 
     async def heartbeat(
-        self, worker: str, job_ids: Sequence[int], step: Step, lease_seconds: float = 30.0
+        self, worker: str, job_ids: Sequence[int], step: JobStep, lease_seconds: float = 30.0
     ) -> None:
         """Extend leases and record the physical step; LeaseLost names jobs no longer held."""
         ids = list(job_ids)
         with database_errors():
-            rows = await self._pool.fetch(Q["heartbeat"], ids, worker, lease_seconds, step.value)
+            rows = await self._pool.fetch(
+                Q["heartbeat"], ids, worker, lease_seconds, step.value, self._now()
+            )
         self._require_all(ids, rows, worker)
 
     async def complete(
@@ -175,7 +184,14 @@ class Queue:
         b = self._backoff
         with database_errors():
             row = await (conn or self._pool).fetchrow(
-                Q["fail"], job_id, worker, error, transient, b.base_seconds, b.cap_seconds
+                Q["fail"],
+                job_id,
+                worker,
+                error,
+                transient,
+                b.base_seconds,
+                b.cap_seconds,
+                self._now(),
             )
         if row is None:
             raise LeaseLost(f"{worker} does not hold job {job_id}", job_id=job_id, worker=worker)
@@ -184,7 +200,7 @@ class Queue:
     async def reap_expired(self) -> list[tuple[int, JobState]]:
         """Release jobs whose lease expired: requeued, or in doubt after a physical step."""
         with database_errors():
-            rows = await self._pool.fetch(Q["reap_expired"])
+            rows = await self._pool.fetch(Q["reap_expired"], self._now())
         return [(r["id"], JobState(r["state"])) for r in rows]
 
     async def cancel(
@@ -195,7 +211,7 @@ class Queue:
 
     async def redrive(self, job_id: int, conn: Conn | None = None) -> None:
         """Send a dead job back to the queue with fresh attempts."""
-        await self._one(Q["redrive"], job_id, wanted="dead", conn=conn)
+        await self._one(Q["redrive"], job_id, self._now(), wanted="dead", conn=conn)
 
     async def resolve_in_doubt(
         self,
@@ -209,9 +225,12 @@ class Queue:
         if outcome is Reconciliation.MADE:
             payload = orjson.dumps(result or {"note": note}).decode()
             await self._one(Q["finish_in_doubt"], job_id, payload, wanted="in_doubt", conn=conn)
+        elif outcome is Reconciliation.NOT_STARTED:
+            await self._one(
+                Q["requeue_in_doubt"], job_id, note, self._now(), wanted="in_doubt", conn=conn
+            )
         else:
-            query = "requeue_in_doubt" if outcome is Reconciliation.NOT_STARTED else "bury_in_doubt"
-            await self._one(Q[query], job_id, note, wanted="in_doubt", conn=conn)
+            await self._one(Q["bury_in_doubt"], job_id, note, wanted="in_doubt", conn=conn)
 
     async def finish_by_evidence(
         self, job_id: int, result: dict[str, Any], conn: Conn | None = None
@@ -261,10 +280,10 @@ class Queue:
             count: int = await self._pool.fetchval(Q["queued_count"], site)
         return count
 
-    async def batch_counts(self, batch: str) -> dict[tuple[JobState, Step], int]:
+    async def batch_counts(self, batch: str) -> dict[tuple[JobState, JobStep], int]:
         with database_errors():
             rows = await self._pool.fetch(Q["batch_counts"], batch)
-        return {(JobState(r["state"]), Step(r["step"])): r["n"] for r in rows}
+        return {(JobState(r["state"]), JobStep(r["step"])): r["n"] for r in rows}
 
     async def prune_history(self, before: datetime, limit: int = 10_000) -> int:
         """Forget finished jobs (and their keys) older than ``before``; returns how many."""

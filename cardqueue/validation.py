@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cardqueue.models import MAX_KEY_LENGTH, MAX_SITE_LENGTH, Capability, NewJob, Priority
-from issuance.errors import InvalidJob
+from cardqueue.models import MAX_KEY_LENGTH, MAX_SITE_LENGTH, NewJob
+from sscard_core.errors import InvalidJob
+from sscard_core.messages import Capability, Priority
 
 
 def _problem(job: NewJob) -> tuple[str, str] | None:

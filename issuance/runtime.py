@@ -1,31 +1,39 @@
-"""The running system's resources: database server, schema, pool.
+"""The running system's resources: database server, schema, pool, wake-ups.
 
 async with Runtime(Settings.from_env()) as rt:
-    rt.pool, rt.queue, rt.server.dsn
+    rt.pool, rt.queue, rt.wakeups, rt.server.dsn
 """
 
 from __future__ import annotations
 
 import asyncio
+from contextlib import AsyncExitStack
 from types import TracebackType
 
 import asyncpg
 
 from cardqueue import Queue
+from cardqueue.queue import Clock
+from cardqueue.wakeups import Wakeups
 from issuance.config import Settings
-from issuance.db.connect import CONNECTION_ERRORS, create_pool, database_errors
 from issuance.db.migrate import migrate
 from issuance.db.server import DatabaseServer
+from sscard_core.connect import CONNECTION_ERRORS, create_pool, database_errors
 
 POOL_CLOSE_SECONDS = 5.0
 
 
 class Runtime:
-    def __init__(self, settings: Settings, *, pool_size: int = 10) -> None:
+    def __init__(
+        self, settings: Settings, *, pool_size: int = 10, clock: Clock | None = None
+    ) -> None:
         self.settings = settings
         self.server = DatabaseServer(settings)
         self._pool_size = pool_size
+        self._clock = clock
         self._pool: asyncpg.Pool | None = None
+        self._wakeups: Wakeups | None = None
+        self._stack = AsyncExitStack()
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -35,7 +43,15 @@ class Runtime:
 
     @property
     def queue(self) -> Queue:
-        return Queue(self.pool)
+        """The queue, on the runtime's clock (the database's unless one was given)."""
+        return Queue(self.pool, clock=self._clock)
+
+    @property
+    def wakeups(self) -> Wakeups:
+        """This process's LISTEN connection for the queue's wake-ups."""
+        if self._wakeups is None:
+            raise RuntimeError("the runtime is not open")
+        return self._wakeups
 
     async def __aenter__(self) -> Runtime:
         await self.server.__aenter__()
@@ -47,8 +63,9 @@ class Runtime:
             finally:
                 await conn.close()
             self._pool = await create_pool(self.server.dsn, max_size=self._pool_size)
+            self._wakeups = await self._stack.enter_async_context(Wakeups(self.server.dsn))
         except BaseException:
-            await self.server.__aexit__(None, None, None)
+            await self._close()
             raise
         return self
 
@@ -58,6 +75,17 @@ class Runtime:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        await self._close(exc_type, exc, tb)
+
+    async def _close(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc: BaseException | None = None,
+        tb: TracebackType | None = None,
+    ) -> None:
+        await self._stack.aclose()
+        self._stack = AsyncExitStack()
+        self._wakeups = None
         pool, self._pool = self._pool, None
         if pool is not None:
             try:

@@ -1,1 +1,1 @@
-"""Card faces, documents, printer drivers, chip encoders, simulators and the outlet agent."""
+"""Making cards: devices (protocols, connections, simulators), documents, and the outlet agent."""

@@ -6,7 +6,7 @@ import dataclasses
 from datetime import date
 from typing import Any
 
-from issuance.domain.card_data import CardData, Gender
+from sscard_core.card_data import CardData, Gender
 
 CARD = CardData(
     card_number="A12345678",

@@ -1,7 +1,7 @@
 """The ASGI application: FastAPI, JSON through orjson, OpenAPI generated from the routes.
 
 ``create_app(rt)`` serves the counter services (:mod:`issuance.api.counter`)
-and the outlet agent's endpoints (:mod:`issuance.api.agent`) over the
+and the outlet agent's endpoints (:mod:`issuance.api.dispatch`) over the
 runtime's pool and queue. Its lifespan runs the maintenance loop: every second
 ``Queue.reap_expired()`` releases jobs whose worker's lease ran out (back to
 the queue, or in doubt after a physical step), and every minute temporary loss
@@ -23,21 +23,21 @@ from datetime import UTC, datetime
 from fastapi import FastAPI
 from fastapi.responses import ORJSONResponse, Response
 
-from issuance.api import agent, counter
 from issuance.api import batches as batch_routes
+from issuance.api import counter, dispatch
 from issuance.api.deps import CtxDep
 from issuance.api.idempotency import render
 from issuance.api.openapi import document
 from issuance.api.operators import OperatorCache
 from issuance.api.responses import EXCEPTION_HANDLERS, OrjsonResponse
 from issuance.config import Settings
-from issuance.db.connect import database_errors
 from issuance.domain.roles import Operation
-from issuance.errors import DatabaseError, SscardError
 from issuance.runtime import Runtime
 from issuance.services import batches, cards
 from issuance.services.common import check
 from issuance.store import Store
+from sscard_core.connect import database_errors
+from sscard_core.errors import DatabaseError, SscardError
 
 REAP_EVERY_SECONDS = 1.0
 LAPSE_EVERY_SECONDS = 60.0
@@ -121,6 +121,6 @@ def create_app(rt: Runtime, *, own_runtime: bool = False) -> FastAPI:
         })  # fmt: skip
 
     app.include_router(counter.router)
-    app.include_router(agent.router)
+    app.include_router(dispatch.router)
     app.include_router(batch_routes.router)
     return app

@@ -16,7 +16,7 @@
 * ``POST /v1/batches/{id}/cards/{number}/fail`` ``{"reason"}``: a supervisor
   gives up a card (its job is cancelled, the card spoiled).
 * ``GET /v1/batches/{id}/manifest.pdf`` and ``/report.pdf``: the documents
-  of :mod:`printers.manifest`, rendered in a worker thread.
+  of :mod:`printers.documents.manifest`, rendered in a worker thread.
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from issuance.api.deps import CtxDep
 from issuance.api.idempotency import Outcome, idempotent, render
 from issuance.api.uploads import Upload, receive
-from issuance.errors import FieldError
 from issuance.services import batches
 from issuance.store import Store
-from printers.manifest import completion_pdf, manifest_pdf
+from printers.documents.manifest import completion_pdf, manifest_pdf
+from sscard_core.errors import FieldError
 
 router = APIRouter(prefix="/v1")
 BATCHES: list[str | Enum] = ["batches"]

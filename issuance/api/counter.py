@@ -38,13 +38,14 @@ from issuance.api.schemas import (
     WithdrawalOut,
     decode_photo,
 )
+from issuance.domain.counter_services import Service
 from issuance.domain.fees import FeeItem, FeeSchedule
 from issuance.domain.roles import Operation
-from issuance.domain.services import Service
-from issuance.errors import FieldError, InputError
 from issuance.services import cards, changes, fees, pins
 from issuance.services.common import AuditAction, Purpose, audit, check
 from issuance.store import Store
+from printers.documents.receipt import receipt_pdf
+from sscard_core.errors import FieldError, InputError
 
 router = APIRouter(prefix="/v1")
 CardNumber = Annotated[str, Path(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9]+$")]
@@ -136,6 +137,19 @@ async def cancel(number: CardNumber, ctx: CtxDep) -> Response:
 async def hand_over(number: CardNumber, ctx: CtxDep) -> Response:
     """领卡: a ready card is handed to the holder."""
     return await _one_step(ctx, number, cards.HAND_OVER)
+
+
+@router.get(
+    "/cards/{number}/receipt.pdf",
+    tags=COUNTER,
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+async def receipt(number: CardNumber, ctx: CtxDep) -> Response:
+    """领卡回执: the handover receipt of a card handed over, as a PDF (audited; own bank only)."""
+    pdf = receipt_pdf(await cards.receipt(ctx.store, ctx.op, number))
+    disposition = f'inline; filename="receipt-{number}.pdf"'
+    return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": disposition})
 
 
 @router.post("/cards/{number}/activate", response_model=CardOut, tags=COUNTER)

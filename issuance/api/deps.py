@@ -1,7 +1,7 @@
 """Request dependencies: the runtime, the store, and the calling operator.
 
 ``Authorization: Bearer <token>`` is looked up by the token's SHA-256; a
-missing, malformed or unknown token is a 401 (:class:`issuance.errors.AuthError`).
+missing, malformed or unknown token is a 401 (:class:`sscard_core.errors.AuthError`).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from fastapi import Depends, Request
 
 from cardqueue import Queue
 from issuance.api.operators import OperatorCache
-from issuance.errors import AuthError, FieldError
 from issuance.runtime import Runtime
 from issuance.store import Operator, Store
+from sscard_core.errors import AuthError, FieldError
 
 # Dependencies are ``async def``: FastAPI runs a plain ``def`` dependency in a
 # thread pool, a thread hand-off per dependency per request.

@@ -19,8 +19,8 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from issuance.api.deps import Ctx
-from issuance.errors import IdempotencyConflict
 from issuance.store import Store
+from sscard_core.errors import IdempotencyConflict
 
 Outcome = tuple[int, Any]  # HTTP status and JSON content (None: no body)
 Handler = Callable[[Store], Awaitable[Outcome]]

@@ -1,6 +1,6 @@
 """The OpenAPI document, completed with what the lean request context reads by hand:
 the bearer scheme on every operation but ``/health``, and the ``Idempotency-Key``
-header on every write."""
+header on every write that honours it."""
 
 from __future__ import annotations
 
@@ -11,6 +11,17 @@ from fastapi.openapi.utils import get_openapi
 
 WRITES = {"post", "put", "patch", "delete"}
 PUBLIC = {"/health"}
+# Writes that take no Idempotency-Key: repeating them is harmless (a heartbeat, a
+# printer's state or its clearing, a lookup) or must not replay an old answer (a claim).
+KEYLESS_WRITES = frozenset(
+    {
+        ("post", "/v1/agent/claim"),
+        ("post", "/v1/agent/jobs/{job_id}/heartbeat"),
+        ("put", "/v1/agent/printers/{name}"),
+        ("post", "/v1/outlets/{code}/printers/{name}/clear"),
+        ("post", "/v1/holders/lookup"),
+    }
+)
 IDEMPOTENCY_PARAMETER = {
     "name": "Idempotency-Key",
     "in": "header",
@@ -44,5 +55,5 @@ def _complete(path: str, method: str, operation: dict[str, Any]) -> None:
         return
     operation["security"] = [{"HTTPBearer": []}]
     operation.setdefault("responses", {}).setdefault("401", {"description": "no or unknown token"})
-    if method in WRITES:
+    if method in WRITES and (method, path) not in KEYLESS_WRITES:
         operation.setdefault("parameters", []).append(dict(IDEMPOTENCY_PARAMETER))

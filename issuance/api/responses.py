@@ -1,6 +1,6 @@
 """JSON responses through orjson, and errors as machine-readable bodies.
 
-* :class:`issuance.errors.SscardError` → its ``http_status`` and ``to_dict()``.
+* :class:`sscard_core.errors.SscardError` → its ``http_status`` and ``to_dict()``.
 * A request that does not match its schema → 422 ``{"code": "invalid_input",
   "message", "errors": [{"field", "code", "message"}]}``, one entry per field.
 * A value PostgreSQL refuses (out of range, bad encoding) that slipped past
@@ -19,8 +19,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from issuance.db.connect import CONNECTION_ERRORS
-from issuance.errors import DatabaseError, SscardError
+from sscard_core.connect import CONNECTION_ERRORS
+from sscard_core.errors import DatabaseError, SscardError
 
 LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
 

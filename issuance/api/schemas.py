@@ -14,12 +14,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from cardqueue import Capability, Reconciliation, Step
-from issuance.domain.card_data import Gender
 from issuance.domain.cards import ReplaceReason
-from issuance.errors import FieldError
 from issuance.services.cards import Application, LossKind
 from issuance.services.ordering import PHOTO_FIELD, HolderInput
+from sscard_core.card_data import Gender
+from sscard_core.errors import FieldError
+from sscard_core.messages import Capability, JobStep, Reconciliation
 
 NO_NUL = r"^[^\x00]*$"
 
@@ -131,7 +131,7 @@ class ClaimIn(Strict):
 
 class HeartbeatIn(Strict):
     worker: Short
-    step: Step
+    step: JobStep
 
 
 class CompleteIn(Strict):

@@ -31,7 +31,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from issuance.api.idempotency import digest_of
-from issuance.errors import FieldError, PayloadTooLarge
+from sscard_core.errors import FieldError, PayloadTooLarge
 
 MIB = 1024 * 1024
 # A photo archive at its cap (issuance.batches.archive.ArchiveLimits: 2 GB) and its batch file.

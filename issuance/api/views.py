@@ -6,8 +6,8 @@ from typing import Any
 
 from cardqueue import Job
 from issuance.domain.fees import Quote
-from issuance.services.agent import Claimed
 from issuance.services.cards import CardStatusView
+from issuance.services.dispatch import Claimed
 from issuance.services.jobs import JobDecision
 from issuance.services.ordering import CARD_JOB
 from issuance.store import CardRecord, HolderRecord, PrinterRecord

@@ -1,48 +1,6 @@
 """Photos of a batch, read from a zip archive that is treated as hostile.
 
-A batch's photos arrive as one zip from a bank's or an employer's system.
-:class:`ZipPhotos` inspects the central directory when it is opened and
-refuses the whole archive, before a single byte is decompressed, if any
-member is unsafe:
-
-* a name that could escape a folder when extracted: ``..`` parts, an
-  absolute path, a drive letter (``C:``), a backslash, a NUL byte;
-* a symbolic link (Unix mode ``S_IFLNK`` in the high half of
-  ``external_attr``);
-* an encrypted member (general-purpose flag bit 0) or a compression method
-  other than stored or deflated;
-* a nested archive (a member named ``*.zip``, ``*.7z``, ``*.rar``...);
-* two members with the same name, also when they differ only in case or
-  Unicode normalisation (they would overwrite each other on Windows);
-* too many members, a member declaring more than the per-member cap, a total
-  declared size above the archive cap, or a compression ratio above the cap
-  (a zip bomb).
-
-The sizes in the directory are declarations, not facts. Members are therefore
-read lazily, one at a time, by :meth:`ZipPhotos.read` (which keeps a member's
-bytes, within a budget, for one more read), which stops decompressing as soon
-as the per-member cap is passed, whatever the header said, and which also
-refuses content that is itself a zip. Corrupt data (a local header that does
-not match the directory, a bad CRC, a truncated stream) is a
-:class:`CorruptArchive`. A member is read with one positioned read of its
-compressed bytes and one bounded inflate (:class:`_Reader`; libdeflate for
-a member that inflates to exactly its declared size, zlib-ng for any other):
-``zipfile``'s streaming reader costs more than the inflate itself for a 20 kB
-photo, and positioned reads let threads, and processes forked with the archive open,
-share one archive without sharing a file offset.
-
-A worker process checking rows in parallel gets the inspected directory with
-:meth:`ZipPhotos.shared` (inherited for free by a forked worker) and opens the
-archive with :meth:`ZipPhotos.adopt`, without reading or inspecting the
-directory again.
-
-Member names without the UTF-8 flag are decoded as GB 18030 (what Chinese
-Windows archivers write) when they are not plain ASCII. A photo can be named
-by its full path in the archive or, when that is unambiguous, by its bare file
-name, so an archive with everything in one top-level folder works too.
-
-Every refusal is an :class:`ArchiveRefused` (an :class:`InputError`) whose
-subclass and ``reason`` say which rule was broken.
+Design notes: ``docs/batches.md`` (section ``issuance.batches.archive``).
 """
 
 from __future__ import annotations
@@ -65,7 +23,7 @@ from typing import IO, ClassVar
 import deflate as libdeflate
 from zlib_ng import zlib_ng
 
-from issuance.errors import InputError
+from sscard_core.errors import InputError
 
 # zlib-ng's stub declares its error an instance; it is the class zlib_ng.error.
 InflateError: type[Exception] = zlib_ng.error  # type: ignore[assignment]

@@ -1,38 +1,6 @@
 """Checking a whole batch file before anything is enqueued.
 
-:func:`check_batch` streams the file (:func:`open_batch`), checks each row
-(:func:`check_row`) and keeps only lightweight :class:`Applicant` records. On
-top of the row checks it finds:
-
-* an empty file, or one with a header and no applicant (``empty_file``);
-* more than ``max_rows`` applicants (``too_many_rows``, on the first row over);
-* the same citizen ID twice (``duplicate_in_batch``, on the later line; the
-  first stays valid);
-* applicants who already hold an active card (``active_card``), asked of the
-  caller's ``has_active_card`` callback in chunks of :data:`ACTIVE_CARD_CHUNK`
-  IDs as the rows stream past.
-
-Each time a chunk of applicants has passed every check (its active-card
-lookup included), it is handed to the optional ``on_chunk`` callback, so a
-caller can start writing them (in a transaction) while later rows are still
-being checked. Those applicants stay valid whatever later rows hold (a
-duplicate is reported on the later line); but when the batch is rejected as
-a whole (:class:`BatchRejected`, not ``partial``) the caller must discard
-what it was handed, e.g. by rolling its transaction back.
-
-The rows of a large batch are checked in a pool of worker processes
-(:mod:`issuance.batches.parallel`, one per core unless ``workers`` says
-otherwise) while this thread reads the file and tallies the outcomes in file
-order; everything above (duplicates, active cards, ``on_chunk``, the
-problems and their order) is then exactly what the serial check gives.
-
-Problems are sorted by line (file-level problems without a line first). By
-default a batch is all or nothing: any problem raises :class:`BatchRejected`
-with all of them. With ``partial=True`` the valid applicants are returned
-with the problems of the others.
-
-:func:`rejects_csv` writes the problems as the CLI's rejects file;
-:func:`problems_table` renders them for a terminal with rich.
+Design notes: ``docs/batches.md`` (section ``issuance.batches.check``).
 """
 
 from __future__ import annotations
@@ -48,6 +16,7 @@ from enum import StrEnum
 
 from rich.table import Table
 
+from intake.photo import DEFAULT_LIMITS, PhotoLimits
 from issuance.batches.archive import ZipPhotos
 from issuance.batches.formats import (
     FILE_FIELD,
@@ -60,8 +29,7 @@ from issuance.batches.formats import (
 )
 from issuance.batches.parallel import FIRST_CHUNK_ROWS, FIRST_CHUNKS, Checked, check_records
 from issuance.batches.rows import Applicant, RowContext, RowResult
-from issuance.errors import BatchRejected, FieldProblem
-from printers.photo import DEFAULT_LIMITS, PhotoLimits
+from sscard_core.errors import BatchRejected, FieldProblem
 
 MAX_ROWS = 10_000
 ACTIVE_CARD_CHUNK = 1_000

@@ -32,7 +32,7 @@ from issuance.batches.formats import (
     canonical_header,
     sized_cells,
 )
-from issuance.errors import FieldProblem
+from sscard_core.errors import FieldProblem
 
 
 class _LineTooLong(Exception):

@@ -1,37 +1,6 @@
 """Reading batch files (CSV or JSON) into a stream of raw rows.
 
-A batch file lists up to 10 000 applicants, one per row, with the columns of
-:class:`Column`. Headers may be in English or Chinese (:data:`HEADER_ALIASES`;
-case, full-width forms and surrounding spaces do not matter).
-
-Nothing here judges a value: :func:`open_batch` only finds the structure and
-yields, lazily and one at a time, :class:`RawRow` objects (the cells of one
-applicant, stripped of surrounding spaces, with the row's line number) and
-file-level :class:`FieldProblem` objects. The file is never read whole, so a
-10 000-row file with inline photos is never all in memory; the checks live in
-:mod:`issuance.batches.rows` and :mod:`issuance.batches.check`.
-
-CSV
-    The encoding is UTF-8 (with or without BOM), GBK or GB 18030. Unless the
-    caller names one, the file is first streamed through a strict UTF-8
-    decoder; if that fails it is read as GB 18030, a superset of GBK. The
-    first non-blank row is the header; a missing column is reported once, on
-    the header's line. Lines are read with a length cap (a line without end
-    cannot exhaust memory) and quotes are parsed strictly; a broken quote or
-    an undecodable byte ends the file with a problem on that line. A row with
-    fewer cells than the header is ``truncated_row``, one with more is
-    ``wrong_column_count``. The line number is the physical line where the
-    row starts (a quoted cell may span lines). Blank rows are skipped.
-
-JSON
-    UTF-8, either a list of objects or an object whose ``applicants`` member
-    is that list. The list is parsed element by element from a buffered
-    stream; an element larger than the cap or broken JSON ends the file with a
-    problem. A row's line number is its index in the list plus one.
-
-Any cell above :data:`MAX_CELL_BYTES` (UTF-8) is ``field_too_large`` and
-dropped from the row; only ``photo_base64`` has a larger cap, sized for the
-largest photo accepted.
+Design notes: ``docs/batches.md`` (section ``issuance.batches.formats``).
 """
 
 from __future__ import annotations
@@ -46,7 +15,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import IO
 
-from issuance.errors import FieldProblem
+from sscard_core.errors import FieldProblem
 
 MAX_CELL_BYTES = 1024
 MAX_PHOTO_BASE64_CHARS = 2_800_000  # a 2 MiB photo in base64, with room for line breaks

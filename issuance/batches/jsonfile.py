@@ -28,7 +28,7 @@ from issuance.batches.formats import (
     canonical_header,
     sized_cells,
 )
-from issuance.errors import FieldProblem
+from sscard_core.errors import FieldProblem
 
 LIST_KEY = "applicants"
 WHITESPACE = " \t\r\n"

@@ -1,36 +1,6 @@
 """Checking a batch's rows serially or in a pool of worker processes.
 
-Most of a row's check is pure CPU work in Python and Pillow (the photo's
-header parse and 1/8-scale decode, the ID and name rules), so a large batch
-is checked in a :class:`~concurrent.futures.ProcessPoolExecutor` of one
-worker per core while the calling thread only reads the file and tallies the
-outcomes. The outcome is the same as the serial path's, in the same order:
-
-* the records (raw rows and file-level problems) are read in file order and
-  cut into chunks of :data:`CHUNK_ROWS`; each chunk's rows go to a worker,
-  at most :data:`IN_FLIGHT_PER_WORKER` chunks per worker at a time (so a
-  file of inline photos is never all in flight), and the results are taken
-  back chunk by chunk in submission order, each record paired with its
-  row's result exactly as :func:`check_serially` pairs them;
-* a worker runs the very same :func:`~issuance.batches.rows.check_row` on
-  its own :class:`~issuance.batches.archive.ZipPhotos`, adopted from the
-  caller's (the directory it read and inspected, inherited by a forked worker
-  and pickled for one from the fork server) with its own file handle;
-* a row's outcome crosses back as :class:`_Sent`, which holds no archive
-  handle: the caller's process rebuilds the :class:`Applicant` with a
-  :class:`PhotoRef` to its own archive (or the row's inline text) and keeps
-  the photo's bytes, already read by the worker, for the write that follows
-  (:meth:`ZipPhotos.keep`), so no member is decompressed twice.
-
-The workers are forked (:data:`START_METHOD`) from a frozen heap
-(:func:`gc.freeze`), so their collector never touches, and so never copies,
-the caller's pages: each adds about 45 MiB of its own.
-
-A batch of fewer than :data:`PARALLEL_MIN_ROWS` records, or a machine with
-one core, is checked serially: starting processes would cost more than it
-saves. The pool is started only once the first chunk is full and is shut
-down (pending chunks cancelled) when the rows are exhausted or the caller
-stops early.
+Design notes: ``docs/batches.md`` (section ``issuance.batches.parallel``).
 """
 
 from __future__ import annotations
@@ -46,6 +16,8 @@ from dataclasses import dataclass
 from datetime import date
 from itertools import chain, islice, repeat
 
+from intake.fonts import font_coverage
+from intake.photo import PhotoLimits
 from issuance.batches.archive import SharedArchive, ZipPhotos
 from issuance.batches.formats import Column, RawRow, Record
 from issuance.batches.rows import (
@@ -57,10 +29,8 @@ from issuance.batches.rows import (
     RowResult,
     check_row,
 )
-from issuance.domain.card_data import Gender
-from issuance.errors import FieldProblem
-from printers.fonts import font_coverage
-from printers.photo import PhotoLimits
+from sscard_core.card_data import Gender
+from sscard_core.errors import FieldProblem
 
 PARALLEL_MIN_ROWS = 500
 CHUNK_ROWS = 500

@@ -11,7 +11,7 @@ the first), each carrying the row's line number:
 * the declared birth date and gender agreeing with the ID (:func:`cross_check`);
 * the name valid (:class:`HolderName`; Latin script only for a foreign
   permanent resident's ID) and drawable by the card font (the checks of
-  :func:`check_printable`, made fast in :mod:`issuance.batches.screening`);
+  :func:`check_printable`, made fast in :mod:`intake.screening`);
 * gender, birth date, ethnicity code (GB 3304, 1 to 56) and phone readable;
 * exactly one photo, found in the archive or decoded from base64, and
   accepted as :func:`load_photo` would (:func:`screen_photo`, which decodes a
@@ -36,14 +36,14 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Protocol, TypeVar
 
+from intake.photo import DEFAULT_LIMITS, PhotoLimits
+from intake.screening import printed_name, screen_photo
 from issuance.batches.archive import ZipPhotos
 from issuance.batches.formats import PHOTO_COLUMNS, Column, FormatProblem, RawRow
-from issuance.batches.screening import printed_name, screen_photo
-from issuance.domain.card_data import Gender
 from issuance.domain.identity import CitizenId, cross_check
 from issuance.domain.names import HolderName, NameScript
-from issuance.errors import FieldError, FieldProblem, InputError
-from printers.photo import DEFAULT_LIMITS, PhotoLimits
+from sscard_core.card_data import Gender
+from sscard_core.errors import FieldError, FieldProblem, InputError
 
 T = TypeVar("T")
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 
 from rich.console import Console
 
-from issuance.errors import InputError, SscardError
+from sscard_core.errors import InputError, SscardError
 
 # (module in issuance.cli, its register function), in the order of ``sscard --help``
 GROUPS: tuple[tuple[str, str], ...] = (

@@ -26,10 +26,10 @@ from issuance.cli.common import run
 from issuance.config import Settings
 from issuance.domain.numbers import validate_card_number
 from issuance.domain.roles import Role
-from issuance.errors import NotFound
 from issuance.runtime import Runtime
 from issuance.services import admin
 from issuance.store import Store
+from sscard_core.errors import NotFound
 
 out = Console(highlight=False)
 T = TypeVar("T")

@@ -3,10 +3,10 @@
 ``sscard agent`` opens each ``--printer`` (``[NAME=]tcp://HOST:PORT`` or a USB
 device path), its chip station (``--reader sim[:HOST:PORT]`` for a simulated
 outlet's chip service, ``pcsc:<reader name>`` for a PC/SC encoder), the
-PSAM and the journal, and runs :class:`printers.agent.agent.Agent` against
+PSAM and the journal, and runs :class:`printers.agent.loop.Agent` against
 the API at ``--api`` with the bearer token in ``--token-file`` until Ctrl-C.
 
-The PSAM is :class:`~printers.chip.psam.SimulatedPsam` holding the master
+The PSAM is :class:`~printers.devices.chip.psam.SimulatedPsam` holding the master
 keys of ``--psam-keys`` (a simulated outlet writes them to
 ``<out>/psam-keys.json``).
 
@@ -52,17 +52,14 @@ from rich.console import Console
 from issuance.cli.common import STOP_SIGNALS, run, stop_signals_call
 from issuance.cli.serve import api_server, describe_database
 from issuance.config import Settings
-from issuance.domain.card_data import CardData, Gender
-from issuance.domain.identity import random_citizen_id
 from issuance.domain.roles import Role
-from issuance.errors import InputError, TransportError
 from issuance.runtime import Runtime
 from issuance.services import admin
 from issuance.store import Store
-from printers.agent.agent import Agent, AgentConfig, AgentEvent, EventKind
+from issuance.tools.testdata import random_citizen_id
 from printers.agent.client import AgentClient
 from printers.agent.journal import Journal
-from printers.agent.outlet_sim import SimChipReader, SimDeskReader, SimulatedOutlet, read_keys
+from printers.agent.loop import Agent, AgentConfig, AgentEvent, EventKind
 from printers.agent.pinpad import DeskReader, KeyboardPinPad, PinDesk, PinPad
 from printers.agent.station import (
     UNREACHABLE,
@@ -71,10 +68,18 @@ from printers.agent.station import (
     open_printer,
     unconnected_printer,
 )
-from printers.chip.encoder import CardConnection
-from printers.chip.pcsc import PcscConnection
-from printers.chip.psam import SimulatedPsam
-from printers.evolis.driver import EvolisPrinter
+from printers.devices.chip.encoder import CardConnection
+from printers.devices.chip.pcsc import PcscConnection
+from printers.devices.evolis.driver import EvolisPrinter
+from printers.devices.simulators.outlet import (
+    SimChipReader,
+    SimDeskReader,
+    SimulatedOutlet,
+    read_keys,
+)
+from printers.devices.simulators.psam import SimulatedPsam
+from sscard_core.card_data import CardData, Gender
+from sscard_core.errors import InputError, TransportError
 
 out = Console(highlight=False)
 SIM_CHIP_PORT = 35964
@@ -407,7 +412,8 @@ async def _submit(api: str, token: str, application: dict[str, Any]) -> dict[str
 
 async def _report_card(
     outlet: SimulatedOutlet, application: dict[str, Any], card: dict[str, Any]
-) -> None:
+) -> Path | None:
+    """Print where the card's image is and whether its chip reads back right; the image."""
     for _ in range(100):
         made = outlet.cards_for(card["card_identifier"])
         if made:
@@ -415,12 +421,28 @@ async def _report_card(
         await asyncio.sleep(0.05)
     else:
         out.print("[red]the card did not reach a hopper[/]")
-        return
+        return None
     chip = made[0].chip
     assert chip is not None
     mark = "[green]✓[/]" if chip_matches(application, card, chip) else "[red]✗[/]"
     out.print(f"printed card image: {made[0].png}")
     out.print(f"chip read-back: {mark} {chip.name} {chip.citizen_id} card {chip.card_number}")
+    return made[0].png
+
+
+async def _hand_over(api: str, token: str, number: str, folder: Path) -> None:
+    """Hand the card over at the counter and write its receipt beside the card's image."""
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=api, timeout=30, headers=headers) as http:
+        handed = await http.post(f"/v1/cards/{number}/hand-over")
+        receipt = await http.get(f"/v1/cards/{number}/receipt.pdf") if handed.is_success else None
+    if receipt is None or receipt.is_error:
+        failed = receipt if receipt is not None else handed
+        out.print(f"[red]hand-over receipt not made: {failed.status_code} {failed.text}[/]")
+        return
+    path = folder / f"receipt-{number}.pdf"
+    await asyncio.to_thread(path.write_bytes, receipt.content)
+    out.print(f"handed over; receipt: {path}")
 
 
 def _curl(api: str, tokens_path: Path, body_path: Path) -> str:
@@ -523,4 +545,6 @@ async def _one_card(
     out.print(f"card {card['card_number']} ordered; production job {job_id}")
     event = await console.finished(job_id)
     if event.kind is EventKind.MADE:
-        await _report_card(outlet, application, card)
+        image = await _report_card(outlet, application, card)
+        if image is not None:
+            await _hand_over(api, tokens.clerk, card["card_number"], image.parent)

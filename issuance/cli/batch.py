@@ -20,7 +20,7 @@ active-card lookups only it can make) and the CLI shows its answer.
     until the batch is complete.
 
 ``bench line``
-    runs the time-compressed production line of :mod:`issuance.batches.line`
+    runs the time-compressed production line of :mod:`issuance.tools.line`
     and prints each printer's utilisation.
 """
 
@@ -43,13 +43,13 @@ from rich.table import Table
 
 from issuance.batches.check import problems_table, rejects_csv
 from issuance.cli.common import run
-from issuance.errors import AuthError, DatabaseError, FieldError, FieldProblem, SscardError
+from sscard_core.errors import AuthError, DatabaseError, FieldError, FieldProblem, SscardError
 
 out = Console(highlight=False)
 BATCHES_PATH = "/v1/batches"
 OCTETS = "application/octet-stream"
 ZIP = "application/zip"
-DEFAULT_API = "http://127.0.0.1:8000"
+DEFAULT_API = "http://127.0.0.1:8080"  # where `sscard serve` listens by default
 TIMEOUT_SECONDS = 300.0
 
 
@@ -202,7 +202,7 @@ def register_bench_line(bsub: argparse._SubParsersAction[argparse.ArgumentParser
 
 
 def bench_line_command(ns: argparse.Namespace) -> int:
-    from issuance.batches.line import TARGET_UTILISATION, LineConfig, run_line  # devices: lazily
+    from issuance.tools.line import TARGET_UTILISATION, LineConfig, run_line
 
     config = LineConfig(printers=ns.printers, cards=ns.cards, time_scale=ns.time_scale)
     with tempfile.TemporaryDirectory(prefix="sscard-line-") as folder:

@@ -14,13 +14,13 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from cardqueue.bench import BenchConfig, BenchResult, run_bench
 from issuance.cli import batch as batch_cli
 from issuance.cli.common import run
 from issuance.config import Settings
-from issuance.db.connect import database_errors, with_database
 from issuance.db.migrate import migrate
 from issuance.db.server import DatabaseServer
+from issuance.tools.queue_bench import BenchConfig, BenchResult, run_bench
+from sscard_core.connect import database_errors, with_database
 
 out = Console(highlight=False)
 TARGETS = {"bulk_enqueue_jobs_per_s": 50_000, "lifecycle_jobs_per_s": 9_000}

@@ -10,11 +10,11 @@ from rich.console import Console
 
 from issuance.cli.common import run
 from issuance.config import Settings
-from issuance.db.connect import database_errors
 from issuance.db.migrate import migrate
 from issuance.db.server import DatabaseServer
 from issuance.runtime import Runtime
 from issuance.store import Store
+from sscard_core.connect import database_errors
 
 out = Console(highlight=False)
 

@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import asyncpg
@@ -18,15 +19,15 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from issuance import loadtest as lt
 from issuance.cli.common import run
 from issuance.config import Settings
-from issuance.db.connect import database_errors, with_database
 from issuance.domain.roles import Role
-from issuance.errors import SscardError
 from issuance.runtime import Runtime
 from issuance.services import admin
 from issuance.store import Store
+from issuance.tools import loadtest as lt
+from sscard_core.connect import database_errors, with_database
+from sscard_core.errors import SscardError
 
 out = Console(highlight=False)
 BANK, SITE, CLERKS = "LOAD", "load-outlet", 8
@@ -40,6 +41,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--targets", type=Path, default=Path("benchmarks/targets.toml"))
     p.add_argument("--locustfile", type=Path, default=Path("benchmarks/locustfile.py"))
     p.add_argument("--workers", type=int, default=2, help="API worker processes (default 2)")
+    p.add_argument(
+        "--warmup", type=float, help="seconds counted as the warm-up (default from targets.toml)"
+    )
     p.add_argument("--out", type=Path, default=Path("var/loadtest"), help="results folder")
     p.set_defaults(func=lambda a: run(_loadtest(a)))
 
@@ -105,7 +109,7 @@ async def _wait_healthy(url: str, server: subprocess.Popen[bytes]) -> None:
 
 async def _drive(
     plan: lt.LoadPlan, args: argparse.Namespace, env: dict[str, str]
-) -> dict[str, float]:
+) -> tuple[dict[str, float], lt.Phases]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     server = lt.start_server(port, env, args.workers)
@@ -118,7 +122,8 @@ async def _drive(
             f"server pid {server.pid} on cores {lt.cores_of(server.pid)}; {plan.users} users "
             f"offering {plan.offered_rps:g} requests/s for {plan.duration_s} s"
         )
-        rate = {"SSCARD_LOAD_RATE": f"{plan.rate_per_user:.6f}"}
+        log = args.out / "requests.csv"
+        rate = {"SSCARD_LOAD_RATE": f"{plan.rate_per_user:.6f}", "SSCARD_LOAD_LOG": str(log)}
         locust = subprocess.Popen(command, env={**os.environ, **env, **rate})  # noqa: ASYNC220 - polled below
         cpu = lt.CpuShares(server.pid, locust.pid)
         cpu.sample()
@@ -129,9 +134,10 @@ async def _drive(
                 cpu.sample()
                 status.update(f"load running: {time.monotonic() - start:.0f}/{plan.duration_s} s")
                 await asyncio.sleep(1.0)
-        figures = lt.measured(prefix, plan, memory, cpu)
+        found = lt.phases(await asyncio.to_thread(lt.read_samples, log), plan.warmup_s)
+        figures = lt.measured(prefix, plan, memory, cpu, found)
         lt.chart(prefix, memory, args.out / "loadtest.png")
-        return figures
+        return figures, found
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -139,6 +145,8 @@ async def _drive(
 
 async def _loadtest(args: argparse.Namespace) -> int:
     plan = lt.load_plan(args.targets, users=args.users, duration=args.duration, offered=args.rate)
+    if args.warmup is not None:
+        plan = replace(plan, warmup_s=args.warmup)
     args.out.mkdir(parents=True, exist_ok=True)
     base = Settings.from_env()
     with tempfile.TemporaryDirectory(prefix="sscard-load-") as tmp:
@@ -147,22 +155,37 @@ async def _loadtest(args: argparse.Namespace) -> int:
         await _seed(Settings.from_env({**os.environ, **env}), accounts)
         env["SSCARD_LOAD_ACCOUNTS"] = str(accounts)
         try:
-            figures = await _drive(plan, args, env)
+            figures, found = await _drive(plan, args, env)
         finally:
             if scratch is not None and base.database_url is not None:
                 conn = await asyncpg.connect(base.database_url)
                 await conn.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
                 await conn.close()
-    return _report(plan, figures, args.out)
+    return _report(plan, figures, found, args.out)
 
 
-def _report(plan: lt.LoadPlan, figures: dict[str, float], folder: Path) -> int:
+def _phase_table(plan: lt.LoadPlan, found: lt.Phases) -> Table:
+    table = Table(title=f"latency by phase (warm-up: the first {plan.warmup_s:g} s)")
+    for col in ("phase", "task", "requests", "per s", "p50 ms", "p95 ms", "p99 ms", "max ms",
+                "worst 1 s p99"):  # fmt: skip
+        table.add_column(col, justify="left" if col in ("phase", "task") else "right")
+    for phase, tasks in found.items():
+        for task, f in tasks.items():
+            table.add_row(phase, task, str(f.requests), f"{f.per_s:g}", f"{f.p50_ms:g}",
+                          f"{f.p95_ms:g}", f"{f.p99_ms:g}", f"{f.max_ms:g}",
+                          f"{f.worst_second_p99_ms:g}")  # fmt: skip
+    return table
+
+
+def _report(plan: lt.LoadPlan, figures: dict[str, float], found: lt.Phases, folder: Path) -> int:
     rows = lt.summary(plan, figures)
     cores = os.cpu_count()
     doc = {"figures": figures, "targets": rows, "cpu_cores": cores,
+           "warmup_s": plan.warmup_s, "phases": lt.phases_json(found),
            "note": "API server, PostgreSQL and locust shared the same cores"}  # fmt: skip
     (folder / "results.json").write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
-    table = Table(title="sscard load targets")
+    out.print(_phase_table(plan, found))
+    table = Table(title="sscard load targets (latency targets: the steady state)")
     for col in ("target", "wanted", "measured", "result"):
         table.add_column(col)
     for r in rows:
@@ -175,6 +198,7 @@ def _report(plan: lt.LoadPlan, figures: dict[str, float], folder: Path) -> int:
     out.print(f"{figures['requests']:.0f} requests; p50 {figures['p50_ms']:g} ms; "
               f"{cores} CPU cores shared by the API server, PostgreSQL and locust")  # fmt: skip
     out.print(
-        f"results: {folder / 'results.json'}, {folder}/locust_*.csv, {folder / 'loadtest.png'}"
+        f"results: {folder / 'results.json'}, {folder}/locust_*.csv, {folder / 'requests.csv'}, "
+        f"{folder / 'loadtest.png'}"
     )
     return 0 if all(r["passed"] for r in rows) else 1

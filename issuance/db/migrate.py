@@ -14,7 +14,7 @@ from importlib import resources
 
 import asyncpg
 
-from issuance.db.connect import database_errors
+from sscard_core.connect import database_errors
 
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _LOCK_ID = 0x5C_CA_2D  # any constant shared by every sscard process

@@ -26,7 +26,7 @@ from typing import Any
 import psutil
 
 from issuance.config import Settings
-from issuance.errors import DatabaseError
+from sscard_core.errors import DatabaseError
 
 
 def _runtime_dir() -> None:

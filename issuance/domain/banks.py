@@ -34,7 +34,7 @@ from fractions import Fraction
 from types import MappingProxyType
 
 from issuance.domain.identity import BeijingDistrict
-from issuance.errors import ConflictError, FieldError, NotFound, TransitionForbidden
+from sscard_core.errors import ConflictError, FieldError, NotFound, TransitionForbidden
 
 SATURDAY = 5
 
@@ -113,7 +113,7 @@ STEP_DEADLINES: dict[OnboardingStage, Deadline] = {
 
 
 @dataclass(frozen=True)
-class Step:
+class OnboardingStep:
     stage: OnboardingStage
     on: date
 
@@ -122,11 +122,11 @@ class Step:
 class Onboarding:
     """The dated steps a bank has taken towards issuing cards, oldest first."""
 
-    steps: tuple[Step, ...]
+    steps: tuple[OnboardingStep, ...]
 
     @classmethod
     def apply(cls, on: date) -> Onboarding:
-        return cls((Step(OnboardingStage.APPLIED, on),))
+        return cls((OnboardingStep(OnboardingStage.APPLIED, on),))
 
     @property
     def stage(self) -> OnboardingStage:
@@ -138,7 +138,7 @@ class Onboarding:
             raise TransitionForbidden(stage.value, self.stage.value)
         if on < self.steps[-1].on:
             raise FieldError("on", f"{on} is before the previous step ({self.steps[-1].on})")
-        return Onboarding((*self.steps, Step(stage, on)))
+        return Onboarding((*self.steps, OnboardingStep(stage, on)))
 
     def due(self) -> date | None:
         """When the next step is due, or None if no deadline applies."""

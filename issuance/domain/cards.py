@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from issuance.errors import ConflictError, FieldError
+from sscard_core.errors import ConflictError, FieldError
 
 
 class CardStatus(StrEnum):

@@ -13,7 +13,7 @@ A cooperative bank must not charge a social security card holder for:
 A :class:`FeeSchedule` is one bank's amounts in fen (integers, never floats)
 and its number of free withdrawals per month. :func:`validate` checks it
 against the waiver table :data:`WAIVERS` and raises
-:class:`issuance.errors.FeeWaiverBreached` naming the clause broken
+:class:`sscard_core.errors.FeeWaiverBreached` naming the clause broken
 (``第五条(五)第N项``). Items outside the waivers (expedited production, the
 paid withdrawals) may carry a price.
 
@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
-from issuance.domain.services import Service
-from issuance.errors import FeeWaiverBreached, FieldError
+from issuance.domain.counter_services import Service
+from sscard_core.errors import FeeWaiverBreached, FieldError
 
 MIN_FREE_WITHDRAWALS = 5
 CLAUSE = "第五条(五)"

@@ -19,25 +19,22 @@ card and in its chip (EF06 tag 08). Its layout::
 Input is NFKC-normalised first, so full-width digits typed with a Chinese
 input method (``１１０１…``) are read as ASCII digits.
 
-Every failure raises :class:`issuance.errors.FieldError` on the field
+Every failure raises :class:`sscard_core.errors.FieldError` on the field
 ``citizen_id`` with a code of :class:`IdProblem`, so a counter screen can say
 precisely what is wrong. Validation is ordered: length, characters, region,
 birth date, check character. Because MOD 11-2 catches every single-character
 substitution, a typo is always rejected by one of these steps.
-
-``random_citizen_id`` builds valid numbers for tests and load tests.
 """
 
 from __future__ import annotations
 
-import random
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from enum import StrEnum
 
-from issuance.domain.card_data import Gender
-from issuance.errors import FieldError
+from sscard_core.card_data import Gender
+from sscard_core.errors import FieldError
 
 FIELD = "citizen_id"
 LENGTH = 18
@@ -124,19 +121,6 @@ DISTRICT_LABELS: dict[BeijingDistrict, str] = {
     BeijingDistrict.YANQING: "延庆区",
 }
 
-# Region codes the generator draws from: Beijing's districts and a few other cities.
-SAMPLE_REGIONS: tuple[str, ...] = (
-    *(d.value for d in BeijingDistrict),
-    "120101",  # Tianjin, Heping
-    "130102",  # Shijiazhuang, Chang'an
-    "310104",  # Shanghai, Xuhui
-    "370102",  # Jinan, Lixia
-    "410105",  # Zhengzhou, Jinshui
-    "440106",  # Guangzhou, Tianhe
-    "510107",  # Chengdu, Wuhou
-    "650102",  # Urumqi, Tianshan
-)
-
 
 def check_character(first17: str) -> str:
     """The MOD 11-2 check character for 17 digits."""
@@ -216,23 +200,3 @@ def cross_check(citizen_id: CitizenId, birth_date: date, gender: Gender) -> None
         )
     if gender != citizen_id.gender:
         raise FieldError("gender", "disagrees with the citizen ID", code=Mismatch.GENDER)
-
-
-def random_citizen_id(
-    rng: random.Random,
-    *,
-    region: str | None = None,
-    gender: Gender | None = None,
-    born_after: date = date(1940, 1, 1),
-    born_before: date = date(2010, 12, 31),
-) -> str:
-    """A valid citizen ID drawn from ``rng`` (reproducible with a seeded Random)."""
-    chosen_region = region or rng.choice(SAMPLE_REGIONS)
-    born = born_after + timedelta(days=rng.randint(0, (born_before - born_after).days))
-    sequence = rng.randrange(1000)
-    if gender is not None:
-        wanted_parity = 1 if gender is Gender.MALE else 0
-        if sequence % 2 != wanted_parity:
-            sequence = (sequence + 1) % 1000
-    first17 = f"{chosen_region}{born:%Y%m%d}{sequence:03d}"
-    return first17 + check_character(first17)

@@ -2,7 +2,7 @@
 
 :data:`TRANSITIONS` is the whole state machine as data, ``(state, action) →
 new state``; :func:`apply` looks a pair up and raises
-:class:`issuance.errors.TransitionForbidden` for any pair not in it.
+:class:`sscard_core.errors.TransitionForbidden` for any pair not in it.
 
 The initial state is explicit: :data:`INITIAL` (``None``, no card yet) is a
 state of the table like any other, left only by ORDER, which creates the
@@ -39,7 +39,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from issuance.domain.cards import Action, Card, CardEvent, CardStatus, ReplaceReason
-from issuance.errors import ConflictError, FieldError, TransitionForbidden
+from sscard_core.errors import ConflictError, FieldError, TransitionForbidden
 
 S = CardStatus
 A = Action

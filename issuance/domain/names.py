@@ -24,21 +24,17 @@ A name has 1 to 50 characters. The card face fits about 15 characters and the
 chip's name field 30 bytes in GBK (GB 18030 for characters outside GBK);
 :func:`is_long` tells callers when the name must be shrunk on the face or
 continued in the chip's name-extension field. Whether the card font can draw
-each character is the printer's concern, not checked here.
-
-:func:`random_name` draws realistic names for load tests: common surnames and
-given names, about 5% minority names with ``·``.
+each character is the intake's concern (:mod:`intake.fonts`), not checked here.
 """
 
 from __future__ import annotations
 
-import random
 import re
 import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
-from issuance.errors import FieldError
+from sscard_core.errors import FieldError
 
 FIELD = "name"
 MIN_LENGTH = 1
@@ -181,33 +177,3 @@ def chip_bytes(name: str) -> int:
 def is_long(name: str) -> bool:
     """True when the name overflows the card face (15 characters) or the chip field (30 bytes)."""
     return len(name) > FACE_CHARACTERS or chip_bytes(name) > CHIP_BYTES
-
-
-SURNAMES = (
-    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程"
-    "苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚"
-)
-COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "慕容", "令狐")
-GIVEN_CHARACTERS = (
-    "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建文辉力林斌宇浩凯鹏飞鑫波宁"
-    "琳欣怡梓涵子轩雨晨思博文昊然嘉佳欣悦一诺可馨俊熙宏志国庆海峰春梅淑珍德福"
-)
-MINORITY_PARTS = (
-    "阿依古丽", "买买提", "艾力", "阿不都", "热依拉", "古丽娜尔", "依明", "吐尔逊", "努尔",
-    "帕提古丽", "阿里木", "热合曼", "巴图", "其其格", "斯琴", "乌兰", "扎西", "卓玛", "次仁",
-    "格桑", "阿卜杜拉", "迪丽热巴", "玉素甫", "哈斯", "额尔敦",
-)  # fmt: skip
-MINORITY_SHARE = 0.05
-COMPOUND_SHARE = 0.01
-
-
-def random_name(rng: random.Random) -> str:
-    """A realistic holder name drawn from ``rng``."""
-    if rng.random() < MINORITY_SHARE:
-        parts = rng.sample(MINORITY_PARTS, rng.choice((2, 2, 3)))
-        return MIDDLE_DOT.join(parts)
-    surname = (
-        rng.choice(COMPOUND_SURNAMES) if rng.random() < COMPOUND_SHARE else rng.choice(SURNAMES)
-    )
-    given = "".join(rng.choice(GIVEN_CHARACTERS) for _ in range(rng.choice((1, 2, 2, 2))))
-    return surname + given

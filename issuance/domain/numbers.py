@@ -13,7 +13,7 @@ card and two cards never share a number.
   digits and a Luhn digit ends the identifier; without one, the serial has
   ten digits. :class:`IdentifierScheme` keeps that choice in one place.
 
-Validation raises :class:`issuance.errors.FieldError` with a
+Validation raises :class:`sscard_core.errors.FieldError` with a
 :class:`NumberProblem` code; an exhausted number space is a ConflictError.
 """
 
@@ -22,8 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from issuance.domain.card_data import BEIJING_REGION
-from issuance.errors import ConflictError, FieldError
+from sscard_core.card_data import BEIJING_REGION
+from sscard_core.errors import ConflictError, FieldError
 
 CARD_NUMBER_FIELD = "card_number"
 IDENTIFIER_FIELD = "card_identifier"

@@ -12,10 +12,10 @@ rule:
 
 Errors, and why they differ:
 
-* The role lacks the operation → :class:`issuance.errors.Forbidden`. This
+* The role lacks the operation → :class:`sscard_core.errors.Forbidden`. This
   reveals nothing about any record.
 * The target belongs to another bank → for holder and job records
-  :class:`issuance.errors.NotFound`, exactly what a missing record gives, so
+  :class:`sscard_core.errors.NotFound`, exactly what a missing record gives, so
   an operator cannot learn that a person holds a card at another bank
   (第五条(七): holder information is confidential). For a bank's own
   configuration (outlets, operators, fees), which is public or names the
@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from issuance.errors import Forbidden, NotFound, SscardError
+from sscard_core.errors import Forbidden, NotFound, SscardError
 
 
 class Role(StrEnum):

@@ -10,12 +10,12 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from issuance.domain.card_data import BEIJING_REGION
 from issuance.domain.identity import BeijingDistrict
 from issuance.domain.roles import ALL_BANKS, Role
-from issuance.errors import FieldError
 from issuance.services.common import now
 from issuance.store import OutletRecord, Store
+from sscard_core.card_data import BEIJING_REGION
+from sscard_core.errors import FieldError
 
 BANK_CODE = re.compile(r"[A-Z0-9]{2,6}")
 OUTLET_CODE = re.compile(r"[A-Za-z0-9_-]{2,32}")

@@ -1,66 +1,6 @@
 """Expedited small batches (小批量加急制发卡): submission, progress, failing a card, documents.
 
-Submission (:func:`submit`)
-    Every row is checked (:func:`issuance.batches.check.check_batch`, run in a
-    worker thread so the event loop keeps serving; a large batch's rows are
-    checked in a pool of worker processes, so the check does not compete
-    with this process's writes for one core), including the applicants
-    who already hold a live card: the ``has_active_card`` callback asks the
-    database once per 1 000 citizen IDs. By default any problem rejects the
-    batch (:class:`BatchRejected`) and nothing is enqueued; with ``partial``
-    the valid rows go ahead and the problems are returned.
-
-    An accepted batch is written in ONE transaction with one bulk statement
-    per kind of row and chunk of 1 000 applicants, never a loop of single
-    inserts: the batch, the holders (inserted, or updated by citizen ID),
-    the cards (numbers and ids drawn from the sequences ahead of the insert),
-    their ORDER and START_PRODUCTION events, one ``expedited``
-    ``print_encode`` job per card tagged with the batch id, the batch's card
-    list and an audit row per holder. To overlap the database's work with
-    the check, each chunk is written into the open transaction as soon as it
-    has passed every check; a rejected batch rolls the transaction back, so
-    nothing is ever committed (or announced to an agent: the queue's
-    notification is sent on commit) unless every row passed.
-
-    The photos (about 20 MB a chunk of ID photos, sent with COPY) are written
-    ahead of that transaction on a connection of their own (:class:`_Photos`),
-    so that a second database backend takes them while the first writes the
-    rest. They name the batch (their upload) and no card shows them until the
-    batch commits, closing its upload in the same commit. A batch that fails
-    marks its upload failed, and :func:`sweep_uploads` deletes its photos once
-    its transaction has ended (here, or in the API after its idempotency
-    transaction; every submission sweeps first, which also clears the uploads
-    of a process that died mid-batch, after :data:`STALE_UPLOAD`).
-
-Pacing
-    Three things run at once: the check (its worker processes run niced, so
-    that the writes and the counters' requests come first), the building of
-    the next chunk's rows (card numbers drawn outside the transaction, rows
-    built in a worker thread) and the writes of this chunk. The check stops
-    :data:`CHUNKS_AHEAD` chunks ahead of the writes: the photos' bytes wait in
-    memory only that long, so the submitting process's memory does not grow
-    with the size of the batch.
-
-Site
-    Jobs go to an outlet of the operator's bank (its counter printers) or to
-    the bank's production line: a site served by one agent account without an
-    outlet, driving N printers. ``central`` names the bank's line; its site is
-    the one such an agent claims (:func:`issuance.services.agent.agent_sites`).
-    Without a site the batch goes to the bank's line.
-
-Progress (:func:`progress`)
-    Counts from the cards' jobs (hot and finished): done, failed (dead-lettered,
-    cancelled, or failed by a supervisor), in doubt, remaining (queued or
-    running), spoiled bodies; the rate in cards per hour from the completion
-    timestamps of the batch's jobs (the devices' pace, not the submission's)
-    and the estimated finish. A batch with nothing remaining and nothing in
-    doubt is complete: the first reader to see it so records ``finished_at``.
-
-Failing a card (:func:`fail_card`)
-    A supervisor gives up a card whose job is dead (or still queued) with a
-    reason: the job is cancelled and the card spoiled
-    (:func:`issuance.services.jobs.cancel`), and the reason is kept on the
-    batch's card list.
+Design notes: ``docs/batches.md`` (section ``issuance.services.batches``).
 """
 
 from __future__ import annotations
@@ -76,18 +16,16 @@ from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
 from pathlib import Path
 
-from cardqueue import Capability, JobState, NewJob, Priority, Queue
+from cardqueue import NewJob, Queue
+from intake.photo import sniff_format
 from issuance.batches.archive import ZipPhotos
 from issuance.batches.check import BatchCheck, HasActiveCard, check_batch
 from issuance.batches.formats import BatchSource, FileKind
 from issuance.batches.rows import Applicant
 from issuance.domain import lifecycle
-from issuance.domain.card_data import BEIJING_REGION
 from issuance.domain.cards import Action, CardStatus
 from issuance.domain.roles import Operation, Role
-from issuance.errors import ConflictError, FieldError, FieldProblem, NotFound
 from issuance.services import jobs
-from issuance.services.agent import agent_sites
 from issuance.services.common import (
     AuditAction,
     Purpose,
@@ -95,6 +33,7 @@ from issuance.services.common import (
     counter_outlet,
     now,
 )
+from issuance.services.dispatch import agent_sites
 from issuance.services.ordering import (
     CARD_JOB,
     MEDIA_TYPES,
@@ -105,9 +44,16 @@ from issuance.services.ordering import (
 )
 from issuance.store import EventRecord, HolderRecord, Operator, OutletRecord, Store
 from issuance.store.records import BatchCounts, BatchEntryRecord, BatchRecord, NewBatch, NewCard
-from printers.manifest import BatchHeading, Completion, ManifestEntry, PrinterRun
-from printers.manifest import CardStatus as ManifestStatus
-from printers.photo import sniff_format
+from printers.documents.manifest import (
+    BatchHeading,
+    Completion,
+    ManifestEntry,
+    ManifestStatus,
+    PrinterRun,
+)
+from sscard_core.card_data import BEIJING_REGION
+from sscard_core.errors import ConflictError, FieldError, FieldProblem, NotFound
+from sscard_core.messages import Capability, JobState, Priority
 
 LINE_ALIAS = "central"
 PHOTO_CHUNK_COUNT = 1_000

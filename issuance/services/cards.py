@@ -19,13 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from cardqueue import JobState, Queue, Step
+from cardqueue import Queue
 from issuance.domain import lifecycle
 from issuance.domain.cards import Action, CardStatus, ReplaceReason
+from issuance.domain.counter_services import JobProgress, progress_of
 from issuance.domain.roles import Operation
-from issuance.domain.services import JobProgress, progress_of
-from issuance.errors import ConflictError, FieldError, JobNotFound
-from issuance.services.agent import may_exist
 from issuance.services.common import (
     AuditAction,
     Purpose,
@@ -35,6 +33,7 @@ from issuance.services.common import (
     scoped_card,
     transition,
 )
+from issuance.services.dispatch import may_exist
 from issuance.services.ordering import (
     HolderInput,
     Order,
@@ -44,7 +43,10 @@ from issuance.services.ordering import (
     validated_holder,
     validated_photo,
 )
-from issuance.store import CardRecord, HolderRecord, Operator, Store
+from issuance.store import CardRecord, EventRecord, HolderRecord, Operator, Store
+from printers.documents.receipt import Receipt
+from sscard_core.errors import ConflictError, FieldError, JobNotFound
+from sscard_core.messages import JobState, JobStep
 
 
 @dataclass(frozen=True)
@@ -79,12 +81,12 @@ LOSS_ACTIONS: dict[LossKind, Action] = {
 REPLACE_REASONS = frozenset({ReplaceReason.DAMAGED, ReplaceReason.EXPIRED})
 
 # A device step while the job runs → what the holder is told.
-STEP_PROGRESS: dict[Step, JobProgress] = {
-    Step.IDLE: JobProgress.PRINTING,
-    Step.FED: JobProgress.PRINTING,
-    Step.PRINTING: JobProgress.PRINTING,
-    Step.ENCODING: JobProgress.ENCODING,
-    Step.EJECTING: JobProgress.PRINTING,
+STEP_PROGRESS: dict[JobStep, JobProgress] = {
+    JobStep.IDLE: JobProgress.PRINTING,
+    JobStep.FED: JobProgress.PRINTING,
+    JobStep.PRINTING: JobProgress.PRINTING,
+    JobStep.ENCODING: JobProgress.ENCODING,
+    JobStep.EJECTING: JobProgress.PRINTING,
 }
 # A job state that decides the progress by itself.
 STATE_PROGRESS: dict[JobState, JobProgress] = {
@@ -308,3 +310,34 @@ async def _progress(
     if job.state in STATE_PROGRESS:
         return stage, job.state
     return progress_of(card.status, stage), job.state
+
+
+async def receipt(store: Store, op: Operator, number: str) -> Receipt:
+    """The handover receipt of a card that was handed over (read: audited).
+
+    It names the outlet and the clerk of the hand-over, at its time; a card not
+    yet handed over has none (409 ``not_handed_over``).
+    """
+    async with store.connected() as db:
+        card = await scoped_card(db, op, Operation.HAND_OVER, number, lock=False)
+        event = _last_hand_over(await db.events_of_card(card.id), card.card_number)
+        holder = await db.holder(card.holder)
+        outlet = None if event.outlet is None else await db.outlet(event.outlet)
+        await audit(db, op, Purpose.RECEIPT, card.holder, AuditAction.READ)
+    return Receipt(
+        card_number=card.card_number,
+        holder_name=holder.name,
+        citizen_id=holder.citizen_id,
+        outlet_name=outlet.name if outlet is not None else (event.outlet or ""),
+        handed_over_at=event.at,
+        clerk_id="" if event.operator is None else str(event.operator),
+    )
+
+
+def _last_hand_over(events: list[EventRecord], number: str) -> EventRecord:
+    handed = [e for e in events if e.action == Action.HAND_OVER.value]
+    if not handed:
+        raise ConflictError(
+            f"card {number} has not been handed over", code="not_handed_over", card=number
+        )
+    return handed[-1]

@@ -1,7 +1,7 @@
 """信息变更, bank change and 上门服务 (home visit).
 
 * Information change: fields printed on the card or written to its chip
-  (:data:`issuance.domain.services.INFO_FIELDS`) update the record AND order a
+  (:data:`issuance.domain.counter_services.INFO_FIELDS`) update the record AND order a
   replacement card (reason ``data_changed``) for the person's live card; any
   other field only updates the record.
 * Bank change: the operator's bank orders a new card for a person whose
@@ -19,12 +19,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from cardqueue import Queue
-from issuance.domain.card_data import Gender
 from issuance.domain.cards import Action, ReplaceReason
+from issuance.domain.counter_services import InfoField, change_needs_new_card
 from issuance.domain.identity import CitizenId
 from issuance.domain.roles import Operation
-from issuance.domain.services import InfoField, change_needs_new_card
-from issuance.errors import ConflictError, FieldError, NotFound
 from issuance.services.cards import Application, holder_for_application
 from issuance.services.common import AuditAction, Purpose, audit, check, counter_outlet
 from issuance.services.ordering import (
@@ -37,6 +35,8 @@ from issuance.services.ordering import (
     validated_photo,
 )
 from issuance.store import CardRecord, HolderRecord, Operator, Store
+from sscard_core.card_data import Gender
+from sscard_core.errors import ConflictError, FieldError, NotFound
 
 
 @dataclass(frozen=True)

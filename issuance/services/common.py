@@ -1,7 +1,7 @@
 """What every service shares: scope checks, card lookup, transitions and audit rows.
 
 Out-of-scope records look missing: a card or holder of another bank raises
-exactly the :class:`issuance.errors.NotFound` a missing one raises (same code,
+exactly the :class:`sscard_core.errors.NotFound` a missing one raises (same code,
 same message), so an operator cannot learn that a person holds a card at
 another bank (第五条(七)). Activation follows the same rule: an outlet of
 another bank cannot see the card, so activating there is a 404 like any other
@@ -17,8 +17,8 @@ from issuance.domain.cards import Action, Card, CardEvent, CardStatus, ReplaceRe
 from issuance.domain.lifecycle import order, record
 from issuance.domain.numbers import validate_card_number
 from issuance.domain.roles import Grant, Operation, authorise
-from issuance.errors import Forbidden, NotFound
 from issuance.store import CardRecord, EventRecord, Operator, OutletRecord, Store
+from sscard_core.errors import Forbidden, NotFound
 
 
 class Purpose(StrEnum):
@@ -42,6 +42,7 @@ class Purpose(StrEnum):
     PRODUCTION = "production"
     RECONCILE = "reconcile"
     CANCEL_JOB = "cancel_job"
+    RECEIPT = "receipt"  # the handover receipt, which shows the holder's name and masked ID
 
 
 class AuditAction(StrEnum):

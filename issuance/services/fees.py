@@ -2,7 +2,7 @@
 
 A bank without an uploaded schedule charges nothing. An upload is checked
 against the six waivers before it is stored; a breach is rejected with the
-clause it breaks (:class:`issuance.errors.FeeWaiverBreached`, 422).
+clause it breaks (:class:`sscard_core.errors.FeeWaiverBreached`, 422).
 Withdrawals are counted per card and calendar month; the fee of each follows
 :func:`issuance.domain.fees.withdrawal_fee`.
 """
@@ -14,11 +14,22 @@ from datetime import date
 
 from issuance.domain import fees
 from issuance.domain.cards import ensure_usable
+from issuance.domain.counter_services import Service
 from issuance.domain.roles import Operation
-from issuance.domain.services import Service
-from issuance.errors import FieldError
 from issuance.services.common import AuditAction, Purpose, audit, check, now, scoped_card
 from issuance.store import Operator, Store
+from printers.documents.receipt import WaivedFee
+from sscard_core.errors import FieldError
+
+# The fee schedule item each waiver printed on the handover receipt concerns.
+FEE_ITEM_OF: dict[WaivedFee, fees.FeeItem] = {
+    WaivedFee.PRODUCTION: fees.FeeItem.CARD_PRODUCTION,
+    WaivedFee.ACCOUNT_ANNUAL: fees.FeeItem.ANNUAL_FEE,
+    WaivedFee.SMALL_ACCOUNT_MANAGEMENT: fees.FeeItem.SMALL_ACCOUNT_FEE,
+    WaivedFee.INTERBANK_PAYROLL: fees.FeeItem.INTERBANK_PAYROLL,
+    WaivedFee.CARD_DELIVERY: fees.FeeItem.DELIVERY,
+    WaivedFee.INTERBANK_WITHDRAWAL: fees.FeeItem.INTERBANK_WITHDRAWAL,
+}
 
 
 async def schedule_of(store: Store, bank: str) -> fees.FeeSchedule:

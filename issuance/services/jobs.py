@@ -7,7 +7,7 @@ card's bank either sends it back to the queue with fresh attempts
 cancelled as well; a running or in-doubt one may not (409
 ``job_not_cancellable``: reconcile it first). Neither decision is taken while a
 card of the job may physically exist (409 ``card_may_exist``, which says what to
-look for): evidence settles that first (:func:`issuance.services.agent.record_evidence`).
+look for): evidence settles that first (:func:`issuance.services.dispatch.record_evidence`).
 
 Cancelling a card job ends its card: a card in production can only end
 ready or spoiled (:mod:`issuance.domain.lifecycle`), so the card takes the
@@ -25,13 +25,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cardqueue import JobState, Queue
+from cardqueue import Queue
 from issuance.domain.cards import Action, CardStatus
 from issuance.domain.roles import Role
-from issuance.errors import ConflictError, Forbidden, JobNotFound
-from issuance.services.agent import job_card, may_exist
 from issuance.services.common import AuditAction, Purpose, audit, transition
+from issuance.services.dispatch import job_card, may_exist
 from issuance.store import CardRecord, Operator, Store
+from sscard_core.errors import ConflictError, Forbidden, JobNotFound
+from sscard_core.messages import JobState
 
 JOB_MANAGERS = frozenset({Role.SUPERVISOR})
 CANCELLABLE = frozenset({JobState.QUEUED, JobState.DEAD, JobState.CANCELLED})

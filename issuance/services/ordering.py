@@ -30,21 +30,21 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
-from cardqueue import Capability, NewJob, Priority, Queue
-from issuance.batches.screening import printed_name, screen_photo
+from cardqueue import NewJob, Queue
+from intake.photo import PhotoFormat, PhotoLimits
+from intake.screening import printed_name, screen_photo
 from issuance.domain import lifecycle
-from issuance.domain.card_data import BEIJING_REGION, CardData, Gender
 from issuance.domain.cards import REASON_ALLOWED, Action, Card, CardStatus, ReplaceReason
 from issuance.domain.identity import CitizenId, cross_check
 from issuance.domain.lifecycle import cards_to_supersede
 from issuance.domain.names import HolderName
 from issuance.domain.numbers import BEIJING_IDENTIFIERS, card_number
-from issuance.errors import FieldError, PhotoError, UnprintableName
 from issuance.services.common import now, production_events, transition
 from issuance.store import CardRecord, HolderRecord, Operator, OutletRecord, Store
 from issuance.store.records import NewCard
-from printers.agent.models import card_data_to_json
-from printers.photo import PhotoFormat, PhotoLimits
+from sscard_core.card_data import BEIJING_REGION, CardData, Gender, card_data_to_json
+from sscard_core.errors import FieldError, PhotoError, UnprintableName
+from sscard_core.messages import Capability, Priority
 
 CARD_TYPE = "3"  # 卡类别 of a third-generation social security card
 VALIDITY_YEARS = 10

@@ -11,13 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from cardqueue import Capability, NewJob, Priority, Queue
+from cardqueue import NewJob, Queue
 from issuance.domain.cards import CardStatus
 from issuance.domain.roles import Operation
-from issuance.errors import TransitionForbidden
 from issuance.services.common import AuditAction, Purpose, audit, counter_outlet, scoped_card
 from issuance.services.ordering import job_key
 from issuance.store import Operator, Store
+from sscard_core.errors import TransitionForbidden
+from sscard_core.messages import Capability, Priority
 
 
 class PinOperation(StrEnum):

@@ -7,9 +7,9 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from issuance.domain.card_data import Gender
 from issuance.domain.cards import CardStatus
 from issuance.domain.roles import Role
+from sscard_core.card_data import Gender
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,8 @@ from typing import Any
 import asyncpg
 import orjson
 
-from issuance.db.connect import database_errors
-from issuance.db.queries import load_queries
-from issuance.domain.card_data import Gender
 from issuance.domain.cards import CardStatus
 from issuance.domain.roles import Role
-from issuance.errors import ConflictError
 from issuance.store.records import (
     BatchCounts,
     BatchEntryRecord,
@@ -45,6 +41,10 @@ from issuance.store.records import (
     PrintSettled,
     StoredResponse,
 )
+from sscard_core.card_data import Gender
+from sscard_core.connect import database_errors
+from sscard_core.errors import ConflictError
+from sscard_core.queries import load_queries
 
 Q = load_queries("issuance.store")
 Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
@@ -363,7 +363,7 @@ class Store:
     async def insert_print(self, job_id: int, attempt: int, card_number: str, worker: str) -> None:
         """Record that attempt ``attempt`` of ``job_id`` is about to print ``card_number``.
 
-        Raises :class:`~issuance.errors.ConflictError` ``card_already_printed`` when
+        Raises :class:`~sscard_core.errors.ConflictError` ``card_already_printed`` when
         another print of that number may exist or was delivered.
         """
         try:

@@ -2,17 +2,17 @@
 
 The agent talks to the service over HTTP only (never to the database). Every
 call here is one endpoint of the agent contract (``/v1/agent/...``), takes
-and returns the values of :mod:`printers.agent.models`, and converts what can
-go wrong into :mod:`issuance.errors`:
+and returns the values of :mod:`printers.agent.orders`, and converts what can
+go wrong into :mod:`sscard_core.errors`:
 
 * an HTTP error status becomes the error class of :data:`STATUS_ERRORS` (409 on
-  a job is :class:`~issuance.errors.LeaseLost`, 404 on a job is
-  :class:`~issuance.errors.JobNotFound`), carrying the body's ``code`` and
+  a job is :class:`~sscard_core.errors.LeaseLost`, 404 on a job is
+  :class:`~sscard_core.errors.JobNotFound`), carrying the body's ``code`` and
   ``message``;
 * a connection failure or time-out becomes :class:`ApiUnavailable`, and so does
   a 502/503/504 answer (:class:`ServiceUnavailable`: retry after a back-off);
 * a body that does not fit the contract becomes
-  :class:`~issuance.errors.ProtocolError`.
+  :class:`~sscard_core.errors.ProtocolError`.
 
 ``claim`` is a long poll: its read time-out is the poll's ``wait_seconds``
 plus a margin, so the server always answers first.
@@ -26,7 +26,8 @@ from typing import Any, Self
 
 import httpx
 
-from issuance.errors import (
+from printers.agent.orders import ClaimedJob, JobFailure, PrinterReport
+from sscard_core.errors import (
     AuthError,
     ConflictError,
     Forbidden,
@@ -37,15 +38,7 @@ from issuance.errors import (
     ProtocolError,
     SscardError,
 )
-from printers.agent.models import (
-    ClaimedJob,
-    JobFailure,
-    JobKind,
-    Outcome,
-    PrinterHealth,
-    PrinterReport,
-    Step,
-)
+from sscard_core.messages import JobKind, JobStep, PrinterHealth, Reconciliation
 
 POLL_MARGIN_SECONDS = 10.0
 DEFAULT_TIMEOUT = 15.0
@@ -198,7 +191,7 @@ class AgentClient:
             raise ProtocolError("the claim answer has no list of jobs")
         return [_job(row) for row in jobs]
 
-    async def heartbeat(self, job_id: int, step: Step) -> None:
+    async def heartbeat(self, job_id: int, step: JobStep) -> None:
         """Extend the lease and announce ``step``; LeaseLost if the job is no longer ours."""
         body = {"worker": self.worker, "step": step.value}
         path = f"/v1/agent/jobs/{job_id}/heartbeat"
@@ -223,7 +216,7 @@ class AgentClient:
     async def reconcile(
         self,
         job_id: int,
-        outcome: Outcome,
+        outcome: Reconciliation,
         note: str,
         result: Mapping[str, Any] | None = None,
         *,

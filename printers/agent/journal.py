@@ -1,38 +1,6 @@
 """The outlet agent's local journal: every physical step of every job, on disk first.
 
-A card is a physical object: once a body has left the feeder it cannot be
-"retried" the way a database row can. The agent therefore writes down what
-it is about to do, and what it has done, before it tells anyone. The journal
-is a SQLite file (stdlib :mod:`sqlite3`) in WAL mode with
-``synchronous=FULL``: a mark is on disk when :meth:`Journal.mark` returns, and
-a crash (even a SIGKILL or a power cut) leaves every earlier mark readable.
-
-Layout: a ``runs`` row per claimed job (a job that comes back to this agent
-after a retry gets a new run) and a ``marks`` row per :class:`Mark`. Every mark
-about to be announced to the service is written before the heartbeat that
-announces it. A run is *in flight* until :meth:`Journal.settle` records how it ended (the service
-acknowledged a ``complete``, ``fail`` or ``reconcile``, or there was nothing
-to report).
-
-After a crash, :func:`verdict` reads a run's marks and says what really
-happened, by the first row of :data:`VERDICTS` whose mark is present:
-
-=============  ===========  =======  =====================================
-mark           outcome      spoiled  why
-=============  ===========  =======  =====================================
-``ejected``    made         no       the card reached the hopper, verified
-``rejected``   failed       yes      the body is in the reject box
-``fed``        failed       yes      a body left the feeder, never ejected
-``not_fed``    not_started  no       after a crash the printer held no card
-``feeding``    failed       no       the feed was ordered, its result unknown
-``encoded``    made         no       a PIN operation the card accepted
-``encoding``   failed       no       a PIN operation whose result is unknown
-(none)         not_started  no       nothing physical happened
-=============  ===========  =======  =====================================
-
-Marks carry an optional JSON detail (the chip read-back after ``verified``,
-the fault after ``rejected``), so that a ``made`` verdict can report the same
-result a ``complete`` would have.
+Design notes: ``docs/agent.md`` (section ``printers.agent.journal``).
 """
 
 from __future__ import annotations
@@ -47,8 +15,8 @@ from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any, Self
 
-from issuance.errors import DeviceError
-from printers.agent.models import Outcome
+from sscard_core.errors import DeviceError
+from sscard_core.messages import Reconciliation
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -107,21 +75,24 @@ class Settlement(StrEnum):
 
 @dataclass(frozen=True)
 class Verdict:
-    outcome: Outcome
+    outcome: Reconciliation
     spoiled: bool
     note: str
 
 
 VERDICTS: tuple[tuple[Mark, Verdict], ...] = (
-    (Mark.EJECTED, Verdict(Outcome.MADE, False, "the card was printed and ejected")),
-    (Mark.REJECTED, Verdict(Outcome.FAILED, True, "the card body went to the reject box")),
-    (Mark.FED, Verdict(Outcome.FAILED, True, "a card body was fed and never ejected")),
-    (Mark.NOT_FED, Verdict(Outcome.NOT_STARTED, False, "the printer never took a card")),
-    (Mark.FEEDING, Verdict(Outcome.FAILED, False, "a feed was ordered; its result is unknown")),
-    (Mark.ENCODED, Verdict(Outcome.MADE, False, "the card accepted the PIN operation")),
-    (Mark.ENCODING, Verdict(Outcome.FAILED, False, "a PIN operation's result is unknown")),
+    (Mark.EJECTED, Verdict(Reconciliation.MADE, False, "the card was printed and ejected")),
+    (Mark.REJECTED, Verdict(Reconciliation.FAILED, True, "the card body went to the reject box")),
+    (Mark.FED, Verdict(Reconciliation.FAILED, True, "a card body was fed and never ejected")),
+    (Mark.NOT_FED, Verdict(Reconciliation.NOT_STARTED, False, "the printer never took a card")),
+    (
+        Mark.FEEDING,
+        Verdict(Reconciliation.FAILED, False, "a feed was ordered; its result is unknown"),
+    ),
+    (Mark.ENCODED, Verdict(Reconciliation.MADE, False, "the card accepted the PIN operation")),
+    (Mark.ENCODING, Verdict(Reconciliation.FAILED, False, "a PIN operation's result is unknown")),
 )
-NOTHING_HAPPENED = Verdict(Outcome.NOT_STARTED, False, "nothing physical happened")
+NOTHING_HAPPENED = Verdict(Reconciliation.NOT_STARTED, False, "nothing physical happened")
 
 
 @dataclass(frozen=True)

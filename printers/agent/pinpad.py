@@ -10,7 +10,7 @@ machine's own keyboard read without echo (``sscard agent --pinpad sim``).
 :class:`PinDesk` runs one job: it reads the presented card, checks it is
 the card the job names, asks the pad and sends CHANGE PIN or RELOAD PIN
 (the latter authorised by a MAC from the PSAM) through a
-:class:`~printers.chip.encoder.ChipEncoder`.
+:class:`~printers.devices.chip.encoder.ChipEncoder`.
 
 PIN entries are strings handed straight to the encoder, which encodes them as
 BCD at once; nothing here logs or stores them.
@@ -25,14 +25,15 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Protocol
 
-from issuance.errors import InputError
 from printers.agent.journal import Journal, Mark
-from printers.agent.models import PinOrder, Step
-from printers.chip.encoder import CardConnection, ChipEncoder
-from printers.chip.psam import Psam
-from printers.chip.status import WrongCard
+from printers.agent.orders import PinOrder
+from printers.devices.chip.encoder import CardConnection, ChipEncoder
+from printers.devices.chip.psam import Psam
+from printers.devices.chip.status import WrongCard
+from sscard_core.errors import InputError
+from sscard_core.messages import JobStep
 
-Announce = Callable[[Step], Awaitable[None]]
+Announce = Callable[[JobStep], Awaitable[None]]
 
 
 class PinPrompt(StrEnum):
@@ -124,7 +125,7 @@ class PinDesk:
         if presented.card_number != order.card_number:
             raise WrongCard(f"the card presented is not card {order.card_number}")
         self.journal.mark(run, Mark.ENCODING)
-        await announce(Step.ENCODING)
+        await announce(JobStep.ENCODING)
         await operation(encoder, self.pad)
         self.journal.mark(run, Mark.ENCODED)
         return {"card_number": order.card_number, "operation": order.operation}

@@ -1,30 +1,6 @@
 """One printing station: an Evolis printer with a chip station and its PC/SC encoder.
 
-A card's journey, each step journaled (:mod:`printers.agent.journal`), then
-announced to the service (``announce``, a heartbeat), *before* it starts::
-
-    announce fed       feed and park (Sis): the body waits under the chip contacts
-    announce encoding  personalise the chip through the encoder
-                       verify: a second session reads EF05/EF06 back and compares
-    announce printing  download the face's panels, print and eject (Se)
-
-If personalisation or verification fails the card is never printed: the
-station announces ``ejecting``, sends it to the reject box (``Ser``, or
-``Seb`` on models without a box) and raises :class:`CardSpoiled`, a
-:class:`~issuance.errors.ChipError` naming the printer and the cause. A card
-whose chip failed is never ejected to the hopper.
-
-A printer fault (a NACK, or a printer that stops answering) marks the
-station faulted (:attr:`Station.fault`) and propagates as
-:class:`StationFault`; the agent takes the station out of service until a
-supervisor clears the fault, then calls :meth:`Station.recover`, which
-clears the printer's status (``Scs``) and sends any body left inside to the
-reject box.
-
-The chip side is reached through a :class:`ChipReader`, which opens a
-:class:`~printers.chip.encoder.CardConnection` to the card under the
-contacts (a PC/SC reader in an outlet, the parked simulated card in the
-simulated outlet).
+Design notes: ``docs/agent.md`` (section ``printers.agent.station``).
 """
 
 from __future__ import annotations
@@ -35,28 +11,32 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from issuance.domain.card_data import CardData
-from issuance.errors import (
+from printers.agent.journal import Journal, Mark, Run
+from printers.devices.chip.encoder import (
+    CardConnection,
+    ChipEncoder,
+    EncodeResult,
+    mismatched_fields,
+)
+from printers.devices.chip.psam import Psam
+from printers.devices.chip.status import ReadBackMismatch
+from printers.devices.evolis.commands import Counter
+from printers.devices.evolis.driver import EvolisPrinter
+from printers.devices.evolis.models import MODELS, PrinterModel
+from printers.devices.evolis.replies import EvolisFault, PrinterStatus
+from printers.devices.evolis.transport import TcpTransport, Transport, UsbTransport, open_transport
+from printers.documents.panels import CardSide
+from sscard_core.card_data import CardData, card_data_to_json
+from sscard_core.errors import (
     ChipError,
     DeviceError,
-    InputError,
     PrinterFault,
     SscardError,
     TransportError,
 )
-from printers.agent.journal import Journal, Mark, Run
-from printers.agent.models import Outcome, Step, card_data_to_json
-from printers.chip.encoder import CardConnection, ChipEncoder, EncodeResult, mismatched_fields
-from printers.chip.psam import Psam
-from printers.chip.status import ReadBackMismatch
-from printers.evolis.commands import Counter
-from printers.evolis.driver import EvolisPrinter
-from printers.evolis.models import MODELS, PrinterModel
-from printers.evolis.replies import EvolisFault, PrinterStatus
-from printers.evolis.transport import TcpTransport, Transport, UsbTransport
-from printers.panels import CardSide
+from sscard_core.messages import JobStep, Reconciliation
 
-Announce = Callable[[Step], Awaitable[None]]
+Announce = Callable[[JobStep], Awaitable[None]]
 Connect = Callable[[], Awaitable[EvolisPrinter]]
 
 # What the printer says when it holds no fault that needs a person (a refused command
@@ -109,7 +89,7 @@ class Finding:
     ``outcome`` None: the printer cannot tell; ``note`` says what a person must look for.
     """
 
-    outcome: Outcome | None
+    outcome: Reconciliation | None
     note: str
     spoiled: str | None = None  # the cause, when a body was fed and not delivered
 
@@ -121,7 +101,7 @@ class Finding:
     def from_detail(cls, detail: Mapping[str, Any]) -> Finding:
         outcome = detail.get("outcome")
         return cls(
-            None if outcome is None else Outcome(outcome), str(detail.get("note", "")),
+            None if outcome is None else Reconciliation(outcome), str(detail.get("note", "")),
             detail.get("spoiled"),
         )  # fmt: skip
 
@@ -241,7 +221,7 @@ class Station:
 
     async def _feed(self, run: int, announce: Announce) -> None:
         self.journal.mark(run, Mark.FEEDING)
-        await announce(Step.FED)
+        await announce(JobStep.FED)
         await self.printer.feed_and_park()
         self.card_inside = True
         self.journal.mark(run, Mark.FED)
@@ -259,7 +239,7 @@ class Station:
 
     async def _encode(self, run: int, card: CardData, announce: Announce) -> EncodeResult:
         self.journal.mark(run, Mark.ENCODING)
-        await announce(Step.ENCODING)
+        await announce(JobStep.ENCODING)
         encoder = ChipEncoder(self.reader.connection(card.card_identifier), self.psam)
         encoded = await encoder.personalise(card)
         self.journal.mark(run, Mark.ENCODED)
@@ -272,7 +252,7 @@ class Station:
 
     async def _reject(self, run: int, cause: SscardError, announce: Announce) -> None:
         self.journal.mark(run, Mark.REJECTING, {"cause": cause.code})
-        await announce(Step.EJECTING)
+        await announce(JobStep.EJECTING)
         await self.printer.reject()
         self.card_inside = False
         self.journal.mark(run, Mark.REJECTED, {"cause": cause.code})
@@ -284,7 +264,7 @@ class Station:
         tells whether this ``Se`` was taken (:meth:`inquire`).
         """
         before = await self.printer.counter(Counter.CARDS)
-        await announce(Step.PRINTING)
+        await announce(JobStep.PRINTING)
         self.journal.mark(run, Mark.PRINTING, {"cards_before": before})
         await self.printer.print_side(face)
         await self.printer.eject()
@@ -298,10 +278,10 @@ class Station:
         """
         marks = set(run.marks)
         if Mark.EJECTED in marks:
-            return Finding(Outcome.MADE, "the card was printed and ejected")
+            return Finding(Reconciliation.MADE, "the card was printed and ejected")
         if Mark.REJECTED in marks:
             cause = str(run.details.get(Mark.REJECTED, {}).get("cause", "rejected"))
-            return Finding(Outcome.FAILED, "the body went to the reject box", cause)
+            return Finding(Reconciliation.FAILED, "the body went to the reject box", cause)
         if Mark.PRINTING in marks:
             printed = await self._printed(run)
             if printed is not None:
@@ -325,13 +305,13 @@ class Station:
         if status in STUCK:
             self.fault = status.value
             return Finding(
-                Outcome.FAILED,
+                Reconciliation.FAILED,
                 f"printing started (card counter {before} -> {now}) and the card is stuck "
                 f"inside printer {self.name}: half-printed",
                 "stuck_while_printing",
             )
         return Finding(
-            Outcome.MADE,
+            Reconciliation.MADE,
             f"printer {self.name} took the print (card counter {before} -> {now}) and reports "
             f"{status.value}: the card is in its output hopper",
         )
@@ -347,21 +327,25 @@ class Station:
                 raise
             self.fault = exc.status.value
             return Finding(
-                Outcome.FAILED, f"the body is stuck inside printer {self.name}{never}", "stuck"
+                Reconciliation.FAILED,
+                f"the body is stuck inside printer {self.name}{never}",
+                "stuck",
             )
         if found:
             self.journal.mark(run.run, Mark.REJECTED, {"cause": "agent_restarted"})
             return Finding(
-                Outcome.FAILED, f"the body was sent to the reject box{never}", "agent_restarted"
+                Reconciliation.FAILED,
+                f"the body was sent to the reject box{never}",
+                "agent_restarted",
             )
         if Mark.FED in marks or Mark.REJECTING in marks:
             return Finding(
-                Outcome.FAILED,
+                Reconciliation.FAILED,
                 f"the body that was fed is no longer inside printer {self.name}{never}",
                 "body_removed",
             )
         self.journal.mark(run.run, Mark.NOT_FED)
-        return Finding(Outcome.NOT_STARTED, f"printer {self.name} never took a card")
+        return Finding(Reconciliation.NOT_STARTED, f"printer {self.name} never took a card")
 
     async def recover(self) -> None:
         """After a supervisor cleared the fault: clear the status, reject any body left inside.
@@ -397,19 +381,7 @@ LEFTOVER_ABSENT = frozenset({PrinterStatus.NO_CARD, PrinterStatus.COMMAND_ERROR}
 
 async def open_printer(url: str, model: PrinterModel = PrinterModel.PRIMACY) -> EvolisPrinter:
     """Connect to ``tcp://HOST:PORT`` (or a USB device file path) and switch to ACK/NACK."""
-    parts = urlsplit(url)
-    transport: Transport
-    if parts.scheme == "tcp" and parts.hostname and parts.port:
-        tcp = TcpTransport(parts.hostname, parts.port)
-        await tcp.connect()
-        transport = tcp
-    elif parts.scheme in ("", "usb", "file"):
-        usb = UsbTransport(parts.path)
-        usb.open()
-        transport = usb
-    else:
-        raise InputError(f"a printer address must be tcp://HOST:PORT or a device path, not {url}")
-    printer = EvolisPrinter(transport, MODELS[model])
+    printer = EvolisPrinter(await open_transport(url), MODELS[model])
     await printer.open()
     return printer
 

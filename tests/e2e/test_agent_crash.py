@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from cardqueue import JobState
 from issuance.cli.agent import sample_application
-from printers.agent.outlet_sim import SimulatedOutlet
-from printers.simulator.evolis_sim import SimConfig
+from printers.devices.simulators.evolis import SimConfig
+from printers.devices.simulators.outlet import SimulatedOutlet
+from sscard_core.messages import JobState
 
 from .conftest import Stack
 

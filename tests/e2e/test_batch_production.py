@@ -20,12 +20,12 @@ import httpx
 import pytest
 
 from issuance.store import Store
-from printers.agent.agent import Agent, AgentConfig
 from printers.agent.client import AgentClient
 from printers.agent.journal import Journal
-from printers.agent.outlet_sim import SimulatedOutlet
+from printers.agent.loop import Agent, AgentConfig
 from printers.agent.station import Station, open_printer
-from printers.simulator.evolis_sim import SimConfig, SimFault
+from printers.devices.simulators.evolis import SimConfig, SimFault
+from printers.devices.simulators.outlet import SimulatedOutlet
 from tests.unit.batches.builders import batch_csv, people, photo_zip
 
 from .conftest import Stack

@@ -12,18 +12,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from intake.photo import load_photo
 from issuance.cli.agent import sample_application
-from issuance.domain.card_data import CardData, Gender
 from issuance.domain.cards import CardStatus
 from issuance.store import Store
-from printers.agent.agent import Agent, AgentConfig
 from printers.agent.client import AgentClient
 from printers.agent.journal import Journal
-from printers.agent.outlet_sim import OutletCard, SimulatedOutlet
+from printers.agent.loop import Agent, AgentConfig
 from printers.agent.station import Station, open_printer
-from printers.face import composite, render_face
-from printers.photo import load_photo
-from printers.simulator.evolis_sim import SimConfig
+from printers.devices.simulators.evolis import SimConfig
+from printers.devices.simulators.outlet import OutletCard, SimulatedOutlet
+from printers.documents.face import composite, render_face
+from sscard_core.card_data import CardData, Gender
 
 from .conftest import Stack
 

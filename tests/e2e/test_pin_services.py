@@ -24,22 +24,22 @@ import httpx
 import pytest
 import uvicorn
 
-from cardqueue import JobState
 from issuance.api.app import create_app
 from issuance.cli.agent import DEMO_OUTLET, demo_accounts, sample_application
 from issuance.config import Settings
 from issuance.domain.cards import CardStatus
 from issuance.runtime import Runtime
 from issuance.store import Store
-from printers.agent.agent import Agent, AgentConfig
 from printers.agent.client import AgentClient
 from printers.agent.journal import Journal
-from printers.agent.outlet_sim import SimulatedOutlet
+from printers.agent.loop import Agent, AgentConfig
 from printers.agent.pinpad import PinDesk, SimulatedPinPad
 from printers.agent.station import Station, open_printer
-from printers.chip.encoder import ChipEncoder
-from printers.chip.status import CardStatusError
-from printers.simulator.evolis_sim import SimConfig
+from printers.devices.chip.encoder import ChipEncoder
+from printers.devices.chip.status import CardStatusError
+from printers.devices.simulators.evolis import SimConfig
+from printers.devices.simulators.outlet import SimulatedOutlet
+from sscard_core.messages import JobState
 
 from .conftest import Stack
 

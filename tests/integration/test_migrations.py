@@ -6,8 +6,8 @@ import uuid
 
 import asyncpg
 
-from issuance.db.connect import with_database
 from issuance.db.migrate import migrate, migrations
+from sscard_core.connect import with_database
 
 CATALOG = """
 SELECT 'column' AS kind, table_name || '.' || column_name AS name,

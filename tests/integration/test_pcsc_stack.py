@@ -19,14 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from issuance.domain.card_data import CardData, Gender
-from printers.chip.crypto import KeyUsage
-from printers.chip.encoder import ChipEncoder
-from printers.chip.pcsc import PcscConnection
-from printers.chip.psam import SimulatedPsam
-from printers.chip.simcard import ATR, SimulatedCard
-from printers.chip.status import CardStatusError, Status
-from printers.chip.vicc import VPCD_CONFIG, ViccBridge, vpcd_port
+from printers.devices.chip.crypto import KeyUsage
+from printers.devices.chip.encoder import ChipEncoder
+from printers.devices.chip.pcsc import PcscConnection
+from printers.devices.chip.status import CardStatusError, Status
+from printers.devices.simulators.chip_card import ATR, SimulatedCard
+from printers.devices.simulators.psam import SimulatedPsam
+from printers.devices.simulators.vicc import VPCD_CONFIG, ViccBridge, vpcd_port
+from sscard_core.card_data import CardData, Gender
 from tests import samples
 
 PCSCD_SOCKET = Path("/run/pcscd/pcscd.comm")

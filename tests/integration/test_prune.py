@@ -6,13 +6,14 @@ import asyncio
 
 import pytest
 
-from cardqueue import Capability, NewJob, Queue
+from cardqueue import NewJob, Queue
 from issuance.cli import main
 from issuance.config import Settings
 from issuance.domain.roles import Role
 from issuance.runtime import Runtime
 from issuance.services import admin
 from issuance.store import Store
+from sscard_core.messages import Capability
 
 
 async def _seed(dsn: str) -> None:

@@ -9,9 +9,11 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from cardqueue import Capability, JobState, NewJob, Priority, Queue, Reconciliation, Step
+from cardqueue import NewJob, Queue
 from cardqueue.models import Backoff
-from issuance.errors import InvalidJob, JobNotFound, LeaseLost
+from sscard_core.errors import InvalidJob, JobNotFound, LeaseLost
+from sscard_core.messages import Capability, JobState, JobStep, Priority, Reconciliation
+from tests.clock import FakeClock
 
 ALL = [Capability.PRINT, Capability.ENCODE, Capability.PRINT_ENCODE]
 
@@ -31,8 +33,13 @@ def job(
 
 
 @pytest.fixture
-def queue(db_pool: asyncpg.Pool) -> Queue:
-    return Queue(db_pool, Backoff(base_seconds=0.01, cap_seconds=0.05))
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def queue(db_pool: asyncpg.Pool, clock: FakeClock) -> Queue:
+    return Queue(db_pool, Backoff(base_seconds=10, cap_seconds=50), clock)
 
 
 async def test_priority_classes_then_fifo(queue: Queue) -> None:
@@ -73,7 +80,7 @@ async def test_full_lifecycle_moves_job_to_history(queue: Queue, db_pool: asyncp
     assert res.created
     (claimed,) = await queue.claim("w", "outlet-1", ALL)
     assert claimed.state is JobState.RUNNING and claimed.attempts == 1
-    await queue.heartbeat("w", [claimed.id], Step.PRINTING)
+    await queue.heartbeat("w", [claimed.id], JobStep.PRINTING)
     await queue.complete("w", [claimed.id], [{"card": "A1"}])
     done = await queue.get(claimed.id)
     assert done.state is JobState.SUCCEEDED and done.result == {"card": "A1"}
@@ -91,7 +98,7 @@ async def test_complete_requires_the_lease(queue: Queue) -> None:
         await queue.complete("w2", [claimed.id])
     assert err.value.fields["job_ids"] == [claimed.id]
     with pytest.raises(LeaseLost):
-        await queue.heartbeat("w2", [claimed.id], Step.FED)
+        await queue.heartbeat("w2", [claimed.id], JobStep.FED)
 
 
 async def test_concurrent_claimers_never_share_a_job(queue: Queue, db_pool: asyncpg.Pool) -> None:
@@ -148,27 +155,34 @@ async def test_bulk_enqueue_is_atomic_in_the_database(queue: Queue, db_pool: asy
 
 
 async def test_expired_lease_requeues_when_nothing_physical_started(
-    queue: Queue, db_pool: asyncpg.Pool
+    queue: Queue, clock: FakeClock
 ) -> None:
     await queue.enqueue(job("k"))
-    (claimed,) = await queue.claim("w", "outlet-1", ALL, lease_seconds=0.05)
-    await asyncio.sleep(0.1)
+    (claimed,) = await queue.claim("w", "outlet-1", ALL, lease_seconds=30)
+    clock.advance(29.9)
+    assert await queue.reap_expired() == []
+    clock.advance(0.2)
     assert await queue.reap_expired() == [(claimed.id, JobState.QUEUED)]
     (again,) = await queue.claim("w2", "outlet-1", ALL)
     assert again.id == claimed.id and again.attempts == 2
 
 
-async def test_expired_lease_after_a_physical_step_is_in_doubt(queue: Queue) -> None:
+async def test_expired_lease_after_a_physical_step_is_in_doubt(
+    queue: Queue, clock: FakeClock
+) -> None:
     await queue.enqueue(job("k"))
-    (claimed,) = await queue.claim("w", "outlet-1", ALL, lease_seconds=0.05)
-    await queue.heartbeat("w", [claimed.id], Step.ENCODING, lease_seconds=0.05)
-    await asyncio.sleep(0.1)
+    (claimed,) = await queue.claim("w", "outlet-1", ALL, lease_seconds=30)
+    clock.advance(20)
+    await queue.heartbeat("w", [claimed.id], JobStep.ENCODING, lease_seconds=30)
+    clock.advance(20)  # past the claim's lease, within the heartbeat's
+    assert await queue.reap_expired() == []
+    clock.advance(11)
     assert await queue.reap_expired() == [(claimed.id, JobState.IN_DOUBT)]
     assert await queue.claim("w2", "outlet-1", ALL) == []
     stats = await queue.stats()
     assert stats.in_doubt == 1
     in_doubt = await queue.get(claimed.id)
-    assert in_doubt.step is Step.ENCODING and "encoding" in (in_doubt.last_error or "")
+    assert in_doubt.step is JobStep.ENCODING and "encoding" in (in_doubt.last_error or "")
 
 
 @pytest.mark.parametrize(
@@ -179,11 +193,13 @@ async def test_expired_lease_after_a_physical_step_is_in_doubt(queue: Queue) -> 
         (Reconciliation.FAILED, JobState.DEAD),
     ],
 )
-async def test_reconciling_in_doubt(queue: Queue, outcome: Reconciliation, state: JobState) -> None:
+async def test_reconciling_in_doubt(
+    queue: Queue, clock: FakeClock, outcome: Reconciliation, state: JobState
+) -> None:
     await queue.enqueue(job("k"))
-    (claimed,) = await queue.claim("w", "outlet-1", ALL, lease_seconds=0.05)
-    await queue.heartbeat("w", [claimed.id], Step.PRINTING, lease_seconds=0.05)
-    await asyncio.sleep(0.1)
+    (claimed,) = await queue.claim("w", "outlet-1", ALL, lease_seconds=30)
+    await queue.heartbeat("w", [claimed.id], JobStep.PRINTING, lease_seconds=30)
+    clock.advance(31)
     await queue.reap_expired()
     await queue.resolve_in_doubt(claimed.id, outcome, note="journal says so")
     assert (await queue.get(claimed.id)).state is state
@@ -191,18 +207,20 @@ async def test_reconciling_in_doubt(queue: Queue, outcome: Reconciliation, state
         await queue.resolve_in_doubt(claimed.id, outcome, note="twice")
 
 
-async def test_transient_failures_back_off_then_dead_letter(queue: Queue) -> None:
+async def test_transient_failures_back_off_then_dead_letter(queue: Queue, clock: FakeClock) -> None:
     await queue.enqueue(job("k", max_attempts=3))
     for attempt in range(1, 4):
-        claimed: list = []
-        for _ in range(100):
-            claimed = await queue.claim("w", "outlet-1", ALL)
-            if claimed:
-                break
-            await asyncio.sleep(0.01)
+        claimed = await queue.claim("w", "outlet-1", ALL)
         assert claimed and claimed[0].attempts == attempt
-        state, _ = await queue.fail("w", claimed[0].id, "ribbon out", transient=True)
+        state, run_after = await queue.fail("w", claimed[0].id, "ribbon out", transient=True)
         assert state is (JobState.QUEUED if attempt < 3 else JobState.DEAD)
+        if state is JobState.QUEUED:
+            delay = (run_after - clock.now).total_seconds()
+            full = min(50, 10 * 2 ** (attempt - 1))
+            assert full / 2 <= delay <= full  # full jitter within [50 %, 100 %]
+            clock.advance(delay - 0.5)
+            assert await queue.claim("w", "outlet-1", ALL) == []  # still backing off
+            clock.advance(1)
     dead = await queue.get(claimed[0].id)
     assert dead.state is JobState.DEAD and dead.last_error == "ribbon out"
     assert (await queue.stats()).dead == 1
@@ -238,16 +256,27 @@ async def test_cancel_queued_but_not_running(queue: Queue) -> None:
         await queue.cancel(b.job_id)
 
 
-async def test_one_notification_per_statement(queue: Queue, db_dsn: str) -> None:
+async def test_one_notification_per_statement(
+    queue: Queue, db_dsn: str, db_pool: asyncpg.Pool
+) -> None:
     listener = await asyncpg.connect(db_dsn)
     got: list[str] = []
-    await listener.add_listener("sscard_jobs", lambda *args: got.append(args[3]))
+    marked = asyncio.Event()
+
+    def heard(*args: object) -> None:
+        got.append(str(args[3]))
+        if args[3] == "marker":
+            marked.set()
+
+    await listener.add_listener("sscard_jobs", heard)
     try:
         await queue.enqueue_many([job(f"k{i}", site=f"s{i % 3}") for i in range(300)])
-        await asyncio.sleep(0.2)
+        # notifications arrive in commit order: once the marker is heard, all before it were
+        await db_pool.execute("SELECT pg_notify('sscard_jobs', 'marker')")
+        await asyncio.wait_for(marked.wait(), timeout=30)
     finally:
         await listener.close()
-    assert len(got) == 1
+    assert len(got) == 2 and got[1] == "marker"
     assert sorted(got[0].split(",")) == ["s0", "s1", "s2"]
 
 

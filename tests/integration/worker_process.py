@@ -8,23 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Any
 
-from cardqueue import Capability, Job, Step
-from cardqueue.worker import Lease, Worker, WorkerConfig
+import asyncpg
+
+from cardqueue import Queue
+from sscard_core.messages import Capability, JobStep
 
 
-async def main(dsn: str, step: Step) -> None:
-    async def handler(job: Job, lease: Lease) -> dict[str, Any] | None:
-        if step.physical:
-            await lease.step(step)
-        print(f"CLAIMED {job.id}", flush=True)
-        await asyncio.Event().wait()  # hang until SIGKILL
-        return None
-
-    config = WorkerConfig("doomed", "outlet-1", [Capability.PRINT_ENCODE], lease_seconds=1.0)
-    await Worker(dsn, config, handler).run(asyncio.Event())
+async def main(dsn: str, step: JobStep) -> None:
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=1)
+    assert pool is not None
+    queue = Queue(pool)
+    (job,) = await queue.claim("doomed", "outlet-1", [Capability.PRINT_ENCODE], lease_seconds=1.0)
+    if step.physical:
+        await queue.heartbeat("doomed", [job.id], step, lease_seconds=1.0)
+    print(f"CLAIMED {job.id}", flush=True)
+    await asyncio.Event().wait()  # hang until SIGKILL
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], Step(sys.argv[2])))
+    asyncio.run(main(sys.argv[1], JobStep(sys.argv[2])))

@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from cardqueue import JobState, Step
+import pytest
+
 from issuance.api.app import create_app
 from issuance.runtime import Runtime
+from issuance.services import dispatch as agent_service
+from sscard_core.messages import JobState, JobStep
+from tests.clock import later
 from tests.integration.api.world import World
 
 CLAIM = {"worker": "w1", "site": "A1", "capabilities": ["print_encode"], "wait_seconds": 0}
@@ -54,12 +58,18 @@ async def test_claim_times_out_empty(world: World) -> None:
     assert await _claim(world, wait_seconds=0.3) == []
 
 
-async def test_a_waiting_claim_gets_work_that_arrives(world: World) -> None:
-    waiting = asyncio.create_task(_claim(world, wait_seconds=10))
-    await asyncio.sleep(0.3)
+async def test_a_waiting_claim_is_woken_by_the_enqueue(
+    world: World, rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # with no fallback poll inside the wait, only the enqueue's NOTIFY can end it with a job
+    monkeypatch.setattr(agent_service, "FALLBACK_POLL_SECONDS", 3600.0)
+    waiting = asyncio.create_task(_claim(world, wait_seconds=30))
+    while rt.wakeups.watching("A1") == 0:  # noqa: ASYNC110 - until the claim waits for its site
+        await asyncio.sleep(0.01)
     card = await world.new_card(wait=True)
     jobs = await waiting
     assert [j["id"] for j in jobs] == [card["job_id"]]
+    assert rt.wakeups.watching("A1") == 0  # the waiter is gone with its request
 
 
 async def test_heartbeat_after_losing_the_lease_is_409(world: World) -> None:
@@ -109,9 +119,8 @@ async def test_a_permanent_failure_dead_letters_the_job(world: World) -> None:
 async def _in_doubt(world: World) -> tuple[dict[str, Any], int]:
     card = await world.new_card(wait=True)
     (job,) = await _claim(world)
-    await world.queue.heartbeat("w1", [job["id"]], Step.PRINTING, lease_seconds=0.001)
-    await asyncio.sleep(0.05)
-    assert (job["id"], JobState.IN_DOUBT) in await world.queue.reap_expired()
+    await world.queue.heartbeat("w1", [job["id"]], JobStep.PRINTING)
+    assert (job["id"], JobState.IN_DOUBT) in await world.queue.at(later()).reap_expired()
     return card, job["id"]
 
 
@@ -160,7 +169,7 @@ async def test_printer_faults_are_reported_and_cleared(world: World) -> None:
 async def test_the_lifespan_reaper_releases_expired_leases(world: World, rt: Runtime) -> None:
     await world.new_card(wait=True)
     (job,) = await _claim(world)
-    await world.queue.heartbeat("w1", [job["id"]], Step.IDLE, lease_seconds=0.001)
+    await world.queue.heartbeat("w1", [job["id"]], JobStep.IDLE, lease_seconds=0.001)
     app = create_app(rt)
     async with app.router.lifespan_context(app):
         for _ in range(100):

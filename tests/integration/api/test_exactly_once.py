@@ -15,9 +15,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from cardqueue import JobState, Step
-from issuance.errors import ConflictError
 from issuance.runtime import Runtime
+from sscard_core.errors import ConflictError
+from sscard_core.messages import JobState, JobStep
 from tests.integration.api.world import World
 
 DEAD_PORT = 18399  # nothing listens here
@@ -33,7 +33,7 @@ async def _printing_in_doubt(world: World) -> tuple[dict[str, Any], int]:
     beat = {"worker": "w1", "step": "printing"}
     r = await world.post("agent_a", f"/v1/agent/jobs/{job_id}/heartbeat", beat)
     assert r.status_code == 204, r.text
-    await world.queue.heartbeat("w1", [job_id], Step.PRINTING, lease_seconds=0.001)
+    await world.queue.heartbeat("w1", [job_id], JobStep.PRINTING, lease_seconds=0.001)
     await asyncio.sleep(0.01)
     assert (job_id, JobState.IN_DOUBT) in await world.queue.reap_expired()
     return card, job_id

@@ -149,3 +149,27 @@ async def test_an_unprintable_name_names_the_field(world: World) -> None:
     )
     assert r.status_code == 422
     assert r.json()["errors"][0]["field"] == "name"
+
+
+async def test_the_openapi_document_lists_the_key_only_where_it_is_honoured(world: World) -> None:
+    paths = (await world.client.get("/openapi.json")).json()["paths"]
+
+    def takes_key(method: str, path: str) -> bool:
+        parameters = paths[path][method].get("parameters", [])
+        return any(p["name"] == "Idempotency-Key" for p in parameters)
+
+    assert takes_key("post", "/v1/applications")
+    assert takes_key("post", "/v1/jobs/{job_id}/redrive")
+    assert not takes_key("post", "/v1/agent/claim")
+    assert not takes_key("post", "/v1/holders/lookup")
+    assert not takes_key("get", "/v1/cards/{number}")
+
+
+async def test_a_claim_with_a_used_key_is_a_new_claim_not_a_replay(world: World) -> None:
+    first_card = await world.new_card(wait=True)
+    body = {"worker": "w1", "site": "A1", "capabilities": ["print_encode"], "wait_seconds": 0}
+    first = await world.post("agent_a", "/v1/agent/claim", body, key="claim-1")
+    assert [j["id"] for j in first.json()["jobs"]] == [first_card["job_id"]]
+    second_card = await world.new_card(wait=True)
+    again = await world.post("agent_a", "/v1/agent/claim", body, key="claim-1")
+    assert [j["id"] for j in again.json()["jobs"]] == [second_card["job_id"]]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
 
-from cardqueue import JobState, Step
+from sscard_core.messages import JobState, JobStep
+from tests.clock import later
 from tests.integration.api.world import World
 
 CLAIM = {"worker": "w1", "site": "A1", "capabilities": ["print_encode"], "wait_seconds": 0}
@@ -73,9 +73,8 @@ async def test_cancelling_a_dead_card_job_spoils_its_card(world: World) -> None:
 async def test_a_failed_reconciliation_then_a_cancel_spoils_the_card(world: World) -> None:
     card = await world.new_card(wait=True)
     job_id = await _claim(world)
-    await world.queue.heartbeat("w1", [job_id], Step.PRINTING, lease_seconds=0.001)
-    await asyncio.sleep(0.05)
-    assert (job_id, JobState.IN_DOUBT) in await world.queue.reap_expired()
+    await world.queue.heartbeat("w1", [job_id], JobStep.PRINTING)
+    assert (job_id, JobState.IN_DOUBT) in await world.queue.at(later()).reap_expired()
     early = await world.post("supervisor_a", f"/v1/jobs/{job_id}/cancel", {"reason": "x"})
     assert (early.status_code, early.json()["code"]) == (409, "job_not_cancellable")
     r = await world.post(

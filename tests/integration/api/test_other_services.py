@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from cardqueue import Capability, Priority
+from sscard_core.messages import Capability, Priority
 from tests.integration.api.world import PHOTO_B64, World
 
 

@@ -13,11 +13,12 @@ import httpx
 from PIL import Image
 
 from cardqueue import Queue
-from issuance.domain.card_data import Gender
-from issuance.domain.identity import CitizenId, random_citizen_id
+from issuance.domain.identity import CitizenId
 from issuance.domain.roles import Role
 from issuance.services import admin
 from issuance.store import Store
+from issuance.tools.testdata import random_citizen_id
+from sscard_core.card_data import Gender
 
 BANK_A = "BKA"
 BANK_B = "BKB"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from cardqueue import Capability
 from issuance.cli import main
 from issuance.services.batches import line_site
+from sscard_core.messages import Capability
 from tests.integration.api.world import BANK_A, World
 from tests.integration.batches.helpers import batch_people, table_count
 from tests.unit.batches.builders import Person, batch_csv, photo_zip, with_name

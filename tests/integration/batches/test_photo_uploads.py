@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from issuance.api.batches import BATCHES_AT_ONCE
-from issuance.errors import BatchRejected
 from issuance.services import batches
 from issuance.services.batches import Submission, sweep_uploads
 from issuance.store import Operator
+from sscard_core.errors import BatchRejected
 from tests.integration.api.world import World
 from tests.integration.batches.helpers import batch_people, submit, table_count
 from tests.unit.batches.builders import batch_csv, photo_zip, portrait, with_name

@@ -7,10 +7,10 @@ import zipfile
 
 import pytest
 
-from cardqueue import JobState, Priority
 from issuance.domain.cards import CardStatus
 from issuance.services import batches
 from issuance.services.batches import line_site
+from sscard_core.messages import JobState, Priority
 from tests.integration.api.world import BANK_A, World
 from tests.integration.batches.helpers import batch_people, submit, table_count
 from tests.unit.batches.builders import batch_csv, inline, jpeg, with_name

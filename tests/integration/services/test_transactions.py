@@ -12,12 +12,13 @@ from PIL import Image
 
 from cardqueue import EnqueueResult, NewJob, Queue
 from cardqueue.queue import Conn
-from issuance.domain.identity import CitizenId, random_citizen_id
+from issuance.domain.identity import CitizenId
 from issuance.domain.roles import Role
-from issuance.errors import DatabaseError
 from issuance.services import admin, cards
 from issuance.services.ordering import HolderInput, job_key
 from issuance.store import Operator, Store
+from issuance.tools.testdata import random_citizen_id
+from sscard_core.errors import DatabaseError
 
 
 class FailingQueue(Queue):

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from issuance.domain.card_data import CardData
 from printers.agent.journal import Journal
-from printers.agent.outlet_sim import SimulatedOutlet
 from printers.agent.station import Station, open_printer
-from printers.simulator.evolis_sim import SimConfig
+from printers.devices.simulators.evolis import SimConfig
+from printers.devices.simulators.outlet import SimulatedOutlet
+from sscard_core.card_data import CardData
 from tests.samples import ZHANG_SANFENG, card_data
 
 FAST = SimConfig(time_scale=0.0)

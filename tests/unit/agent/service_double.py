@@ -13,16 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from issuance.errors import JobNotFound, LeaseLost
-from printers.agent.models import (
-    ClaimedJob,
-    JobFailure,
-    JobKind,
-    Outcome,
-    PrinterHealth,
-    PrinterReport,
-    Step,
-)
+from printers.agent.orders import ClaimedJob, JobFailure, PrinterReport
+from sscard_core.errors import JobNotFound, LeaseLost
+from sscard_core.messages import JobKind, JobStep, PrinterHealth, Reconciliation
 
 # The capability each kind of job needs (as the service enqueues them).
 NEEDS: dict[JobKind, str] = {
@@ -38,11 +31,11 @@ class JobRow:
     payload: dict[str, Any]
     kind: JobKind = JobKind.CARD
     state: str = "queued"
-    step: Step = Step.IDLE
+    step: JobStep = JobStep.IDLE
     attempts: int = 0
     result: dict[str, Any] | None = None
     failures: list[JobFailure] = field(default_factory=list)
-    reconciled: tuple[Outcome, str] | None = None
+    reconciled: tuple[Reconciliation, str] | None = None
     spoiled_reported: bool = False
 
 
@@ -50,7 +43,7 @@ class ContractService:
     def __init__(self, photo: bytes) -> None:
         self.jobs: dict[int, JobRow] = {}
         self.register: dict[str, PrinterReport] = {}
-        self.steps: list[tuple[int, Step]] = []
+        self.steps: list[tuple[int, JobStep]] = []
         self.claims: list[tuple[str, ...]] = []
         self.releases: list[list[int]] = []
         self._photo = photo
@@ -95,7 +88,7 @@ class ContractService:
         return []
 
     def _lease(self, row: JobRow) -> ClaimedJob:
-        row.state, row.step = "running", Step.IDLE
+        row.state, row.step = "running", JobStep.IDLE
         row.attempts += 1
         return ClaimedJob(row.id, row.kind, 0, row.attempts, 30.0, row.payload)
 
@@ -105,7 +98,7 @@ class ContractService:
             raise LeaseLost(f"job {job_id} is not held")
         return row
 
-    async def heartbeat(self, job_id: int, step: Step) -> None:
+    async def heartbeat(self, job_id: int, step: JobStep) -> None:
         self._held(job_id).step = step
         self.steps.append((job_id, step))
 
@@ -121,12 +114,12 @@ class ContractService:
 
     def expire(self, job_id: int) -> None:
         row = self.jobs[job_id]
-        row.state = "in_doubt" if row.step is not Step.IDLE else "queued"
+        row.state = "in_doubt" if row.step is not JobStep.IDLE else "queued"
 
     async def reconcile(
         self,
         job_id: int,
-        outcome: Outcome,
+        outcome: Reconciliation,
         note: str,
         result: dict[str, Any] | None = None,
         *,
@@ -139,13 +132,15 @@ class ContractService:
         row.reconciled = (outcome, note)
         row.spoiled_reported = spoiled_card
         row.result = result
-        row.state = {Outcome.MADE: "done", Outcome.NOT_STARTED: "queued"}.get(outcome, "dead")
+        row.state = {Reconciliation.MADE: "done", Reconciliation.NOT_STARTED: "queued"}.get(
+            outcome, "dead"
+        )
 
     async def release(self, keep: Sequence[int] = ()) -> list[int]:
         """What a restarted worker held at step idle goes back to the queue (attempt uncounted)."""
         released = [
             j for j in self.jobs.values()
-            if j.state == "running" and j.step is Step.IDLE and j.id not in keep
+            if j.state == "running" and j.step is JobStep.IDLE and j.id not in keep
         ]  # fmt: skip
         for row in released:
             row.state, row.attempts = "queued", row.attempts - 1

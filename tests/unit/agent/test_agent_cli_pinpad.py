@@ -13,12 +13,12 @@ from issuance.cli.agent import (
     pin_desk,
     register,
 )
-from issuance.errors import InputError
 from printers.agent.journal import Journal
-from printers.agent.outlet_sim import SimDeskReader
 from printers.agent.pinpad import KeyboardPinPad
-from printers.chip.crypto import KeyUsage
-from printers.chip.psam import SimulatedPsam
+from printers.devices.chip.crypto import KeyUsage
+from printers.devices.simulators.outlet import SimDeskReader
+from printers.devices.simulators.psam import SimulatedPsam
+from sscard_core.errors import InputError
 
 KEYS = {usage: bytes(16) for usage in KeyUsage}
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from printers.agent.journal import Journal, Mark, Settlement, verdict
-from printers.agent.models import Outcome
+from sscard_core.messages import Reconciliation
 
 CRASHING_WRITER = """
 import os, sys
@@ -39,24 +39,30 @@ def test_reopened_after_a_crash_lists_in_flight_runs(tmp_path: Path) -> None:
         (run,) = journal.in_flight()
     assert (run.job_id, run.printer, run.last) == (2, "p2", Mark.ENCODING)
     assert run.marks == (Mark.CLAIMED, Mark.FEEDING, Mark.FED, Mark.ENCODING)
-    assert verdict(run).outcome is Outcome.FAILED
+    assert verdict(run).outcome is Reconciliation.FAILED
     assert verdict(run).spoiled
 
 
 def test_verdicts(journal: Journal) -> None:
-    def run_with(*marks: Mark) -> tuple[Outcome, bool]:
+    def run_with(*marks: Mark) -> tuple[Reconciliation, bool]:
         run = journal.begin(7, "card", "p1")
         for mark in marks:
             journal.mark(run, mark)
         answer = verdict(journal.run(run))
         return answer.outcome, answer.spoiled
 
-    assert run_with() == (Outcome.NOT_STARTED, False)
-    assert run_with(Mark.FEEDING, Mark.NOT_FED) == (Outcome.NOT_STARTED, False)
-    assert run_with(Mark.FEEDING) == (Outcome.FAILED, False)
-    assert run_with(Mark.FEEDING, Mark.FED, Mark.PRINTING) == (Outcome.FAILED, True)
-    assert run_with(Mark.FEEDING, Mark.FED, Mark.REJECTING, Mark.REJECTED) == (Outcome.FAILED, True)
-    assert run_with(Mark.FEEDING, Mark.FED, Mark.PRINTING, Mark.EJECTED) == (Outcome.MADE, False)
+    assert run_with() == (Reconciliation.NOT_STARTED, False)
+    assert run_with(Mark.FEEDING, Mark.NOT_FED) == (Reconciliation.NOT_STARTED, False)
+    assert run_with(Mark.FEEDING) == (Reconciliation.FAILED, False)
+    assert run_with(Mark.FEEDING, Mark.FED, Mark.PRINTING) == (Reconciliation.FAILED, True)
+    assert run_with(Mark.FEEDING, Mark.FED, Mark.REJECTING, Mark.REJECTED) == (
+        Reconciliation.FAILED,
+        True,
+    )
+    assert run_with(Mark.FEEDING, Mark.FED, Mark.PRINTING, Mark.EJECTED) == (
+        Reconciliation.MADE,
+        False,
+    )
 
 
 def test_settled_runs_leave_the_in_flight_list(journal: Journal) -> None:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from issuance.domain.card_data import CardData
-from printers.agent.agent import Agent, AgentConfig, AgentEvent
 from printers.agent.journal import Journal, Mark, Settlement
-from printers.agent.models import Outcome, PrinterHealth, Step, card_data_to_json
-from printers.agent.outlet_sim import SimulatedOutlet
-from printers.simulator.evolis_sim import SimFault
+from printers.agent.loop import Agent, AgentConfig, AgentEvent
+from printers.agent.orders import PrinterReport
+from printers.devices.simulators.evolis import SimFault
+from printers.devices.simulators.outlet import SimulatedOutlet
+from sscard_core.card_data import CardData, card_data_to_json
+from sscard_core.messages import JobStep, PrinterHealth, Reconciliation
 
 from .conftest import applicant, photo_png, serving, station_for
 from .service_double import ContractService
@@ -69,8 +70,8 @@ async def test_a_jam_faults_the_printer_and_the_job_moves_to_the_other(
                 break
             await asyncio.sleep(0.01)
         assert serving(agent.stations["p1"])
-    steps = [step for job, step in service.steps if job == 1 and step is not Step.IDLE]
-    assert steps[:3] == [Step.FED, Step.ENCODING, Step.PRINTING], service.steps
+    steps = [step for job, step in service.steps if job == 1 and step is not JobStep.IDLE]
+    assert steps[:3] == [JobStep.FED, JobStep.ENCODING, JobStep.PRINTING], service.steps
     assert not journal.in_flight()
 
 
@@ -80,7 +81,7 @@ async def test_a_restarted_agent_reconciles_what_its_journal_left_in_flight(
     service = ContractService(photo_png())
     service.add(5, card_job(applicant()))
     (claimed,) = await service.claim()
-    await service.heartbeat(claimed.id, Step.ENCODING)
+    await service.heartbeat(claimed.id, JobStep.ENCODING)
     # the previous agent fed a card on p1 and died while encoding it
     station = await station_for(outlet, "p1", journal)
     await station.printer.feed_and_park()
@@ -92,8 +93,59 @@ async def test_a_restarted_agent_reconciles_what_its_journal_left_in_flight(
     events: list[AgentEvent] = []
     async with running(outlet, journal, service, events):
         row = await service.wait_for(5, "dead")
-    assert row.reconciled is not None and row.reconciled[0] is Outcome.FAILED
+    assert row.reconciled is not None and row.reconciled[0] is Reconciliation.FAILED
     assert outlet.simulator("p1").machine.reject_box == 1
     assert outlet.simulator("p1").printed == []
     assert journal.settlement(run) is Settlement.RECONCILED
     assert Mark.REJECTED in journal.run(run).marks
+
+
+class SlowRegister(ContractService):
+    """A register whose fault reports hang until released; it counts what the agent asks."""
+
+    def __init__(self, photo: bytes) -> None:
+        super().__init__(photo)
+        self.release = asyncio.Event()
+        self.pending = 0
+        self.calls_while_pending = 0
+        self.reads_after_release = 0
+
+    async def put_printer(self, name: str, status: PrinterHealth, fault: str | None) -> None:
+        if status is PrinterHealth.FAULTED and not self.release.is_set():
+            self.calls_while_pending += self.pending
+            self.pending += 1
+            await self.release.wait()
+        await super().put_printer(name, status, fault)
+
+    async def printers(self) -> list[PrinterReport]:
+        if self.pending and not self.release.is_set():
+            self.calls_while_pending += 1
+        elif self.release.is_set():
+            self.reads_after_release += 1
+        return await super().printers()
+
+
+async def _until(check: Callable[[], bool]) -> None:
+    while not check():  # noqa: ASYNC110 - counters the agent's own calls advance
+        await asyncio.sleep(0.005)
+
+
+async def test_a_register_that_still_says_ok_does_not_undo_a_new_fault(
+    outlet: SimulatedOutlet, journal: Journal
+) -> None:
+    service = SlowRegister(photo_png())
+    events: list[AgentEvent] = []
+    outlet.simulator("p1").inject(SimFault.JAM)
+    async with running(outlet, journal, service, events) as agent:
+        service.add(1, card_job(applicant()))
+        # p1 jammed; its fault is not registered yet and the register still says "ok"
+        await asyncio.wait_for(_until(lambda: service.calls_while_pending > 0), 30)
+        assert not serving(agent.stations["p1"])
+        service.release.set()
+        await service.wait_for(1, "done")
+        await asyncio.wait_for(_until(lambda: service.reads_after_release > 2), 30)
+        assert service.register["p1"].status is PrinterHealth.FAULTED
+        assert not serving(agent.stations["p1"])  # out of service until a supervisor clears it
+        outlet.simulator("p1").clear_faults()
+        await service.put_printer("p1", PrinterHealth.OK, None)
+        await asyncio.wait_for(_until(lambda: serving(agent.stations["p1"])), 30)

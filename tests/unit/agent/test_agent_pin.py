@@ -16,14 +16,14 @@ from dataclasses import asdict
 
 import pytest
 
-from printers.agent.agent import Agent, AgentConfig
 from printers.agent.journal import Journal, Settlement
-from printers.agent.models import JobKind, PrinterHealth
-from printers.agent.outlet_sim import SimDeskReader, SimulatedOutlet
+from printers.agent.loop import Agent, AgentConfig
 from printers.agent.pinpad import KeyboardPinPad, PinDesk, PinPrompt, SimulatedPinPad
-from printers.chip.encoder import ChipEncoder, InProcessConnection
-from printers.chip.simcard import DEFAULT_PIN, SimulatedCard
-from printers.chip.status import CardMute, CardStatusError
+from printers.devices.chip.encoder import ChipEncoder
+from printers.devices.chip.status import CardMute, CardStatusError
+from printers.devices.simulators.chip_card import DEFAULT_PIN, InProcessConnection, SimulatedCard
+from printers.devices.simulators.outlet import SimDeskReader, SimulatedOutlet
+from sscard_core.messages import JobKind, PrinterHealth
 
 from .conftest import applicant, photo_png, station_for
 from .service_double import ContractService
@@ -159,7 +159,8 @@ async def test_an_agent_without_a_desk_never_claims_pin_jobs(
     stations = [await station_for(outlet, name, journal) for name in outlet.names]
     task = asyncio.create_task(Agent(service, stations, journal, CONFIG).run())
     service.add(1, pin_job("pin_reset"), JobKind.PIN_RESET)
-    await asyncio.sleep(0.3)
+    while len(service.claims) < 3:  # noqa: ASYNC110 - three claims made while the PIN job waits
+        await asyncio.sleep(0.005)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     for station in stations:

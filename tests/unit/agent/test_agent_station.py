@@ -6,23 +6,23 @@ import asyncio
 
 import pytest
 
-from printers.agent.agent import render_side
 from printers.agent.journal import Journal, Mark, verdict
-from printers.agent.models import Outcome, Step
-from printers.agent.outlet_sim import OutletCard, SimulatedOutlet
+from printers.agent.loop import render_side
 from printers.agent.station import CardSpoiled, PrintInDoubt, StationFault
-from printers.chip.simcard import CardFaults
-from printers.chip.status import Status
-from printers.simulator.evolis_sim import SimFault
+from printers.devices.chip.status import Status
+from printers.devices.simulators.chip_card import CardFaults
+from printers.devices.simulators.evolis import SimFault
+from printers.devices.simulators.outlet import OutletCard, SimulatedOutlet
+from sscard_core.messages import JobStep, Reconciliation
 
 from .conftest import applicant, photo_png, serving, station_for
 
 
 class Announcements:
     def __init__(self) -> None:
-        self.steps: list[Step] = []
+        self.steps: list[JobStep] = []
 
-    async def __call__(self, step: Step) -> None:
+    async def __call__(self, step: JobStep) -> None:
         self.steps.append(step)
 
 
@@ -35,9 +35,9 @@ async def test_a_card_is_encoded_verified_printed_and_ejected(
     said = Announcements()
     made = await station.make_card(run, card, render_side(card, photo_png(), 32), said)
     assert made.read_back == card
-    assert said.steps == [Step.FED, Step.ENCODING, Step.PRINTING]
+    assert said.steps == [JobStep.FED, JobStep.ENCODING, JobStep.PRINTING]
     assert journal.run(run).last is Mark.EJECTED
-    assert verdict(journal.run(run)).outcome is Outcome.MADE
+    assert verdict(journal.run(run)).outcome is Reconciliation.MADE
     sim = outlet.simulator("p1")
     assert (sim.machine.hopper, sim.machine.reject_box) == (1, 0)
     await station.printer.aclose()
@@ -59,7 +59,7 @@ async def test_a_failed_chip_sends_the_card_to_the_reject_box(
         await station.make_card(run, card, render_side(card, photo_png(), 32), said)
     sim = outlet.simulator("p1")
     assert (sim.machine.hopper, sim.machine.reject_box, len(sim.printed)) == (0, 1, 0)
-    assert said.steps == [Step.FED, Step.ENCODING, Step.EJECTING]
+    assert said.steps == [JobStep.FED, JobStep.ENCODING, JobStep.EJECTING]
     assert journal.run(run).marks[-2:] == (Mark.REJECTING, Mark.REJECTED)
     assert verdict(journal.run(run)).spoiled
     assert serving(station)

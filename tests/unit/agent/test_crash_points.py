@@ -20,12 +20,14 @@ from typing import Any
 
 import pytest
 
-from printers.agent.agent import Agent, AgentConfig, AgentEvent, render_side
 from printers.agent.journal import Journal, Mark
-from printers.agent.models import Step, card_order
-from printers.agent.outlet_sim import SimulatedOutlet
+from printers.agent.loop import Agent, AgentConfig, AgentEvent, render_side
+from printers.agent.orders import card_order
 from printers.agent.station import Station
-from printers.evolis import commands as cmd
+from printers.devices.evolis import commands as cmd
+from printers.devices.simulators.outlet import SimulatedOutlet
+from sscard_core.card_data import card_data_to_json
+from sscard_core.messages import JobStep
 
 from .conftest import applicant, photo_png, station_for
 from .service_double import ContractService
@@ -67,8 +69,6 @@ class CrashingJournal(Journal):
 
 
 def card_job(number: str) -> dict[str, object]:
-    from printers.agent.models import card_data_to_json
-
     card = applicant(number=number)
     return {"card_id": "c1", "card": card_data_to_json(card), "photo_url": "/p", "outlet": "o1"}
 
@@ -92,7 +92,7 @@ async def first_agent_dies(
     face = render_side(order.card, photo_png(), 32)
     run = journal.begin(job.id, job.kind.value, station.name)
 
-    async def announce(step: Step) -> None:
+    async def announce(step: JobStep) -> None:
         await service.heartbeat(job.id, step)
 
     if point == SE_SENT:

@@ -12,9 +12,9 @@ from datetime import date
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from issuance.domain.card_data import Gender
-from issuance.domain.identity import CitizenId, random_citizen_id
-from issuance.domain.names import random_name
+from issuance.domain.identity import CitizenId
+from issuance.tools.testdata import random_citizen_id, random_name
+from sscard_core.card_data import Gender
 
 TODAY = date(2026, 11, 29)
 EN_HEADER = ("citizen_id", "name", "gender", "birth_date", "ethnicity", "phone", "photo")

@@ -29,7 +29,7 @@ from issuance.batches.archive import (
     ZipBomb,
     ZipPhotos,
 )
-from issuance.errors import InputError
+from sscard_core.errors import InputError
 
 from .builders import jpeg
 

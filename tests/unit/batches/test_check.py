@@ -19,7 +19,7 @@ from issuance.batches.check import (
     rejects_csv,
 )
 from issuance.batches.rows import ArchivePhoto, InlinePhoto
-from issuance.errors import BatchRejected, FieldProblem
+from sscard_core.errors import BatchRejected, FieldProblem
 
 from .builders import (
     EN_HEADER,

@@ -19,7 +19,7 @@ from issuance.batches.formats import (
     detect_encoding,
     open_batch,
 )
-from issuance.errors import FieldProblem
+from sscard_core.errors import FieldProblem
 
 from .builders import TODAY, ZH_HEADER, Person, batch_csv, inline, with_name
 

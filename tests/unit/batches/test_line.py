@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from issuance.batches.line import BusyClock, LineConfig, run_line
-from printers.agent.agent import AgentEvent, EventKind
+from issuance.tools.line import BusyClock, LineConfig, run_line
+from printers.agent.loop import AgentEvent, EventKind
 
 
 async def test_a_small_line_makes_every_card_once(tmp_path: Path) -> None:

@@ -13,14 +13,13 @@ import pytest
 import zxingcpp
 from pypdf import PdfReader
 
-from issuance.domain.identity import random_citizen_id
-from issuance.domain.names import random_name
-from printers.manifest import (
+from issuance.tools.testdata import random_citizen_id, random_name
+from printers.documents.manifest import (
     MANIFEST_LAYOUT,
     BatchHeading,
-    CardStatus,
     Completion,
     ManifestEntry,
+    ManifestStatus,
     PrinterRun,
     completion_pdf,
     manifest_page_count,
@@ -32,11 +31,11 @@ from printers.manifest import (
 
 HEADING = BatchHeading("B20261129-007", "北京农商银行朝阳支行", date(2026, 11, 29))
 STATUSES = (
-    CardStatus.ISSUED,
-    CardStatus.ISSUED,
-    CardStatus.ISSUED,
-    CardStatus.FAILED,
-    CardStatus.SPOILED,
+    ManifestStatus.ISSUED,
+    ManifestStatus.ISSUED,
+    ManifestStatus.ISSUED,
+    ManifestStatus.FAILED,
+    ManifestStatus.SPOILED,
 )
 
 

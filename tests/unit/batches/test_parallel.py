@@ -16,7 +16,7 @@ from issuance.batches.archive import ZipPhotos
 from issuance.batches.check import BatchCheck, check_batch
 from issuance.batches.parallel import CHUNK_ROWS, PARALLEL_MIN_ROWS
 from issuance.batches.rows import Applicant, ArchivePhoto
-from issuance.errors import BatchRejected, FieldProblem
+from sscard_core.errors import BatchRejected, FieldProblem
 
 from .builders import TODAY, Person, batch_csv, csv_text, inline, jpeg, people, with_name
 

@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 import pytest
 
-from issuance.domain.card_data import CardData
-from printers.chip.crypto import KeyUsage
-from printers.chip.encoder import ChipEncoder, InProcessConnection
-from printers.chip.psam import SimulatedPsam
-from printers.chip.simcard import CardFaults, SimulatedCard
+from printers.devices.chip.crypto import KeyUsage
+from printers.devices.chip.encoder import ChipEncoder
+from printers.devices.simulators.chip_card import CardFaults, InProcessConnection, SimulatedCard
+from printers.devices.simulators.psam import SimulatedPsam
+from sscard_core.card_data import CardData
 from tests import samples
 
 CARD_IDENTIFIER = "110000D156000005"

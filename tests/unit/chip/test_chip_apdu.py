@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from issuance.errors import FieldError, ProtocolError
-from printers.chip import apdu
-from printers.chip.apdu import CommandApdu, ResponseApdu
+from printers.devices.chip import apdu
+from printers.devices.chip.apdu import CommandApdu, ResponseApdu
+from sscard_core.errors import FieldError, ProtocolError
 
 AID = "7378312E73682EC9E7BBE1B1A3D5CF"
 

@@ -6,10 +6,10 @@ import pytest
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from issuance.errors import ProtocolError
-from printers.chip import crypto
-from printers.chip.crypto import CipherSuite, KeyUsage
-from printers.chip.psam import SimulatedPsam
+from printers.devices.chip import crypto
+from printers.devices.chip.crypto import CipherSuite, KeyUsage
+from printers.devices.simulators.psam import SimulatedPsam
+from sscard_core.errors import ProtocolError
 
 # GB/T 32907-2016 appendix A, example 1.
 SM4_KEY = bytes.fromhex("0123456789abcdeffedcba9876543210")

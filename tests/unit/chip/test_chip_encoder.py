@@ -7,14 +7,20 @@ from collections.abc import Callable
 
 import pytest
 
-from issuance.domain.card_data import CardData
-from issuance.errors import ChipError, FieldError, ProtocolError, TransportError
-from printers.chip import apdu
-from printers.chip.crypto import KeyUsage
-from printers.chip.encoder import ChipEncoder, InProcessConnection, mismatched_fields
-from printers.chip.psam import SimulatedPsam
-from printers.chip.simcard import CardFaults, SimulatedCard
-from printers.chip.status import CardMute, CardStatusError, ReadBackMismatch, Status, WrongCard
+from printers.devices.chip import apdu
+from printers.devices.chip.crypto import KeyUsage
+from printers.devices.chip.encoder import ChipEncoder, mismatched_fields
+from printers.devices.chip.status import (
+    CardMute,
+    CardStatusError,
+    ReadBackMismatch,
+    Status,
+    WrongCard,
+)
+from printers.devices.simulators.chip_card import CardFaults, InProcessConnection, SimulatedCard
+from printers.devices.simulators.psam import SimulatedPsam
+from sscard_core.card_data import CardData
+from sscard_core.errors import ChipError, FieldError, ProtocolError, TransportError
 
 MasterKeys = dict[KeyUsage, bytes]
 CardDataWith = Callable[..., CardData]

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from issuance.domain.card_data import CardData, Gender
-from issuance.errors import FieldError, ProtocolError
-from printers.chip import files, tlv
-from printers.chip.files import LAYOUT, Ef, Record, Writer
+from printers.devices.chip import files, tlv
+from printers.devices.chip.files import LAYOUT, Ef, Record, Writer
+from sscard_core.card_data import CardData, Gender
+from sscard_core.errors import FieldError, ProtocolError
 
 
 def all_records(card: CardData) -> list[Record]:

@@ -7,9 +7,9 @@ from types import ModuleType
 
 import pytest
 
-from issuance.errors import DeviceError, TransportError
-from printers.chip import pcsc
-from printers.chip.status import CardMute
+from printers.devices.chip import pcsc
+from printers.devices.chip.status import CardMute
+from sscard_core.errors import DeviceError, TransportError
 
 
 class FakeScardError(Exception):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from printers.chip import apdu, crypto, tlv
-from printers.chip.apdu import CommandApdu
-from printers.chip.crypto import CipherSuite, KeyUsage
-from printers.chip.simcard import ATR, DEFAULT_PIN, CardFaults, SimulatedCard
+from printers.devices.chip import apdu, crypto, tlv
+from printers.devices.chip.apdu import CommandApdu
+from printers.devices.chip.crypto import CipherSuite, KeyUsage
+from printers.devices.simulators.chip_card import ATR, DEFAULT_PIN, CardFaults, SimulatedCard
 
 MasterKeys = dict[KeyUsage, bytes]
 CARD_IDENTIFIER = "110000D156000005"  # as the blank fixture

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from issuance.errors import ChipError
-from printers.chip.status import (
+from printers.devices.chip.status import (
     STATUS_TABLE,
     CardStatusError,
     Status,
@@ -14,6 +13,7 @@ from printers.chip.status import (
     raise_for_status,
     status_word,
 )
+from sscard_core.errors import ChipError
 
 # Independent of the table: concrete bytes → what they must mean.
 EXPECTED = [
@@ -75,7 +75,9 @@ def test_every_refusal_raises_a_chip_error_with_its_fields(row: StatusRow) -> No
 
 
 def test_ok_does_not_raise() -> None:
-    raise_for_status(interpret(0x90, 0x00), "TEST")
+    sw = interpret(0x90, 0x00)
+    assert sw.ok and sw.status is Status.OK
+    assert raise_for_status(sw, "TEST") is None  # returned: nothing was raised
 
 
 def test_tries_left_is_carried_by_the_error() -> None:

@@ -37,7 +37,7 @@ from issuance.domain.banks import (
     meets_instant_ratio,
 )
 from issuance.domain.identity import BeijingDistrict
-from issuance.errors import ConflictError, FieldError, NotFound, TransitionForbidden
+from sscard_core.errors import ConflictError, FieldError, NotFound, TransitionForbidden
 
 G = OnboardingStage
 

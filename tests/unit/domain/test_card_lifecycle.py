@@ -29,7 +29,7 @@ from issuance.domain.lifecycle import (
     record,
     temporary_loss_lapsed,
 )
-from issuance.errors import ConflictError, FieldError, TransitionForbidden
+from sscard_core.errors import ConflictError, FieldError, TransitionForbidden
 
 S = CardStatus
 A = Action

@@ -15,7 +15,7 @@ from issuance.domain.numbers import (
     luhn_digit,
     validate_card_number,
 )
-from issuance.errors import ConflictError, FieldError
+from sscard_core.errors import ConflictError, FieldError
 
 CARD_CAPACITY = 24 * 10**8
 sequences = st.integers(min_value=0, max_value=CARD_CAPACITY - 1)

@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 
 from issuance.domain.cards import Action, CardStatus, ReplaceReason
-from issuance.domain.lifecycle import TRANSITIONS
-from issuance.domain.roles import PERMISSIONS, Role
-from issuance.domain.services import (
+from issuance.domain.counter_services import (
     InfoField,
     JobProgress,
     Service,
@@ -15,6 +13,8 @@ from issuance.domain.services import (
     progress_of,
     replace_reason_for,
 )
+from issuance.domain.lifecycle import TRANSITIONS
+from issuance.domain.roles import PERMISSIONS, Role
 
 LABELS = {
     Service.APPLY: "申领",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from issuance.domain.counter_services import Service
 from issuance.domain.fees import (
     FeeItem,
     FeeSchedule,
@@ -12,8 +13,7 @@ from issuance.domain.fees import (
     validate,
     withdrawal_fee,
 )
-from issuance.domain.services import Service
-from issuance.errors import FeeWaiverBreached, FieldError
+from sscard_core.errors import FeeWaiverBreached, FieldError
 
 WITHDRAWAL_FEN = 200  # 2 yuan for each charged inter-bank withdrawal
 HONEST = FeeSchedule(

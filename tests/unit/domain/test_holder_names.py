@@ -9,16 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from issuance.domain.names import (
-    HolderName,
-    NameProblem,
-    NameScript,
-    chip_bytes,
-    is_cjk,
-    is_long,
-    random_name,
-)
-from issuance.errors import FieldError
+from issuance.domain.names import HolderName, NameProblem, NameScript, chip_bytes, is_cjk, is_long
+from issuance.tools.testdata import random_name
+from sscard_core.errors import FieldError
 
 cjk = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF)
 

@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from issuance.domain.roles import Grant, Operation, Role, authorise, may
-from issuance.errors import Forbidden, NotFound
+from sscard_core.errors import Forbidden, NotFound
 
 Op = Operation
 COUNTER_WORK = {

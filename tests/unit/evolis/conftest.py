@@ -8,11 +8,11 @@ from typing import Protocol
 
 import pytest
 
-from printers.evolis.driver import EvolisPrinter
-from printers.evolis.models import MODELS, PrinterModel, RibbonType
-from printers.evolis.transport import TcpTransport
-from printers.panels import CardSide
-from printers.simulator.evolis_sim import EvolisSimulator, SimConfig
+from printers.devices.evolis.driver import EvolisPrinter
+from printers.devices.evolis.models import MODELS, PrinterModel, RibbonType
+from printers.devices.evolis.transport import TcpTransport
+from printers.devices.simulators.evolis import EvolisSimulator, SimConfig
+from printers.documents.panels import CardSide
 
 from .evolis_panels import random_side
 

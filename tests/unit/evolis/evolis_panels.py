@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from printers.panels import CARD_HEIGHT, CARD_WIDTH, CardSide, Panel, PanelImage
+from printers.documents.panels import CARD_HEIGHT, CARD_WIDTH, CardSide, Panel, PanelImage
 
 
 @dataclass(frozen=True)

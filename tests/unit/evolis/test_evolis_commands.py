@@ -6,11 +6,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from issuance.errors import ProtocolError
-from printers.evolis import commands as c
-from printers.evolis.commands import Command, CommandName, CommandReader, Counter, Face, Step
-from printers.evolis.models import CapabilityError, RibbonType
-from printers.panels import CardSide, Panel
+from printers.devices.evolis import commands as c
+from printers.devices.evolis.commands import (
+    Command,
+    CommandName,
+    CommandReader,
+    Counter,
+    Face,
+    TuningStep,
+)
+from printers.devices.evolis.models import CapabilityError, RibbonType
+from printers.documents.panels import CardSide, Panel
+from sscard_core.errors import ProtocolError
 
 from .evolis_panels import Rect, blank_side, filled
 
@@ -20,8 +27,8 @@ GOLDEN = [
     (c.set_ribbon(RibbonType.YMCKOK), b"\x1bPr;ymckok\r"),
     (c.set_ribbon(RibbonType.KB), b"\x1bPr;kb\r"),
     (c.contrast(Panel.K, 10), b"\x1bPc;k;10\r"),
-    (c.contrast(Panel.Y, Step.UP), b"\x1bPc;y;+\r"),
-    (c.luminosity(Panel.M, Step.DOWN), b"\x1bPl;m;-\r"),
+    (c.contrast(Panel.Y, TuningStep.UP), b"\x1bPc;y;+\r"),
+    (c.luminosity(Panel.M, TuningStep.DOWN), b"\x1bPl;m;-\r"),
     (c.luminosity(Panel.C, 5), b"\x1bPl;c;5\r"),
     (c.speed(Panel.O, 3), b"\x1bPs;o;3\r"),
     (c.error_mode(c.ErrorMode.ACK_NACK), b"\x1bPem;1\r"),

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from issuance.errors import ChipError
-from printers.evolis.commands import Counter, Face
-from printers.evolis.driver import CardOutcome, EvolisPrinter, PrinterIdentity, RibbonState
-from printers.evolis.models import CapabilityError, PrinterModel, RibbonType
-from printers.evolis.replies import EvolisFault, PrinterStatus
-from printers.panels import CARD_HEIGHT, CARD_WIDTH, CardSide, Panel
-from printers.simulator.evolis_sim import CardPosition, EvolisSimulator, SimFault
+from printers.devices.evolis.commands import Counter, Face
+from printers.devices.evolis.driver import CardOutcome, EvolisPrinter, PrinterIdentity, RibbonState
+from printers.devices.evolis.models import CapabilityError, PrinterModel, RibbonType
+from printers.devices.evolis.replies import EvolisFault, PrinterStatus
+from printers.devices.simulators.evolis import CardPosition, EvolisSimulator, SimFault
+from printers.documents.panels import CARD_HEIGHT, CARD_WIDTH, CardSide, Panel
+from sscard_core.errors import ChipError
 
 from .conftest import Rig, RigFactory
 from .evolis_panels import Rect, blank_side, filled
@@ -297,7 +297,7 @@ async def test_a_single_sided_model_cannot_print_a_back(make_rig: RigFactory) ->
 
 def test_a_model_refuses_a_ribbon_it_cannot_take(rig: Rig) -> None:
     _, printer = rig
-    from printers.evolis.models import MODELS
+    from printers.devices.evolis.models import MODELS
 
     with pytest.raises(CapabilityError):
         EvolisPrinter(printer.transport, MODELS[PrinterModel.PEBBLE], ribbon=RibbonType.YMCKOK)

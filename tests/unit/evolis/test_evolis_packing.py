@@ -7,9 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from issuance.errors import ProtocolError
-from printers.evolis.models import DOWNLOAD_FORMATS, CapabilityError
-from printers.evolis.packing import (
+from printers.devices.evolis.models import DOWNLOAD_FORMATS, CapabilityError
+from printers.devices.evolis.packing import (
     PanelValueError,
     compress_mono,
     decompress_mono,
@@ -17,7 +16,8 @@ from printers.evolis.packing import (
     unpack_compressed,
     unpack_panel,
 )
-from printers.panels import PANEL_DOTS, PANEL_LINES, Panel, PanelImage
+from printers.documents.panels import PANEL_DOTS, PANEL_LINES, Panel, PanelImage
+from sscard_core.errors import ProtocolError
 
 from .evolis_panels import Rect, filled
 

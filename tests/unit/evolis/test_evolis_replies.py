@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
-from issuance.errors import PrinterFault, ProtocolError
-from printers.evolis import replies as r
-from printers.evolis.replies import EvolisFault, PrinterStatus, ReplyKind
+from printers.devices.evolis import replies as r
+from printers.devices.evolis.replies import EvolisFault, PrinterStatus, ReplyKind
+from sscard_core.errors import PrinterFault, ProtocolError
 
 S = PrinterStatus
 

@@ -10,18 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from printers.evolis import commands as c
-from printers.evolis.commands import Command, CommandName, ErrorMode, Face
-from printers.evolis.models import PrinterModel
-from printers.evolis.replies import PrinterStatus
-from printers.evolis.transport import TcpTransport
-from printers.panels import CARD_HEIGHT, CARD_WIDTH, Panel
-from printers.simulator.evolis_sim import (
-    CardPosition,
-    PrinterMachine,
-    SimConfig,
-    render_side,
-)
+from printers.devices.evolis import commands as c
+from printers.devices.evolis.commands import Command, CommandName, ErrorMode, Face
+from printers.devices.evolis.models import PrinterModel
+from printers.devices.evolis.replies import PrinterStatus
+from printers.devices.evolis.transport import TcpTransport
+from printers.devices.simulators.evolis import CardPosition, PrinterMachine, SimConfig, render_side
+from printers.documents.panels import CARD_HEIGHT, CARD_WIDTH, Panel
 
 from .evolis_panels import Rect, blank_side, filled
 
@@ -73,7 +68,7 @@ def test_ack_nack_mode_answers_everything() -> None:
         (c.select_face(Face.FRONT), nack(b"1")),  # no sequence started
         (c.download(filled(Panel.K, 2, [])), nack(b"1")),  # no face selected
         (c.contrast(Panel.K, -3), ACK),
-        (c.speed(Panel.Y, c.Step.UP), ACK),
+        (c.speed(Panel.Y, c.TuningStep.UP), ACK),
         (c.chip_offset(), ACK),
     ],
 )
@@ -164,7 +159,7 @@ async def test_the_command_line_entry_serves_the_protocol(tmp_path: Path) -> Non
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "printers.simulator.evolis_sim",
+        "printers.devices.simulators.evolis",
         "--port",
         "0",
         "--out",

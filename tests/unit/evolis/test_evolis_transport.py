@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from issuance.errors import TransportError
-from printers.evolis.transport import TcpTransport, UsbTransport
+from printers.devices.evolis.transport import TcpTransport, UsbTransport
+from sscard_core.errors import TransportError
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

@@ -19,28 +19,18 @@ import numpy.typing as npt
 import pytest
 from PIL import Image
 
-from issuance.domain.card_data import CardData, Gender
-from issuance.errors import FieldError, UnprintableName
-from printers.face import (
-    DEFAULT_LAYOUT,
-    FaceImage,
-    check_printable,
-    composite,
-    mm_to_px,
-    preview_png,
-    render_face,
-    set_name,
-    split_name,
-    year_month,
-)
-from printers.fonts import (
+from intake.fonts import (
     MIDDLE_DOT,
     font_coverage,
     normalise_name,
     refused_name_characters,
     undrawable_characters,
 )
-from printers.panels import CARD_HEIGHT, CARD_WIDTH
+from intake.typesetting import DEFAULT_LAYOUT, check_printable, mm_to_px, set_name, split_name
+from printers.documents.face import FaceImage, composite, preview_png, render_face, year_month
+from printers.documents.panels import CARD_HEIGHT, CARD_WIDTH
+from sscard_core.card_data import CardData, Gender
+from sscard_core.errors import FieldError, UnprintableName
 from tests.samples import card_data
 
 GOLDEN = Path(__file__).parent / "golden" / "face.png"

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from printers.face import FaceImage, composite, render_face
-from printers.panels import (
+from printers.documents.face import FaceImage, composite, render_face
+from printers.documents.panels import (
     CARD_HEIGHT,
     CARD_WIDTH,
     PANEL_DOTS,
@@ -17,7 +17,7 @@ from printers.panels import (
     CardSide,
     Panel,
 )
-from printers.raster import (
+from printers.documents.raster import (
     CHIP_WINDOW_MM,
     WindowMM,
     panel_array,

@@ -9,14 +9,15 @@ import pytest
 from pypdf import PdfReader
 
 from issuance.domain.fees import WAIVERS, WITHDRAWAL_CLAUSE, FeeItem
-from issuance.errors import FieldError
-from printers.receipt import (
+from issuance.services.fees import FEE_ITEM_OF
+from printers.documents.receipt import (
     Receipt,
     WaivedFee,
     beijing_time,
     mask_citizen_id,
     receipt_pdf,
 )
+from sscard_core.errors import FieldError
 
 CITIZEN_ID = "110101198001011234"
 
@@ -86,7 +87,7 @@ def test_all_six_waivers_are_listed_in_order(pdf: bytes) -> None:
 
 
 def test_the_waivers_are_the_domain_waivers_plus_the_withdrawals() -> None:
-    items = [fee.fee_item for fee in WaivedFee]
+    items = [FEE_ITEM_OF[fee] for fee in WaivedFee]
     assert items[:5] == [waiver.item for waiver in sorted(WAIVERS, key=lambda w: w.number)]
     assert items[5] is FeeItem.INTERBANK_WITHDRAWAL
     assert WITHDRAWAL_CLAUSE == 6
