@@ -14,12 +14,13 @@ delivered is reported spoiled exactly once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 
+from printers.agent.client import ApiUnavailable, ServiceUnavailable
 from printers.agent.journal import Journal, Mark
 from printers.agent.loop import Agent, AgentConfig, AgentEvent, render_side
 from printers.agent.orders import card_order
@@ -161,3 +162,68 @@ async def test_a_card_number_is_printed_at_most_once_whatever_the_crash_point(
     rejected = sum(outlet.simulator(n).machine.reject_box for n in outlet.names)
     spoiled_reports = sum(f.spoiled_card for f in row.failures) + row.spoiled_reported
     assert spoiled_reports == rejected  # every body fed and not delivered, once
+
+
+async def test_a_restarted_agent_takes_back_its_own_jobs_without_waiting_for_their_leases(
+    outlet: SimulatedOutlet, tmp_path: Any
+) -> None:
+    """The old agent claimed a job and died before journaling it: the lease never expires
+    here (the double has no clock), so only the new agent's release lets it run again."""
+    service = ContractService(photo_png())
+    service.add(1, card_job("A00000027"))
+    (old,) = await service.claim()
+    with Journal(tmp_path / "journal.sqlite") as journal:
+        async with restarted(outlet, journal, service):
+            row = await service.wait_for(1, "done")
+    assert service.releases[0] == [old.id]
+    assert row.attempts == 1  # the released attempt was not counted
+
+
+class Unavailable(ContractService):
+    """A service whose every endpoint fails ``fails`` times (503, connection refused) first."""
+
+    def __init__(self, photo: bytes, fails: int) -> None:
+        super().__init__(photo)
+        self.left: dict[str, int] = {}
+        self.fails = fails
+
+    def _flaky(self, name: str) -> None:
+        left = self.left.setdefault(name, self.fails)
+        if left:
+            self.left[name] = left - 1
+            error = ServiceUnavailable if left % 2 else ApiUnavailable
+            raise error(f"{name}: the database is restarting")
+
+    async def claim(self, **kw: Any) -> list[Any]:
+        self._flaky("claim")
+        return await super().claim(**kw)
+
+    async def release(self, keep: Sequence[int] = ()) -> list[int]:
+        self._flaky("release")
+        return await super().release(keep)
+
+    async def complete(self, job_id: int, result: dict[str, Any]) -> None:
+        self._flaky("complete")
+        await super().complete(job_id, result)
+
+    async def printers(self) -> list[Any]:
+        self._flaky("printers")
+        return await super().printers()
+
+
+async def test_an_unavailable_service_is_waited_for_and_the_report_kept_until_acknowledged(
+    outlet: SimulatedOutlet, tmp_path: Any
+) -> None:
+    service = Unavailable(photo_png(), fails=3)
+    service.add(1, card_job("A00000028"))
+    with Journal(tmp_path / "journal.sqlite") as journal:
+        async with restarted(outlet, journal, service):
+            row = await service.wait_for(1, "done")
+            for _ in range(500):
+                if not journal.in_flight():
+                    break
+                await asyncio.sleep(0.01)
+        assert not journal.in_flight()
+    assert row.result is not None and row.result["card_number"] == "A00000028"
+    # every failure of the endpoints production needs was met, and outlived
+    assert [service.left[n] for n in ("release", "claim", "complete")] == [0, 0, 0]
