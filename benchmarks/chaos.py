@@ -306,6 +306,15 @@ class Chaos:
 
     # --- chaos --------------------------------------------------------------------------
 
+    async def keep_alive(self) -> None:
+        """Start again any process that ended (as a service manager would), e.g. an API that
+        exited at start because its database was still starting up."""
+        while True:
+            await asyncio.sleep(0.5)
+            for name, proc in self.procs.items():
+                if name != "postgres" and not proc.alive():
+                    proc.start()
+
     async def rampage(self) -> None:
         victims = ["agent", "agent", "agent", "api", "api", "postgres", "p1", "p2", "p3"]
         for _ in range(self.args.kills):
@@ -319,15 +328,14 @@ class Chaos:
                 continue
             self.procs[victim].kill()
             await asyncio.sleep(self.rng.uniform(0.0, 0.5))
-            self.procs[victim].start()
+            self.restart(victim)
 
     async def settle(self, seconds: float) -> None:
         """Until no job is queued, running or in doubt (or ``seconds`` without progress)."""
         last, since = None, time.monotonic()
         while time.monotonic() - since < seconds:
-            for name in self.procs:
-                if not self.procs[name].alive():
-                    self.restart(name)
+            if not self.pg.alive():
+                await self.start_postgres()
             states = await self._states()
             busy = {s: n for s, n in states.items() if s in ("queued", "running", "in_doubt")}
             if not busy:
@@ -422,6 +430,7 @@ class Chaos:
             self.procs[name].start()
         async with httpx.AsyncClient(base_url=self.api_url, timeout=30) as http:
             supervisor = asyncio.create_task(self.supervise(http))
+            keeper = asyncio.create_task(self.keep_alive())
             try:
                 await self.submit(http)
                 await self.rampage()
@@ -431,9 +440,10 @@ class Chaos:
                 await self.settle(self.args.settle_seconds)
                 after = await self.figures(started)
             finally:
-                supervisor.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await supervisor
+                for task in (supervisor, keeper):
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
         first.after_redrive = {**asdict(after), "redriven": redriven}
         first.after_redrive.pop("after_redrive", None)
         return first
