@@ -70,8 +70,8 @@ class StationFault(PrinterFault):
 
 
 class PrintInDoubt(StationFault):
-    """The printer failed once it may have been told to print: only the printer can tell what
-    happened (:meth:`Station.inquire`); the job is never reported failed on this alone."""
+    """The printer failed with a card body in play: only the printer can tell where it is, and
+    whether it was printed (:meth:`Station.inquire`); the job is never reported on this alone."""
 
     code = "print_in_doubt"
 
@@ -183,30 +183,27 @@ class Station:
     ) -> CardMade:
         """Feed, encode, verify, print and eject one card; see the module docstring.
 
-        A fault once the printer may have been told to print raises
-        :class:`PrintInDoubt`: the run is settled by :meth:`inquire`, never by a guess.
+        A printer fault once a body may be in play raises :class:`PrintInDoubt`: where
+        the body is (inside, stuck, in the reject box, printed) is settled by
+        :meth:`inquire`, never by a guess.
         """
         try:
             await self._feed(run, announce)
             encoded = await self._encode_or_reject(run, card, announce)
+            await self._print_or_reject(run, face, announce)
         except (PrinterFault, TransportError) as exc:
-            raise self._faulted(exc) from exc
+            fault = self._faulted(exc)
+            raise PrintInDoubt(fault.message, printer=self.name, fault=self.fault) from exc
+        return CardMade(self.name, encoded.read_back, encoded)
+
+    async def _print_or_reject(self, run: int, face: CardSide, announce: Announce) -> None:
         try:
             await self._print(run, face, announce)
         except PrintRefused as exc:
             await self._refused(run, exc, announce)
-        except (PrinterFault, TransportError) as exc:
-            fault = self._faulted(exc)
-            if Mark.PRINTING in self.journal.run(run).marks:
-                raise PrintInDoubt(fault.message, printer=self.name, fault=self.fault) from exc
-            raise fault from exc
-        return CardMade(self.name, encoded.read_back, encoded)
 
     async def _refused(self, run: int, exc: PrintRefused, announce: Announce) -> None:
-        try:
-            await self._reject(run, exc, announce)
-        except (PrinterFault, TransportError) as fault:
-            raise self._faulted(fault) from fault
+        await self._reject(run, exc, announce)
         raise CardSpoiled(
             f"printer {self.name}: not printed ({exc.message}); the card was rejected",
             printer=self.name,
@@ -321,7 +318,7 @@ class Station:
         marks = set(run.marks)
         never = "" if Mark.PRINTING not in marks else " (the card counter shows no print)"
         try:
-            found = await self.clear_leftover()
+            found = await self._reject_leftover()
         except EvolisFault as exc:
             if exc.status not in STUCK:
                 raise
@@ -346,6 +343,17 @@ class Station:
             )
         self.journal.mark(run.run, Mark.NOT_FED)
         return Finding(Reconciliation.NOT_STARTED, f"printer {self.name} never took a card")
+
+    async def _reject_leftover(self) -> bool:
+        """:meth:`clear_leftover`; a fault that does not hold the card (a ribbon, the feeder,
+        the cover) is cleared first so that the body can go to the reject box."""
+        try:
+            return await self.clear_leftover()
+        except EvolisFault as exc:
+            if exc.status in STUCK:
+                raise
+        await self.printer.clear_error()
+        return await self.clear_leftover()
 
     async def recover(self) -> None:
         """After a supervisor cleared the fault: clear the status, reject any body left inside.

@@ -70,8 +70,9 @@ async def test_a_jam_faults_the_printer_and_the_job_moves_to_the_other(
                 break
             await asyncio.sleep(0.01)
         assert serving(agent.stations["p1"])
+    # announced in order (the background heartbeat repeats the current step meanwhile)
     steps = [step for job, step in service.steps if job == 1 and step is not JobStep.IDLE]
-    assert steps[:3] == [JobStep.FED, JobStep.ENCODING, JobStep.PRINTING], service.steps
+    assert list(dict.fromkeys(steps))[:3] == [JobStep.FED, JobStep.ENCODING, JobStep.PRINTING]
     assert not journal.in_flight()
 
 
