@@ -529,10 +529,14 @@ class Agent:
     async def register_printers(self) -> None:
         """Take the register's word on faulted printers; announce the others as ok.
 
-        A printer registered as unreachable answered just now: it is back.
+        A printer registered as unreachable answered just now: it is back. A printer
+        whose own status shows a fault (a card stuck inside after a power cut) is
+        faulted whatever the register says.
         """
         known = {p.name: p for p in await self._register()}
         for station in self.stations.values():
+            if await self._printer_says_faulted(station):
+                continue
             report = known.get(station.name)
             faulted = report is not None and report.status is PrinterHealth.FAULTED
             if report is not None and faulted and report.fault != UNREACHABLE:
@@ -541,6 +545,21 @@ class Agent:
                 continue
             with contextlib.suppress(SscardError):
                 await self.api.put_printer(station.name, PrinterHealth.OK, None)
+
+    async def _printer_says_faulted(self, station: Station) -> bool:
+        if station.unreachable:
+            return False
+        try:
+            status = await station.printer.status()
+        except (DeviceError, OSError, RuntimeError):
+            station.fault = UNREACHABLE
+            await self._printer_faulted(station)
+            return True
+        if status in BENIGN:
+            return False
+        station.fault = status.value
+        await self._printer_faulted(station)
+        return True
 
     async def _register(self) -> list[PrinterReport]:
         try:
@@ -619,9 +638,14 @@ class Agent:
 
     async def _settle_in_flight(self) -> None:
         settled_any = False
-        for run in self.journal.in_flight():
-            if run.run in self._active_runs:
+        for snapshot in self.journal.in_flight():
+            if snapshot.run in self._active_runs:
                 continue
+            # read again: while earlier runs were settled, a job task may have ended with
+            # more marks than the snapshot holds, or settled it
+            if self.journal.settlement(snapshot.run) is not None:
+                continue
+            run = self.journal.run(snapshot.run)
             try:
                 settled_any |= await self._settle(run)
             except (SscardError, OSError, RuntimeError) as exc:

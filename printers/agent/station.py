@@ -188,6 +188,10 @@ class Station:
         :meth:`inquire`, never by a guess.
         """
         try:
+            await self._ready()
+        except (PrinterFault, TransportError) as exc:
+            raise self._faulted(exc) from exc  # nothing in play yet
+        try:
             await self._feed(run, announce)
             encoded = await self._encode_or_reject(run, card, announce)
             await self._print_or_reject(run, face, announce)
@@ -195,6 +199,13 @@ class Station:
             fault = self._faulted(exc)
             raise PrintInDoubt(fault.message, printer=self.name, fault=self.fault) from exc
         return CardMade(self.name, encoded.read_back, encoded)
+
+    async def _ready(self) -> None:
+        """The printer's status before a body is fed: a fault (a card stuck inside, left by a
+        power cut) is this station's, not the next card's."""
+        status = await self.printer.status()
+        if status not in BENIGN:
+            raise EvolisFault(status, command="Rlr")
 
     async def _print_or_reject(self, run: int, face: CardSide, announce: Announce) -> None:
         try:
