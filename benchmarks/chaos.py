@@ -199,7 +199,7 @@ class Chaos:
             )  # fmt: skip
             printer_args += [
                 f"--printer=p{i}=tcp://127.0.0.1:{port}",
-                f"--printer-reader=p{i}=sim:127.0.0.1:{chip}",
+                f"--reader=sim:127.0.0.1:{chip}",
             ]
         if not self.tokens.get("agent"):
             return
@@ -208,7 +208,7 @@ class Chaos:
         self.procs["agent"] = self._python(
             "agent", "-m", "issuance.cli", "agent", "--api", self.api_url,
             "--token-file", str(token), "--site", DEMO_OUTLET, *printer_args,
-            "--reader", f"sim:127.0.0.1:{base + 21}", "--journal", str(self.work / "journal.db"),
+            "--journal", str(self.work / "journal.db"),
             "--psam-keys", str(keys), "--worker", "chaos-agent", "--wait", "2",
         )  # fmt: skip
 
@@ -298,7 +298,9 @@ class Chaos:
                     headers={"Authorization": f"Bearer {self.tokens['agent']}"},
                 )  # fmt: skip
                 for p in r.json()["printers"] if r.status_code == 200 else []:
-                    if p["status"] == "faulted" and p.get("fault") != "device_transport":
+                    if p["status"] == "faulted" and "device_transport" not in (
+                        p.get("fault") or ""
+                    ):
                         await http.post(
                             f"/v1/outlets/{DEMO_OUTLET}/printers/{p['name']}/clear",
                             headers={"Authorization": f"Bearer {self.tokens['sup']}"},

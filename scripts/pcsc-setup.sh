@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up the real PC/SC stack for the chip tests: pcscd with the vpcd virtual reader, and pyscard.
+# Set up the real PC/SC stack for the chip tests: pcscd with the vpcd virtual reader, pyscard,
+# and vsmartcard's vicc (a foreign ISO 7816 card; its Python needs pycryptodome's `Crypto`).
 #
 # Usage (as root):  scripts/pcsc-setup.sh [VENV]      (VENV defaults to .venv)
 #
@@ -10,7 +11,9 @@
 set -euo pipefail
 
 VENV="${1:-.venv}"
-PACKAGES=(pcscd libpcsclite-dev vsmartcard-vpcd swig gcc python3-dev)
+PACKAGES=(pcscd libpcsclite-dev vsmartcard-vpcd vsmartcard-vpicc python3-virtualsmartcard
+    python3-pycryptodome swig gcc python3-dev)
+APT_LOCK=/tmp/apt.lock  # several installs may run at once on one machine
 PCSCD_SOCKET=/run/pcscd/pcscd.comm
 
 log() { printf 'pcsc-setup: %s\n' "$*"; }
@@ -33,8 +36,8 @@ install_packages() {
     fi
     log "installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    flock "$APT_LOCK" apt-get update -qq
+    flock "$APT_LOCK" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 pcscd_running() {

@@ -30,6 +30,7 @@ from issuance.api.idempotency import render
 from issuance.api.openapi import document
 from issuance.api.operators import OperatorCache
 from issuance.api.responses import EXCEPTION_HANDLERS, OrjsonResponse
+from issuance.api.warmup import warm_up
 from issuance.config import Settings
 from issuance.domain.roles import Operation
 from issuance.runtime import Runtime
@@ -76,6 +77,7 @@ def create_app(rt: Runtime, *, own_runtime: bool = False) -> FastAPI:
         async with contextlib.AsyncExitStack() as stack:
             if own_runtime:
                 await stack.enter_async_context(rt)
+            await warm_up(_app, rt.pool)  # before uvicorn takes a connection
             task = asyncio.create_task(maintain_forever(rt), name="sscard-maintenance")
             try:
                 yield

@@ -39,6 +39,11 @@ CHUNK_ROWS = 500
 FIRST_CHUNK_ROWS = 125
 FIRST_CHUNKS = 2
 IN_FLIGHT_PER_WORKER = 2
+# A chunk's photos come back to the caller as bytes (about 10 MB for 500 ID photos): the
+# chunks in flight, and the worker processes, are bounded whatever the number of cores, so
+# that a batch's peak memory is the same on a 2-core and on a 64-core host.
+MAX_WORKERS = 4
+MAX_IN_FLIGHT = MAX_WORKERS * IN_FLIGHT_PER_WORKER
 # The workers yield the CPU to everything else in the machine: the batch's own writes (the
 # submitting process and its database backend) and the counters' requests.
 WORKER_NICENESS = 10
@@ -175,18 +180,26 @@ def _submit(
         gc.unfreeze()
 
 
+def pool_bounds(workers: int) -> tuple[int, int]:
+    """The worker processes and the chunks in flight for ``workers`` asked: both bounded."""
+    processes = max(1, min(workers, MAX_WORKERS))
+    return processes, min(processes * IN_FLIGHT_PER_WORKER, MAX_IN_FLIGHT)
+
+
 def _in_pool(chunks: Iterator[list[Record]], ctx: RowContext, workers: int) -> Iterator[Checked]:
+    processes, in_flight = pool_bounds(workers)
     mp = multiprocessing.get_context(START_METHOD)
     font_coverage()  # loaded once here, inherited by forked workers instead of read in each
     if START_METHOD == "forkserver":
         mp.set_forkserver_preload([__name__])
     setup = _Setup.of(ctx)
     pending: deque[tuple[list[Record], Future[list[_Sent]]]] = deque()
-    with ProcessPoolExecutor(workers, mp_context=mp, initializer=_start, initargs=(setup,)) as pool:
+    executor = ProcessPoolExecutor(processes, mp_context=mp, initializer=_start, initargs=(setup,))
+    with executor as pool:
         try:
             for index, chunk in enumerate(chunks):
                 pending.append((chunk, _submit(pool, chunk, starts_workers=index == 0)))
-                if len(pending) > workers * IN_FLIGHT_PER_WORKER:
+                if len(pending) > in_flight:
                     yield from _merge(*pending.popleft(), ctx.photos)
             while pending:
                 yield from _merge(*pending.popleft(), ctx.photos)

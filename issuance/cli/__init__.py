@@ -29,6 +29,7 @@ GROUPS: tuple[tuple[str, str], ...] = (
     ("loadtest", "register"),
     ("agent", "register"),
     ("agent", "register_demo"),
+    ("printer", "register"),
     ("batch", "register"),
 )
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]

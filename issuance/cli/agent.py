@@ -1,10 +1,13 @@
 """``sscard agent`` (the outlet agent beside the devices) and ``sscard demo`` (all of it at once).
 
 ``sscard agent`` opens each ``--printer`` (``[NAME=]tcp://HOST:PORT`` or a USB
-device path), its chip station (``--reader sim[:HOST:PORT]`` for a simulated
-outlet's chip service, ``pcsc:<reader name>`` for a PC/SC encoder), the
-PSAM and the journal, and runs :class:`printers.agent.loop.Agent` against
-the API at ``--api`` with the bearer token in ``--token-file`` until Ctrl-C.
+device path) and its own chip station: one ``--reader`` per ``--printer``, in
+the same order (``pcsc:<reader name>`` for a printer's PC/SC encoder,
+``sim[:HOST:PORT]`` for a simulated printer's reader); one ``sim`` reader may
+also serve every printer of a simulated outlet (its chip service tells the
+stations apart by the printer's serial). Then the PSAM and the journal, and
+runs :class:`printers.agent.loop.Agent` against the API at ``--api`` with the
+bearer token in ``--token-file`` until Ctrl-C.
 
 The PSAM is :class:`~printers.devices.chip.psam.SimulatedPsam` holding the master
 keys of ``--psam-keys`` (a simulated outlet writes them to
@@ -62,7 +65,6 @@ from printers.agent.journal import Journal
 from printers.agent.loop import Agent, AgentConfig, AgentEvent, EventKind
 from printers.agent.pinpad import DeskReader, KeyboardPinPad, PinDesk, PinPad
 from printers.agent.station import (
-    UNREACHABLE,
     ChipReader,
     Station,
     open_printer,
@@ -104,6 +106,25 @@ class PcscReader:
 
     def connection(self, card_identifier: str) -> CardConnection:
         return PcscConnection(self.reader)
+
+
+def station_readers(printers: list[PrinterArg], specs: list[str]) -> list[str]:
+    """The reader spec of each printer: one ``--reader`` per ``--printer``, in order.
+
+    A single ``sim`` reader may serve every printer (the simulated chip service binds by
+    the printer's serial); a PC/SC reader is one printer's own and cannot be shared.
+    """
+    if len(specs) == 1 and len(printers) > 1 and specs[0].startswith("sim"):
+        return specs * len(printers)
+    if len(specs) != len(printers):
+        raise InputError(
+            f"give one --reader per --printer, in the same order: {len(printers)} printers, "
+            f"{len(specs)} readers"
+        )
+    shared = sorted({s for s in specs if s.startswith("pcsc:") and specs.count(s) > 1})
+    if shared:
+        raise InputError(f"a PC/SC reader belongs to one printer: {', '.join(shared)} is repeated")
+    return specs
 
 
 def reader_for(spec: str, printer_host: str, serial: str) -> ChipReader:
@@ -148,7 +169,8 @@ def pin_desk(ns: argparse.Namespace, psam: SimulatedPsam, journal: Journal) -> P
     """The PIN desk ``--pinpad`` asks for, or None."""
     if ns.pinpad is None:
         return None
-    spec = ns.desk_reader or (ns.reader if ns.reader.startswith("sim") else None)
+    first = ns.reader[0]
+    spec = ns.desk_reader or (first if first.startswith("sim") else None)
     if spec is None:
         raise InputError("--pinpad needs --desk-reader (the counter's card reader)")
     return PinDesk(desk_reader_for(spec), PIN_PADS[PinPadKind(ns.pinpad)](), psam, journal)
@@ -166,11 +188,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     a.add_argument("--token-file", type=Path, required=True, help="the agent's bearer token")
     a.add_argument("--site", required=True, help="the outlet code whose jobs to claim")
     a.add_argument("--printer", type=printer_arg, action="append", required=True)
-    a.add_argument("--reader", required=True, help="sim[:HOST:PORT] or pcsc:<reader name>")
     a.add_argument(
-        "--printer-reader",
+        "--reader",
         action="append",
-        help="NAME=sim:HOST:PORT or NAME=pcsc:<reader>: that printer's own chip station",
+        required=True,
+        help="each --printer's chip reader, in the same order: pcsc:<reader name> or "
+        "sim[:HOST:PORT] (one sim reader may serve every simulated printer)",
     )
     a.add_argument("--journal", type=Path, required=True, help="the local SQLite journal")
     a.add_argument("--psam-keys", type=Path, required=True, help="the PSAM's master keys (JSON)")
@@ -189,12 +212,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     a.set_defaults(func=lambda ns: run(_agent_until_stopped(ns)))
 
 
-async def _stations(ns: argparse.Namespace, psam: SimulatedPsam, journal: Journal) -> list[Station]:
-    """One station per ``--printer``; a printer that does not answer yet starts out of
-    service and is connected again by the agent (with back-off) when it does."""
+async def _stations(
+    ns: argparse.Namespace, psam: SimulatedPsam, journal: Journal, lines: list[str]
+) -> list[Station]:
+    """A station per ``--printer`` with its own reader; ``lines`` gets one line for each.
+
+    A printer that does not answer yet starts out of service, and the agent connects
+    to it again (with back-off) until it does.
+    """
+    specs = station_readers(ns.printer, ns.reader)
     stations = []
-    readers = dict(printer_reader_arg(text) for text in ns.printer_reader or ())
-    for i, arg in enumerate(ns.printer, start=1):
+    for i, (arg, spec) in enumerate(zip(ns.printer, specs, strict=True), start=1):
         name = arg.name or f"printer{i}"
         host = arg.url.split("://")[-1].split(":")[0] or "127.0.0.1"
         connect = functools.partial(open_printer, arg.url)
@@ -203,22 +231,15 @@ async def _stations(ns: argparse.Namespace, psam: SimulatedPsam, journal: Journa
             printer: EvolisPrinter = await connect()
             serial = (await printer.identify()).serial
         except (TransportError, OSError) as exc:
-            out.print(f"printer {name} does not answer yet ({exc}); it joins when it does")
+            lines.append(f"  printer {name} does not answer yet ({exc}); it joins when it does")
             printer = unconnected_printer(arg.url)
-        reader = reader_for(readers.get(name, ns.reader), host, serial)
+        reader = reader_for(spec, host, serial)
+        lines.append(f"  station {name}: printer {arg.url}, chip reader {spec}")
         station = Station(name, printer, reader, psam, journal, connect=connect)
         if not serial:
-            station.fault = UNREACHABLE
+            station.unreachable_now()
         stations.append(station)
     return stations
-
-
-def printer_reader_arg(text: str) -> tuple[str, str]:
-    """``NAME=sim:HOST:PORT`` or ``NAME=pcsc:<reader>``: one printer's own chip station."""
-    name, sep, spec = text.partition("=")
-    if not sep or not name or not spec:
-        raise InputError(f"--printer-reader must be NAME=<reader>, not {text!r}")
-    return name, spec
 
 
 async def run_agent(ns: argparse.Namespace, *, stop: asyncio.Event | None = None) -> int:
@@ -227,13 +248,16 @@ async def run_agent(ns: argparse.Namespace, *, stop: asyncio.Event | None = None
     config = AgentConfig(wait_seconds=ns.wait)
     with Journal(ns.journal) as journal:
         desk = pin_desk(ns, psam, journal)
-        stations = await _stations(ns, psam, journal)
+        lines: list[str] = []
+        stations = await _stations(ns, psam, journal, lines)
         client = AgentClient(ns.api, token, worker=ns.worker, site=ns.site)
         agent = Agent(
             client, stations, journal, config, desk=desk, events=lambda e: out.print(describe(e))
         )
         pads = f"; PIN pad {ns.pinpad}" if desk is not None else ""
         out.print(f"agent {ns.worker} for {ns.site}: {', '.join(s.name for s in stations)}{pads}")
+        for line in lines:
+            out.print(line)
         try:
             await _until(agent.run(), stop)
         finally:
@@ -513,8 +537,10 @@ async def _demo(
         serving = asyncio.create_task(server.serve())
         await _started(server, serving)
         out.print(f"sscard API on {api} ({database})")
-        printers = ", ".join(outlet.names)
-        out.print(f"simulated outlet {DEMO_OUTLET}: printers {printers}, cards in {outlet.out_dir}")
+        out.print(f"simulated outlet {DEMO_OUTLET}: cards in {outlet.out_dir}")
+        for name in outlet.names:
+            reader = outlet.reader_spec(name)
+            out.print(f"  station {name}: printer {outlet.printer_url(name)}, chip reader {reader}")
         console = DemoConsole()
         with Journal(settings.data_dir / "agent-journal.sqlite") as journal:
             agent = asyncio.create_task(_demo_agent(api, tokens.agent, outlet, journal, console))

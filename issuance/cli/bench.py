@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import orjson
@@ -34,7 +36,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     q.add_argument("--workers", type=int, default=8, help="concurrent claimers")
     q.add_argument("--batch", type=int, default=100, help="jobs per claim and per completion")
     q.add_argument("--json", action="store_true", help="print the figures as JSON")
-    q.set_defaults(func=lambda a: run(_queue(a)))
+    q.add_argument(
+        "--compare", choices=["pgqueuer"], help="run pgqueuer's benchmark shape beside ours"
+    )
+    q.add_argument("--rounds", type=int, default=3, help="with --compare: alternating rounds")
+    q.set_defaults(func=lambda a: run(_compare(a) if a.compare else _queue(a)))
     batch_cli.register_bench_line(bsub)
     c = bsub.add_parser(
         "chaos",
@@ -78,6 +84,68 @@ async def _queue(args: argparse.Namespace) -> int:
             await admin.close()
     _print(result, as_json=args.json, embedded=server.embedded)
     return 0
+
+
+async def _compare(args: argparse.Namespace) -> int:
+    """pgqueuer's throughput shape, then ours, each round on fresh databases; their ratio."""
+    from issuance.tools import queue_compare as qc
+
+    shape = qc.Shape(seconds=args.seconds)
+    rounds: list[qc.Round] = []
+    async with DatabaseServer(Settings.from_env()) as server:
+        for number in range(1, args.rounds + 1):
+            with out.status(f"round {number} of {args.rounds}: pgqueuer"):
+                theirs = await _on_scratch(server.dsn, qc.pgqueuer_throughput, shape, False)
+            with out.status(f"round {number} of {args.rounds}: sscard"):
+                ours = await _on_scratch(server.dsn, qc.sscard_throughput, shape, True)
+            rounds.append(qc.Round(theirs, ours))
+            out.print(f"round {number}: pgqueuer {theirs:,.0f} jobs/s, sscard {ours:,.0f} jobs/s")
+    _print_comparison(rounds, shape, as_json=args.json)
+    return 0
+
+
+async def _on_scratch(dsn: str, measure: Any, shape: Any, migrated: bool) -> float:
+    name = f"sscard_cmp_{uuid.uuid4().hex[:8]}"
+    with database_errors():
+        admin = await asyncpg.connect(dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        scratch = with_database(dsn, name)
+        if migrated:
+            conn = await asyncpg.connect(scratch)
+            await migrate(conn)
+            await conn.close()
+        rate: float = await measure(scratch, shape)
+        return rate
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def _print_comparison(rounds: list[Any], shape: Any, *, as_json: bool) -> None:
+    median = statistics.median(r.ratio for r in rounds)
+    figures = {
+        "shape": {"seconds": shape.seconds, "dequeue": shape.dequeue, "enqueue": shape.enqueue,
+                  "batch": shape.batch},
+        "rounds": [{"pgqueuer_jobs_per_s": round(r.pgqueuer_jobs_per_s),
+                    "sscard_jobs_per_s": round(r.sscard_jobs_per_s), "ratio": round(r.ratio, 2)}
+                   for r in rounds],
+        "median_ratio": round(median, 2),
+    }  # fmt: skip
+    if as_json:
+        print(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode())
+        return
+    table = Table(
+        title=f"sscard beside pgqueuer ({shape.dequeue} dequeuers x {shape.batch}, "
+        f"{shape.enqueue} enqueuers x {shape.batch}, {shape.seconds:g} s a round)"
+    )
+    for col in ("round", "pgqueuer jobs/s", "sscard jobs/s", "ratio"):
+        table.add_column(col)
+    for n, r in enumerate(rounds, start=1):
+        table.add_row(str(n), f"{r.pgqueuer_jobs_per_s:,.0f}", f"{r.sscard_jobs_per_s:,.0f}",
+                      f"{r.ratio:.2f}")  # fmt: skip
+    out.print(table)
+    out.print(f"median ratio {median:.2f} (target: at least 2)")
 
 
 async def _bench_on(dsn: str, cfg: BenchConfig, *, quiet: bool) -> BenchResult:

@@ -514,13 +514,14 @@ class Agent:
     # --- printers -----------------------------------------------------------------------
 
     async def _printer_faulted(self, station: Station) -> None:
-        self._emit(EventKind.PRINTER_FAULTED, None, station.name, station.fault or "fault")
+        report = station.fault_report
+        self._emit(EventKind.PRINTER_FAULTED, None, station.name, report or "fault")
         self._fault_registered.discard(station.name)
         await self._register_fault(station)
 
     async def _register_fault(self, station: Station) -> None:
         try:
-            await self.api.put_printer(station.name, PrinterHealth.FAULTED, station.fault)
+            await self.api.put_printer(station.name, PrinterHealth.FAULTED, station.fault_report)
         except SscardError as exc:
             log.warning("printer %s: fault not registered yet (%s)", station.name, exc.message)
             return
@@ -539,7 +540,7 @@ class Agent:
                 continue
             report = known.get(station.name)
             faulted = report is not None and report.status is PrinterHealth.FAULTED
-            if report is not None and faulted and report.fault != UNREACHABLE:
+            if report is not None and faulted and UNREACHABLE not in (report.fault or ""):
                 station.fault = report.fault or "faulted"
                 self._fault_registered.add(station.name)
                 continue
@@ -552,12 +553,12 @@ class Agent:
         try:
             status = await station.printer.status()
         except (DeviceError, OSError, RuntimeError):
-            station.fault = UNREACHABLE
+            station.unreachable_now()
             await self._printer_faulted(station)
             return True
         if status in BENIGN:
             return False
-        station.fault = status.value
+        station.faulted_by(status)
         await self._printer_faulted(station)
         return True
 
@@ -602,10 +603,10 @@ class Agent:
             return
         self._reconnect_at.pop(station.name, None)
         if status not in BENIGN:
-            station.fault = status.value
+            station.faulted_by(status)
             await self._printer_faulted(station)
             return
-        station.fault = None
+        station.back_in_service()
         with contextlib.suppress(SscardError):
             await self.api.put_printer(station.name, PrinterHealth.OK, None)
         self._fault_registered.discard(station.name)
@@ -622,8 +623,10 @@ class Agent:
         try:
             await station.recover()
         except (DeviceError, RuntimeError, OSError) as exc:
-            unreachable = not isinstance(exc, DeviceError) or isinstance(exc, TransportError)
-            station.fault = UNREACHABLE if unreachable else getattr(exc, "code", "fault")
+            if isinstance(exc, DeviceError) and not isinstance(exc, TransportError):
+                station.faulted_by(exc)
+            else:
+                station.unreachable_now()
             await self._printer_faulted(station)
             return
         self._fault_registered.discard(station.name)
@@ -702,7 +705,7 @@ class Agent:
         try:
             finding = await station.inquire(run)
         except TransportError:
-            station.fault = UNREACHABLE
+            station.unreachable_now()
             await self._printer_faulted(station)
             return None
         if finding.outcome is not None:

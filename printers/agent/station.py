@@ -8,6 +8,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -19,7 +21,7 @@ from printers.devices.chip.encoder import (
     mismatched_fields,
 )
 from printers.devices.chip.psam import Psam
-from printers.devices.chip.status import ReadBackMismatch
+from printers.devices.chip.status import ReadBackMismatch, ReaderFault, WrongCard
 from printers.devices.evolis.commands import Counter
 from printers.devices.evolis.driver import EvolisPrinter
 from printers.devices.evolis.models import MODELS, PrinterModel
@@ -63,10 +65,130 @@ class CardSpoiled(ChipError):
     code = "card_spoiled"
 
 
-class StationFault(PrinterFault):
-    """The printer failed mid-card; the station is out of service until the fault is cleared."""
+class FaultSource(StrEnum):
+    """Which part of a station is at fault."""
 
-    code = "printer_faulted"
+    PRINTER = "printer"
+    READER = "reader"
+    CARD_STOCK = "card_stock"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A fault that stops a station: who is at fault, what happened, what clears it."""
+
+    source: FaultSource
+    code: str
+    message: str
+    action: str
+
+    def report(self) -> str:
+        """The line for the printer register and the console."""
+        return f"{self.source.value} {self.code}: {self.message}; to clear: {self.action}"
+
+
+_CLEAN = "clear the fault in the printer register"
+_JAM = "open the printer, take out any jammed card or ribbon, close the cover, then " + _CLEAN
+_PRINTER_CHECK = "check the printer's display and power-cycle it if needed, then " + _CLEAN
+
+
+@dataclass(frozen=True)
+class FaultRow:
+    """One row of :data:`PROBLEMS`: who is at fault, what to say, what clears it."""
+
+    source: FaultSource
+    message: str
+    action: str
+
+
+_P, _R, _S = FaultSource.PRINTER, FaultSource.READER, FaultSource.CARD_STOCK
+
+# Keyed by the printer status (``EvolisFault.status``) or the error code.
+PROBLEMS: Mapping[str, FaultRow] = MappingProxyType(
+    {
+        "cover_open": FaultRow(_P, "the cover is open", "close the cover, then " + _CLEAN),
+        "feeder_empty": FaultRow(_P, "the feeder is empty", "load blank cards, then " + _CLEAN),
+        "feeder_1_empty": FaultRow(_P, "feeder 1 is empty", "load blank cards, then " + _CLEAN),
+        "feeder_2_empty": FaultRow(_P, "feeder 2 is empty", "load blank cards, then " + _CLEAN),
+        "no_card": FaultRow(_P, "the printer found no card", "load blank cards, then " + _CLEAN),
+        "ribbon_error": FaultRow(
+            _P, "ribbon out or wrong ribbon", "fit a ribbon of the set type, then " + _CLEAN
+        ),
+        "card_stuck": FaultRow(_P, "a card is stuck in the printer", _JAM),
+        "mechanical_error": FaultRow(_P, "time-out or mechanical error (card or ribbon jam)", _JAM),
+        "need_cleaning": FaultRow(_P, "the printer needs cleaning", "clean it, then " + _CLEAN),
+        "printer_fault": FaultRow(_P, "the printer reported a fault", _PRINTER_CHECK),
+        "device_transport": FaultRow(
+            _P,
+            "the printer does not answer",
+            "check that it is on and its cable or network, then " + _CLEAN,
+        ),
+        "reader_no_card": FaultRow(
+            _R,
+            "the chip reader sees no card under its contacts",
+            "check the chip station contacts and the encoder's cable, then " + _CLEAN,
+        ),
+        "reader_unavailable": FaultRow(
+            _R,
+            "the chip reader cannot be reached",
+            "connect the reader (and start pcscd), check its name in the agent's "
+            "configuration, then " + _CLEAN,
+        ),
+        "reader_fault": FaultRow(
+            _R, "the chip reader failed", "check the reader and its cable, then " + _CLEAN
+        ),
+        "chip_not_social_security_card": FaultRow(
+            _S,
+            "the feeder holds cards that are not social security cards",
+            "replace the card stock with blank social security cards, then " + _CLEAN,
+        ),
+        "chip_not_blank": FaultRow(
+            _S,
+            "the feeder holds cards that were personalised before",
+            "take them out, load blank social security cards, then " + _CLEAN,
+        ),
+        "chip_wrong_card": FaultRow(
+            _S,
+            "the cards in the feeder are not the ones the jobs are for",
+            "check the card stock against the outlet's allocation, then " + _CLEAN,
+        ),
+    }
+)
+
+
+def _fallback(exc: DeviceError) -> str:
+    """The table row for a code the table does not name, by the kind of error."""
+    if isinstance(exc, ReaderFault):
+        return "reader_fault"
+    if isinstance(exc, WrongCard):
+        return "chip_wrong_card"
+    return "printer_fault"
+
+
+def problem_of(exc: DeviceError) -> Problem:
+    """The :class:`Problem` for a fault that stops a station (the printer's by default)."""
+    code = exc.status.value if isinstance(exc, EvolisFault) else exc.code
+    row = PROBLEMS.get(code) or PROBLEMS[_fallback(exc)]
+    message = row.message if code in PROBLEMS else exc.message
+    if isinstance(exc, EvolisFault) and exc.printer_text:
+        message = f"{message} (the printer says {exc.printer_text!r})"
+    return Problem(row.source, code, message, row.action)
+
+
+class StationFault(DeviceError):
+    """The station stopped (printer, reader or card stock); out of service until cleared."""
+
+    code = "station_faulted"
+
+    def __init__(self, printer: str, problem: Problem) -> None:
+        super().__init__(
+            f"printer {printer}: {problem.report()}",
+            printer=printer,
+            fault=problem.code,
+            source=problem.source.value,
+            action=problem.action,
+        )
+        self.problem = problem
 
 
 class PrintInDoubt(StationFault):
@@ -127,13 +249,6 @@ class CardMade:
         }
 
 
-def fault_name(exc: DeviceError) -> str:
-    """A short name for a printer fault (the printer's status when it gave one)."""
-    if isinstance(exc, EvolisFault):
-        return exc.status.value
-    return exc.code
-
-
 class Station:
     """One printer and its encoder; one card at a time (the agent guarantees it)."""
 
@@ -152,9 +267,22 @@ class Station:
         self.reader = reader
         self.psam = psam
         self.journal = journal
-        self.fault: str | None = None
+        self.fault: str | None = None  # the fault's code while the station is out of service
+        self.problem: Problem | None = None
         self.card_inside = False
         self._connect = connect
+
+    def unreachable_now(self) -> None:
+        """Out of service: the printer does not answer (the agent connects again)."""
+        self._faulted(TransportError(f"printer {self.name} does not answer"))
+
+    def faulted_by(self, exc: DeviceError | PrinterStatus) -> None:
+        """Out of service for ``exc`` (or a status the printer reported)."""
+        self._faulted(EvolisFault(exc, command="Rlr") if isinstance(exc, PrinterStatus) else exc)
+
+    def back_in_service(self) -> None:
+        self.fault = None
+        self.problem = None
 
     @property
     def unreachable(self) -> bool:
@@ -178,6 +306,11 @@ class Station:
     def in_service(self) -> bool:
         return self.fault is None
 
+    @property
+    def fault_report(self) -> str | None:
+        """The fault as the printer register shows it: who, what, and what clears it."""
+        return self.problem.report() if self.problem is not None else self.fault
+
     async def make_card(
         self, run: int, card: CardData, face: CardSide, announce: Announce
     ) -> CardMade:
@@ -196,8 +329,9 @@ class Station:
             encoded = await self._encode_or_reject(run, card, announce)
             await self._print_or_reject(run, face, announce)
         except (PrinterFault, TransportError) as exc:
-            fault = self._faulted(exc)
-            raise PrintInDoubt(fault.message, printer=self.name, fault=self.fault) from exc
+            self._faulted(exc)
+            assert self.problem is not None
+            raise PrintInDoubt(self.name, self.problem) from exc
         return CardMade(self.name, encoded.read_back, encoded)
 
     async def _ready(self) -> None:
@@ -222,10 +356,9 @@ class Station:
         ) from exc
 
     def _faulted(self, exc: DeviceError) -> StationFault:
-        self.fault = fault_name(exc)
-        return StationFault(
-            f"printer {self.name}: {exc.message}", printer=self.name, fault=self.fault
-        )
+        self.problem = problem_of(exc)
+        self.fault = self.problem.code
+        return StationFault(self.name, self.problem)
 
     async def _feed(self, run: int, announce: Announce) -> None:
         self.journal.mark(run, Mark.FEEDING)
@@ -237,7 +370,10 @@ class Station:
     async def _encode_or_reject(self, run: int, card: CardData, announce: Announce) -> EncodeResult:
         try:
             return await self._encode(run, card, announce)
-        except ChipError as exc:
+        except (WrongCard, ReaderFault) as exc:
+            await self._reject(run, exc, announce)
+            raise self._faulted(exc) from exc
+        except DeviceError as exc:  # the chip failed, or answered what no chip should
             await self._reject(run, exc, announce)
             raise CardSpoiled(
                 f"printer {self.name}: the chip failed ({exc.message}); the card was rejected",
@@ -311,7 +447,7 @@ class Station:
             return None
         status = await self.printer.status()
         if status in STUCK:
-            self.fault = status.value
+            self._faulted(EvolisFault(status, command="Rlr"))
             return Finding(
                 Reconciliation.FAILED,
                 f"printing started (card counter {before} -> {now}) and the card is stuck "
@@ -333,7 +469,7 @@ class Station:
         except EvolisFault as exc:
             if exc.status not in STUCK:
                 raise
-            self.fault = exc.status.value
+            self._faulted(exc)
             return Finding(
                 Reconciliation.FAILED,
                 f"the body is stuck inside printer {self.name}{never}",
@@ -367,18 +503,19 @@ class Station:
         return await self.clear_leftover()
 
     async def recover(self) -> None:
-        """After a supervisor cleared the fault: clear the status, reject any body left inside.
-
-        A printer that stopped answering is connected again first.
-        """
-        try:
-            await self.printer.clear_error()
-        except TransportError:
-            await self.reconnect()
-            await self.printer.clear_error()
+        """After a supervisor cleared the fault: clear the printer's status if it was at
+        fault, and reject any body left inside. A printer that stopped answering is
+        connected again first."""
+        if self.problem is None or self.problem.source is FaultSource.PRINTER:
+            try:
+                await self.printer.clear_error()
+            except TransportError:
+                await self.reconnect()
+                await self.printer.clear_error()
         if self.card_inside:
             await self.clear_leftover()
         self.fault = None
+        self.problem = None
 
     async def clear_leftover(self) -> bool:
         """Send a body that may be inside the printer to the reject box; whether there was one."""

@@ -2,10 +2,12 @@
 
 A YMCKO ribbon prints five panels per side. Each panel is a bitmap of
 ``PANEL_LINES`` lines of ``PANEL_DOTS`` dots at 300 dpi, in the printer's
-order: line ``i`` is column ``x = i`` of the landscape card image (1016 dots
-wide, 648 high), dot ``j`` of a line is row ``y = j`` (top to bottom). In
-Pillow terms a panel is the landscape image transposed
-(``Image.Transpose.TRANSPOSE``).
+order, as the vendor's driver sends it: line ``i`` is column ``x = i`` of the
+landscape card image (1016 dots wide, 648 high, face up), and dot ``j`` of a
+line is row ``y = 647 - j``: the BOTTOM row comes first. In Pillow terms a
+panel is the landscape image rotated 90 degrees clockwise
+(``Image.Transpose.ROTATE_270``), read row by row; :func:`to_lines` and
+:func:`to_landscape` are that mapping for numpy arrays, in one place.
 
 A dot's value is the amount of ink: 0 prints nothing, ``levels - 1`` prints
 the most. Y, M and C have 32, 64 or 128 levels; K (resin black, for text and
@@ -17,10 +19,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
 CARD_WIDTH = 1016  # dots along the card's long side at 300 dpi
 CARD_HEIGHT = 648  # dots along the short side
 PANEL_LINES = CARD_WIDTH
 PANEL_DOTS = CARD_HEIGHT
+
+
+LINE_ORDER = Image.Transpose.ROTATE_270  # landscape image -> printer lines (90 degrees clockwise)
+
+U8 = npt.NDArray[np.uint8]
+
+
+def to_lines(landscape: U8) -> U8:
+    """A (648, 1016) landscape array as (1016, 648) printer lines, bottom row first."""
+    return np.ascontiguousarray(np.rot90(landscape, k=-1))
+
+
+def to_landscape(lines: U8) -> U8:
+    """The inverse of :func:`to_lines`."""
+    return np.ascontiguousarray(np.rot90(lines, k=1))
 
 
 class Panel(StrEnum):

@@ -15,9 +15,10 @@
   ISO/IEC 7816-2 contact positions). The personal side of the sscard carries
   no chip, so the default is no window.
 
-Every panel is the landscape image transposed (line ``i`` = column ``x = i``)
-as :mod:`printers.documents.panels` requires. The work is done by Pillow's C
-transposes and lookup tables: one card takes a few milliseconds (see ``benchmarks/bench_face.py``).
+Every panel is the landscape image rotated 90 degrees clockwise (line ``i`` =
+column ``x = i``, bottom row first) as :mod:`printers.documents.panels` requires. The
+work is done by Pillow's C transposes and lookup tables: one card takes a few
+milliseconds (see ``benchmarks/bench_face.py``).
 
 :func:`panels_to_png` goes the other way: it composites a ``CardSide`` into a
 picture of what the printer would lay down (dye as subtractive CMY, resin
@@ -41,11 +42,14 @@ from printers.documents.panels import (
     CARD_HEIGHT,
     CARD_WIDTH,
     COLOUR_LEVELS,
+    LINE_ORDER,
     PANEL_DOTS,
     PANEL_LINES,
     CardSide,
     Panel,
     PanelImage,
+    to_landscape,
+    to_lines,
 )
 
 U8 = npt.NDArray[np.uint8]
@@ -95,7 +99,7 @@ def _overlay_dots(window: WindowMM | None) -> bytes:
     overlay = np.ones((CARD_HEIGHT, CARD_WIDTH), dtype=np.uint8)
     if window is not None:
         overlay[window.slices()] = 0
-    return np.ascontiguousarray(overlay.T).tobytes()
+    return to_lines(overlay).tobytes()
 
 
 _K_LUT = [0] + [1] * 255  # K layer as "L" (0 or 255) to dot values 0 or 1
@@ -111,9 +115,9 @@ def rasterise(
     """
     if colour_levels not in COLOUR_LEVELS:
         raise ValueError(f"colour_levels must be one of {COLOUR_LEVELS}, not {colour_levels}")
-    dyes = face.colour.transpose(Image.Transpose.TRANSPOSE).point(_dye_lut(colour_levels))
+    dyes = face.colour.transpose(LINE_ORDER).point(_dye_lut(colour_levels))
     red, green, blue = dyes.split()
-    k = face.k.transpose(Image.Transpose.TRANSPOSE).convert("L").point(_K_LUT)
+    k = face.k.transpose(LINE_ORDER).convert("L").point(_K_LUT)
     return CardSide(
         panels=(
             PanelImage(Panel.Y, colour_levels, blue.tobytes()),
@@ -128,7 +132,7 @@ def rasterise(
 def panel_array(panel: PanelImage) -> U8:
     """A panel back as a landscape (height, width) array of dot values."""
     lines = np.frombuffer(panel.dots, dtype=np.uint8).reshape(PANEL_LINES, PANEL_DOTS)
-    return np.ascontiguousarray(lines.T)
+    return to_landscape(lines)
 
 
 def _dye_ink(side: CardSide) -> U8:

@@ -10,8 +10,13 @@ Personalisation, in one card session:
 
 1. SELECT the SSSE application (``61 xx`` → GET RESPONSE for the FCI, whose DF name
    must be the SSSE AID);
+   A card without the application (``6A 82``) is not a social security card
+   (:class:`NotSocialSecurityCard`: wrong card stock, every card after it will
+   fail the same way);
 2. SELECT EF05 and READ RECORD tag 01, the card identifier the manufacturer wrote;
    it must equal the job's, or the card is the wrong one (:class:`WrongCard`);
+   and READ RECORD tag 07: a blank card has no card number yet, a card that has
+   one was personalised before (:class:`CardNotBlank`);
 3. GET CHALLENGE, ask the PSAM for the cryptogram, EXTERNAL AUTHENTICATE;
 4. for every record of :func:`printers.devices.chip.files.personalise`: GET CHALLENGE, then
    UPDATE RECORD with secure messaging, its MAC computed by the PSAM with that
@@ -21,7 +26,9 @@ Personalisation, in one card session:
 5. read every record of EF05 and EF06 back and compare the decoded
    :class:`~sscard_core.card_data.CardData` with the job's, field by field.
 
-Any status word other than ``90 00`` raises :class:`~printers.devices.chip.status.CardStatusError`;
+A status word the table calls an error raises
+:class:`~printers.devices.chip.status.CardStatusError`; a warning (``62 xx``, ``63 81``)
+keeps the data that came back and is recorded in :attr:`ChipEncoder.warnings`;
 a read-back difference raises :class:`~printers.devices.chip.status.ReadBackMismatch`; a card
 that does not answer raises :class:`~printers.devices.chip.status.CardMute`. All are
 :class:`sscard_core.errors.ChipError`: the caller must reject the card.
@@ -45,6 +52,7 @@ from printers.devices.chip.apdu import CommandApdu, ResponseApdu
 from printers.devices.chip.crypto import KeyUsage
 from printers.devices.chip.files import (
     CARD_IDENTIFIER_TAG,
+    CARD_NUMBER_TAG,
     SPECS_BY_TAG,
     Ef,
     Record,
@@ -55,8 +63,13 @@ from printers.devices.chip.files import (
 from printers.devices.chip.psam import Psam
 from printers.devices.chip.status import (
     CardMute,
+    CardNotBlank,
+    CardStatusError,
+    NotSocialSecurityCard,
     ReadBackMismatch,
+    Severity,
     Status,
+    StatusWord,
     WrongCard,
     interpret,
     raise_for_status,
@@ -109,6 +122,7 @@ class ChipEncoder:
         self._connection = connection
         self._psam = psam
         self._apdu_count = 0
+        self.warnings: list[tuple[str, StatusWord]] = []  # (command, warning) of the last session
 
     async def personalise(self, card_data: CardData) -> EncodeResult:
         records = personalise(card_data)
@@ -120,6 +134,7 @@ class ChipEncoder:
                 raise WrongCard(
                     f"the card is {identifier}, the job is for {card_data.card_identifier}"
                 )
+            await self._check_blank()
             await self._authenticate(identifier)
             await self._write_all(identifier, records)
             actual = read_back(await self._read_all())
@@ -169,6 +184,7 @@ class ChipEncoder:
     @asynccontextmanager
     async def _session(self) -> AsyncIterator[None]:
         self._apdu_count = 0
+        self.warnings = []
         await self._connection.connect()
         try:
             yield
@@ -196,11 +212,23 @@ class ChipEncoder:
                 command = replace(command, le=sw.sw2 or 256)
             else:
                 raise_for_status(sw, name)
+                if sw.severity is Severity.WARNING:
+                    log.info("%s: warning %s; the data is kept", name, sw)
+                    self.warnings.append((name, sw))
                 return data + response.data
         raise ProtocolError(f"{name}: no final status word after {MAX_EXCHANGES_PER_COMMAND} APDUs")
 
     async def _select_application(self) -> None:
-        fci = await self._exchange(apdu.select_aid(), "SELECT SSSE")
+        try:
+            fci = await self._exchange(apdu.select_aid(), "SELECT SSSE")
+        except CardStatusError as exc:
+            if exc.status is Status.FILE_NOT_FOUND:
+                raise NotSocialSecurityCard(
+                    "not a social security card: SELECT SSSE answered 6A 82 (no such application)",
+                    sw1=exc.sw1,
+                    sw2=exc.sw2,
+                ) from exc
+            raise
         template = tlv.find(fci, FCI_TAG)
         if template is None or tlv.find(template, DF_NAME_TAG) != apdu.SSSE_AID:
             raise ProtocolError("the selected application is not SSSE")
@@ -223,6 +251,18 @@ class ChipEncoder:
             return value.decode("ascii")
         except UnicodeDecodeError as exc:
             raise ProtocolError("the card identifier is not ASCII") from exc
+
+    async def _check_blank(self) -> None:
+        """EF05 (selected) has no card number on a blank card: record absent or zeros."""
+        try:
+            number = await self._read_tag(CARD_NUMBER_TAG)
+        except CardStatusError as exc:
+            if exc.status is Status.RECORD_NOT_FOUND:
+                return
+            raise
+        if number.strip(b"\x00\xff"):
+            shown = number.decode("ascii", "replace")
+            raise CardNotBlank(f"the card is not blank: it already has card number {shown}")
 
     async def _challenge(self) -> bytes:
         challenge = await self._exchange(apdu.get_challenge(), "GET CHALLENGE")

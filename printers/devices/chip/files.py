@@ -87,6 +87,7 @@ class FieldSpec:
 NAME_TAG = 0x09
 NAME_EXTENSION_TAG = 0x4E
 CARD_IDENTIFIER_TAG = 0x01
+CARD_NUMBER_TAG = 0x07
 
 LAYOUT: tuple[FieldSpec, ...] = (
     FieldSpec(

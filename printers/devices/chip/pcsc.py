@@ -12,7 +12,10 @@ reports the card a moment after it arrives) and, within that time, retries while
 the reader reports the card unpowered or unresponsive (it is still being powered
 up). Library errors become sscard errors:
 an unresponsive or unpowered card is :class:`~printers.devices.chip.status.CardMute` (the
-card must be rejected), anything else :class:`sscard_core.errors.TransportError`.
+card must be rejected); everything else is a fault of the reader, not of the card
+or the printer: :class:`~printers.devices.chip.status.NoCardInReader` when no card came,
+:class:`~printers.devices.chip.status.ReaderUnavailable` when the reader (or pyscard, or
+pcscd) is not there, :class:`~printers.devices.chip.status.ReaderFault` otherwise.
 """
 
 from __future__ import annotations
@@ -24,17 +27,19 @@ from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 from typing import Any, TypeVar
 
-from printers.devices.chip.status import CardMute
-from sscard_core.errors import DeviceError, SscardError, TransportError
+from printers.devices.chip.status import CardMute, NoCardInReader, ReaderFault, ReaderUnavailable
+from sscard_core.errors import SscardError
 
 T = TypeVar("T")
 
 POWER_UP_RETRY = 0.1  # seconds between connection attempts while a card powers up
 SCARD_W_UNRESPONSIVE_CARD = 0x80100066
 SCARD_W_UNPOWERED_CARD = 0x80100067
+SCARD_E_NO_SMARTCARD = 0x8010000C
 HRESULT_ERRORS: Mapping[int, type[SscardError]] = {
     SCARD_W_UNRESPONSIVE_CARD: CardMute,
     SCARD_W_UNPOWERED_CARD: CardMute,
+    SCARD_E_NO_SMARTCARD: NoCardInReader,
 }
 
 
@@ -44,7 +49,7 @@ def _import(module: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise DeviceError(
+        raise ReaderUnavailable(
             "PC/SC needs pyscard: pip install 'sscard[pcsc]' (and pcscd running)",
             code="pcsc_unavailable",
         ) from exc
@@ -53,7 +58,7 @@ def _import(module: str) -> ModuleType:
 def _convert(exc: Exception, action: str) -> SscardError:
     """The sscard error for a pyscard exception (looked up by its PC/SC result code)."""
     hresult = int(getattr(exc, "hresult", -1)) & 0xFFFFFFFF
-    error = HRESULT_ERRORS.get(hresult, TransportError)
+    error = HRESULT_ERRORS.get(hresult, ReaderFault)
     return error(f"PC/SC {action} failed: {exc}", hresult=hresult)
 
 
@@ -99,7 +104,7 @@ class PcscConnection:
 
     async def transmit(self, apdu: bytes) -> bytes:
         if self._connection is None:
-            raise TransportError("no card session: connect first")
+            raise ReaderFault("no card session: connect first")
         return await self._run(lambda: self._transmit(apdu))
 
     def _pick_reader(self) -> str:
@@ -110,7 +115,9 @@ class PcscConnection:
             name for name in names if self.reader is not None and name.startswith(self.reader)
         ]
         if not chosen:
-            raise TransportError(f"no PC/SC reader {self.reader or ''!r} among {names}")
+            raise ReaderUnavailable(
+                f"no PC/SC reader {self.reader or ''!r} among {names}", reader=self.reader
+            )
         return chosen[0]
 
     def _connect(self) -> None:
@@ -122,7 +129,9 @@ class PcscConnection:
         try:
             service = request.waitforcard()
         except exceptions.CardRequestTimeoutException as exc:
-            raise TransportError(f"no card in {name} after {self.card_timeout} s") from exc
+            raise NoCardInReader(
+                f"no card in {name} after {self.card_timeout} s", reader=name
+            ) from exc
         except Exception as exc:
             raise _convert(exc, "waiting for a card") from exc
         self._power_up(service, name, deadline)

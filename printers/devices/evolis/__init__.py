@@ -11,7 +11,7 @@ The package is layered so that every part can be tested on its own:
 """
 
 from printers.devices.evolis.commands import Command, CommandName, Counter, ErrorMode, Face
-from printers.devices.evolis.driver import CardOutcome, EvolisPrinter, PrinterIdentity, RibbonState
+from printers.devices.evolis.driver import EvolisPrinter, PrinterIdentity, RibbonState
 from printers.devices.evolis.models import (
     MODELS,
     CapabilityError,
@@ -25,7 +25,6 @@ from printers.devices.evolis.transport import TcpTransport, Transport, UsbTransp
 __all__ = [
     "MODELS",
     "CapabilityError",
-    "CardOutcome",
     "Command",
     "CommandName",
     "Counter",

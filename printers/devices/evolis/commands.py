@@ -20,8 +20,14 @@ frame that cannot be understood is consumed and reported as
 :class:`sscard_core.errors.ProtocolError`, so one bad command does not lose the
 stream.
 
-Parameter spellings that the reference leaves open (the ``Pem`` mode digits,
-the ``Rco`` counter names) are enums here, each in one place.
+A download whose data is not the size its parameters fix (an 84,624-byte
+2-level panel from the guide's slip, say) is reported as
+:class:`DownloadSizeError`, the printer's parameter error, and the rest of
+that frame is dropped: a longer panel up to the CR that ends it, a shorter
+one when the host gives up waiting (:meth:`CommandReader.abandon`).
+
+Parameter spellings (the ``Pem`` mode digits, the ``Rco`` counter names) are
+enums here, each in one place.
 """
 
 from __future__ import annotations
@@ -42,6 +48,12 @@ ESC = 0x1B
 CR = 0x0D
 SEP = b";"
 MAX_HEADER = 64  # bytes of name and parameters before a CR or bitmap data
+
+
+class DownloadSizeError(ProtocolError):
+    """A download's data is not the size its parameters fix (the printer's parameter error)."""
+
+    code = "download_size"
 
 
 class CommandName(StrEnum):
@@ -88,10 +100,18 @@ READS = frozenset(
 
 
 class ErrorMode(StrEnum):
-    """``Pem`` modes: the printer handles errors itself, or answers ACK/NACK."""
+    """``Pem`` modes, numbered as the guide's table numbers them.
 
-    PRINTER = "0"
-    ACK_NACK = "1"
+    A driver that wants every command answered sends ``Pem;2`` (the host
+    handles errors, cover detection kept), then ``Pem;4``. ``Pem;1`` is never
+    sent: it switches cover-open detection off and gives no ACK/NACK.
+    """
+
+    PRINTER = "0"  # the printer handles errors itself
+    HOST_NO_COVER_DETECTION = "1"  # host computer, cover-open detection disabled
+    HOST = "2"  # host computer
+    HOST_STATUS_LINE = "3"  # host computer, status line managed
+    ACK_NACK = "4"  # keeps the previous mode and switches ACK/NACK answers on
 
 
 class TuningStep(StrEnum):
@@ -323,6 +343,7 @@ class CommandReader:
 
     def __init__(self) -> None:
         self._buf = bytearray()
+        self._discarding = False  # dropping the rest of an oversized download
 
     @property
     def pending(self) -> int:
@@ -341,8 +362,23 @@ class CommandReader:
             raise StopIteration
         return command
 
+    def abandon(self) -> None:
+        """The host sent nothing more: a download still waiting for data is refused.
+
+        Raises :class:`DownloadSizeError` (and forgets the partial frame) when
+        the buffer holds the start of a download; otherwise does nothing.
+        """
+        if self._buf and self._buf[0] == ESC:
+            name_end = self._find_any((ord(";"), CR), 1)
+            if name_end > 0 and _NAMES.get(bytes(self._buf[1:name_end])) in DATA_COMMANDS:
+                held = len(self._buf)
+                self._buf.clear()
+                raise DownloadSizeError("a download shorter than its parameters say", received=held)
+
     def next_command(self) -> Command | None:
         """The next whole command, None if more bytes are needed."""
+        if self._discarding:
+            self._drop_oversize()
         if not self._buf:
             return None
         if self._buf[0] != ESC:
@@ -427,7 +463,25 @@ class CommandReader:
     ) -> Command:
         data = bytes(self._buf[start : start + length])
         trailer = self._buf[start + length]
-        del self._buf[: start + length + 1]
+        del self._buf[: start + length]
         if trailer != CR:
-            raise ProtocolError("bitmap data longer than its parameters say")
+            self._discarding = True
+            self._drop_oversize()
+            raise DownloadSizeError(
+                f"{name.value} data longer than the {length} bytes its parameters fix",
+                expected=length,
+            )
+        del self._buf[:1]
         return Command(name, params, data)
+
+    def _drop_oversize(self) -> None:
+        """Drop the rest of an oversized download: through a CR that ends the stream so far
+        or is followed by the next command's ESC."""
+        pos = 0
+        while (end := self._buf.find(bytes((CR,)), pos)) >= 0:
+            if end + 1 == len(self._buf) or self._buf[end + 1] == ESC:
+                del self._buf[: end + 1]
+                self._discarding = False
+                return
+            pos = end + 1
+        self._buf.clear()

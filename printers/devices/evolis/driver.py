@@ -3,12 +3,15 @@
 :class:`EvolisPrinter` is a thin orchestration of three pure or dumb parts:
 :mod:`~printers.devices.evolis.commands` builds the bytes, a
 :class:`~printers.devices.evolis.transport.Transport` moves them and
-:mod:`~printers.devices.evolis.replies` reads the answers. It first switches the
-printer to ACK/NACK mode (``Pem``) so every command is answered; commands are
-then sent one at a time, each waiting for its reply (a lock serialises
-callers). A NACK becomes :class:`~printers.devices.evolis.replies.EvolisFault`; the
-driver asks ``Rlr;p`` for the detail, so a NACK ``T`` surfaces as
-``HOPPER_FULL`` or ``CARD_STUCK`` when the printer says so.
+:mod:`~printers.devices.evolis.replies` reads the answers. It first sets the error
+mode as the guide's ``Pem`` table says: ``Pem;2`` (the host handles errors,
+cover-open detection kept; a mode change is not answered, so nothing is
+awaited) then ``Pem;4`` (ACK/NACK answers on, answered with ACK). Commands
+are then sent one at a time, each waiting for its reply. A NACK becomes
+:class:`~printers.devices.evolis.replies.EvolisFault` named by its code; the driver
+asks ``Rlr;p`` for the detail, so a NACK ``T`` surfaces as ``CARD_STUCK``
+when the printer answers ``ERR CARD``, and an answer outside the guide's
+table is kept as the fault's ``printer_text``.
 
 Operations are checked against the model's capabilities
 (:mod:`~printers.devices.evolis.models`) before any byte is sent: a back face needs a
@@ -23,14 +26,14 @@ One card, step by step::
     await printer.eject()              # Se: print and eject to the hopper
     # or, if the chip failed:  await printer.reject()   # Ser (or Seb)
 
-or all at once with :meth:`EvolisPrinter.print_card`.
+The agent's station (:mod:`printers.agent.station`) is the one place that runs these steps
+for a card.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from types import MappingProxyType, TracebackType
 from typing import Self
 
@@ -57,8 +60,6 @@ REPLY_TIMEOUTS: Mapping[CommandName, float] = MappingProxyType(
     }
 )
 
-Encoder = Callable[[], Awaitable[bool]]
-
 
 @dataclass(frozen=True)
 class PrinterIdentity:
@@ -71,11 +72,6 @@ class PrinterIdentity:
 class RibbonState:
     ribbon: RibbonType
     panels_left: int
-
-
-class CardOutcome(StrEnum):
-    PRINTED = "printed"
-    REJECTED = "rejected"
 
 
 class EvolisPrinter:
@@ -101,7 +97,8 @@ class EvolisPrinter:
         await self.aclose()
 
     async def open(self) -> None:
-        """Switch the printer to ACK/NACK mode so every command is answered."""
+        """``Pem;2`` then ``Pem;4``: the host handles errors and every command is answered."""
+        await self.transport.send(cmd.error_mode(ErrorMode.HOST).encode())
         await self.execute(cmd.error_mode(ErrorMode.ACK_NACK))
 
     async def aclose(self) -> None:
@@ -124,14 +121,19 @@ class EvolisPrinter:
         return ""
 
     async def _detailed(self, fault: EvolisFault) -> EvolisFault:
-        """The fault with the ``Rlr;p`` detail when the printer gives a more precise one."""
+        """The fault with the ``Rlr;p`` detail: a documented, more precise status, or the
+        printer's own text when it answers outside the guide's table."""
         try:
-            detail = replies.parse_status(await self._exchange(cmd.read_last_answer()))
+            detail = replies.parse_last_answer(await self._exchange(cmd.read_last_answer()))
         except DeviceError:
             return fault
-        if detail not in replies.FAULTS or detail is fault.status:
+        if not detail.documented:
+            return EvolisFault(
+                fault.status, nack=fault.nack, command=fault.command, printer_text=detail.text
+            )
+        if detail.status not in replies.FAULTS or detail.status is fault.status:
             return fault
-        return EvolisFault(detail, nack=fault.nack, command=fault.command)
+        return EvolisFault(detail.status, nack=fault.nack, command=fault.command)
 
     async def identify(self) -> PrinterIdentity:
         model = await self.execute(cmd.read_model())
@@ -140,8 +142,12 @@ class EvolisPrinter:
         return PrinterIdentity(model=model, firmware=firmware, serial=serial)
 
     async def status(self) -> PrinterStatus:
-        """The printer's last answer (``Rlr;p``) as a status."""
-        return replies.parse_status(await self._exchange(cmd.read_last_answer()))
+        """The printer's last answer (``Rlr;p``) as a status (UNKNOWN outside the guide)."""
+        return (await self.last_answer()).status
+
+    async def last_answer(self) -> replies.LastAnswer:
+        """The printer's last answer (``Rlr;p``), its text kept."""
+        return replies.parse_last_answer(await self._exchange(cmd.read_last_answer()))
 
     async def feeder(self) -> PrinterStatus:
         """The feeder state (``Sk;f``)."""
@@ -208,31 +214,3 @@ class EvolisPrinter:
         self._sequence_open = False
         await self.execute(cmd.software_reset())
         await self.open()
-
-    async def print_card(self, side: CardSide, encode: Encoder | None = None) -> CardOutcome:
-        """One single-sided card; with ``encode``, park it first and reject it if encoding fails.
-
-        ``encode`` runs while the card is parked and returns whether the chip
-        was personalised; if it returns False or raises, the card goes to the
-        reject box and is never printed.
-        """
-        sequence = cmd.print_card_sequence(side, self.ribbon, park_for_chip=encode is not None)
-        if encode is not None:
-            self._reject_command()
-            await self.feed_and_park()
-            if not await self._encode_or_reject(encode):
-                return CardOutcome.REJECTED
-            sequence = sequence[1:]
-        for command in sequence:
-            await self.execute(command)
-        return CardOutcome.PRINTED
-
-    async def _encode_or_reject(self, encode: Encoder) -> bool:
-        try:
-            encoded = await encode()
-        except Exception:
-            await self.reject()
-            raise
-        if not encoded:
-            await self.reject()
-        return encoded

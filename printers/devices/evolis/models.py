@@ -12,24 +12,16 @@ the two can never disagree silently:
 
 ``DOWNLOAD_FORMATS``
     One :class:`DownloadFormat` per number of levels of a ``Db`` download. A
-    panel is 648 dots x 1016 lines (``printers.documents.panels``). Packed end to end at
-    1, 5, 6 or 7 bits per dot that is 82,296 / 411,480 / 493,776 / 576,072
-    bytes, yet the protocol reference gives 84,624 / 423,120 / 507,744 /
-    592,368: all four are 676,992 dots (for instance 656 x 1032), 18,624 dots
-    more than the panel. Both facts are kept in the table (``packed_bytes``
-    and ``documented_bytes``).
-
-    The wire size is the documented one (``wire_bytes``). The printer frames a
-    ``Db`` download by the length its parameters imply: if the host sent the
-    shorter packed size, the printer would swallow the start of the following
-    commands as bitmap data and the stream would be lost without a clear
-    error. Sending the documented size costs 2.8 % more bytes, and the extra
-    bits are zero, which prints no ink. The image occupies the first
-    648 x 1016 dots in printer order and the padding follows the last line:
-    the compressed ``Dbc`` format, whose lines are 81 bytes (648 dots) long,
-    confirms that a line is 648 dots, and 18,624 is not a whole number of
-    such lines, so the surplus can only be trailing. The simulator reads the
-    same ``wire_bytes`` and refuses a download whose padding carries ink.
+    panel is 648 dots x 1016 lines (``printers.documents.panels``), packed end to end at
+    1, 5, 6 or 7 bits per dot: 82,296 / 411,480 / 493,776 / 576,072 bytes
+    (a 2-level line is 81 bytes). That is what a printer reads after
+    ``Db;<panel>;<levels>;``, and what the vendor's driver and independent
+    drivers send. The programming guide's table prints 84,624 / 423,120 /
+    507,744 / 592,368, from an arithmetic slip (648 x 1016 is 658,368 dots,
+    not 676,992); those figures are kept as ``guide_bytes`` only so that the
+    simulator can name the mistake when a host sends them. A printer frames a
+    download by the size it expects, so any other size loses the stream: the
+    simulator refuses it with the printer's parameter error.
 
 Ribbons are :class:`RibbonType` values with a :class:`RibbonSpec`: the panels
 a front face may use, the panels a back face may use, and how many panels one
@@ -46,7 +38,7 @@ from types import MappingProxyType
 from printers.documents.panels import PANEL_DOTS, PANEL_LINES, Panel
 from sscard_core.errors import DeviceError
 
-DOCUMENTED_PANEL_DOTS = 676_992  # what the reference's data sizes correspond to
+GUIDE_PANEL_DOTS = 676_992  # the guide's slip: what its data-size table corresponds to
 
 
 class CapabilityError(DeviceError):
@@ -155,16 +147,12 @@ class DownloadFormat:
     levels: int
     bits_per_dot: int
     packed_bytes: int  # the panel's 648 x 1016 dots packed end to end
-    documented_bytes: int  # the size the protocol reference gives
+    guide_bytes: int  # the guide table's figure (an arithmetic slip; never sent)
 
     @property
     def wire_bytes(self) -> int:
-        """The bytes that follow ``Db;<panel>;<levels>;`` (see the module docstring)."""
-        return self.documented_bytes
-
-    @property
-    def padding_bytes(self) -> int:
-        return self.documented_bytes - self.packed_bytes
+        """The bytes that follow ``Db;<panel>;<levels>;``: the packed panel, nothing more."""
+        return self.packed_bytes
 
 
 def _packed(bits: int) -> int:
@@ -181,6 +169,7 @@ DOWNLOAD_FORMATS: Mapping[int, DownloadFormat] = MappingProxyType(
 )
 
 DBC_LINE_BYTES = PANEL_DOTS // 8  # 81 bytes: one line of a 2-level panel
+DBC_VENDOR_BYTES = PANEL_LINES * (1 + DBC_LINE_BYTES)  # 83,312: the vendor's Dbc of a panel
 
 
 def download_format(levels: int) -> DownloadFormat:

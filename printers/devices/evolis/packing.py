@@ -4,18 +4,20 @@
 in printer order: 1016 lines of 648 dots) into the data of
 ``Db;<panel>;<levels>;<data>``: each dot becomes ``log2(levels)`` bits (1, 5,
 6 or 7), the bits are packed end to end, most significant bit first, and the
-result is padded with zero bits to the download's wire size. Why the wire size
-is the documented 676,992-dot size and not the panel's 658,368 dots is
-explained in :mod:`printers.devices.evolis.models`; the padding prints no ink.
+result is exactly the panel: 82,296 bytes at 2 levels, 411,480 / 493,776 /
+576,072 at 32 / 64 / 128 (:mod:`printers.devices.evolis.models`).
 
 The work is vectorised: eight dots of b bits always make b whole bytes, so
 each output byte is an OR of one or two shifted dot columns, following a
 small precomputed plan per bit width; a full YMCKO side packs in a few
 milliseconds.
 
-``compress_mono`` builds the ``Dbc`` data of a 2-level panel (k or o): per
-81-byte line, ``0x00`` for a white line, ``0xFF`` for a black line, or a count
-N (1..81) followed by the line's first N bytes, the rest being white.
+``compress_mono`` builds the ``Dbc`` data of a 2-level panel (k or o) as the
+vendor's driver sends it: every one of the 1016 lines as a count byte 81
+followed by the line's 81 bytes (83,312 bytes in all, ``Dbc;k;2;83312;``).
+``decompress_mono`` reads every form the printer accepts: per line ``0x00``
+for a white line, ``0xFF`` for a black line, or a count N (1..81) followed by
+the line's first N bytes, the rest being white.
 
 The ``unpack_*`` functions are the exact inverses; the simulator uses them to
 rebuild what it was sent, and rejects malformed data with
@@ -92,7 +94,7 @@ def _or_terms(columns: U8Array, terms: list[tuple[int, int]]) -> U8Array:
 
 
 def pack_dots(dots: U8Array, fmt: DownloadFormat) -> bytes:
-    """Pack dot values MSB-first at ``fmt.bits_per_dot`` and pad to the wire size.
+    """Pack dot values MSB-first at ``fmt.bits_per_dot`` (exactly ``fmt.wire_bytes``).
 
     Eight dots always fill ``bits_per_dot`` whole bytes, so the dots are taken
     as eight columns and each output byte column is the OR of the one or two
@@ -103,7 +105,7 @@ def pack_dots(dots: U8Array, fmt: DownloadFormat) -> bytes:
     out = np.empty((columns.shape[1], bits), dtype=np.uint8)
     for byte in range(bits):
         out[:, byte] = _or_terms(columns, [(i, s) for j, i, s in TERMS[bits] if j == byte])
-    return out.tobytes() + bytes(fmt.padding_bytes)
+    return out.tobytes()
 
 
 def pack_panel(panel: PanelImage) -> bytes:
@@ -119,10 +121,7 @@ def unpack_dots(data: bytes, levels: int) -> U8Array:
             f"a {levels}-level download has {fmt.wire_bytes} bytes, not {len(data)}",
             raw_length=len(data),
         )
-    raw = np.frombuffer(data, dtype=np.uint8)
-    if raw[fmt.packed_bytes :].any():
-        raise ProtocolError("the padding after the panel's last line carries ink")
-    return _unpack_columns(raw[: fmt.packed_bytes], fmt.bits_per_dot)
+    return _unpack_columns(np.frombuffer(data, dtype=np.uint8), fmt.bits_per_dot)
 
 
 def _unpack_columns(packed: U8Array, bits: int) -> U8Array:
@@ -149,18 +148,10 @@ def _mono_lines(panel: PanelImage) -> U8Array:
 
 
 def compress_mono(panel: PanelImage) -> bytes:
-    """The ``Dbc`` data of a 2-level panel, line by line."""
-    return b"".join(_compress_line(line) for line in _mono_lines(panel))
-
-
-def _compress_line(line: U8Array) -> bytes:
-    inked = np.flatnonzero(line)
-    if inked.size == 0:
-        return bytes((WHITE_LINE,))
-    if bool((line == BLACK_LINE).all()):
-        return bytes((BLACK_LINE,))
-    useful = int(inked[-1]) + 1
-    return bytes((useful,)) + line[:useful].tobytes()
+    """The ``Dbc`` data of a 2-level panel as the vendor's driver sends it (83,312 bytes)."""
+    lines = _mono_lines(panel)
+    counts = np.full((PANEL_LINES, 1), DBC_LINE_BYTES, dtype=np.uint8)
+    return np.hstack((counts, lines)).tobytes()
 
 
 def decompress_mono(data: bytes) -> bytes:

@@ -7,15 +7,23 @@ as text (a version, a serial number, a counter, a status string) or with a
 NACK. ``OK`` is accepted as an ACK, as printers answer it in some modes.
 
 Statuses. The printer speaks of its state in three vocabularies: NACK codes,
-the status strings of ``Rlr;p`` and the digits of ``Sk;f``. Each is a table
-from wire bytes to :class:`PrinterStatus`, so the driver maps all three into
-one enum and the simulator encodes with the inverse of the same tables.
-Whether a status is a fault is data too (:data:`FAULTS`).
+the answers of ``Rlr;p`` and the digits of ``Sk;f``. Each is a table from
+wire bytes to :class:`PrinterStatus`, holding only what the protocol guide
+documents (the NACK codes; ``OK``, ``NO CARD``, ``ERR CARD`` and
+``ERR NEED CLEANING`` for ``Rlr``; the four feeder digits), so the driver
+maps all three into one enum and the simulator encodes with the inverse of
+the same tables. Whether a status is a fault is data too (:data:`FAULTS`).
 
-Errors. A reply that fits no table raises
-:class:`sscard_core.errors.ProtocolError` carrying the raw bytes; a NACK raises
-:class:`EvolisFault`, a :class:`sscard_core.errors.PrinterFault` that carries the
-:class:`PrinterStatus`.
+The NACK code is what the driver relies on. An ``Rlr;p`` answer outside the
+table is not an error: it parses as :attr:`PrinterStatus.UNKNOWN` with its
+raw text kept (:class:`LastAnswer`), and a fault carries that text
+(``EvolisFault.printer_text``) so that a supervisor reads what the printer
+said.
+
+Errors. A NACK raises :class:`EvolisFault`, a
+:class:`sscard_core.errors.PrinterFault` that carries the :class:`PrinterStatus`;
+a reply that is not a reply at all (no CR, not ASCII, an unknown NACK code)
+raises :class:`sscard_core.errors.ProtocolError` carrying the raw bytes.
 """
 
 from __future__ import annotations
@@ -44,16 +52,14 @@ class PrinterStatus(StrEnum):
     FEEDER_2_EMPTY = "feeder_2_empty"
     FEEDER_EMPTY = "feeder_empty"
     RIBBON_ERROR = "ribbon_error"
-    RIBBON_ENDED = "ribbon_ended"
     COVER_OPEN = "cover_open"
-    HOPPER_FULL = "hopper_full"
     MECHANICAL_ERROR = "mechanical_error"
-    CHIP_POWER_ON_FAILED = "chip_power_on_failed"
     COMMAND_ERROR = "command_error"
     PARAMETER_ERROR = "parameter_error"
     MAGNETIC_CHECKSUM_ERROR = "magnetic_checksum_error"
     MAGNETIC_DATA_ERROR = "magnetic_data_error"
     MAGNETIC_WRITE_ERROR = "magnetic_write_error"
+    UNKNOWN = "unknown"  # an answer outside the documented tables (its text is kept)
 
 
 def _table(pairs: dict[bytes, PrinterStatus]) -> Mapping[bytes, PrinterStatus]:
@@ -80,15 +86,6 @@ STATUS_TEXTS = _table(
         b"NO CARD": PrinterStatus.NO_CARD,
         b"ERR CARD": PrinterStatus.CARD_STUCK,
         b"ERR NEED CLEANING": PrinterStatus.NEED_CLEANING,
-        b"ERR FEEDER EMPTY": PrinterStatus.FEEDER_EMPTY,
-        b"ERR RIBBON": PrinterStatus.RIBBON_ERROR,
-        b"ERR RIBBON ENDED": PrinterStatus.RIBBON_ENDED,
-        b"ERR COVER OPEN": PrinterStatus.COVER_OPEN,
-        b"ERR HOPPER FULL": PrinterStatus.HOPPER_FULL,
-        b"ERR MECHANICAL": PrinterStatus.MECHANICAL_ERROR,
-        b"ERR CHIP POWER ON": PrinterStatus.CHIP_POWER_ON_FAILED,
-        b"ERR COMMAND": PrinterStatus.COMMAND_ERROR,
-        b"ERR PARAMETER": PrinterStatus.PARAMETER_ERROR,
     }
 )
 
@@ -112,17 +109,15 @@ DESCRIPTIONS: Mapping[PrinterStatus, str] = MappingProxyType(
         PrinterStatus.FEEDER_1_EMPTY: "feeder 1 is empty",
         PrinterStatus.FEEDER_2_EMPTY: "feeder 2 is empty",
         PrinterStatus.FEEDER_EMPTY: "the feeder is empty",
-        PrinterStatus.RIBBON_ERROR: "ribbon error (missing, wrong type or ended)",
-        PrinterStatus.RIBBON_ENDED: "the ribbon has ended",
+        PrinterStatus.RIBBON_ERROR: "ribbon error (ribbon out or wrong ribbon)",
         PrinterStatus.COVER_OPEN: "the cover is open",
-        PrinterStatus.HOPPER_FULL: "the output hopper is full",
         PrinterStatus.MECHANICAL_ERROR: "time-out or mechanical error (card or ribbon jam)",
-        PrinterStatus.CHIP_POWER_ON_FAILED: "the chip station could not power the card's chip",
         PrinterStatus.COMMAND_ERROR: "the printer rejected the command",
         PrinterStatus.PARAMETER_ERROR: "the printer rejected a parameter",
         PrinterStatus.MAGNETIC_CHECKSUM_ERROR: "magnetic stripe checksum error",
         PrinterStatus.MAGNETIC_DATA_ERROR: "magnetic stripe data error",
         PrinterStatus.MAGNETIC_WRITE_ERROR: "magnetic stripe write error",
+        PrinterStatus.UNKNOWN: "the printer gave an answer outside the protocol guide",
     }
 )
 
@@ -131,7 +126,9 @@ class EvolisFault(PrinterFault):
     """The printer reported a fault.
 
     ``status`` is the most precise status known (the ``Rlr;p`` detail when the
-    driver could read one), ``nack`` the status of the NACK code, if any.
+    driver could read a documented one), ``nack`` the status of the NACK code,
+    if any, and ``printer_text`` the ``Rlr;p`` answer as the printer gave it
+    when it is outside the documented table.
     """
 
     def __init__(
@@ -140,17 +137,21 @@ class EvolisFault(PrinterFault):
         *,
         nack: PrinterStatus | None = None,
         command: str | None = None,
+        printer_text: str | None = None,
     ) -> None:
         where = f" ({command})" if command else ""
+        said = f"; the printer says {printer_text!r}" if printer_text else ""
         super().__init__(
-            f"{DESCRIPTIONS[status]}{where}",
+            f"{DESCRIPTIONS[status]}{where}{said}",
             status=status.value,
             nack=nack.value if nack else None,
             command=command,
+            printer_text=printer_text,
         )
         self.status = status
         self.nack = nack
         self.command = command
+        self.printer_text = printer_text
 
 
 class ReplyKind(Enum):
@@ -230,9 +231,36 @@ def _lookup(table: Mapping[bytes, PrinterStatus], raw: bytes, what: str) -> Prin
     return status
 
 
+@dataclass(frozen=True)
+class LastAnswer:
+    """An ``Rlr;p`` answer: its status, and its text as the printer gave it."""
+
+    status: PrinterStatus
+    text: str
+
+    @property
+    def documented(self) -> bool:
+        return self.status is not PrinterStatus.UNKNOWN
+
+
+def parse_last_answer(raw: bytes) -> LastAnswer:
+    """An ``Rlr;p`` answer; a text outside :data:`STATUS_TEXTS` is UNKNOWN, its text kept.
+
+    A printer that repeats its last NACK answers with the status of its code.
+    """
+    reply = parse_reply(raw)
+    if reply.kind is ReplyKind.NACK:
+        assert reply.status is not None
+        return LastAnswer(reply.status, f"NACK {_NACK_WIRE[reply.status].decode('ascii')}")
+    if not reply.text:
+        raise ProtocolError("expected a value, got a bare ACK", raw=raw.hex())
+    status = STATUS_TEXTS.get(reply.text.encode("ascii"), PrinterStatus.UNKNOWN)
+    return LastAnswer(status, reply.text)
+
+
 def parse_status(raw: bytes) -> PrinterStatus:
-    """The status named by an ``Rlr;p`` answer."""
-    return _lookup(STATUS_TEXTS, raw, "status")
+    """The status named by an ``Rlr;p`` answer (UNKNOWN for an undocumented one)."""
+    return parse_last_answer(raw).status
 
 
 def parse_feeder(raw: bytes) -> PrinterStatus:
@@ -267,7 +295,7 @@ def nack_reply(status: PrinterStatus) -> bytes:
 
 
 def status_reply(status: PrinterStatus) -> bytes:
-    """The ``Rlr;p`` answer for ``status``."""
+    """The ``Rlr;p`` answer for ``status``; KeyError if the guide documents none."""
     return _STATUS_WIRE[status] + CR
 
 

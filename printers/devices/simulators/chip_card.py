@@ -39,7 +39,14 @@ from typing import ClassVar
 from printers.devices.chip import apdu, crypto, tlv
 from printers.devices.chip.apdu import Cla, CommandApdu, Ins, PinOperation, ResponseApdu, SelectBy
 from printers.devices.chip.crypto import BlockCipher, CipherSuite, KeyUsage
-from printers.devices.chip.files import SPECS_BY_TAG, Ef, Record, Writer, blank_records
+from printers.devices.chip.files import (
+    CARD_NUMBER_TAG,
+    SPECS_BY_TAG,
+    Ef,
+    Record,
+    Writer,
+    blank_records,
+)
 from printers.devices.chip.status import CardMute, Status, status_word
 from sscard_core.errors import ProtocolError, TransportError
 
@@ -55,11 +62,15 @@ _KNOWN_CLASSES = frozenset(Cla)
 
 @dataclass(frozen=True)
 class CardFaults:
-    """Faults to inject: a failing write (1-based count of authorised writes) or muteness."""
+    """Faults to inject: a failing write (1-based count of authorised writes), muteness,
+    a foreign card (no SSSE application: SELECT answers ``6A 82``) or a card that is not
+    blank (it already carries ``card_number``)."""
 
     fail_write_at: int | None = None
     write_failure: Status = Status.MEMORY_FAILURE
     mute: bool = False
+    foreign: bool = False
+    card_number: str | None = None
 
 
 @dataclass
@@ -137,6 +148,10 @@ class SimulatedCard:
         """A blank card as the manufacturer ships it: identifier and diversified keys."""
         keys = {u: crypto.card_key(suite, k, card_identifier) for u, k in master_keys.items()}
         records = blank_records(card_identifier)
+        if faults is not None and faults.card_number is not None:
+            spec = SPECS_BY_TAG[CARD_NUMBER_TAG]
+            number = faults.card_number.encode("ascii").ljust(spec.size)
+            records.append(Record(spec.ef, spec.tag, number))
         return cls(keys, records, suite=suite, faults=faults, challenges=challenges)
 
     def __repr__(self) -> str:
@@ -192,7 +207,7 @@ class SimulatedCard:
         return reply(Status.WRONG_P1P2)
 
     def _select_application(self, name: bytes) -> ResponseApdu:
-        if name != apdu.SSSE_AID:
+        if name != apdu.SSSE_AID or self._faults.foreign:
             return reply(Status.FILE_NOT_FOUND)
         fci = tlv.encode_tlv(FCI_TAG, tlv.encode_tlv(DF_NAME_TAG, name))
         self._session = _Session(app_selected=True, pending=fci)

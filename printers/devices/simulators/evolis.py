@@ -25,14 +25,25 @@ Two layers:
     ``card-<n>-back.png``) to the output directory when a card is printed,
     and answers.
 
+Protocol facts it enforces (``docs/evolis-protocol.md``, corrected section):
+``Pem;0``..``Pem;3`` set who handles errors and switch ACK/NACK answers off,
+``Pem;4`` switches them on (keeping the mode), and ``Pem;1`` also switches
+cover-open detection off; a panel download is read at exactly its real size
+(82,296 bytes at 2 levels), and any other size is refused with the parameter
+error (NACK ``2``): a longer one when its excess arrives, a shorter one when
+the host has sent nothing for ``download_timeout`` seconds. It never waits
+for bytes that would swallow the next command.
+
 Faults. Conditions arise on their own (an empty feeder, a used-up ribbon, a
 full hopper) or are injected with :meth:`PrinterMachine.inject`, optionally
 at card N (the Nth card taken from the feeder). Each fault is one row of
 :data:`FAULTS`: the stage of a card's journey where it strikes, the NACK it
-causes and the ``Rlr;p`` detail. An active fault refuses every card movement
-until ``Scs`` (or :meth:`PrinterMachine.clear_faults`) clears it; a jammed
-card is then considered removed by the operator, and a card whose chip could
-not be powered stays parked so that the host can reject it.
+causes and the ``Rlr;p`` detail when the guide documents one (``ERR CARD``
+for a jam); otherwise ``Rlr;p`` repeats the last answer, the NACK. An active
+fault refuses every card movement until ``Scs`` (or
+:meth:`PrinterMachine.clear_faults`) clears it; a jammed card is then
+considered removed by the operator, and a card whose chip could not be
+powered stays parked so that the host can reject it.
 
 Chip station. While a card is parked by ``Sis``, ``card_parked`` is true and
 ``parked`` (an :class:`asyncio.Event`) is set, so a simulated chip encoder
@@ -73,6 +84,7 @@ from printers.devices.evolis.commands import (
     CommandName,
     CommandReader,
     Counter,
+    DownloadSizeError,
     ErrorMode,
     Face,
     TuningStep,
@@ -87,6 +99,7 @@ from printers.devices.evolis.models import (
 )
 from printers.devices.evolis.packing import U8Array, unpack_compressed, unpack_panel
 from printers.devices.evolis.replies import (
+    STATUS_TEXTS,
     EvolisFault,
     PrinterStatus,
     ack_reply,
@@ -103,6 +116,7 @@ from printers.documents.panels import (
     PANEL_LINES,
     Panel,
     PanelImage,
+    to_landscape,
 )
 from sscard_core.errors import DeviceError, ProtocolError, TransportError
 
@@ -135,26 +149,16 @@ class Stage(Enum):
 class FaultSpec:
     stage: Stage
     nack: PrinterStatus
-    detail: PrinterStatus
+    detail: PrinterStatus | None = None  # a documented ``Rlr;p`` answer, if one fits
 
 
 FAULTS: Mapping[SimFault, FaultSpec] = MappingProxyType(
     {
-        SimFault.COVER_OPEN: FaultSpec(
-            Stage.MOTION, PrinterStatus.COVER_OPEN, PrinterStatus.COVER_OPEN
-        ),
-        SimFault.HOPPER_FULL: FaultSpec(
-            Stage.EJECT, PrinterStatus.MECHANICAL_ERROR, PrinterStatus.HOPPER_FULL
-        ),
-        SimFault.FEEDER_EMPTY: FaultSpec(
-            Stage.FEED, PrinterStatus.FEEDER_EMPTY, PrinterStatus.FEEDER_EMPTY
-        ),
-        SimFault.CHIP_STATION: FaultSpec(
-            Stage.PARK, PrinterStatus.MECHANICAL_ERROR, PrinterStatus.CHIP_POWER_ON_FAILED
-        ),
-        SimFault.RIBBON_OUT: FaultSpec(
-            Stage.PRINT, PrinterStatus.RIBBON_ERROR, PrinterStatus.RIBBON_ENDED
-        ),
+        SimFault.COVER_OPEN: FaultSpec(Stage.MOTION, PrinterStatus.COVER_OPEN),
+        SimFault.HOPPER_FULL: FaultSpec(Stage.EJECT, PrinterStatus.MECHANICAL_ERROR),
+        SimFault.FEEDER_EMPTY: FaultSpec(Stage.FEED, PrinterStatus.FEEDER_EMPTY),
+        SimFault.CHIP_STATION: FaultSpec(Stage.PARK, PrinterStatus.MECHANICAL_ERROR),
+        SimFault.RIBBON_OUT: FaultSpec(Stage.PRINT, PrinterStatus.RIBBON_ERROR),
         SimFault.JAM: FaultSpec(
             Stage.PRINT, PrinterStatus.MECHANICAL_ERROR, PrinterStatus.CARD_STUCK
         ),
@@ -199,6 +203,7 @@ class SimConfig:
     seed: int | None = None
     firmware: str = "SIM-1.0.0"
     serial: str = "SIM0000001"
+    download_timeout: float = 5.0  # seconds without bytes before a short download is refused
 
 
 @dataclass(frozen=True)
@@ -247,6 +252,9 @@ class PrinterMachine:
         self.config = config
         self.spec: ModelSpec = MODELS[config.model]
         self.mode = ErrorMode.PRINTER
+        self.ack_nack = False
+        self.cover_detection = True
+        self.modes_set: list[ErrorMode] = []
         self.feeder = self._feeder_start(config)
         self.hopper = 0
         self.reject_box = 0
@@ -261,7 +269,7 @@ class PrinterMachine:
         self.printed: list[PrintedCard] = []
         self.active: list[SimFault] = []
         self.pending: list[tuple[SimFault, int | None]] = []
-        self.last_status = PrinterStatus.READY
+        self.last_answer = status_reply(PrinterStatus.READY)
         self.parked = asyncio.Event()
         self.on_park: list[Callable[[int], None]] = []
         self.on_event: list[Callable[[CardEvent, int], None]] = []
@@ -287,7 +295,7 @@ class PrinterMachine:
     def clear_faults(self) -> None:
         """What ``Scs`` does: clear active faults; a jammed card is taken out."""
         self.active.clear()
-        self.last_status = PrinterStatus.READY
+        self.last_answer = status_reply(PrinterStatus.READY)
         if self.position is CardPosition.JAMMED:
             self.position = CardPosition.NONE
             self._event(CardEvent.REMOVED, self.cards_fed)
@@ -330,26 +338,37 @@ class PrinterMachine:
         try:
             result = self._handlers[command.name](command)
         except EvolisFault as fault:
-            self.last_status = fault.status
-            return self._answer(command, nack_reply(fault.nack or fault.status))
+            nack = nack_reply(fault.nack or fault.status)
+            self.last_answer = self._last_answer_for(fault.status, nack)
+            return self._answer(command, nack)
         except ProtocolError:
-            self.last_status = PrinterStatus.PARAMETER_ERROR
-            return self._answer(command, nack_reply(PrinterStatus.PARAMETER_ERROR))
+            self.last_answer = nack_reply(PrinterStatus.PARAMETER_ERROR)
+            return self._answer(command, self.last_answer)
         if result.reply is None:
             return replace(result, reply=self._ack_reply(command))
         return result
 
-    def unreadable(self) -> Result:
-        """The answer to bytes the command parser could not read."""
-        self.last_status = PrinterStatus.COMMAND_ERROR
-        reply = nack_reply(PrinterStatus.COMMAND_ERROR)
-        return Result(reply if self.mode is ErrorMode.ACK_NACK else None)
+    @staticmethod
+    def _last_answer_for(status: PrinterStatus, nack: bytes) -> bytes:
+        """What ``Rlr;p`` answers after a fault: its documented text, else the NACK again."""
+        return status_reply(status) if status in STATUS_TEXTS.values() else nack
+
+    def unreadable(self, error: ProtocolError) -> Result:
+        """The answer to bytes the command parser could not read (a wrong-size download:
+        the parameter error; anything else: the command error)."""
+        status = (
+            PrinterStatus.PARAMETER_ERROR
+            if isinstance(error, DownloadSizeError)
+            else PrinterStatus.COMMAND_ERROR
+        )
+        self.last_answer = nack_reply(status)
+        return Result(self.last_answer if self.ack_nack else None)
 
     def _ack_reply(self, command: Command) -> bytes | None:
-        return ack_reply() if self.mode is ErrorMode.ACK_NACK or command.is_read else None
+        return ack_reply() if self.ack_nack or command.is_read else None
 
     def _answer(self, command: Command, reply: bytes) -> Result:
-        wanted = self.mode is ErrorMode.ACK_NACK or command.is_read
+        wanted = self.ack_nack or command.is_read
         return Result(reply if wanted else None)
 
     def _handler_table(self) -> Mapping[CommandName, Callable[[Command], Result]]:
@@ -380,7 +399,7 @@ class PrinterMachine:
                 n.READ_COUNTER: self._read_counter,
                 n.READ_RIBBON: lambda _: Result(text_reply(self.ribbon.value)),
                 n.READ_RIBBON_STATUS: lambda _: Result(text_reply(str(self.ribbon_panels_left))),
-                n.READ_LAST_ANSWER: lambda _: Result(status_reply(self._current_status())),
+                n.READ_LAST_ANSWER: lambda _: Result(self._current_answer()),
                 n.READ_FEEDER: self._read_feeder,
             }
         )
@@ -418,8 +437,17 @@ class PrinterMachine:
         return Result(None)
 
     def _error_mode(self, command: Command) -> Result:
-        (mode,) = self._params(command, 1)
-        self.mode = self._enum(ErrorMode, mode)
+        """``Pem;4`` switches ACK/NACK on (and is answered); ``Pem;0``..``3`` set the mode
+        and switch it off (so they are not answered); ``Pem;1`` stops cover detection."""
+        (value,) = self._params(command, 1)
+        mode = self._enum(ErrorMode, value)
+        self.modes_set.append(mode)
+        if mode is ErrorMode.ACK_NACK:
+            self.ack_nack = True
+            return Result(None)
+        self.mode = mode
+        self.ack_nack = False
+        self.cover_detection = mode is not ErrorMode.HOST_NO_COVER_DETECTION
         return Result(None)
 
     def _chip_offset(self, command: Command) -> Result:
@@ -438,8 +466,11 @@ class PrinterMachine:
         status = PrinterStatus.READY if self.feeder else PrinterStatus.FEEDER_EMPTY
         return Result(feeder_reply(status))
 
-    def _current_status(self) -> PrinterStatus:
-        return FAULTS[self.active[0]].detail if self.active else self.last_status
+    def _current_answer(self) -> bytes:
+        if not self.active:
+            return self.last_answer
+        spec = FAULTS[self.active[0]]
+        return self._last_answer_for(spec.detail or spec.nack, nack_reply(spec.nack))
 
     def _clear_status(self, command: Command) -> Result:
         self.clear_faults()
@@ -448,6 +479,8 @@ class PrinterMachine:
     def _software_reset(self, command: Command) -> Result:
         reply = self._ack_reply(command)
         self.mode = ErrorMode.PRINTER
+        self.ack_nack = False
+        self.cover_detection = True
         self._sequence = _Sequence()
         self.selected_ribbon = None
         return Result(reply, self._motion_delay())
@@ -527,7 +560,7 @@ class PrinterMachine:
         return None
 
     def _strike(self, fault: SimFault | None, card: int) -> None:
-        if fault is None:
+        if fault is None or (fault is SimFault.COVER_OPEN and not self.cover_detection):
             return
         self.active.append(fault)
         effect = FAULT_EFFECTS.get(fault)
@@ -656,7 +689,7 @@ def _ink(panels: Mapping[Panel, PanelImage], which: Panel) -> np.ndarray:
     if image is None:
         return np.zeros((CARD_HEIGHT, CARD_WIDTH), dtype=np.float32)
     dots: U8Array = np.frombuffer(image.dots, dtype=np.uint8).reshape(PANEL_LINES, PANEL_DOTS)
-    return dots.T.astype(np.float32) / (image.levels - 1)
+    return to_landscape(dots).astype(np.float32) / (image.levels - 1)
 
 
 def render_side(panels: Iterable[PanelImage]) -> U8Array:
@@ -778,7 +811,12 @@ class EvolisSimulator:
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         commands = CommandReader()
-        while chunk := await reader.read(1 << 16):
+        while (chunk := await self._read(reader, commands)) != b"":
+            if chunk is None:
+                result = self._abandoned(commands)
+                if result is not None:
+                    await self._complete(result, writer)
+                continue
             commands.feed(chunk)
             while await self._one_command(commands, writer):
                 pass
@@ -791,11 +829,28 @@ class EvolisSimulator:
             await self._complete(result, writer)
             return True
 
+    async def _read(self, reader: asyncio.StreamReader, commands: CommandReader) -> bytes | None:
+        """The next bytes; None when a frame is half received and the host has gone quiet."""
+        if not commands.pending:
+            return await reader.read(1 << 16)
+        try:
+            async with asyncio.timeout(self.machine.config.download_timeout):
+                return await reader.read(1 << 16)
+        except TimeoutError:
+            return None
+
+    def _abandoned(self, commands: CommandReader) -> Result | None:
+        try:
+            commands.abandon()
+        except ProtocolError as exc:
+            return self.machine.unreadable(exc)
+        return None
+
     def _next_result(self, commands: CommandReader) -> Result | None:
         try:
             command = commands.next_command()
-        except ProtocolError:
-            return self.machine.unreadable()
+        except ProtocolError as exc:
+            return self.machine.unreadable(exc)
         return None if command is None else self.machine.handle(command)
 
     async def _complete(self, result: Result, writer: asyncio.StreamWriter) -> None:

@@ -5,7 +5,11 @@ printers on loopback TCP (each with its own serial number and its own output
 directory for ``card-<n>.png``) and one *chip service*, also on loopback
 TCP, that plays the chip stations of all of them.
 
-Chip stations. When a printer parks a card (``Sis``), the outlet takes a
+Chip stations. Each printer has its own chip station, a reader of its own
+on its own loopback port (:meth:`SimulatedOutlet.reader`), as each printer of
+an outlet has its own PC/SC encoder; the outlet's shared chip service
+(``chip_port``) also reaches every station by printer serial, and the
+counter's desk reader. When a printer parks a card (``Sis``), the outlet takes a
 body from its :class:`BlankStock` and puts it under that printer's contacts.
 The agent reaches it with :class:`ChipStationConnection`, which speaks the
 vpcd framing of :mod:`printers.devices.simulators.vicc` (2-byte length, then a control
@@ -15,7 +19,10 @@ from the manufacturer already initialised with identifiers allocated to the
 issuer; the simulated stock initialises each body on demand with the
 identifier the job names (:meth:`~printers.devices.simulators.chip_card.SimulatedCard.issue_blank`),
 so the encoder's check that the card is the job's still runs for real. A
-body can carry an injected chip defect (:meth:`BlankStock.defect_next`).
+body can carry an injected chip defect (:meth:`BlankStock.defect_next`:
+a failing write, a mute chip, a foreign card, a card that is not blank), and
+a station's reader can be made blind (:meth:`SimulatedOutlet.blind_reader`:
+it sees no card under the contacts).
 
 The counter's desk reader (PIN services). :meth:`SimulatedOutlet.present`
 puts a card the outlet made into the desk reader, as the holder would. An
@@ -41,7 +48,7 @@ import contextlib
 import json
 import os
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
@@ -49,7 +56,7 @@ from typing import Any, Self
 
 from printers.devices.chip.crypto import KeyUsage
 from printers.devices.chip.encoder import CardConnection, ChipEncoder
-from printers.devices.chip.status import CardMute
+from printers.devices.chip.status import CardMute, NoCardInReader, ReaderFault, ReaderUnavailable
 from printers.devices.evolis.commands import Face
 from printers.devices.evolis.models import PrinterModel
 from printers.devices.simulators import vicc
@@ -144,6 +151,8 @@ class _Printer:
     parked: Body | None = None
     bodies: dict[int, Body] = field(default_factory=dict)
     archived: int = 0
+    station: asyncio.Server | None = None  # this printer's own chip reader
+    blind: bool = False  # the reader sees no card
 
 
 class ChipStationConnection:
@@ -163,23 +172,23 @@ class ChipStationConnection:
 
     async def _ask(self, payload: bytes) -> bytes:
         if self._streams is None:
-            raise TransportError("no chip station session: connect first")
+            raise ReaderFault("no chip station session: connect first")
         reader, writer = self._streams
         try:
             writer.write(vicc.frame(payload))
             await writer.drain()
             return await vicc.read_message(reader)
         except (OSError, asyncio.IncompleteReadError) as exc:
-            raise TransportError("the chip station closed the connection") from exc
+            raise ReaderFault("the chip station closed the connection") from exc
 
     async def connect(self) -> None:
         try:
             self._streams = await asyncio.open_connection(*self.address)
         except OSError as exc:
-            raise TransportError(f"cannot reach the chip station at {self.address}") from exc
+            raise ReaderUnavailable(f"cannot reach the chip station at {self.address}") from exc
         try:
             if await self._ask(self._bind) != BOUND:
-                raise CardMute("there is no card under the chip contacts")
+                raise NoCardInReader("the reader sees no card under the chip contacts")
             if not await self._ask(bytes([vicc.Control.GET_ATR])):
                 raise CardMute("the card gave no ATR")
         except BaseException:
@@ -304,6 +313,7 @@ class SimulatedOutlet:
         self._chip_port = chip_port
         self._chip_server: asyncio.Server | None = None
         self._watcher: asyncio.Task[None] | None = None
+        self._sessions: set[asyncio.Task[None]] = set()
         self.desk_card: SimulatedCard | None = None
         self._issued: dict[str, SimulatedCard] = {}
 
@@ -332,9 +342,25 @@ class SimulatedOutlet:
     def keys_path(self) -> Path:
         return self.out_dir / KEYS_FILE
 
+    def station_port(self, name: str) -> int:
+        """The port of printer ``name``'s own chip reader."""
+        server = self._printers[name].station
+        if server is None:
+            raise TransportError("the outlet is not running")
+        return int(server.sockets[0].getsockname()[1])
+
     def reader(self, name: str) -> SimChipReader:
+        """Printer ``name``'s own chip reader."""
         serial = self._printers[name].sim.machine.config.serial
-        return SimChipReader(self.host, self.chip_port, serial)
+        return SimChipReader(self.host, self.station_port(name), serial)
+
+    def reader_spec(self, name: str) -> str:
+        """``--reader`` for printer ``name`` in ``sscard agent``."""
+        return f"sim:{self.host}:{self.station_port(name)}"
+
+    def blind_reader(self, name: str, blind: bool = True) -> None:
+        """Printer ``name``'s reader sees no card under its contacts (or sees again)."""
+        self._printers[name].blind = blind
 
     async def start(self) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -345,6 +371,9 @@ class SimulatedOutlet:
                 self.ledger.restore(printer.name, printer.sim.machine, self.stock)
                 printer.sim.machine.on_event.append(self._record(printer, self.ledger))
             await printer.sim.start()
+            printer.station = await asyncio.start_server(
+                self._station_server(printer), self.host, 0
+            )
         self._chip_server = await asyncio.start_server(self._serve, self.host, self._chip_port)
         self._watcher = asyncio.create_task(self._watch())
 
@@ -366,7 +395,13 @@ class SimulatedOutlet:
             self._chip_server.close()
             self._chip_server = None
         for printer in self._printers.values():
+            if printer.station is not None:
+                printer.station.close()
+                printer.station = None
             await printer.sim.aclose()
+        for session in list(self._sessions):
+            session.cancel()
+        await asyncio.gather(*self._sessions, return_exceptions=True)
 
     def _record(self, printer: _Printer, ledger: Ledger) -> Callable[[CardEvent, int], None]:
         def record(event: CardEvent, number: int) -> None:
@@ -394,11 +429,13 @@ class SimulatedOutlet:
             return next(iter(self._printers.values()))
         raise ProtocolError(f"no printer with serial {serial}")
 
-    def _bind(self, payload: bytes) -> SimulatedCard | None:
+    def _bind(self, payload: bytes, only: _Printer | None = None) -> SimulatedCard | None:
         serial, identifier = parse_bind(payload)
         printer = self._by_serial(serial)
+        if only is not None and printer is not only:
+            raise ProtocolError(f"this reader is {only.name}'s, not printer {serial}'s")
         body = printer.parked
-        if body is None or not printer.sim.card_parked:
+        if body is None or not printer.sim.card_parked or printer.blind:
             return None
         if body.chip is None:
             body.chip = SimulatedCard.issue_blank(self.master_keys, identifier, faults=body.faults)
@@ -413,13 +450,29 @@ class SimulatedOutlet:
             self.desk_card.reset()
         return self.desk_card
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def _station_server(
+        self, printer: _Printer
+    ) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await self._serve(reader, writer, only=printer)
+
+        return serve
+
+    async def _serve(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        only: _Printer | None = None,
+    ) -> None:
         card: SimulatedCard | None = None
+        task = asyncio.current_task()
+        if task is not None:
+            self._sessions.add(task)
         try:
             while True:
                 payload = await vicc.read_message(reader)
                 if payload[:1] in (bytes([BIND]), bytes([DESK])):
-                    card = self._bind(payload) if payload[0] == BIND else self._desk()
+                    card = self._bind(payload, only) if payload[0] == BIND else self._desk()
                     answer: bytes | None = NO_CARD if card is None else BOUND
                 elif card is None:
                     answer = b""
@@ -430,7 +483,11 @@ class SimulatedOutlet:
         except (asyncio.IncompleteReadError, ConnectionError, ProtocolError):
             pass
         finally:
+            if task is not None:
+                self._sessions.discard(task)
             writer.close()
+            with contextlib.suppress(OSError, asyncio.CancelledError):
+                await writer.wait_closed()
 
     # --- the read-back archive ----------------------------------------------------------
 
@@ -483,7 +540,7 @@ class SimulatedOutlet:
     def connection(self) -> CardConnection:
         """The desk reader (a :class:`~printers.agent.pinpad.DeskReader`)."""
         if self.desk_card is None:
-            raise CardMute("no card in the desk reader")
+            raise NoCardInReader("no card in the desk reader")
         return InProcessConnection(self.desk_card)
 
 

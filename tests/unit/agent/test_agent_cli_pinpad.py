@@ -12,6 +12,7 @@ from issuance.cli.agent import (
     desk_reader_for,
     pin_desk,
     register,
+    station_readers,
 )
 from printers.agent.journal import Journal
 from printers.agent.pinpad import KeyboardPinPad
@@ -76,3 +77,32 @@ def test_a_pcsc_station_needs_a_desk_reader_named(tmp_path: Path) -> None:
 def test_only_known_pinpads_are_accepted() -> None:
     with pytest.raises(SystemExit):
         parse("--reader", "sim", "--pinpad", "vendor-x")
+
+
+def two_printers(*readers: str) -> argparse.Namespace:
+    return parse("--printer", "p2=tcp://127.0.0.1:2", *readers)
+
+
+def test_each_printer_gets_its_own_reader_in_order() -> None:
+    ns = two_printers("--reader", "pcsc:Encoder 0", "--reader", "pcsc:Encoder 1")
+    assert [p.name for p in ns.printer] == ["", "p2"]
+    assert station_readers(ns.printer, ns.reader) == ["pcsc:Encoder 0", "pcsc:Encoder 1"]
+
+
+def test_one_simulated_reader_may_serve_every_simulated_printer() -> None:
+    ns = two_printers("--reader", "sim:127.0.0.1:4000")
+    assert station_readers(ns.printer, ns.reader) == ["sim:127.0.0.1:4000"] * 2
+
+
+@pytest.mark.parametrize(
+    "readers",
+    [
+        ("--reader", "pcsc:Encoder 0"),  # one PC/SC reader for two printers
+        ("--reader", "pcsc:Encoder 0", "--reader", "pcsc:Encoder 0"),  # the same one twice
+        ("--reader", "sim", "--reader", "sim", "--reader", "sim"),  # more readers than printers
+    ],
+)
+def test_readers_that_do_not_pair_with_the_printers_are_refused(readers: tuple[str, ...]) -> None:
+    ns = two_printers(*readers)
+    with pytest.raises(InputError, match="reader"):
+        station_readers(ns.printer, ns.reader)

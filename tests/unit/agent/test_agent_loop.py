@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from printers.agent.journal import Journal, Mark, Settlement
 from printers.agent.loop import Agent, AgentConfig, AgentEvent
 from printers.agent.orders import PrinterReport
+from printers.devices.simulators.chip_card import CardFaults
 from printers.devices.simulators.evolis import SimFault
 from printers.devices.simulators.outlet import SimulatedOutlet
 from sscard_core.card_data import CardData, card_data_to_json
@@ -70,9 +71,10 @@ async def test_a_jam_faults_the_printer_and_the_job_moves_to_the_other(
                 break
             await asyncio.sleep(0.01)
         assert serving(agent.stations["p1"])
-    # announced in order (the background heartbeat repeats the current step meanwhile)
-    steps = [step for job, step in service.steps if job == 1 and step is not JobStep.IDLE]
-    assert list(dict.fromkeys(steps))[:3] == [JobStep.FED, JobStep.ENCODING, JobStep.PRINTING]
+    # announced steps in order (background heartbeats repeat the current one)
+    beats = [step for job, step in service.steps if job == 1 and step is not JobStep.IDLE]
+    steps = [step for i, step in enumerate(beats) if i == 0 or beats[i - 1] is not step]
+    assert steps[:3] == [JobStep.FED, JobStep.ENCODING, JobStep.PRINTING]
     assert not journal.in_flight()
 
 
@@ -99,6 +101,31 @@ async def test_a_restarted_agent_reconciles_what_its_journal_left_in_flight(
     assert outlet.simulator("p1").printed == []
     assert journal.settlement(run) is Settlement.RECONCILED
     assert Mark.REJECTED in journal.run(run).marks
+
+
+async def test_wrong_card_stock_stops_one_station_without_spoiling_its_hopper(
+    outlet: SimulatedOutlet, journal: Journal
+) -> None:
+    service = ContractService(photo_png())
+    events: list[AgentEvent] = []
+    outlet.stock.defect_next(CardFaults(foreign=True))
+    async with running(outlet, journal, service, events) as agent:
+        service.add(1, card_job(applicant()))
+        row = await service.wait_for(1, "done")
+        (failure,) = row.failures
+        assert (failure.transient, failure.spoiled_card) == (True, True)
+        assert "not social security cards" in failure.error
+        assert row.result is not None
+        stopped = next(s for s in agent.stations.values() if not serving(s))
+        other = next(s for s in agent.stations.values() if serving(s))
+        assert row.result["printer"] == other.name
+        report = service.register[stopped.name]
+        assert report.status is PrinterHealth.FAULTED
+        assert report.fault is not None and "card_stock" in report.fault
+        assert "replace the card stock" in report.fault
+        machine = outlet.simulator(stopped.name).machine
+        assert (machine.cards_fed, machine.reject_box, machine.hopper) == (1, 1, 0)
+        assert not machine.active  # the printer itself is not at fault
 
 
 class SlowRegister(ContractService):

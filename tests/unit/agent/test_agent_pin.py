@@ -20,7 +20,7 @@ from printers.agent.journal import Journal, Settlement
 from printers.agent.loop import Agent, AgentConfig
 from printers.agent.pinpad import KeyboardPinPad, PinDesk, PinPrompt, SimulatedPinPad
 from printers.devices.chip.encoder import ChipEncoder
-from printers.devices.chip.status import CardMute, CardStatusError
+from printers.devices.chip.status import CardStatusError, NoCardInReader
 from printers.devices.simulators.chip_card import DEFAULT_PIN, InProcessConnection, SimulatedCard
 from printers.devices.simulators.outlet import SimDeskReader, SimulatedOutlet
 from sscard_core.messages import JobKind, PrinterHealth
@@ -179,7 +179,7 @@ async def test_the_desk_reader_over_tcp_reaches_the_presented_card(
     await encoder.change_pin(OLD_PIN, NEW_PIN)
     assert await pin_works(outlet, card, NEW_PIN)
     outlet.desk_card = None
-    with pytest.raises(CardMute):
+    with pytest.raises(NoCardInReader):
         await ChipEncoder(reader.connection(), outlet.psam).read_card()
 
 

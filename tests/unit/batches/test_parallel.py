@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import pytest
 
+from issuance.batches import parallel
 from issuance.batches.archive import ZipPhotos
 from issuance.batches.check import BatchCheck, check_batch
 from issuance.batches.parallel import CHUNK_ROWS, PARALLEL_MIN_ROWS
@@ -147,3 +148,38 @@ def test_small_batches_are_checked_in_this_process() -> None:
         found = check_batch(text, photos=photos, today=TODAY, workers=2)
     assert len(found.applicants) == 20
     assert not multiprocessing.active_children()
+
+
+@pytest.mark.parametrize("workers", [2, 4, 16, 64])
+def test_processes_and_chunks_in_flight_do_not_grow_with_the_cores(workers: int) -> None:
+    processes, in_flight = parallel.pool_bounds(workers)
+    assert processes == min(workers, parallel.MAX_WORKERS)
+    assert in_flight <= parallel.MAX_IN_FLIGHT
+    assert parallel.pool_bounds(2) == (2, 2 * parallel.IN_FLIGHT_PER_WORKER)  # 2 cores as before
+
+
+def test_a_many_core_host_holds_no_more_chunks_than_a_small_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Asked for 16 workers, the check never has more than MAX_IN_FLIGHT chunks unmerged."""
+    unmerged: list[int] = []
+    most = 0
+    real_submit, real_merge = parallel._submit, parallel._merge
+
+    def submit(*args: object, **kwargs: object) -> object:
+        nonlocal most
+        unmerged.append(1)
+        most = max(most, len(unmerged))
+        return real_submit(*args, **kwargs)  # type: ignore[arg-type]
+
+    def merge(*args: object) -> object:
+        unmerged.pop()
+        return real_merge(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(parallel, "_submit", submit)
+    monkeypatch.setattr(parallel, "_merge", merge)
+    persons = people(CHUNK_ROWS * 12, seed=3)
+    with ZipPhotos(_zip(persons, corrupt="")) as photos:
+        checked = check_batch(batch_csv(persons).encode(), photos=photos, today=TODAY, workers=16)
+    assert len(checked.applicants) == len(persons)
+    assert most == parallel.MAX_IN_FLIGHT + 1  # the one just sent, before the oldest is merged

@@ -12,7 +12,9 @@ from printers.devices.chip.crypto import KeyUsage
 from printers.devices.chip.encoder import ChipEncoder, mismatched_fields
 from printers.devices.chip.status import (
     CardMute,
+    CardNotBlank,
     CardStatusError,
+    NotSocialSecurityCard,
     ReadBackMismatch,
     Status,
     WrongCard,
@@ -275,3 +277,57 @@ async def test_invalid_pins_send_nothing(encoder: ChipEncoder, blank: SimulatedC
     with pytest.raises(FieldError):
         await encoder.change_pin("123456", "12ab")
     assert blank.pin_tries_left == 3
+
+
+def sw_of_reads(sw: bytes) -> Callable[[bytes, bytes], bytes]:
+    """Rewrite every successful READ RECORD's status word to ``sw`` (its data kept)."""
+
+    def rewrite(command: bytes, response: bytes) -> bytes:
+        if command[1] == apdu.Ins.READ_RECORD and response.endswith(b"\x90\x00"):
+            return response[:-2] + sw
+        return response
+
+    return rewrite
+
+
+async def test_a_warning_keeps_the_data_that_came_back(
+    blank: SimulatedCard, psam: SimulatedPsam, card_data: CardData
+) -> None:
+    await ChipEncoder(InProcessConnection(blank), psam).personalise(card_data)
+    encoder = ChipEncoder(Tap(InProcessConnection(blank), sw_of_reads(b"\x62\x82")), psam)
+    assert await encoder.read_card() == card_data
+    assert encoder.warnings and all(sw.status is Status.END_OF_FILE for _, sw in encoder.warnings)
+    assert encoder.warnings[0][0].startswith("READ RECORD")
+
+
+async def test_an_error_status_after_data_still_fails(
+    blank: SimulatedCard, psam: SimulatedPsam
+) -> None:
+    encoder = ChipEncoder(Tap(InProcessConnection(blank), sw_of_reads(b"\x6b\x00")), psam)
+    with pytest.raises(CardStatusError) as caught:
+        await encoder.read_card()
+    assert caught.value.status is Status.WRONG_P1P2_OFFSET
+
+
+async def test_a_card_without_the_ssse_application_is_not_a_social_security_card(
+    master_keys: MasterKeys, psam: SimulatedPsam, card_data: CardData
+) -> None:
+    foreign = SimulatedCard.issue_blank(
+        master_keys, card_data.card_identifier, faults=CardFaults(foreign=True)
+    )
+    with pytest.raises(NotSocialSecurityCard) as caught:
+        await ChipEncoder(InProcessConnection(foreign), psam).personalise(card_data)
+    assert isinstance(caught.value, WrongCard)
+    assert "6A 82" in caught.value.message
+
+
+async def test_a_card_that_is_not_blank_is_refused_before_authentication(
+    master_keys: MasterKeys, psam: SimulatedPsam, card_data: CardData
+) -> None:
+    used = SimulatedCard.issue_blank(
+        master_keys, card_data.card_identifier, faults=CardFaults(card_number="A00000001")
+    )
+    tap = Tap(InProcessConnection(used))
+    with pytest.raises(CardNotBlank, match="A00000001"):
+        await ChipEncoder(tap, psam).personalise(card_data)
+    assert not any(c[1] == apdu.Ins.EXTERNAL_AUTHENTICATE for c in tap.commands)

@@ -7,6 +7,7 @@ import pytest
 from printers.devices.chip.status import (
     STATUS_TABLE,
     CardStatusError,
+    Severity,
     Status,
     StatusRow,
     interpret,
@@ -38,10 +39,44 @@ EXPECTED = [
     (0x6A, 0x88, Status.DATA_NOT_FOUND, None),
     (0x6D, 0x00, Status.INS_NOT_SUPPORTED, None),
     (0x6E, 0x00, Status.CLA_NOT_SUPPORTED, None),
-    (0x6F, 0x00, Status.UNKNOWN, None),
-    (0x69, 0x99, Status.UNKNOWN, None),
-    (0x62, 0x83, Status.UNKNOWN, None),
+    (0x62, 0x00, Status.WARNING, None),
+    (0x62, 0x81, Status.DATA_MAY_BE_CORRUPTED, None),
+    (0x62, 0x82, Status.END_OF_FILE, None),
+    (0x62, 0x83, Status.FILE_INVALIDATED, None),
+    (0x62, 0x84, Status.FCI_NOT_FORMATTED, None),
+    (0x62, 0x85, Status.FILE_TERMINATED, None),
+    (0x62, 0x86, Status.NO_SENSOR_DATA, None),
+    (0x62, 0x10, Status.CARD_WARNING, None),
+    (0x63, 0x81, Status.FILE_FILLED_UP, None),
+    (0x63, 0x07, Status.CHANGED_WARNING, None),
+    (0x64, 0x00, Status.EXECUTION_ERROR, None),
+    (0x64, 0x01, Status.IMMEDIATE_RESPONSE_REQUIRED, None),
+    (0x65, 0x00, Status.CHANGED_ERROR, None),
+    (0x66, 0x00, Status.SECURITY_ERROR, None),
+    (0x68, 0x00, Status.CLA_FUNCTION_NOT_SUPPORTED, None),
+    (0x68, 0x81, Status.LOGICAL_CHANNEL_NOT_SUPPORTED, None),
+    (0x68, 0x82, Status.SM_NOT_SUPPORTED, None),
+    (0x68, 0x83, Status.LAST_COMMAND_EXPECTED, None),
+    (0x68, 0x84, Status.CHAINING_NOT_SUPPORTED, None),
+    (0x69, 0x00, Status.COMMAND_NOT_ALLOWED, None),
+    (0x69, 0x81, Status.INCOMPATIBLE_FILE_STRUCTURE, None),
+    (0x69, 0x84, Status.REFERENCE_DATA_NOT_USABLE, None),
+    (0x69, 0x87, Status.SM_OBJECTS_MISSING, None),
+    (0x69, 0x99, Status.COMMAND_NOT_ALLOWED, None),
+    (0x6A, 0x00, Status.WRONG_PARAMETERS, None),
+    (0x6A, 0x81, Status.FUNCTION_NOT_SUPPORTED, None),
+    (0x6A, 0x84, Status.NOT_ENOUGH_MEMORY, None),
+    (0x6A, 0x85, Status.LC_INCONSISTENT_WITH_TLV, None),
+    (0x6A, 0x87, Status.LC_INCONSISTENT_WITH_P1P2, None),
+    (0x6A, 0x89, Status.FILE_EXISTS, None),
+    (0x6A, 0x8A, Status.DF_NAME_EXISTS, None),
+    (0x6B, 0x00, Status.WRONG_P1P2_OFFSET, None),
+    (0x6F, 0x00, Status.NO_DIAGNOSIS, None),
+    (0x91, 0x00, Status.UNKNOWN, None),
+    (0x12, 0x34, Status.UNKNOWN, None),
 ]
+
+WARNINGS = [(0x62, 0x82), (0x62, 0x81), (0x62, 0x00), (0x62, 0x42), (0x63, 0x81)]
 
 
 @pytest.mark.parametrize(("sw1", "sw2", "status", "tries"), EXPECTED)
@@ -62,7 +97,7 @@ def test_every_row_is_reachable_and_round_trips(row: StatusRow) -> None:
     assert status_word(row.status, varied).to_bytes() == bytes((row.sw1, varied))
 
 
-@pytest.mark.parametrize("row", [r for r in STATUS_TABLE if r.status is not Status.OK])
+@pytest.mark.parametrize("row", [r for r in STATUS_TABLE if r.severity is Severity.ERROR])
 def test_every_refusal_raises_a_chip_error_with_its_fields(row: StatusRow) -> None:
     sw = interpret(row.sw1, row.sw2)
     with pytest.raises(ChipError) as caught:
@@ -90,7 +125,31 @@ def test_tries_left_is_carried_by_the_error() -> None:
 def test_the_table_has_no_shadowed_rows() -> None:
     for index, row in enumerate(STATUS_TABLE):
         earlier = STATUS_TABLE[:index]
-        assert not any(e.matches(row.sw1, row.sw2) for e in earlier), row
+        reachable = [
+            sw2
+            for sw2 in range(256)
+            if row.matches(row.sw1, sw2) and not any(e.matches(row.sw1, sw2) for e in earlier)
+        ]
+        assert reachable, row
+
+
+def test_each_status_is_one_row() -> None:
+    statuses = [row.status for row in STATUS_TABLE]
+    assert len(statuses) == len(set(statuses))
+    assert set(statuses) == set(Status) - {Status.UNKNOWN}
+
+
+@pytest.mark.parametrize(("sw1", "sw2"), WARNINGS)
+def test_a_warning_is_processed_and_does_not_raise(sw1: int, sw2: int) -> None:
+    sw = interpret(sw1, sw2)
+    assert sw.severity is Severity.WARNING and sw.processed and not sw.ok
+    raise_for_status(sw, "READ RECORD")
+
+
+@pytest.mark.parametrize(("sw1", "sw2"), [(0x63, 0x00), (0x63, 0xC2), (0x6B, 0x00), (0x6A, 0x89)])
+def test_failed_verifications_and_checking_errors_raise(sw1: int, sw2: int) -> None:
+    with pytest.raises(CardStatusError):
+        raise_for_status(interpret(sw1, sw2), "X")
 
 
 def test_status_word_for_a_status_not_in_the_table() -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from printers.documents.panels import CARD_HEIGHT, CARD_WIDTH, CardSide, Panel, PanelImage
+from printers.documents.panels import CARD_HEIGHT, CARD_WIDTH, CardSide, Panel, PanelImage, to_lines
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class Rect:
 def landscape_to_panel(panel: Panel, levels: int, landscape: npt.NDArray[np.uint8]) -> PanelImage:
     """A landscape array (rows = y, columns = x) as a panel in printer order (line = x)."""
     assert landscape.shape == (CARD_HEIGHT, CARD_WIDTH)
-    return PanelImage(panel, levels, np.ascontiguousarray(landscape.T).tobytes())
+    return PanelImage(panel, levels, to_lines(landscape).tobytes())
 
 
 def filled(panel: Panel, levels: int, rects: list[Rect], value: int | None = None) -> PanelImage:

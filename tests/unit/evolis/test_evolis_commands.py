@@ -31,7 +31,9 @@ GOLDEN = [
     (c.luminosity(Panel.M, TuningStep.DOWN), b"\x1bPl;m;-\r"),
     (c.luminosity(Panel.C, 5), b"\x1bPl;c;5\r"),
     (c.speed(Panel.O, 3), b"\x1bPs;o;3\r"),
-    (c.error_mode(c.ErrorMode.ACK_NACK), b"\x1bPem;1\r"),
+    (c.error_mode(c.ErrorMode.ACK_NACK), b"\x1bPem;4\r"),
+    (c.error_mode(c.ErrorMode.HOST), b"\x1bPem;2\r"),
+    (c.error_mode(c.ErrorMode.HOST_NO_COVER_DETECTION), b"\x1bPem;1\r"),
     (c.error_mode(c.ErrorMode.PRINTER), b"\x1bPem;0\r"),
     (c.chip_offset(), b"\x1bPos;=;1158\r"),
     (c.chip_offset(1200), b"\x1bPos;=;1200\r"),
@@ -68,22 +70,22 @@ def test_reads_are_the_commands_that_return_a_value() -> None:
 
 
 def test_db_frames_the_packed_panel_after_the_last_semicolon() -> None:
-    panel = filled(Panel.K, 2, [Rect(0, 0, 1, 8)])  # line 0, dots 0..7 black
+    panel = filled(Panel.K, 2, [Rect(0, 640, 1, 648)])  # column 0, the 8 bottom rows black
     wire = c.download(panel).encode()
     assert wire.startswith(b"\x1bDb;k;2;\xff\x00")
     assert wire.endswith(b"\x00\r")
-    assert len(wire) == len(b"\x1bDb;k;2;") + 84_624 + 1
+    assert len(wire) == len(b"\x1bDb;k;2;") + 82_296 + 1
 
 
 def test_db_of_a_colour_panel_uses_its_levels() -> None:
     wire = c.download(filled(Panel.Y, 32, [])).encode()
     assert wire.startswith(b"\x1bDb;y;32;")
-    assert len(wire) == len(b"\x1bDb;y;32;") + 423_120 + 1
+    assert len(wire) == len(b"\x1bDb;y;32;") + 411_480 + 1
 
 
-def test_dbc_of_a_blank_panel_is_one_white_byte_per_line() -> None:
+def test_dbc_of_a_blank_panel_is_every_line_in_full_as_the_vendor_sends_it() -> None:
     wire = c.download_compressed(filled(Panel.O, 2, [])).encode()
-    assert wire == b"\x1bDbc;o;2;1016;" + b"\x00" * 1016 + b"\r"
+    assert wire == b"\x1bDbc;o;2;83312;" + (b"\x51" + bytes(81)) * 1016 + b"\r"
 
 
 def test_download_panel_compresses_only_two_level_panels() -> None:
@@ -143,8 +145,8 @@ def test_parser_reads_what_the_builder_wrote() -> None:
 
 
 def test_parser_keeps_a_cr_inside_bitmap_data() -> None:
-    # dots 0000 1101: the first packed byte is CR
-    panel = filled(Panel.K, 2, [Rect(0, 4, 1, 6), Rect(0, 7, 1, 8)])
+    # dots 0000 1101 (bottom row first): the first packed byte is CR
+    panel = filled(Panel.K, 2, [Rect(0, 642, 1, 644), Rect(0, 640, 1, 641)])
     download = c.download(panel)
     assert download.data is not None and download.data[0] == 0x0D
     parsed = parse_all(download.encode() + c.end_sequence().encode())
@@ -194,9 +196,10 @@ def test_a_download_with_unknown_levels_cannot_be_framed() -> None:
 
 def test_a_download_must_end_with_cr_after_its_data() -> None:
     reader = CommandReader()
-    reader.feed(b"\x1bDbc;k;2;2;\x00\x00X\x1bSs\r")
-    with pytest.raises(ProtocolError, match="longer than its parameters"):
+    reader.feed(b"\x1bDbc;k;2;2;\x00\x00X\r\x1bSs\r")
+    with pytest.raises(c.DownloadSizeError, match="longer than the 2 bytes"):
         reader.next_command()
+    assert reader.next_command() == c.start_sequence()
 
 
 def test_a_download_without_data_is_reported() -> None:

@@ -10,13 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from printers.devices.evolis.commands import Counter, Face
-from printers.devices.evolis.driver import CardOutcome, EvolisPrinter, PrinterIdentity, RibbonState
+from printers.devices.evolis.commands import Counter, ErrorMode, Face
+from printers.devices.evolis.driver import EvolisPrinter, PrinterIdentity, RibbonState
 from printers.devices.evolis.models import CapabilityError, PrinterModel, RibbonType
 from printers.devices.evolis.replies import EvolisFault, PrinterStatus
 from printers.devices.simulators.evolis import CardPosition, EvolisSimulator, SimFault
 from printers.documents.panels import CARD_HEIGHT, CARD_WIDTH, CardSide, Panel
-from sscard_core.errors import ChipError
 
 from .conftest import Rig, RigFactory
 from .evolis_panels import Rect, blank_side, filled
@@ -49,6 +48,12 @@ def expected_picture() -> np.ndarray:
     return picture
 
 
+async def print_one(printer: EvolisPrinter, side: CardSide) -> None:
+    """Download one face and print it: the printing half of what the agent's station does."""
+    await printer.print_side(side)
+    await printer.eject()
+
+
 def card_png(sim: EvolisSimulator, number: int, suffix: str = "") -> Path:
     assert sim.out_dir is not None
     return sim.out_dir / f"card-{number}{suffix}.png"
@@ -62,7 +67,7 @@ async def test_identify(rig: Rig) -> None:
 async def test_a_printed_card_becomes_a_png_of_its_panels(rig: Rig) -> None:
     sim, printer = rig
     side = designed_side()
-    assert await printer.print_card(side) is CardOutcome.PRINTED
+    await print_one(printer, side)
     picture = np.asarray(Image.open(card_png(sim, 1)).convert("RGB"))
     assert picture.shape == (CARD_HEIGHT, CARD_WIDTH, 3)
     assert np.array_equal(picture, expected_picture())
@@ -79,14 +84,9 @@ async def test_the_simulator_receives_random_panels_exactly(rig: Rig, side: Card
 
 async def test_chip_flow_parks_the_card_then_prints_it(rig: Rig) -> None:
     sim, printer = rig
-    seen: list[bool] = []
-
-    async def encode() -> bool:
-        seen.append(sim.card_parked and sim.parked.is_set())
-        return True
-
-    assert await printer.print_card(blank_side(), encode) is CardOutcome.PRINTED
-    assert seen == [True]
+    await printer.feed_and_park()
+    assert sim.card_parked and sim.parked.is_set()  # under the contacts, for the encoder
+    await print_one(printer, blank_side())
     assert not sim.card_parked
     assert sim.machine.hopper == 1
     assert card_png(sim, 1).exists()
@@ -102,28 +102,13 @@ async def test_the_park_callback_names_the_card(rig: Rig) -> None:
     assert parked == [1, 2]
 
 
-async def test_a_failed_chip_sends_the_card_to_the_reject_box(rig: Rig) -> None:
+async def test_a_parked_card_is_sent_to_the_reject_box(rig: Rig) -> None:
     sim, printer = rig
-
-    async def encode() -> bool:
-        return False
-
-    assert await printer.print_card(blank_side(), encode) is CardOutcome.REJECTED
+    await printer.feed_and_park()
+    await printer.reject()
     assert (sim.machine.reject_box, sim.machine.hopper, sim.printed) == (1, 0, [])
     assert await printer.counter(Counter.REJECTED) == 1
     assert not card_png(sim, 1).exists()
-
-
-async def test_an_encoder_error_rejects_the_card_and_propagates(rig: Rig) -> None:
-    sim, printer = rig
-
-    async def encode() -> bool:
-        raise ChipError("6A 82")
-
-    with pytest.raises(ChipError):
-        await printer.print_card(blank_side(), encode)
-    assert sim.machine.reject_box == 1
-    assert sim.machine.position is CardPosition.REJECTED
 
 
 async def test_reject_without_a_card_is_a_no_card_fault(rig: Rig) -> None:
@@ -136,51 +121,52 @@ async def test_reject_without_a_card_is_a_no_card_fault(rig: Rig) -> None:
 async def test_the_feeder_counts_down_then_runs_empty(make_rig: RigFactory) -> None:
     sim, printer = await make_rig(feeder_cards=2)
     for _ in range(2):
-        await printer.print_card(blank_side())
+        await print_one(printer, blank_side())
     assert sim.machine.feeder == 0
     assert await printer.feeder() is S.FEEDER_EMPTY
     with pytest.raises(EvolisFault) as caught:
-        await printer.print_card(blank_side())
+        await print_one(printer, blank_side())
     assert caught.value.status is S.FEEDER_EMPTY
     sim.machine.load_cards(5)
     assert await printer.feeder() is S.READY
     await printer.clear_error()
-    await printer.print_card(blank_side())
+    await print_one(printer, blank_side())
     assert sim.machine.feeder == 4
 
 
 async def test_the_ribbon_runs_out_after_its_sets(make_rig: RigFactory) -> None:
     sim, printer = await make_rig(ribbon_sets=3)
     for _ in range(3):
-        await printer.print_card(blank_side())
+        await print_one(printer, blank_side())
     assert await printer.ribbon_state() == RibbonState(RibbonType.YMCKO, 0)
     with pytest.raises(EvolisFault) as caught:
-        await printer.print_card(blank_side())
-    assert (caught.value.status, caught.value.nack) == (S.RIBBON_ENDED, S.RIBBON_ERROR)
+        await print_one(printer, blank_side())
+    assert (caught.value.status, caught.value.nack) == (S.RIBBON_ERROR, S.RIBBON_ERROR)
     sim.machine.replace_ribbon(200)
     await printer.clear_error()
-    await printer.print_card(blank_side())
+    await print_one(printer, blank_side())
     assert await printer.ribbon_state() == RibbonState(RibbonType.YMCKO, 995)
 
 
 async def test_the_hopper_fills_up(make_rig: RigFactory) -> None:
     sim, printer = await make_rig(PrinterModel.ZENIUS)
     sim.machine.hopper = sim.machine.spec.hopper_capacity - 1
-    await printer.print_card(blank_side())
+    await print_one(printer, blank_side())
     with pytest.raises(EvolisFault) as caught:
-        await printer.print_card(blank_side())
-    assert (caught.value.status, caught.value.nack) == (S.HOPPER_FULL, S.MECHANICAL_ERROR)
+        await print_one(printer, blank_side())
+    assert (caught.value.status, caught.value.nack) == (S.MECHANICAL_ERROR, S.MECHANICAL_ERROR)
     assert sim.machine.feeder == 99  # refused before a card was taken
     sim.machine.empty_hopper()
     await printer.clear_error()
-    await printer.print_card(blank_side())
+    await print_one(printer, blank_side())
 
 
 Operation = Callable[[EvolisPrinter], Awaitable[object]]
 
 
 async def print_blank(printer: EvolisPrinter) -> object:
-    return await printer.print_card(blank_side())
+    await print_one(printer, blank_side())
+    return None
 
 
 async def park(printer: EvolisPrinter) -> object:
@@ -200,11 +186,11 @@ class FaultCase:
 
 INJECTED = [
     FaultCase(SimFault.COVER_OPEN, None, print_blank, S.COVER_OPEN, S.COVER_OPEN),
-    FaultCase(SimFault.HOPPER_FULL, None, print_blank, S.HOPPER_FULL, S.MECHANICAL_ERROR),
+    FaultCase(SimFault.HOPPER_FULL, None, print_blank, S.MECHANICAL_ERROR, S.MECHANICAL_ERROR),
     FaultCase(SimFault.FEEDER_EMPTY, None, print_blank, S.FEEDER_EMPTY, S.FEEDER_EMPTY),
-    FaultCase(SimFault.RIBBON_OUT, None, print_blank, S.RIBBON_ENDED, S.RIBBON_ERROR),
+    FaultCase(SimFault.RIBBON_OUT, None, print_blank, S.RIBBON_ERROR, S.RIBBON_ERROR),
     FaultCase(SimFault.JAM, 2, print_blank, S.CARD_STUCK, S.MECHANICAL_ERROR),
-    FaultCase(SimFault.CHIP_STATION, 2, park, S.CHIP_POWER_ON_FAILED, S.MECHANICAL_ERROR),
+    FaultCase(SimFault.CHIP_STATION, 2, park, S.MECHANICAL_ERROR, S.MECHANICAL_ERROR),
 ]
 
 
@@ -221,7 +207,7 @@ async def test_an_injected_fault_surfaces_and_stays_until_cleared(
     assert (caught.value.status, caught.value.nack) == (case.status, case.nack)
     assert await printer.status() is case.status
     with pytest.raises(EvolisFault) as again:
-        await printer.print_card(blank_side())
+        await print_one(printer, blank_side())
     assert again.value.status is case.status
     await printer.clear_error()
     assert await printer.status() is S.READY
@@ -246,12 +232,12 @@ async def test_a_jammed_card_is_removed_when_the_error_is_cleared(rig: Rig) -> N
     sim, printer = rig
     sim.inject(SimFault.JAM, at_card=1)
     with pytest.raises(EvolisFault):
-        await printer.print_card(blank_side())
+        await print_one(printer, blank_side())
     positions = [sim.machine.position]
     await printer.clear_error()
     positions.append(sim.machine.position)
     assert positions == [CardPosition.JAMMED, CardPosition.NONE]
-    await printer.print_card(blank_side())
+    await print_one(printer, blank_side())
     assert [card.number for card in sim.printed] == [2]
 
 
@@ -259,9 +245,9 @@ async def test_the_test_api_clears_faults_too(rig: Rig) -> None:
     sim, printer = rig
     sim.inject(SimFault.COVER_OPEN)
     with pytest.raises(EvolisFault):
-        await printer.print_card(blank_side())
+        await print_one(printer, blank_side())
     sim.clear_faults()
-    assert await printer.print_card(blank_side()) is CardOutcome.PRINTED
+    await print_one(printer, blank_side())
 
 
 async def test_duplex_prints_both_faces(rig: Rig) -> None:
@@ -307,12 +293,14 @@ async def test_a_wrong_ribbon_is_a_ribbon_error(make_rig: RigFactory) -> None:
     sim, printer = await make_rig()
     sim.machine.replace_ribbon(10, RibbonType.KB)
     with pytest.raises(EvolisFault) as caught:
-        await printer.print_card(blank_side())
+        await print_one(printer, blank_side())
     assert caught.value.status is S.RIBBON_ERROR
 
 
 async def test_reset_returns_to_ack_nack_mode(rig: Rig) -> None:
     sim, printer = rig
     await printer.reset()
-    assert await printer.print_card(blank_side()) is CardOutcome.PRINTED
-    assert sim.machine.mode.value == "1"
+    await print_one(printer, blank_side())
+    assert (sim.machine.mode, sim.machine.ack_nack) == (ErrorMode.HOST, True)
+    assert sim.machine.cover_detection
+    assert sim.machine.modes_set == [ErrorMode.HOST, ErrorMode.ACK_NACK] * 2  # open, then reset

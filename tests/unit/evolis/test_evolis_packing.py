@@ -51,24 +51,29 @@ def test_dots_are_packed_msb_first_end_to_end(
 
 
 @pytest.mark.parametrize(
-    ("levels", "documented", "packed"),
+    ("levels", "guide", "real"),
     [(2, 84_624, 82_296), (32, 423_120, 411_480), (64, 507_744, 493_776), (128, 592_368, 576_072)],
 )
-def test_format_table_keeps_both_sizes(levels: int, documented: int, packed: int) -> None:
+def test_the_wire_size_is_the_real_panel_not_the_guide_slip(
+    levels: int, guide: int, real: int
+) -> None:
     fmt = DOWNLOAD_FORMATS[levels]
-    assert (fmt.documented_bytes, fmt.packed_bytes) == (documented, packed)
-    assert fmt.documented_bytes * 8 == 676_992 * fmt.bits_per_dot
+    assert (fmt.wire_bytes, fmt.packed_bytes, fmt.guide_bytes) == (real, real, guide)
+    assert real * 8 == 648 * 1016 * fmt.bits_per_dot
     assert 1 << fmt.bits_per_dot == levels
 
 
+def test_a_two_level_panel_is_1016_lines_of_81_bytes() -> None:
+    assert DOWNLOAD_FORMATS[2].wire_bytes == 1016 * 81
+
+
 @pytest.mark.parametrize("levels", [2, 32, 64, 128])
-def test_wire_size_is_the_documented_size_padded_with_no_ink(levels: int) -> None:
+def test_a_full_panel_is_all_ones_at_the_wire_size(levels: int) -> None:
     fmt = DOWNLOAD_FORMATS[levels]
     full = PanelImage(Panel.K if levels == 2 else Panel.C, levels, bytes([levels - 1]) * DOTS)
     data = pack_panel(full)
     assert len(data) == fmt.wire_bytes
-    assert data[fmt.packed_bytes :] == bytes(fmt.padding_bytes)
-    assert set(data[: fmt.packed_bytes]) == {0xFF}
+    assert set(data) == {0xFF}
 
 
 @settings(max_examples=25, deadline=None)
@@ -91,15 +96,8 @@ def test_a_dot_beyond_the_levels_is_refused() -> None:
 
 
 def test_unpacking_the_wrong_size_is_a_protocol_error() -> None:
-    with pytest.raises(ProtocolError, match="84624 bytes, not 82296"):
-        unpack_panel(Panel.K, 2, bytes(82_296))
-
-
-def test_unpacking_ink_in_the_padding_is_a_protocol_error() -> None:
-    data = bytearray(84_624)
-    data[-1] = 1
-    with pytest.raises(ProtocolError, match="padding"):
-        unpack_panel(Panel.K, 2, bytes(data))
+    with pytest.raises(ProtocolError, match="82296 bytes, not 84624"):
+        unpack_panel(Panel.K, 2, bytes(84_624))
 
 
 def test_unknown_levels_are_a_capability_error() -> None:
@@ -115,9 +113,27 @@ def test_compressed_lines() -> None:
         Rect(4, 0, 5, PANEL_DOTS - 1),  # line 4: black but for the last dot
     ]
     data = compress_mono(filled(Panel.K, 2, lines))
-    line3 = b"\x51" + bytes(80) + b"\x01"
-    line4 = b"\x51" + b"\xff" * 80 + b"\xfe"
-    assert data == b"\x00\xff\x01\x80" + line3 + line4 + b"\x00" * (PANEL_LINES - 5)
+    white = b"\x51" + bytes(81)
+    line1 = b"\x51" + b"\xff" * 81
+    line2 = b"\x51" + bytes(80) + b"\x01"  # the top row is the line's last dot
+    line3 = b"\x51\x80" + bytes(80)  # the bottom row is its first
+    line4 = b"\x51\x7f" + b"\xff" * 80
+    assert data == white + line1 + line2 + line3 + line4 + white * (PANEL_LINES - 5)
+    assert len(data) == 83_312
+
+
+def test_every_dbc_line_form_the_printer_reads() -> None:
+    short = b"\x02\xc0\x01"  # two useful bytes, the rest of the line white
+    data = b"\x00" + b"\xff" + short + b"\x51" + b"\x0f" * 81 + b"\x00" * (PANEL_LINES - 4)
+    lines = np.frombuffer(decompress_mono(data), dtype=np.uint8).reshape(PANEL_LINES, 81)
+    assert not lines[0].any() and (lines[1] == 0xFF).all()
+    assert lines[2].tobytes() == b"\xc0\x01" + bytes(79)
+    assert (lines[3] == 0x0F).all()
+
+
+def test_a_dbc_line_count_above_81_is_refused() -> None:
+    with pytest.raises(ProtocolError, match="claims 82 bytes"):
+        decompress_mono(b"\x52" + bytes(82) + b"\x00" * (PANEL_LINES - 1))
 
 
 @settings(max_examples=25, deadline=None)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
 from printers.devices.evolis import replies as r
@@ -24,18 +22,12 @@ NACKS = [
     (b"\x15W\r", S.MAGNETIC_WRITE_ERROR),
 ]
 
+# Only the Rlr answers the protocol guide documents.
 STATUS_STRINGS = [
     (b"OK\r", S.READY),
     (b"NO CARD\r", S.NO_CARD),
     (b"ERR CARD\r", S.CARD_STUCK),
     (b"ERR NEED CLEANING\r", S.NEED_CLEANING),
-    (b"ERR FEEDER EMPTY\r", S.FEEDER_EMPTY),
-    (b"ERR RIBBON\r", S.RIBBON_ERROR),
-    (b"ERR RIBBON ENDED\r", S.RIBBON_ENDED),
-    (b"ERR COVER OPEN\r", S.COVER_OPEN),
-    (b"ERR HOPPER FULL\r", S.HOPPER_FULL),
-    (b"ERR MECHANICAL\r", S.MECHANICAL_ERROR),
-    (b"ERR CHIP POWER ON\r", S.CHIP_POWER_ON_FAILED),
 ]
 
 FEEDER = [
@@ -76,30 +68,34 @@ def test_each_feeder_answer(raw: bytes, status: PrinterStatus) -> None:
 
 def test_every_status_is_reachable_from_the_wire() -> None:
     named = {*r.NACK_CODES.values(), *r.STATUS_TEXTS.values(), *r.FEEDER_ANSWERS.values()}
-    assert named == set(PrinterStatus)
+    assert named | {PrinterStatus.UNKNOWN} == set(PrinterStatus)
     assert set(r.DESCRIPTIONS) == set(PrinterStatus)
+
+
+def test_no_invented_status_strings() -> None:
+    assert set(r.STATUS_TEXTS) == {b"OK", b"NO CARD", b"ERR CARD", b"ERR NEED CLEANING"}
 
 
 def test_ready_and_cleaning_are_not_faults() -> None:
     assert PrinterStatus.READY not in r.FAULTS
     assert PrinterStatus.NEED_CLEANING not in r.FAULTS
-    assert PrinterStatus.HOPPER_FULL in r.FAULTS
+    assert PrinterStatus.CARD_STUCK in r.FAULTS
 
 
-@pytest.mark.parametrize(
-    ("parse", "raw"),
-    [
-        (r.parse_status, b"WHAT\r"),
-        (r.parse_status, b"ERR SOMETHING\r"),
-        (r.parse_feeder, b"4\r"),
-    ],
-)
-def test_unknown_status_is_a_protocol_error_with_the_raw_bytes(
-    parse: Callable[[bytes], PrinterStatus], raw: bytes
-) -> None:
+@pytest.mark.parametrize("raw", [b"WHAT\r", b"ERR RIBBON ENDED\r", b"ERR SOMETHING\r"])
+def test_an_undocumented_last_answer_keeps_its_text(raw: bytes) -> None:
+    answer = r.parse_last_answer(raw)
+    assert answer == r.LastAnswer(PrinterStatus.UNKNOWN, raw[:-1].decode())
+    assert not answer.documented
+    fault = EvolisFault(S.MECHANICAL_ERROR, nack=S.MECHANICAL_ERROR, printer_text=answer.text)
+    assert answer.text in fault.message
+    assert fault.to_dict()["printer_text"] == answer.text
+
+
+def test_an_unknown_feeder_answer_is_a_protocol_error_with_the_raw_bytes() -> None:
     with pytest.raises(ProtocolError) as caught:
-        parse(raw)
-    assert caught.value.fields["raw"] == raw.hex()
+        r.parse_feeder(b"4\r")
+    assert caught.value.fields["raw"] == b"4\r".hex()
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,15 @@ from printers.devices.evolis.commands import Command, CommandName, ErrorMode, Fa
 from printers.devices.evolis.models import PrinterModel
 from printers.devices.evolis.replies import PrinterStatus
 from printers.devices.evolis.transport import TcpTransport
-from printers.devices.simulators.evolis import CardPosition, PrinterMachine, SimConfig, render_side
+from printers.devices.simulators.evolis import (
+    CardPosition,
+    PrinterMachine,
+    SimConfig,
+    SimFault,
+    render_side,
+)
 from printers.documents.panels import CARD_HEIGHT, CARD_WIDTH, Panel
+from sscard_core.errors import ProtocolError
 
 from .evolis_panels import Rect, blank_side, filled
 
@@ -31,6 +38,7 @@ def machine(
 
 def acked(model: PrinterModel = PrinterModel.PRIMACY) -> PrinterMachine:
     m = machine(model)
+    assert m.handle(c.error_mode(ErrorMode.HOST)).reply is None
     assert m.handle(c.error_mode(ErrorMode.ACK_NACK)).reply == ACK
     return m
 
@@ -45,14 +53,34 @@ def test_printer_mode_answers_only_reads() -> None:
     assert m.handle(c.reject()).reply is None  # no card: silently refused
     assert m.handle(c.read_model()).reply == b"Primacy\r"
     assert m.handle(c.read_last_answer()).reply == b"NO CARD\r"
-    assert m.unreadable().reply is None
+    assert m.unreadable(ProtocolError("junk")).reply is None
 
 
 def test_ack_nack_mode_answers_everything() -> None:
     m = acked()
     assert m.handle(c.start_sequence()).reply == ACK
     assert m.handle(c.reject()).reply == nack(b"1")
-    assert m.unreadable().reply == nack(b"1")
+    assert m.unreadable(ProtocolError("junk")).reply == nack(b"1")
+    assert m.unreadable(c.DownloadSizeError("short")).reply == nack(b"2")
+
+
+def test_pem_follows_the_guide_table() -> None:
+    m = machine()
+    assert m.handle(c.error_mode(ErrorMode.ACK_NACK)).reply == ACK  # 4: ACK/NACK on
+    assert m.handle(c.error_mode(ErrorMode.HOST)).reply is None  # 2: a new mode, ACK/NACK off
+    assert (m.mode, m.ack_nack, m.cover_detection) == (ErrorMode.HOST, False, True)
+    assert m.handle(c.error_mode(ErrorMode.ACK_NACK)).reply == ACK
+    assert (m.mode, m.ack_nack) == (ErrorMode.HOST, True)  # 4 keeps the mode
+
+
+def test_pem_1_switches_cover_detection_off_and_gives_no_acks() -> None:
+    m = machine()
+    assert m.handle(c.error_mode(ErrorMode.HOST_NO_COVER_DETECTION)).reply is None
+    assert (m.ack_nack, m.cover_detection) == (False, False)
+    assert m.handle(c.start_sequence()).reply is None
+    m.inject(SimFault.COVER_OPEN)
+    m.handle(c.end_sequence())
+    assert len(m.printed) == 1  # the open cover went unnoticed
 
 
 @pytest.mark.parametrize(
@@ -84,15 +112,15 @@ def test_a_single_sided_model_refuses_the_back() -> None:
     assert m.handle(c.reject_under_feeder()).reply == nack(b"1")
 
 
-def test_a_download_with_ink_in_the_padding_is_a_parameter_error() -> None:
+def test_a_download_of_the_wrong_size_is_a_parameter_error() -> None:
     m = acked()
     m.handle(c.start_sequence())
     m.handle(c.select_face(Face.FRONT))
     good = c.download(filled(Panel.K, 2, []))
     assert good.data is not None
-    bad = Command(good.name, good.params, good.data[:-1] + b"\x01")
+    bad = Command(good.name, good.params, good.data + bytes(2_328))
     assert m.handle(bad).reply == nack(b"2")
-    assert m.handle(c.read_last_answer()).reply == b"ERR PARAMETER\r"
+    assert m.handle(c.read_last_answer()).reply == nack(b"2")
     assert m.handle(good).reply == ACK
 
 

@@ -99,15 +99,16 @@ def test_quantise_maps_the_ends_and_rounds(levels: int) -> None:
     assert len(np.unique(quantise(np.arange(256, dtype=np.uint8), levels))) == levels
 
 
-def test_a_dot_at_x_y_appears_at_line_x_dot_y() -> None:
+def test_a_dot_at_x_y_appears_at_line_x_dot_647_minus_y() -> None:
+    """The bottom row comes first in a line, as the vendor's driver sends it."""
     colour, k = blank_face()
     k.putpixel((700, 50), 1)
     colour.putpixel((10, 600), (0, 255, 255))  # cyan only
     side = rasterise(FaceImage(colour=colour, k=k))
     k_dots = dots(side, Panel.K)
-    assert k_dots[700, 50] == 1 and k_dots.sum() == 1
+    assert k_dots[700, 647 - 50] == 1 and k_dots.sum() == 1
     c_dots = dots(side, Panel.C)
-    assert c_dots[10, 600] == 31 and np.count_nonzero(c_dots) == 1
+    assert c_dots[10, 647 - 600] == 31 and np.count_nonzero(c_dots) == 1
     assert not dots(side, Panel.M).any()
 
 
@@ -116,7 +117,7 @@ def test_the_overlay_covers_the_card_by_default(face: FaceImage) -> None:
 
 
 def test_an_overlay_window_is_left_bare(face: FaceImage) -> None:
-    overlay = dots(rasterise(face, overlay_window=CHIP_WINDOW_MM), Panel.O)
+    overlay = dots(rasterise(face, overlay_window=CHIP_WINDOW_MM), Panel.O)[:, ::-1]  # [x, y]
     # Chip contacts: x 10.25..19.87 mm, y 19.23..28.55 mm -> dots 121..235, 227..337.
     assert overlay[121:235, 227:337].sum() == 0
     assert overlay[:115, :].all() and overlay[240:, :].all()
@@ -127,7 +128,7 @@ def test_an_overlay_window_is_left_bare(face: FaceImage) -> None:
 
 def test_a_window_is_clipped_to_the_card(face: FaceImage) -> None:
     corner = WindowMM(left=80.0, top=50.0, width=20.0, height=20.0)
-    overlay = dots(rasterise(face, overlay_window=corner), Panel.O)
+    overlay = dots(rasterise(face, overlay_window=corner), Panel.O)[:, ::-1]  # [x, y]
     assert overlay[-1, -1] == 0 and overlay[0, 0] == 1
 
 
