@@ -24,6 +24,7 @@ import pytest
 
 from issuance.db.migrate import migrate
 from issuance.db.server import start_embedded
+from issuance.vault import FileMasterKey, Vault
 from sscard_core.connect import with_database
 
 
@@ -100,3 +101,9 @@ async def db_pool(db_dsn: str) -> AsyncIterator[asyncpg.Pool]:
     assert pool is not None
     yield pool
     await pool.close()
+
+
+@pytest.fixture
+async def db_vault(db_pool: asyncpg.Pool) -> Vault:
+    """The data keys of the test's database, under a master key made for the test."""
+    return await Vault.load(db_pool, FileMasterKey(os.urandom(32)))

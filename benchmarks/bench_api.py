@@ -22,7 +22,6 @@ import uvloop
 from issuance.api.app import create_app
 from issuance.config import Settings
 from issuance.runtime import Runtime
-from issuance.store import Store
 from tests.integration.api.world import PHOTO_B64, World, seed
 
 
@@ -40,7 +39,7 @@ def bench(db_dsn: str, tmp_path: Path) -> Iterator[Bench]:
     loop = uvloop.new_event_loop()
     rt = Runtime(Settings(db_dsn, tmp_path, "127.0.0.1", 0), pool_size=4)
     loop.run_until_complete(rt.__aenter__())
-    store = Store(rt.pool)
+    store = rt.store
     tokens = loop.run_until_complete(seed(store))
     client = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=create_app(rt)), base_url="http://sscard.test"

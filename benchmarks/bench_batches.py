@@ -23,6 +23,7 @@ Run with ``pytest benchmarks/bench_batches.py --benchmark-enable -s``.
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import random
 import signal
@@ -50,6 +51,7 @@ from issuance.domain.roles import Role
 from issuance.services import admin, batches
 from issuance.store import Operator, Store
 from issuance.tools.testdata import random_citizen_id, random_name
+from issuance.vault import FileMasterKey, SealedPayloadCodec, Vault
 from printers.documents.manifest import BatchHeading, ManifestEntry, ManifestStatus, manifest_pdf
 from tests.unit.batches.builders import (
     TODAY,
@@ -208,7 +210,11 @@ class _Line:
     def __init__(self, dsn: str) -> None:
         self.loop = asyncio.new_event_loop()
         self.pool = self.loop.run_until_complete(self._pool(dsn))
-        self.store = Store(self.pool)
+        # the master key also given to a server started on this database (SSCARD_MASTER_KEY)
+        self.master_key = base64.b64encode(os.urandom(32)).decode()
+        master = FileMasterKey(base64.b64decode(self.master_key))
+        self.vault = self.loop.run_until_complete(Vault.load(self.pool, master))
+        self.store = Store(self.pool, self.vault)
         self.spent: list[_Cpu] = []
         self.op = self.loop.run_until_complete(self._seed())
 
@@ -230,7 +236,10 @@ class _Line:
 
     def submit(self, csv_path: Path, zip_path: Path) -> batches.Accepted:
         work = batches.submit(
-            self.store, Queue(self.pool), self.op, batches.Submission(csv_path, zip_path)
+            self.store,
+            Queue(self.pool, codec=SealedPayloadCodec(self.vault)),
+            self.op,
+            batches.Submission(csv_path, zip_path),
         )
         with _cpu(self.spent):
             return self.loop.run_until_complete(work)
@@ -303,10 +312,10 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _server(dsn: str) -> Iterator[tuple[str, psutil.Process]]:
+def _server(dsn: str, master_key: str) -> Iterator[tuple[str, psutil.Process]]:
     """``sscard serve`` on a free port, its address and its process."""
     port = _free_port()
-    env = {**os.environ, "SSCARD_DATABASE_URL": dsn}
+    env = {**os.environ, "SSCARD_DATABASE_URL": dsn, "SSCARD_MASTER_KEY": master_key}
     proc = subprocess.Popen(
         [sys.executable, "-m", "issuance.cli.serve", "--port", str(port)], cwd=ROOT, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -341,7 +350,7 @@ def test_post_10000_applicants_over_http(
     line = _Line(db_dsn)  # seeds the bank, outlet and clerk
     line.close()
     seeds = iter(range(400, 500))
-    with _server(db_dsn) as (url, server):
+    with _server(db_dsn, line.master_key) as (url, server):
         response = benchmark.pedantic(  # type: ignore[no-untyped-call]
             _post, setup=lambda: ((url, line.token, *_fresh_batch(tmp_path, next(seeds))), {}),
             rounds=3,

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import json
 import os
@@ -52,6 +53,7 @@ from issuance.cli.agent import DEMO_BANK, DEMO_OUTLET, demo_accounts, sample_app
 from issuance.domain.roles import Role  # noqa: E402
 from issuance.services import admin  # noqa: E402
 from issuance.store import Store  # noqa: E402
+from issuance.vault import Vault, load_master_key  # noqa: E402
 from printers.devices.chip.crypto import KeyUsage  # noqa: E402
 from printers.devices.simulators.outlet import Ledger, write_keys  # noqa: E402
 
@@ -166,6 +168,7 @@ class Chaos:
         self.kills: Counter[str] = Counter()
         self.tokens: dict[str, str] = {}
         self.jobs: dict[int, str] = {}  # job id -> card number
+        self.master_key = base64.b64encode(os.urandom(32)).decode()
 
     # --- processes ----------------------------------------------------------------------
 
@@ -179,7 +182,7 @@ class Chaos:
         write_keys(keys, {usage: os.urandom(16) for usage in KeyUsage})
         api_env = {
             "SSCARD_DATABASE_URL": self.pg.dsn, "SSCARD_LEASE_SECONDS": LEASE_SECONDS,
-            "SSCARD_DATA_DIR": str(self.work / "var"),
+            "SSCARD_DATA_DIR": str(self.work / "var"), "SSCARD_MASTER_KEY": self.master_key,
         }  # fmt: skip
         self.procs.setdefault(
             "api",
@@ -243,7 +246,8 @@ class Chaos:
     async def accounts(self) -> None:
         pool = await asyncpg.create_pool(self.pg.dsn, min_size=1, max_size=2)
         try:
-            store = Store(pool)
+            master = load_master_key(self.work / "var", {"SSCARD_MASTER_KEY": self.master_key})
+            store = Store(pool, await Vault.load(pool, master))
             tokens = await demo_accounts(store, self.work / "tokens.json")
             supervisor = await admin.create_operator(
                 store, "chaos-supervisor", Role.SUPERVISOR, bank=DEMO_BANK, outlet=DEMO_OUTLET

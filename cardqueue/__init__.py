@@ -6,6 +6,7 @@ never hands one job to two workers at once, and sends a job whose worker
 vanished mid-card to ``in_doubt`` rather than print the card twice.
 """
 
+from cardqueue.codec import PayloadCodec, PlainCodec
 from cardqueue.models import (
     EnqueueResult,
     Job,
@@ -19,6 +20,8 @@ __all__ = [
     "EnqueueResult",
     "Job",
     "NewJob",
+    "PayloadCodec",
+    "PlainCodec",
     "Queue",
     "QueueStats",
     "SiteDepth",

@@ -26,6 +26,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from cardqueue.codec import PayloadCodec, PlainCodec
 from cardqueue.models import Backoff, EnqueueResult, Job, NewJob, QueueStats, SiteDepth
 from cardqueue.validation import validate_jobs
 from sscard_core.connect import database_errors
@@ -39,7 +40,7 @@ Q = load_queries("cardqueue")
 Clock = Callable[[], datetime]
 
 
-def _job(row: asyncpg.Record) -> Job:
+def _job(row: asyncpg.Record, codec: PayloadCodec) -> Job:
     result = row["result"]
     return Job(
         id=row["id"],
@@ -50,7 +51,7 @@ def _job(row: asyncpg.Record) -> Job:
         priority=Priority(row["priority"]),
         state=JobState(row["state"]),
         step=JobStep(row["step"]),
-        payload=orjson.loads(row["payload"]),
+        payload=codec.loads(row["payload"]),
         batch=row["batch"],
         attempts=row["attempts"],
         max_attempts=row["max_attempts"],
@@ -62,14 +63,14 @@ def _job(row: asyncpg.Record) -> Job:
     )
 
 
-def _columns(jobs: Sequence[NewJob]) -> tuple[list[Any], ...]:
+def _columns(jobs: Sequence[NewJob], codec: PayloadCodec) -> tuple[list[Any], ...]:
     return (
         [j.idempotency_key for j in jobs],
         [j.kind for j in jobs],
         [j.site for j in jobs],
         [j.capability.value for j in jobs],
         [int(j.priority) for j in jobs],
-        [orjson.dumps(j.payload).decode() for j in jobs],
+        [codec.dumps(j.payload) for j in jobs],
         [j.batch for j in jobs],
         [j.max_attempts for j in jobs],
     )
@@ -79,15 +80,20 @@ class Queue:
     """The card-job queue over an asyncpg pool."""
 
     def __init__(
-        self, pool: asyncpg.Pool, backoff: Backoff | None = None, clock: Clock | None = None
+        self,
+        pool: asyncpg.Pool,
+        backoff: Backoff | None = None,
+        clock: Clock | None = None,
+        codec: PayloadCodec | None = None,
     ) -> None:
         self._pool = pool
         self._backoff = backoff or Backoff()
         self._clock = clock
+        self._codec: PayloadCodec = codec or PlainCodec()
 
     def at(self, clock: Clock) -> Queue:
         """The same queue reckoning on ``clock`` (e.g. a supervisor's view an hour on)."""
-        return Queue(self._pool, self._backoff, clock)
+        return Queue(self._pool, self._backoff, clock, self._codec)
 
     def _now(self) -> datetime | None:
         """The time the statements reckon with; None lets the database use its ``now()``."""
@@ -116,7 +122,7 @@ class Queue:
                 return await self._enqueue_on(own, jobs)
 
     async def _enqueue_on(self, conn: Conn, jobs: Sequence[NewJob]) -> list[EnqueueResult]:
-        rows = await conn.fetch(Q["enqueue_many"], *_columns(jobs), self._now())
+        rows = await conn.fetch(Q["enqueue_many"], *_columns(jobs, self._codec), self._now())
         created = {r["idempotency_key"]: r["job_id"] for r in rows}
         missing = [j.idempotency_key for j in jobs if j.idempotency_key not in created]
         existing: dict[str, int] = {}
@@ -144,7 +150,7 @@ class Queue:
             rows = await self._pool.fetch(
                 Q["claim"], site, caps, limit, worker, lease_seconds, self._now()
             )
-        return sorted((_job(r) for r in rows), key=lambda j: (j.priority, j.id))
+        return sorted((_job(r, self._codec) for r in rows), key=lambda j: (j.priority, j.id))
 
     async def heartbeat(
         self, worker: str, job_ids: Sequence[int], step: JobStep, lease_seconds: float = 30.0
@@ -257,7 +263,7 @@ class Queue:
             row = await (conn or self._pool).fetchrow(Q["get_job"], job_id)
         if row is None:
             raise JobNotFound(f"no job {job_id}", job_id=job_id)
-        return _job(row)
+        return _job(row, self._codec)
 
     async def stats(self) -> QueueStats:
         with database_errors():

@@ -98,6 +98,8 @@ class Wakeups:
                 log.warning("wake-up connection lost; reconnecting")
             except CONNECTION_ERRORS as exc:
                 log.warning("wake-ups unavailable (%s); retrying in %.1fs", exc, delay)
+            except Exception:  # a refusal the server may lift (a role, a database): keep trying
+                log.exception("wake-ups failed; retrying in %.1fs", delay)
             await self._close()
             self._wake_all()  # a notification may have been missed meanwhile
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))

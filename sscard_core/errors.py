@@ -24,6 +24,7 @@ CLI output), a human ``message`` and structured fields. Library errors
     │   ├── LeaseLost               the worker no longer holds the job's lease
     │   └── InvalidJob              a job that cannot be enqueued (names the item)
     ├── DatabaseError               the database is unreachable or misbehaves
+    ├── VaultError                  master key, data keys, sealed values (issuance.vault)
     └── DeviceError                 printers, encoders, PSAM
         ├── TransportError          bytes could not be sent or received
         ├── ProtocolError           a device reply that cannot be parsed
@@ -228,3 +229,10 @@ def problems_of(fields: Mapping[str, str], *, line: int | None = None) -> list[F
     return [
         FieldProblem(field=f, code="invalid_field", message=m, line=line) for f, m in fields.items()
     ]
+
+
+class VaultError(SscardError):
+    """Keys and sealed values: a missing or wrong master key, a value that fails to open."""
+
+    code = "vault_error"
+    http_status = 503

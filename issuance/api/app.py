@@ -7,7 +7,9 @@ runtime's pool and queue. Its lifespan runs the maintenance loop: every second
 the queue, or in doubt after a physical step), and every minute temporary loss
 reports older than ``TEMPORARY_LOSS_DAYS`` lapse (the card is usable again) and
 the photos of failed or abandoned batches are deleted
-(:func:`issuance.services.batches.sweep_uploads`).
+(:func:`issuance.services.batches.sweep_uploads`); every 20 s the data keys are
+reloaded (a key made by ``sscard keys rotate``), and every hour the personal
+data past its retention period is erased (:mod:`issuance.services.retention`).
 """
 
 from __future__ import annotations
@@ -34,14 +36,16 @@ from issuance.api.warmup import warm_up
 from issuance.config import Settings
 from issuance.domain.roles import Operation
 from issuance.runtime import Runtime
-from issuance.services import batches, cards
+from issuance.services import batches, cards, keys, retention
 from issuance.services.common import check
-from issuance.store import Store
+from issuance.services.retention import RetentionRules
+from issuance.vault.vault import REFRESH_SECONDS
 from sscard_core.connect import database_errors
-from sscard_core.errors import DatabaseError, SscardError
+from sscard_core.errors import DatabaseError, SscardError, VaultError
 
 REAP_EVERY_SECONDS = 1.0
 LAPSE_EVERY_SECONDS = 60.0
+RETENTION_EVERY_SECONDS = 3600.0
 # Long-polling agents may hold requests open for up to 30 s: on shutdown they are
 # given this long to finish, then cut off (they retry against the next server).
 GRACEFUL_SHUTDOWN_SECONDS = 3
@@ -52,14 +56,23 @@ async def maintain_forever(rt: Runtime, every: float = REAP_EVERY_SECONDS) -> No
     """Until cancelled: release expired leases every ``every`` seconds; lapse
     temporary losses past their time and delete the photos of failed or
     abandoned batches every ``LAPSE_EVERY_SECONDS``."""
-    next_lapse = 0.0
+    next_lapse = next_keys = next_retention = 0.0
+    rules = RetentionRules.from_env()
     while True:
         try:
             await rt.queue.reap_expired()
-            if (now := time.monotonic()) >= next_lapse:
+            if (now := time.monotonic()) >= next_keys:
+                next_keys = now + REFRESH_SECONDS
+                await rt.vault.refresh(rt.pool)
+            if now >= next_lapse:
                 next_lapse = now + LAPSE_EVERY_SECONDS
-                await cards.lapse_temporary_losses(Store(rt.pool), datetime.now(UTC))
-                await batches.sweep_uploads(Store(rt.pool))
+                await cards.lapse_temporary_losses(rt.store, datetime.now(UTC))
+                await batches.sweep_uploads(rt.store)
+            if now >= next_retention:
+                next_retention = now + RETENTION_EVERY_SECONDS
+                erased = await retention.sweep(rt.store, rules)
+                if any(erased.values()):
+                    log.info("retention: erased %s", {k.value: n for k, n in erased.items()})
         except SscardError as exc:
             log.warning("maintenance: %s", exc.message)
         await asyncio.sleep(every)
@@ -77,6 +90,11 @@ def create_app(rt: Runtime, *, own_runtime: bool = False) -> FastAPI:
         async with contextlib.AsyncExitStack() as stack:
             if own_runtime:
                 await stack.enter_async_context(rt)
+            if plain := await keys.plain_holders(rt.store):
+                raise VaultError(
+                    f"{plain} holder(s) written before personal data was sealed: "
+                    "run `sscard keys encrypt-existing` first", code="plain_holders",
+                )  # fmt: skip
             await warm_up(_app, rt.pool)  # before uvicorn takes a connection
             task = asyncio.create_task(maintain_forever(rt), name="sscard-maintenance")
             try:

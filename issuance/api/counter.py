@@ -39,6 +39,7 @@ from issuance.api.schemas import (
     decode_photo,
 )
 from issuance.domain.counter_services import Service
+from issuance.domain.disclosure import Need, disclosed
 from issuance.domain.fees import FeeItem, FeeSchedule
 from issuance.domain.roles import Operation
 from issuance.services import cards, changes, fees, pins
@@ -216,8 +217,11 @@ async def read_holder(body: HolderLookupIn, op: OperatorDep, store: StoreDep) ->
             db, op, Operation.READ_HOLDER, body.citizen_id, lock=False
         )
         held = await db.cards_of_holder(holder.id, lock=False)
-        await audit(db, op, Purpose.QUERY_STATUS, holder.id, AuditAction.READ)
-    return render(200, {"holder": views.holder(holder), "cards": [views.card(c) for c in held]})
+        whole = disclosed(op.role, body.purpose)
+        action = AuditAction.READ_UNMASKED if whole else AuditAction.READ
+        await audit(db, op, Purpose(body.purpose.value), holder.id, action)
+    body_out = {"holder": views.holder(holder, whole), "cards": [views.card(c) for c in held]}
+    return render(200, body_out)
 
 
 @router.post("/holders/info-change", response_model=InfoChangeOut, tags=COUNTER)
@@ -231,7 +235,10 @@ async def info_change(body: InfoChangeIn, ctx: CtxDep) -> Response:
         r = await changes.change_info(
             tx, ctx.queue, ctx.op, body.citizen_id, change, request_key=ctx.key
         )
-        out = {"holder": views.holder(r.holder), "changed": [f.value for f in r.changed],
+        whole = disclosed(ctx.op.role, Need.CHANGE_INFO)
+        if whole:
+            await audit(tx, ctx.op, Purpose.CHANGE_INFO, r.holder.id, AuditAction.READ_UNMASKED)
+        out = {"holder": views.holder(r.holder, whole), "changed": [f.value for f in r.changed],
                "card": None if r.card is None else views.card(r.card)}  # fmt: skip
         return 200, out
 

@@ -28,7 +28,7 @@ async def runtime(request: Request) -> Runtime:
 
 
 async def store_of(request: Request) -> Store:
-    return Store((await runtime(request)).pool)
+    return (await runtime(request)).store
 
 
 async def queue_of(request: Request) -> Queue:
@@ -95,7 +95,7 @@ async def context(request: Request) -> Ctx:
     op = await current_operator(request)
     key = idempotency_key(request)
     rt = await runtime(request)
-    return Ctx(request, op, Store(rt.pool), rt.queue, key)
+    return Ctx(request, op, rt.store, rt.queue, key)
 
 
 CtxDep = Annotated[Ctx, Depends(context)]

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from issuance.domain.cards import ReplaceReason
+from issuance.domain.disclosure import Need
 from issuance.services.cards import Application, LossKind
 from issuance.services.ordering import PHOTO_FIELD, HolderInput
 from sscard_core.card_data import Gender
@@ -93,6 +94,8 @@ class PinIn(BaseModel):
 
 class HolderLookupIn(Strict):
     citizen_id: CitizenIdText
+    # The service at hand: decides which values the answer shows whole (see the README).
+    purpose: Need = Need.QUERY_STATUS
 
 
 class InfoChangeIn(Strict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cardqueue import Job
+from issuance.domain.disclosure import Field, shown
 from issuance.domain.fees import Quote
 from issuance.services.cards import CardStatusView
 from issuance.services.dispatch import Claimed
@@ -47,16 +48,17 @@ def job_decision(d: JobDecision) -> Body:
     }
 
 
-def holder(h: HolderRecord) -> Body:
+def holder(h: HolderRecord, whole: frozenset[Field] = frozenset()) -> Body:
+    """The holder's record, each value of ``Field`` masked unless it is in ``whole``."""
     return {
-        "citizen_id": h.citizen_id,
+        "citizen_id": shown(Field.CITIZEN_ID, h.citizen_id, whole),
         "name": h.name,
         "gender": h.gender.value,
         "birth_date": h.birth_date.isoformat(),
         "ethnicity": h.ethnicity,
         "birthplace": h.birthplace,
-        "phone": h.phone,
-        "address": h.address,
+        "phone": shown(Field.PHONE, h.phone, whole),
+        "address": shown(Field.ADDRESS, h.address, whole),
         "bank": h.bank,
     }
 

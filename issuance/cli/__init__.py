@@ -24,6 +24,8 @@ from sscard_core.errors import InputError, SscardError
 GROUPS: tuple[tuple[str, str], ...] = (
     ("serve", "register"),
     ("db", "register"),
+    ("keys", "register"),
+    ("retention", "register"),
     ("bench", "register"),
     ("admin", "register"),
     ("loadtest", "register"),

@@ -38,7 +38,7 @@ Sub: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 async def _with_store(action: Callable[[Store], Awaitable[T]]) -> T:
     async with Runtime(Settings.from_env(), pool_size=2) as rt:
-        return await action(Store(rt.pool))
+        return await action(rt.store)
 
 
 def _group(sub: Sub, name: str, help_text: str) -> Sub:

@@ -520,7 +520,7 @@ async def run_demo(host: str, port: int) -> int:
     settings = replace(Settings.from_env(), host=host, port=port)
     async with Runtime(settings) as rt:
         tokens_path = settings.data_dir / TOKENS_FILE
-        tokens = await demo_accounts(Store(rt.pool), tokens_path)
+        tokens = await demo_accounts(rt.store, tokens_path)
         server = api_server(rt, host, port)
         with stop_signals_call(lambda: setattr(server, "should_exit", True)):
             await _demo(settings, server, tokens, describe_database(rt))

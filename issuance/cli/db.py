@@ -13,7 +13,6 @@ from issuance.config import Settings
 from issuance.db.migrate import migrate
 from issuance.db.server import DatabaseServer
 from issuance.runtime import Runtime
-from issuance.store import Store
 from sscard_core.connect import database_errors
 
 out = Console(highlight=False)
@@ -55,7 +54,7 @@ async def _prune(days: int, answer_days: int) -> int:
     async with Runtime(Settings.from_env()) as rt:
         while n := await rt.queue.prune_history(now - timedelta(days=days)):
             total += n
-        answers = await Store(rt.pool).prune_idempotency(now - timedelta(days=answer_days))
+        answers = await rt.store.prune_idempotency(now - timedelta(days=answer_days))
     out.print(f"forgot {total} finished job(s) older than {days} days")
     out.print(f"forgot {answers} idempotent answer(s) older than {answer_days} days")
     return 0

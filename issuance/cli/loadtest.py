@@ -24,7 +24,6 @@ from issuance.config import Settings
 from issuance.domain.roles import Role
 from issuance.runtime import Runtime
 from issuance.services import admin
-from issuance.store import Store
 from issuance.tools import loadtest as lt
 from sscard_core.connect import database_errors, with_database
 from sscard_core.errors import SscardError
@@ -50,7 +49,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 async def _seed(settings: Settings, accounts: Path) -> None:
     async with Runtime(settings) as rt:
-        store = Store(rt.pool)
+        store = rt.store
         await admin.create_bank(store, BANK, "负载测试银行")
         await admin.create_outlet(
             store,

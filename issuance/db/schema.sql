@@ -128,8 +128,10 @@ CREATE TABLE operators (
 
 CREATE TABLE holders (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    citizen_id text NOT NULL UNIQUE CHECK (length(citizen_id) = 18),
-    name text NOT NULL,
+    -- citizen_id, name, phone and address in clear only in rows written before 0007 and
+    -- not yet sealed by `sscard keys encrypt-existing`; new rows: NULL, NULL, '', ''.
+    citizen_id text UNIQUE CHECK (length(citizen_id) = 18),
+    name text,
     gender text NOT NULL CHECK (gender IN ('1', '2')),
     birth_date date NOT NULL,
     ethnicity smallint NOT NULL CHECK (ethnicity BETWEEN 1 AND 56),
@@ -138,8 +140,19 @@ CREATE TABLE holders (
     address text NOT NULL DEFAULT '',
     bank text NOT NULL REFERENCES banks (code),
     created_at timestamptz NOT NULL DEFAULT now(),
-    updated_at timestamptz NOT NULL DEFAULT now()
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    -- HMAC-SHA256 of the citizen ID under the blind-index key (0007).
+    citizen_id_index bytea,
+    -- The citizen ID, name and phone, sealed together; the address sealed alone (issuance.vault).
+    sealed bytea,
+    sealed_address bytea,
+    -- Set when the retention rules erased the holder's personal data.
+    anonymised_at timestamptz,
+    CONSTRAINT holders_sealed_or_plain
+        CHECK (sealed IS NOT NULL OR citizen_id IS NOT NULL OR anonymised_at IS NOT NULL)
 );
+
+CREATE UNIQUE INDEX holders_citizen_id_index ON holders (citizen_id_index);
 
 -- A photo's holder is the holder of the card that shows it (cards.photo). A batch's photos
 -- are written ahead of its transaction and name the batch (upload) (0005).
@@ -338,3 +351,20 @@ CREATE TABLE batch_cards (
 );
 
 CREATE INDEX batch_cards_batch ON batch_cards (batch, line);
+
+-- Personal data sealed by the application (0007): the data keys, each wrapped by the master
+-- key, which is never stored here. Photos, card data, job payloads, idempotency answers and
+-- home-visit addresses hold sealed values in their own columns (docs/encryption.md).
+
+CREATE TABLE data_keys (
+    id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    purpose text NOT NULL CHECK (purpose IN ('data', 'index')),
+    wrapped bytea NOT NULL,
+    master_key text NOT NULL,
+    active_from timestamptz NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    retired_at timestamptz
+);
+
+-- One blind-index key: a second one would split the index.
+CREATE UNIQUE INDEX data_keys_one_index_key ON data_keys (purpose) WHERE purpose = 'index';

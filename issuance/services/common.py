@@ -42,12 +42,15 @@ class Purpose(StrEnum):
     PRODUCTION = "production"
     RECONCILE = "reconcile"
     CANCEL_JOB = "cancel_job"
+    IDENTITY_CHECK = "identity_check"
+    SUPERVISION = "supervision"
     RECEIPT = "receipt"  # the handover receipt, which shows the holder's name and masked ID
 
 
 class AuditAction(StrEnum):
     READ = "read"
     CHANGE = "change"
+    READ_UNMASKED = "read_unmasked"  # an answer showed a whole citizen ID, phone or address
 
 
 ORDER_ACTION = Action.ORDER.value  # the event that creates a card (no state before it)

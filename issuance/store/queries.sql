@@ -35,33 +35,42 @@ RETURNING id;
 SELECT id, name, role, bank, outlet FROM operators WHERE token_sha256 = $1;
 
 -- name: holder_by_citizen_id
-SELECT id, citizen_id, name, gender, birth_date, ethnicity, birthplace, phone, address, bank
-FROM holders WHERE citizen_id = $1
+SELECT id, citizen_id, name, phone, address, sealed, sealed_address, anonymised_at, gender,
+       birth_date, ethnicity, birthplace, bank
+FROM holders WHERE citizen_id_index = $1
 FOR UPDATE;
 
 -- name: holder_by_citizen_id_unlocked
 -- The same holder, read without a row lock (a look-up changes nothing).
-SELECT id, citizen_id, name, gender, birth_date, ethnicity, birthplace, phone, address, bank
-FROM holders WHERE citizen_id = $1;
+SELECT id, citizen_id, name, phone, address, sealed, sealed_address, anonymised_at, gender,
+       birth_date, ethnicity, birthplace, bank
+FROM holders WHERE citizen_id_index = $1;
 
 -- name: holder_by_id
-SELECT id, citizen_id, name, gender, birth_date, ethnicity, birthplace, phone, address, bank
+SELECT id, citizen_id, name, phone, address, sealed, sealed_address, anonymised_at, gender,
+       birth_date, ethnicity, birthplace, bank
 FROM holders WHERE id = $1
 FOR UPDATE;
 
 -- name: insert_holder
-INSERT INTO holders (citizen_id, name, gender, birth_date, ethnicity, birthplace, phone,
-                     address, bank)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-RETURNING id, citizen_id, name, gender, birth_date, ethnicity, birthplace, phone, address, bank;
+-- The citizen ID's blind index $1, the sealed citizen ID, name and phone $2, the sealed
+-- address $3.
+INSERT INTO holders (citizen_id_index, sealed, sealed_address, gender, birth_date, ethnicity,
+                     birthplace, bank)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+RETURNING id, citizen_id, name, phone, address, sealed, sealed_address, anonymised_at, gender,
+       birth_date, ethnicity, birthplace, bank;
 
 -- name: update_holder
 -- Every field of holder $1 (the caller passes the unchanged ones as they were).
+-- A row written before 0007 is sealed here too (its plain columns emptied).
 UPDATE holders
-SET name = $2, gender = $3, birth_date = $4, ethnicity = $5, birthplace = $6, phone = $7,
-    address = $8, bank = $9, updated_at = now()
+SET sealed = $2, sealed_address = $3, gender = $4, birth_date = $5, ethnicity = $6,
+    birthplace = $7, bank = $8, citizen_id_index = $9, citizen_id = NULL, name = NULL,
+    phone = '', address = '', updated_at = now()
 WHERE id = $1
-RETURNING id, citizen_id, name, gender, birth_date, ethnicity, birthplace, phone, address, bank;
+RETURNING id, citizen_id, name, phone, address, sealed, sealed_address, anonymised_at, gender,
+       birth_date, ethnicity, birthplace, bank;
 
 -- name: insert_photo
 INSERT INTO holder_photos (image, media_type) VALUES ($1, $2) RETURNING id;
@@ -238,9 +247,10 @@ SELECT bank, amounts::text, free_withdrawals_per_month FROM fee_schedules WHERE 
 
 -- name: citizen_ids_with_live_card
 -- Which of the citizen IDs $1 already hold a card that is live or being made.
-SELECT DISTINCT h.citizen_id
+-- (by their blind indexes)
+SELECT DISTINCT h.citizen_id_index
 FROM holders h JOIN cards c ON c.holder = h.id
-WHERE h.citizen_id = ANY($1::text[])
+WHERE h.citizen_id_index = ANY($1::bytea[])
   AND c.status IN ('requested', 'in_production', 'ready', 'issued', 'active', 'lost_temporary');
 
 -- name: next_batch_id
@@ -255,18 +265,18 @@ SELECT nextval('card_number_seq') AS n, nextval(pg_get_serial_sequence('cards', 
 FROM generate_series(1, $1);
 
 -- name: upsert_holders
--- Many holders in one statement; a known citizen ID takes the batch's data.
-INSERT INTO holders (citizen_id, name, gender, birth_date, ethnicity, birthplace, phone,
-                     address, bank)
-SELECT t.citizen_id, t.name, t.gender, t.birth_date, t.ethnicity, t.birthplace, t.phone, '',
-       $8
-FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::int2[], $6::text[], $7::text[])
-    AS t(citizen_id, name, gender, birth_date, ethnicity, birthplace, phone)
-ON CONFLICT (citizen_id) DO UPDATE
-SET name = excluded.name, gender = excluded.gender, birth_date = excluded.birth_date,
-    ethnicity = excluded.ethnicity, birthplace = excluded.birthplace, phone = excluded.phone,
-    bank = excluded.bank, updated_at = now()
-RETURNING id, citizen_id;
+-- Many holders in one statement, by blind index $1; a known person takes the batch's data
+-- (sealed citizen ID, name and phone $2; the address is kept).
+INSERT INTO holders (citizen_id_index, sealed, sealed_address, gender, birth_date, ethnicity,
+                     birthplace, bank)
+SELECT t.citizen_id_index, t.sealed, $7, t.gender, t.birth_date, t.ethnicity, t.birthplace, $8
+FROM unnest($1::bytea[], $2::bytea[], $3::text[], $4::date[], $5::int2[], $6::text[])
+    AS t(citizen_id_index, sealed, gender, birth_date, ethnicity, birthplace)
+ON CONFLICT (citizen_id_index) DO UPDATE
+SET sealed = excluded.sealed, gender = excluded.gender, birth_date = excluded.birth_date,
+    ethnicity = excluded.ethnicity, birthplace = excluded.birthplace, bank = excluded.bank,
+    updated_at = now()
+RETURNING id, citizen_id_index;
 
 -- name: next_photo_ids
 -- $1 photo ids drawn ahead, so that photos can be written with COPY.
@@ -365,7 +375,7 @@ RETURNING finished_at;
 
 -- name: batch_entries
 -- One row per card of batch $1, in file order, with how its job stands.
-SELECT c.card_number, h.name, h.citizen_id, bc.failed_reason, j.state, hj.outcome,
+SELECT c.card_number, h.name, h.citizen_id, h.phone, h.sealed, bc.failed_reason, j.state, hj.outcome,
        EXISTS (SELECT 1 FROM spoiled_cards s WHERE s.card = c.id) AS spoiled
 FROM batch_cards bc
 JOIN cards c ON c.id = bc.card

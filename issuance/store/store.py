@@ -14,6 +14,7 @@ constraint violations become sscard errors here, at the boundary.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -41,6 +42,7 @@ from issuance.store.records import (
     PrintSettled,
     StoredResponse,
 )
+from issuance.vault import Vault, is_sealed
 from sscard_core.card_data import Gender
 from sscard_core.connect import database_errors
 from sscard_core.errors import ConflictError
@@ -65,21 +67,64 @@ def _print(row: asyncpg.Record) -> PrintRecord:
     )
 
 
-def _holder(row: asyncpg.Record) -> HolderRecord:
+# Context labels: a sealed value opens only in the column it was sealed for.
+HOLDER_CONTEXT = b"holders.sealed"
+ADDRESS_CONTEXT = b"holders.sealed_address"
+CARD_DATA_CONTEXT = b"cards.card_data"
+PHOTO_CONTEXT = b"holder_photos.image"
+ANSWER_CONTEXT = b"idempotency.body"
+VISIT_CONTEXT = b"home_visits.address"
+SEALED_TEXT = "sealed:"
+
+
+def person(vault: Vault, row: asyncpg.Record) -> tuple[str, str, str]:
+    """(citizen ID, name, phone) of a holder row: sealed, legacy plain, or erased (empty)."""
+    sealed = row["sealed"]
+    if sealed is not None:
+        c, n, p = vault.open_json(bytes(sealed), HOLDER_CONTEXT)
+        return str(c), str(n), str(p)
+    return row["citizen_id"] or "", row["name"] or "", row["phone"] or ""
+
+
+def seal_person(vault: Vault, citizen_id: str, name: str, phone: str) -> bytes:
+    return vault.seal_json([citizen_id, name, phone], HOLDER_CONTEXT)
+
+
+def seal_address(vault: Vault, address: str) -> bytes:
+    return vault.seal(address.encode(), ADDRESS_CONTEXT)
+
+
+def _holder(vault: Vault, row: asyncpg.Record) -> HolderRecord:
+    citizen_id, name, phone = person(vault, row)
+    sealed_address = row["sealed_address"]
+    address = (
+        row["address"] or ""
+        if sealed_address is None
+        else vault.open(bytes(sealed_address), ADDRESS_CONTEXT).decode()
+    )
     return HolderRecord(
-        id=row["id"], citizen_id=row["citizen_id"], name=row["name"],
+        id=row["id"], citizen_id=citizen_id, name=name,
         gender=Gender(row["gender"]), birth_date=row["birth_date"], ethnicity=row["ethnicity"],
-        birthplace=row["birthplace"], phone=row["phone"], address=row["address"],
+        birthplace=row["birthplace"], phone=phone, address=address,
         bank=row["bank"],
     )  # fmt: skip
 
 
-def _card(row: asyncpg.Record) -> CardRecord:
+def open_bytes(vault: Vault, value: bytes, context: bytes) -> bytes:
+    """A bytea value that may be sealed (or written before 0007, plain)."""
+    return vault.open(value, context) if is_sealed(value) else value
+
+
+def seal_visit_address(vault: Vault, address: str) -> str:
+    return SEALED_TEXT + base64.b64encode(vault.seal(address.encode(), VISIT_CONTEXT)).decode()
+
+
+def _card(vault: Vault, row: asyncpg.Record) -> CardRecord:
     return CardRecord(
         id=row["id"], card_number=row["card_number"], card_identifier=row["card_identifier"],
         holder=row["holder"], bank=row["bank"], status=CardStatus(row["status"]),
         issue_date=row["issue_date"], expiry_date=row["expiry_date"],
-        card_data=orjson.loads(row["card_data"]), photo=row["photo"],
+        card_data=vault.open_text(row["card_data"], CARD_DATA_CONTEXT), photo=row["photo"],
         ordered_at_outlet=row["ordered_at_outlet"],
         activated_at_outlet=row["activated_at_outlet"], job_id=row["job_id"],
         replaces=row["replaces"], superseded_by=row["superseded_by"],
@@ -99,8 +144,13 @@ def _outlet(row: asyncpg.Record) -> OutletRecord:
 class Store:
     """Named queries over a pool, or over one connection inside a transaction."""
 
-    def __init__(self, executor: Executor) -> None:
+    def __init__(self, executor: Executor, vault: Vault) -> None:
         self._db = executor
+        self._vault = vault
+
+    @property
+    def vault(self) -> Vault:
+        return self._vault
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Store]:
@@ -114,7 +164,7 @@ class Store:
         with database_errors():
             if isinstance(self._db, asyncpg.Pool):
                 async with self._db.acquire() as conn, conn.transaction():
-                    yield Store(conn)
+                    yield Store(conn, self._vault)
             elif self._db.is_in_transaction():
                 yield self
             else:
@@ -128,7 +178,7 @@ class Store:
         with database_errors():
             if isinstance(self._db, asyncpg.Pool):
                 async with self._db.acquire() as conn:
-                    yield Store(conn)
+                    yield Store(conn, self._vault)
             else:
                 yield self
 
@@ -204,41 +254,49 @@ class Store:
     ) -> HolderRecord | None:
         """The holder, locked FOR UPDATE unless ``lock`` is False (a read that changes nothing)."""
         query = Q["holder_by_citizen_id"] if lock else Q["holder_by_citizen_id_unlocked"]
-        row = await self._db.fetchrow(query, citizen_id)
-        return None if row is None else _holder(row)
+        row = await self._db.fetchrow(query, self._vault.blind_index(citizen_id))
+        return None if row is None else _holder(self._vault, row)
 
     async def holder(self, holder_id: int) -> HolderRecord:
         row = await self._db.fetchrow(Q["holder_by_id"], holder_id)
         if row is None:
             raise LookupError(f"holder {holder_id} vanished")
-        return _holder(row)
+        return _holder(self._vault, row)
 
     async def insert_holder(self, h: HolderRecord) -> HolderRecord:
         try:
+            v = self._vault
             row = await self._db.fetchrow(
-                Q["insert_holder"], h.citizen_id, h.name, h.gender.value, h.birth_date,
-                h.ethnicity, h.birthplace, h.phone, h.address, h.bank,
+                Q["insert_holder"], v.blind_index(h.citizen_id),
+                seal_person(v, h.citizen_id, h.name, h.phone), seal_address(v, h.address),
+                h.gender.value, h.birth_date, h.ethnicity, h.birthplace, h.bank,
             )  # fmt: skip
         except asyncpg.UniqueViolationError as exc:
             raise ConflictError(
                 "this person was registered by a concurrent request", code="concurrent_request"
             ) from exc
-        return _holder(_required(row))
+        return _holder(self._vault, _required(row))
 
     async def update_holder(self, h: HolderRecord) -> HolderRecord:
+        v = self._vault
         row = await self._db.fetchrow(
-            Q["update_holder"], h.id, h.name, h.gender.value, h.birth_date, h.ethnicity,
-            h.birthplace, h.phone, h.address, h.bank,
+            Q["update_holder"], h.id, seal_person(v, h.citizen_id, h.name, h.phone),
+            seal_address(v, h.address), h.gender.value, h.birth_date, h.ethnicity, h.birthplace,
+            h.bank, v.blind_index(h.citizen_id) if h.citizen_id else None,  # erased: no index
         )  # fmt: skip
-        return _holder(_required(row))
+        return _holder(v, _required(row))
 
     async def insert_photo(self, image: bytes, media_type: str) -> int:
-        return int(await self._db.fetchval(Q["insert_photo"], image, media_type))
+        sealed = self._vault.seal(image, PHOTO_CONTEXT)
+        return int(await self._db.fetchval(Q["insert_photo"], sealed, media_type))
 
     async def photo_of_job(self, job_id: int) -> tuple[bytes, str, str] | None:
         """(image, media type, bank of the card) for the card job ``job_id`` makes."""
         row = await self._db.fetchrow(Q["photo_of_job"], job_id)
-        return None if row is None else (bytes(row["image"]), row["media_type"], row["bank"])
+        if row is None:
+            return None
+        image = open_bytes(self._vault, bytes(row["image"]), PHOTO_CONTEXT)
+        return image, row["media_type"], row["bank"]
 
     # --- cards and their events -----------------------------------------------------------
 
@@ -246,22 +304,22 @@ class Store:
         """The card, locked FOR UPDATE unless ``lock`` is False (a read that changes nothing)."""
         query = Q["card_by_number"] if lock else Q["card_by_number_unlocked"]
         row = await self._db.fetchrow(query, number)
-        return None if row is None else _card(row)
+        return None if row is None else _card(self._vault, row)
 
     async def card(self, card_id: int) -> CardRecord:
         row = await self._db.fetchrow(Q["card_by_id"], card_id)
         if row is None:
             raise LookupError(f"card {card_id} vanished")
-        return _card(row)
+        return _card(self._vault, row)
 
     async def card_by_job(self, job_id: int) -> CardRecord | None:
         row = await self._db.fetchrow(Q["card_by_job"], job_id)
-        return None if row is None else _card(row)
+        return None if row is None else _card(self._vault, row)
 
     async def cards_of_holder(self, holder: int, *, lock: bool = True) -> list[CardRecord]:
         """The holder's cards, oldest first, locked unless ``lock`` is False."""
         query = Q["cards_of_holder"] if lock else Q["cards_of_holder_unlocked"]
-        return [_card(r) for r in await self._db.fetch(query, holder)]
+        return [_card(self._vault, r) for r in await self._db.fetch(query, holder)]
 
     async def set_superseded_by(self, card_id: int, newer: int) -> None:
         await self._db.execute(Q["set_superseded_by"], card_id, newer)
@@ -332,11 +390,12 @@ class Store:
         row = await self._db.fetchrow(Q["idempotency_get"], operator, key)
         if row is None:
             return None
-        body = None if row["body"] is None else bytes(row["body"])
+        body = None if row["body"] is None else open_bytes(self._vault, row["body"], ANSWER_CONTEXT)
         return StoredResponse(bytes(row["request_sha256"]), row["status"], body)
 
     async def idempotency_finish(self, operator: int, key: str, status: int, body: bytes) -> None:
-        await self._db.execute(Q["idempotency_finish"], operator, key, status, body)
+        sealed = self._vault.seal(body, ANSWER_CONTEXT)
+        await self._db.execute(Q["idempotency_finish"], operator, key, status, sealed)
 
     # --- printers, spoiled cards, visits, withdrawals, fees --------------------------------
 
@@ -396,7 +455,8 @@ class Store:
     async def insert_home_visit(
         self, holder: int, card: int, *, outlet: str, at: datetime, address: str, job: int, op: int
     ) -> int:
-        args = (holder, card, outlet, at, address, job, op)
+        sealed = seal_visit_address(self._vault, address)
+        args = (holder, card, outlet, at, sealed, job, op)
         return int(await self._db.fetchval(Q["insert_home_visit"], *args))
 
     async def add_withdrawal(self, card_id: int, month: date) -> int:
@@ -418,8 +478,9 @@ class Store:
     # --- expedited small batches (bulk statements: one per kind of row) --------------------
 
     async def citizen_ids_with_live_card(self, citizen_ids: Sequence[str]) -> set[str]:
-        rows = await self._db.fetch(Q["citizen_ids_with_live_card"], list(citizen_ids))
-        return {r["citizen_id"] for r in rows}
+        by_index = {self._vault.blind_index(c): c for c in citizen_ids}
+        rows = await self._db.fetch(Q["citizen_ids_with_live_card"], list(by_index))
+        return {by_index[bytes(r["citizen_id_index"])] for r in rows}
 
     async def next_batch_id(self) -> str:
         return str(await self._db.fetchval(Q["next_batch_id"]))
@@ -430,15 +491,18 @@ class Store:
         return [(int(r["n"]), int(r["id"])) for r in rows]
 
     async def upsert_holders(self, holders: Sequence[HolderRecord], bank: str) -> dict[str, int]:
-        """Insert or update holders by citizen ID; their ids by citizen ID."""
+        """Insert or update holders by citizen ID; their ids by citizen ID (a new holder's
+        address is empty, a known one's is kept)."""
+        v = self._vault
+        by_index = {v.blind_index(h.citizen_id): h.citizen_id for h in holders}
         columns = (
-            [h.citizen_id for h in holders], [h.name for h in holders],
+            [v.blind_index(h.citizen_id) for h in holders],
+            [seal_person(v, h.citizen_id, h.name, h.phone) for h in holders],
             [h.gender.value for h in holders], [h.birth_date for h in holders],
             [h.ethnicity for h in holders], [h.birthplace for h in holders],
-            [h.phone for h in holders],
         )  # fmt: skip
-        rows = await self._db.fetch(Q["upsert_holders"], *columns, bank)
-        return {r["citizen_id"]: int(r["id"]) for r in rows}
+        rows = await self._db.fetch(Q["upsert_holders"], *columns, seal_address(v, ""), bank)
+        return {by_index[bytes(r["citizen_id_index"])]: int(r["id"]) for r in rows}
 
     async def insert_photos(self, photos: Sequence[tuple[bytes, str]], *, upload: str) -> list[int]:
         """Insert (image, media type) rows written ahead by batch ``upload``; their ids, in order.
@@ -448,8 +512,9 @@ class Store:
         build into arrays on both sides.
         """
         drawn = [int(r["id"]) for r in await self._db.fetch(Q["next_photo_ids"], len(photos))]
+        seal = self._vault.seal
         records = [
-            (photo, image, media, upload)
+            (photo, seal(image, PHOTO_CONTEXT), media, upload)
             for photo, (image, media) in zip(drawn, photos, strict=True)
         ]
         await self._db.copy_records_to_table(
@@ -481,7 +546,7 @@ class Store:
             [c.card_identifier for _, c, _ in cards], [c.holder for _, c, _ in cards],
             [c.bank for _, c, _ in cards], [c.issue_date for _, c, _ in cards],
             [c.expiry_date for _, c, _ in cards],
-            [orjson.dumps(c.card_data).decode() for _, c, _ in cards],
+            [self._vault.seal_text(c.card_data, CARD_DATA_CONTEXT) for _, c, _ in cards],
             [c.photo for _, c, _ in cards], [c.ordered_at_outlet for _, c, _ in cards],
             [j for _, _, j in cards], [c.replaces for _, c, _ in cards],
         )  # fmt: skip
@@ -549,12 +614,13 @@ class Store:
 
     async def batch_entries(self, batch_id: str) -> list[BatchEntryRecord]:
         rows = await self._db.fetch(Q["batch_entries"], batch_id)
+        people = [person(self._vault, r) for r in rows]
         return [
             BatchEntryRecord(
-                r["card_number"], r["name"], r["citizen_id"], r["failed_reason"], r["state"],
+                r["card_number"], name, citizen_id, r["failed_reason"], r["state"],
                 r["outcome"], r["spoiled"],
             )
-            for r in rows
+            for r, (citizen_id, name, _) in zip(rows, people, strict=True)
         ]  # fmt: skip
 
     async def fail_batch_card(self, batch_id: str, card_id: int, reason: str, op: int) -> bool:

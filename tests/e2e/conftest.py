@@ -22,7 +22,6 @@ from issuance.api.app import create_app
 from issuance.cli.agent import APPLY_PATH, DEMO_OUTLET, demo_accounts
 from issuance.config import Settings
 from issuance.runtime import Runtime
-from issuance.store import Store
 
 AGENT_ROUTE = "/v1/agent/claim"
 
@@ -57,7 +56,7 @@ async def stack(db_dsn: str, tmp_path: Path) -> AsyncIterator[Stack]:
         app = create_app(rt)
         if not _serves_agents(app):
             pytest.skip("the API does not serve the agent endpoints yet")
-        tokens = await demo_accounts(Store(rt.pool), tmp_path / "tokens.json")
+        tokens = await demo_accounts(rt.store, tmp_path / "tokens.json")
         config = uvicorn.Config(app, host="127.0.0.1", port=0, loop="none", log_level="warning")
         server = uvicorn.Server(config)
         serving = asyncio.create_task(server.serve())

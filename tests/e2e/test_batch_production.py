@@ -19,7 +19,6 @@ from typing import Any
 import httpx
 import pytest
 
-from issuance.store import Store
 from printers.agent.client import AgentClient
 from printers.agent.journal import Journal
 from printers.agent.loop import Agent, AgentConfig
@@ -109,7 +108,7 @@ async def test_a_batch_is_made_once_per_card_through_a_printer_jam(
     assert done["cards_per_hour"] is not None and done["cards_per_hour"] > 0
 
     printed = Counter(await _archived(line, CARDS))
-    expected = {e.card_number for e in await Store(stack.rt.pool).batch_entries(batch["id"])}
+    expected = {e.card_number for e in await stack.rt.store.batch_entries(batch["id"])}
     assert set(printed) == expected
     assert all(n == 1 for n in printed.values()), printed.most_common(3)
     per_printer = Counter(c.printer for c in line.cards())

@@ -99,7 +99,7 @@ async def test_an_instant_card_is_made_at_the_outlet(
     outlet = outlet_and_agent
     application = sample_application(7)
     card = await stack.apply(application)
-    await _ready(Store(stack.rt.pool), card["card_number"])
+    await _ready(stack.rt.store, card["card_number"])
     (made,) = await _printed(outlet, card["card_identifier"])
     assert made.chip is not None
     expected = _applicant(application, card, made.chip)

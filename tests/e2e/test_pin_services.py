@@ -29,7 +29,6 @@ from issuance.cli.agent import DEMO_OUTLET, demo_accounts, sample_application
 from issuance.config import Settings
 from issuance.domain.cards import CardStatus
 from issuance.runtime import Runtime
-from issuance.store import Store
 from printers.agent.client import AgentClient
 from printers.agent.journal import Journal
 from printers.agent.loop import Agent, AgentConfig
@@ -98,7 +97,7 @@ async def recorded_stack(db_dsn: str, tmp_path: Path) -> AsyncIterator[tuple[Sta
     settings = Settings(database_url=db_dsn, data_dir=tmp_path / "var", host="127.0.0.1", port=0)
     async with Runtime(settings) as rt:
         recorder = Recorder(create_app(rt))
-        tokens = await demo_accounts(Store(rt.pool), tmp_path / "tokens.json")
+        tokens = await demo_accounts(rt.store, tmp_path / "tokens.json")
         config = uvicorn.Config(
             recorder, host="127.0.0.1", port=0, loop="none", log_level="warning"
         )
@@ -153,7 +152,7 @@ async def _until(check: Callable[[], Awaitable[bool]], what: str) -> None:
 async def _made_and_handed_over(c: Counter) -> str:
     card = await c.stack.apply(sample_application(11))
     number: str = card["card_number"]
-    store = Store(c.stack.rt.pool)
+    store = c.stack.rt.store
 
     async def ready() -> bool:
         found = await store.card_by_number(number)

@@ -15,7 +15,9 @@ import pytest
 from cardqueue import NewJob, Queue
 from cardqueue.wakeups import Wakeups
 from conftest import embedded_server
+from issuance.config import Settings
 from issuance.db.migrate import migrate
+from issuance.runtime import Runtime
 from sscard_core.messages import Capability, JobState, JobStep
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,3 +116,17 @@ async def _restart_scenario(server: object) -> None:
                 assert await _woken(woken)
         finally:
             await pool.close()
+
+
+async def test_wakeups_listen_on_the_direct_connection_when_one_is_given(
+    db_dsn: str, db_pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """Behind a transaction pooler, LISTEN needs a session of its own: SSCARD_DIRECT_URL."""
+    direct = f"{db_dsn}?application_name=sscard_listen"
+    settings = Settings(db_dsn, tmp_path, "127.0.0.1", 0, direct_url=direct)
+    async with Runtime(settings, pool_size=2) as rt:
+        await asyncio.wait_for(rt.wakeups.connected.wait(), timeout=30)
+        names = await db_pool.fetch(
+            "SELECT application_name FROM pg_stat_activity WHERE datname = current_database()"
+        )
+    assert "sscard_listen" in {r["application_name"] for r in names}

@@ -12,14 +12,13 @@ from issuance.config import Settings
 from issuance.domain.roles import Role
 from issuance.runtime import Runtime
 from issuance.services import admin
-from issuance.store import Store
 from sscard_core.messages import Capability
 
 
 async def _seed(dsn: str) -> None:
     settings = Settings.from_env({"SSCARD_DATABASE_URL": dsn})
     async with Runtime(settings) as rt:
-        store = Store(rt.pool)
+        store = rt.store
         await admin.create_bank(store, "PB", "测试银行")
         op = await admin.create_operator(store, "auditor", Role.BUREAU_AUDITOR)
         operator = await store.operator_by_token(op.token)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import schemathesis
@@ -90,8 +89,9 @@ def _fuzz(app: LifespanRuntime, tokens: dict[str, str]) -> tuple[list[str], dict
     return failures, statuses
 
 
-async def test_no_generated_request_gets_a_5xx(world: World, db_dsn: str, tmp_path: Path) -> None:
-    app = LifespanRuntime(Settings(db_dsn, tmp_path, "127.0.0.1", 0))
+async def test_no_generated_request_gets_a_5xx(world: World, rt: Runtime, db_dsn: str) -> None:
+    # the same data directory, so the same master key, as the runtime that seeded the world
+    app = LifespanRuntime(Settings(db_dsn, rt.settings.data_dir, "127.0.0.1", 0))
     await world.new_card(wait=True)  # something to find
     failures, statuses = await asyncio.to_thread(_fuzz, app, world.tokens)
     assert not failures, "\n".join(failures[:10])

@@ -9,7 +9,6 @@ import asyncpg
 from issuance.domain.lifecycle import TEMPORARY_LOSS_DAYS
 from issuance.runtime import Runtime
 from issuance.services.cards import lapse_temporary_losses
-from issuance.store import Store
 from tests.integration.api.world import World
 
 
@@ -36,7 +35,7 @@ async def test_old_temporary_losses_lapse_and_others_stay(world: World, rt: Runt
     old = await _lose(world, rt.pool, "temporary", days_ago=TEMPORARY_LOSS_DAYS + 1)
     recent = await _lose(world, rt.pool, "temporary", days_ago=TEMPORARY_LOSS_DAYS - 1)
     formal = await _lose(world, rt.pool, "formal", days_ago=TEMPORARY_LOSS_DAYS + 10)
-    changed = await lapse_temporary_losses(Store(rt.pool), datetime.now(UTC))
+    changed = await lapse_temporary_losses(rt.store, datetime.now(UTC))
     assert len(changed) == 1
     assert await _status(world, old) == "active"
     assert await _status(world, recent) == "lost_temporary"
@@ -48,11 +47,11 @@ async def test_old_temporary_losses_lapse_and_others_stay(world: World, rt: Runt
     )
     assert tuple(events[-1]) == ("lapse_temporary_loss", "lost_temporary", "active")
     # lapsing again changes nothing
-    assert await lapse_temporary_losses(Store(rt.pool), datetime.now(UTC)) == []
+    assert await lapse_temporary_losses(rt.store, datetime.now(UTC)) == []
 
 
 async def test_nothing_lapses_before_its_time(world: World, rt: Runtime) -> None:
     number = await _lose(world, rt.pool, "temporary", days_ago=0)
     later = datetime.now(UTC) + timedelta(days=TEMPORARY_LOSS_DAYS - 1)
-    assert await lapse_temporary_losses(Store(rt.pool), later) == []
+    assert await lapse_temporary_losses(rt.store, later) == []
     assert await _status(world, number) == "lost_temporary"

@@ -12,7 +12,6 @@ import uvicorn
 from issuance.api.app import create_app
 from issuance.config import Settings
 from issuance.runtime import Runtime
-from issuance.store import Store
 from tests.integration.api.world import World, seed
 
 
@@ -27,7 +26,7 @@ async def rt(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIter
 
 @pytest.fixture
 async def world(rt: Runtime) -> AsyncIterator[World]:
-    store = Store(rt.pool)
+    store = rt.store
     tokens = await seed(store)
     transport = httpx.ASGITransport(app=create_app(rt))
     async with httpx.AsyncClient(

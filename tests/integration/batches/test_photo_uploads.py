@@ -13,6 +13,8 @@ from issuance.api.batches import BATCHES_AT_ONCE
 from issuance.services import batches
 from issuance.services.batches import Submission, sweep_uploads
 from issuance.store import Operator
+from issuance.store.store import PHOTO_CONTEXT, open_bytes
+from issuance.vault import is_sealed
 from sscard_core.errors import BatchRejected
 from tests.integration.api.world import World
 from tests.integration.batches.helpers import batch_people, submit, table_count
@@ -49,7 +51,10 @@ async def test_an_accepted_batch_keeps_its_photos_and_closes_its_upload(world: W
             "SELECT p.image, p.upload FROM cards c JOIN holder_photos p ON p.id = c.photo"
         )
     assert len(shown) == 600
-    assert {(bytes(r["image"]), r["upload"]) for r in shown} == {(photo, r.json()["batch"]["id"])}
+    opened = {(open_bytes(world.store.vault, bytes(r["image"]), PHOTO_CONTEXT), r["upload"])
+              for r in shown}  # fmt: skip
+    assert opened == {(photo, r.json()["batch"]["id"])}
+    assert all(is_sealed(bytes(r["image"])) for r in shown)
 
 
 async def _upload(world: World, batch: str, count: int) -> None:

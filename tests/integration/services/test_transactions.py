@@ -18,6 +18,7 @@ from issuance.services import admin, cards
 from issuance.services.ordering import HolderInput, job_key
 from issuance.store import Operator, Store
 from issuance.tools.testdata import random_citizen_id
+from issuance.vault import Vault
 from sscard_core.errors import DatabaseError
 
 
@@ -51,8 +52,10 @@ def _application() -> cards.Application:
     return cards.Application(holder, _photo())
 
 
-async def test_a_failed_enqueue_leaves_no_holder_card_or_audit(db_pool: asyncpg.Pool) -> None:
-    store = Store(db_pool)
+async def test_a_failed_enqueue_leaves_no_holder_card_or_audit(
+    db_pool: asyncpg.Pool, db_vault: Vault
+) -> None:
+    store = Store(db_pool, db_vault)
     op = await _clerk(store)
     with pytest.raises(DatabaseError):
         await cards.apply(store, FailingQueue(db_pool), op, _application())
@@ -60,8 +63,10 @@ async def test_a_failed_enqueue_leaves_no_holder_card_or_audit(db_pool: asyncpg.
         assert await db_pool.fetchval(f"SELECT count(*) FROM {table}") == 0, table
 
 
-async def test_apply_writes_card_job_and_audit_together(db_pool: asyncpg.Pool) -> None:
-    store = Store(db_pool)
+async def test_apply_writes_card_job_and_audit_together(
+    db_pool: asyncpg.Pool, db_vault: Vault
+) -> None:
+    store = Store(db_pool, db_vault)
     op = await _clerk(store)
     card = await cards.apply(store, Queue(db_pool), op, _application(), request_key="x" * 200)
     assert card.job_id is not None

@@ -1,0 +1,98 @@
+"""``sscard keys``: the data keys that seal personal data.
+
+    sscard keys rotate [--activate-in SECONDS] [--batch N]
+    sscard keys encrypt-existing [--batch N]
+
+``rotate`` makes a new data key, waits until every running service has loaded
+it (``--activate-in``, default 60 s: services reload keys every 20 s), then
+seals again, batch by batch with a progress bar, every value under an older
+key, and marks the older keys retired. ``encrypt-existing`` seals the rows
+written before migration 0007 (and any value under a key other than the
+active one) without making a new key. Both run while the service runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import timedelta
+from typing import TypeAlias
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from issuance.cli.common import run
+from issuance.config import Settings
+from issuance.runtime import Runtime
+from issuance.services import keys
+from issuance.store import Store
+from issuance.vault.vault import ACTIVATION_DELAY
+from sscard_core.errors import FieldError
+
+out = Console(highlight=False)
+Sub: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def _batch_rows(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 10_000:
+        raise argparse.ArgumentTypeError("between 1 and 10000")
+    return value
+
+
+def register(sub: Sub) -> None:
+    group = sub.add_parser("keys", help="the data keys that seal personal data")
+    actions = group.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    rotate = actions.add_parser("rotate", help="a new data key; every value sealed again under it")
+    rotate.add_argument(
+        "--activate-in", type=float, default=ACTIVATION_DELAY.total_seconds(),
+        help="seconds before the new key seals (running services load it first; default 60)",
+    )  # fmt: skip
+    rotate.add_argument("--batch", type=_batch_rows, default=keys.BATCH_ROWS, help="rows per batch")
+    rotate.set_defaults(func=lambda a: run(_rotate(a.activate_in, a.batch)))
+    existing = actions.add_parser(
+        "encrypt-existing", help="seal the personal data written before sealing began"
+    )
+    existing.add_argument(
+        "--batch", type=_batch_rows, default=keys.BATCH_ROWS, help="rows per batch"
+    )
+    existing.set_defaults(func=lambda a: run(_encrypt_existing(a.batch)))
+
+
+async def _walk(store: Store, rows: int) -> keys.Resealed:
+    totals = await keys.total_rows(store)
+    columns = (
+        TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )  # fmt: skip
+    with Progress(*columns, console=out) as bar:
+        tasks = {t: bar.add_task(t.value, total=n) for t, n in totals.items()}
+        done = await keys.reseal_all(
+            store, rows=rows, progress=lambda t, n: bar.advance(tasks[t], n)
+        )
+        for t, task in tasks.items():
+            bar.update(task, completed=done.seen[t], total=max(done.seen[t], totals[t]))
+    for t in keys.Table:
+        out.print(f"{t.value:>8}: {done.resealed[t]} of {done.seen[t]} sealed again")
+    return done
+
+
+async def _rotate(activate_in: float, rows: int) -> int:
+    if not 0 <= activate_in <= 3600:
+        raise FieldError("--activate-in", "between 0 and 3600 seconds")
+    async with Runtime(Settings.from_env(), pool_size=2) as rt:
+        key_id, at = await keys.new_data_key(rt.store, timedelta(seconds=activate_in))
+        out.print(f"data key {key_id} made; it seals from {at:%H:%M:%S %Z}")
+        with Progress(TextColumn("waiting for running services to load it: {task.fields[left]} s"),
+                      console=out, transient=True) as bar:  # fmt: skip
+            task = bar.add_task("wait", left=int(activate_in))
+            await keys.wait_until(at, lambda left: bar.update(task, left=int(left)))
+        await _walk(rt.store, rows)
+        retired = await keys.retire_older_keys(rt.store, key_id)
+    out.print(f"retired data key(s): {', '.join(map(str, retired)) or 'none'}")
+    return 0
+
+
+async def _encrypt_existing(rows: int) -> int:
+    async with Runtime(Settings.from_env(), pool_size=2) as rt:
+        await _walk(rt.store, rows)
+    return 0

@@ -1,0 +1,203 @@
+"""Re-sealing personal data: ``sscard keys rotate`` and ``sscard keys encrypt-existing``.
+
+The walk goes through every table that holds sealed values, a batch of rows at
+a time (each batch its own short transaction, so the service keeps running),
+and seals again every value that is plain (written before migration 0007) or
+sealed under a data key other than the active one. Holders get their blind
+index as they are sealed. Values the retention rules erased stay erased.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import asyncpg
+import orjson
+
+from issuance.store import Store
+from issuance.store.store import (
+    ADDRESS_CONTEXT,
+    ANSWER_CONTEXT,
+    CARD_DATA_CONTEXT,
+    PHOTO_CONTEXT,
+    SEALED_TEXT,
+    VISIT_CONTEXT,
+    open_bytes,
+    person,
+    seal_address,
+    seal_person,
+    seal_visit_address,
+)
+from issuance.vault import Vault, is_sealed, sealed_key_id
+from issuance.vault.vault import ACTIVATION_DELAY, PAYLOAD_FIELD, SealedPayloadCodec
+from sscard_core.queries import load_queries
+
+K = load_queries("issuance.store", "keys.sql")
+BATCH_ROWS = 500
+Progress = Callable[["Table", int], None]
+
+
+class Table(StrEnum):
+    """The kinds of sealed value, in the order the walk takes them."""
+
+    HOLDERS = "holders"
+    PHOTOS = "photos"
+    CARDS = "cards"
+    JOBS = "jobs"
+    HISTORY = "history"
+    VISITS = "visits"
+    ANSWERS = "answers"
+
+
+@dataclass(frozen=True)
+class Resealed:
+    """Per table: rows looked at, and values sealed again."""
+
+    seen: dict[Table, int]
+    resealed: dict[Table, int]
+
+
+def _current(vault: Vault, sealed: bytes | None) -> bool:
+    return sealed is not None and is_sealed(sealed) and sealed_key_id(sealed) == vault.active_key.id
+
+
+def _holder(vault: Vault, row: asyncpg.Record) -> tuple[Any, ...] | None:
+    if row["anonymised_at"] is not None and row["sealed"] is None:
+        return None
+    sealed, address = row["sealed"], row["sealed_address"]
+    if _current(vault, sealed) and _current(vault, address):
+        return None
+    citizen_id, name, phone = person(vault, row)
+    if address is None:
+        text = row["address"] or ""
+    else:
+        text = vault.open(bytes(address), ADDRESS_CONTEXT).decode()
+    return (
+        row["id"], vault.blind_index(citizen_id), seal_person(vault, citizen_id, name, phone),
+        seal_address(vault, text),
+    )  # fmt: skip
+
+
+def _photo(vault: Vault, row: asyncpg.Record) -> tuple[Any, ...] | None:
+    value = bytes(row["value"])
+    if not value or _current(vault, value):
+        return None
+    return row["id"], vault.seal(open_bytes(vault, value, PHOTO_CONTEXT), PHOTO_CONTEXT)
+
+
+def _json(context: bytes) -> Callable[[Vault, asyncpg.Record], tuple[Any, ...] | None]:
+    def reseal(vault: Vault, row: asyncpg.Record) -> tuple[Any, ...] | None:
+        value = orjson.loads(row["value"])
+        if isinstance(value, dict) and set(value) == {PAYLOAD_FIELD}:
+            if _current(vault, base64.b64decode(value[PAYLOAD_FIELD])):
+                return None
+        elif value == {}:
+            return None  # erased by the retention rules
+        return row["id"], vault.seal_text(vault.open_text(row["value"], context), context)
+
+    return reseal
+
+
+def _visit(vault: Vault, row: asyncpg.Record) -> tuple[Any, ...] | None:
+    value: str = row["value"]
+    if not value:
+        return None
+    if value.startswith(SEALED_TEXT):
+        sealed = base64.b64decode(value[len(SEALED_TEXT) :])
+        if _current(vault, sealed):
+            return None
+        value = vault.open(sealed, VISIT_CONTEXT).decode()
+    return row["id"], seal_visit_address(vault, value)
+
+
+def _answer(vault: Vault, row: asyncpg.Record) -> tuple[Any, ...] | None:
+    value = bytes(row["value"])
+    if _current(vault, value):
+        return None
+    sealed = vault.seal(open_bytes(vault, value, ANSWER_CONTEXT), ANSWER_CONTEXT)
+    return row["operator"], row["key"], sealed
+
+
+RESEAL: dict[Table, Callable[[Vault, asyncpg.Record], tuple[Any, ...] | None]] = {
+    Table.HOLDERS: _holder,
+    Table.PHOTOS: _photo,
+    Table.CARDS: _json(CARD_DATA_CONTEXT),
+    Table.JOBS: _json(SealedPayloadCodec.CONTEXT),
+    Table.HISTORY: _json(SealedPayloadCodec.CONTEXT),
+    Table.VISITS: _visit,
+    Table.ANSWERS: _answer,
+}
+
+
+async def total_rows(store: Store) -> dict[Table, int]:
+    """How many rows the walk will look at, per table (for a progress bar)."""
+    async with store.connected() as db:
+        conn = db.connection
+        return {t: int(await conn.fetchval(K[f"count_{t.value}"])) for t in Table}
+
+
+async def _batch(
+    store: Store, table: Table, after: tuple[Any, ...], rows: int
+) -> tuple[list[asyncpg.Record], int]:
+    """One batch: its rows (to advance the keyset) and how many values were sealed again."""
+    async with store.transaction() as tx:
+        conn = tx.connection
+        found = await conn.fetch(K[f"{table.value}_after"], *after, rows)
+        changed = [c for r in found if (c := RESEAL[table](tx.vault, r)) is not None]
+        if changed:
+            await conn.execute(K[f"reseal_{table.value}"], *map(list, zip(*changed, strict=True)))
+    return found, len(changed)
+
+
+async def reseal_all(
+    store: Store, *, rows: int = BATCH_ROWS, progress: Progress | None = None
+) -> Resealed:
+    """Seal again, under the active key, every value that is plain or under an older key."""
+    seen: dict[Table, int] = dict.fromkeys(Table, 0)
+    resealed: dict[Table, int] = dict.fromkeys(Table, 0)
+    for table in Table:
+        after: tuple[Any, ...] = (0, "") if table is Table.ANSWERS else (0,)
+        while True:
+            found, changed = await _batch(store, table, after, rows)
+            if not found:
+                break
+            last = found[-1]
+            after = (last["operator"], last["key"]) if table is Table.ANSWERS else (last["id"],)
+            seen[table] += len(found)
+            resealed[table] += changed
+            if progress is not None:
+                progress(table, len(found))
+    return Resealed(seen, resealed)
+
+
+async def new_data_key(store: Store, delay: timedelta = ACTIVATION_DELAY) -> tuple[int, datetime]:
+    """A new data key, sealing from ``delay`` on (running services load it before then)."""
+    async with store.connected() as db:
+        key = await store.vault.add_data_key(db.connection, delay)
+    return key.id, key.active_from
+
+
+async def wait_until(at: datetime, tick: Callable[[float], None] | None = None) -> None:
+    """Sleep until ``at``, calling ``tick`` with the seconds left about once a second."""
+    while (left := (at - datetime.now(UTC)).total_seconds()) > 0:
+        if tick is not None:
+            tick(left)
+        await asyncio.sleep(min(1.0, left))
+
+
+async def retire_older_keys(store: Store, key_id: int) -> list[int]:
+    """Mark the data keys older than ``key_id`` retired (kept, to open old backups)."""
+    async with store.connected() as db:
+        return [int(r["id"]) for r in await db.connection.fetch(K["retire_data_keys"], key_id)]
+
+
+async def plain_holders(store: Store) -> int:
+    """Holders written before 0007 and not sealed yet (the service refuses to start on them)."""
+    async with store.connected() as db:
+        return int(await db.connection.fetchval(K["count_plain_holders"]))
