@@ -28,13 +28,14 @@ become RGB (transparent areas on white). Every refusal is a
 from __future__ import annotations
 
 import io
+import re
 import struct
 import warnings
 from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from sscard_core.errors import PhotoError
 
@@ -98,6 +99,17 @@ _ORIENTATION_TAG = 0x0112
 # Errors Pillow raises on a corrupt or truncated file.
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error)
 
+# Pillow names the file object it was given ("cannot identify image file <_io.BytesIO object
+# at 0x7f...>"): meaningless to whoever sent the photo, and different on every run.
+_OBJECT_REPR = re.compile(r"\s*<[\w.]+ object at 0x[0-9a-fA-F]+>")
+
+
+def describe(exc: BaseException) -> str:
+    """A decoder's error as a person can read it, without Python object addresses."""
+    if isinstance(exc, UnidentifiedImageError):
+        return "not an image Pillow can identify"
+    return _OBJECT_REPR.sub("", str(exc)).strip(" :") or type(exc).__name__
+
 
 @dataclass(frozen=True)
 class HolderPhoto:
@@ -123,10 +135,12 @@ def _open(data: bytes, expected: PhotoFormat) -> Image.Image:
             image = Image.open(io.BytesIO(data), formats=list(OPENERS))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise PhotoRejected(
-            PhotoReason.DECOMPRESSION_BOMB, f"the photo declares too many pixels: {exc}"
+            PhotoReason.DECOMPRESSION_BOMB, f"the photo declares too many pixels: {describe(exc)}"
         ) from exc
     except _DECODE_ERRORS as exc:
-        raise PhotoRejected(PhotoReason.CORRUPT, f"the photo cannot be read: {exc}") from exc
+        raise PhotoRejected(
+            PhotoReason.CORRUPT, f"the photo cannot be read: {describe(exc)}"
+        ) from exc
     if PILLOW_FORMATS.get(image.format or "") is not expected:
         raise PhotoRejected(
             PhotoReason.UNSUPPORTED_FORMAT,
@@ -152,7 +166,9 @@ def oriented_size(size: tuple[int, int], raw_exif: object) -> tuple[int, int]:
             exif.load(raw_exif)
         orientation = exif.get(_ORIENTATION_TAG, 1)
     except _DECODE_ERRORS as exc:
-        raise PhotoRejected(PhotoReason.CORRUPT, f"the photo's EXIF is corrupt: {exc}") from exc
+        raise PhotoRejected(
+            PhotoReason.CORRUPT, f"the photo's EXIF is corrupt: {describe(exc)}"
+        ) from exc
     width, height = size
     return (height, width) if orientation in _SWAPPING_ORIENTATIONS else (width, height)
 
@@ -193,7 +209,9 @@ def _decode(image: Image.Image) -> Image.Image:
         upright = ImageOps.exif_transpose(image)
         return _to_rgb(upright)
     except _DECODE_ERRORS as exc:
-        raise PhotoRejected(PhotoReason.CORRUPT, f"the photo cannot be decoded: {exc}") from exc
+        raise PhotoRejected(
+            PhotoReason.CORRUPT, f"the photo cannot be decoded: {describe(exc)}"
+        ) from exc
 
 
 def load_photo(data: bytes, limits: PhotoLimits = DEFAULT_LIMITS) -> HolderPhoto:

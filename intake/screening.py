@@ -20,6 +20,7 @@ from intake.photo import (
     PhotoReason,
     PhotoRejected,
     check_dimensions,
+    describe,
     load_photo,
     oriented_size,
     sniff_format,
@@ -43,10 +44,12 @@ def _open_jpeg(data: bytes) -> Image.Image:
             image = Image.open(io.BytesIO(data), formats=["JPEG"])
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise PhotoRejected(
-            PhotoReason.DECOMPRESSION_BOMB, f"the photo declares too many pixels: {exc}"
+            PhotoReason.DECOMPRESSION_BOMB, f"the photo declares too many pixels: {describe(exc)}"
         ) from exc
     except _DECODE_ERRORS as exc:
-        raise PhotoRejected(PhotoReason.CORRUPT, f"the photo cannot be read: {exc}") from exc
+        raise PhotoRejected(
+            PhotoReason.CORRUPT, f"the photo cannot be read: {describe(exc)}"
+        ) from exc
     if PILLOW_FORMATS.get(image.format or "") is not PhotoFormat.JPEG:
         raise PhotoRejected(
             PhotoReason.UNSUPPORTED_FORMAT, f"the file starts like a JPEG but is {image.format}"
@@ -59,7 +62,9 @@ def _draft_decode(image: Image.Image) -> None:
         image.draft(image.mode, DRAFT_SIZE)
         image.load()
     except _DECODE_ERRORS as exc:
-        raise PhotoRejected(PhotoReason.CORRUPT, f"the photo cannot be decoded: {exc}") from exc
+        raise PhotoRejected(
+            PhotoReason.CORRUPT, f"the photo cannot be decoded: {describe(exc)}"
+        ) from exc
 
 
 def screen_photo(data: bytes, limits: PhotoLimits) -> PhotoFormat:

@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 EXTRAS=dev source scripts/bootstrap.sh
 if [ "$(id -u)" = 0 ]; then
     bash scripts/pcsc-setup.sh "$VENV"   # pcscd + vpcd + pyscard: the PC/SC-stack tests run, not skip
+    bash scripts/poppler-setup.sh        # pdftoppm, pdftotext, pdffonts: the PDF rendering tests run
 else
     echo "not root: the PC/SC stack is not installed; its tests will be skipped" >&2
 fi

@@ -28,6 +28,7 @@ from fastapi.responses import ORJSONResponse, Response
 from issuance.api import batches as batch_routes
 from issuance.api import counter, dispatch
 from issuance.api.deps import CtxDep
+from issuance.api.doors import Doors
 from issuance.api.idempotency import render
 from issuance.api.openapi import document
 from issuance.api.operators import OperatorCache
@@ -143,4 +144,5 @@ def create_app(rt: Runtime, *, own_runtime: bool = False) -> FastAPI:
     app.include_router(counter.router)
     app.include_router(dispatch.router)
     app.include_router(batch_routes.router)
+    app.add_middleware(Doors, api=app)
     return app

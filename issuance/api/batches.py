@@ -33,8 +33,9 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from issuance.api.deps import CtxDep
+from issuance.api.doors import body_limit
 from issuance.api.idempotency import Outcome, idempotent, render
-from issuance.api.uploads import Upload, receive
+from issuance.api.uploads import MAX_BODY_BYTES, Upload, receive
 from issuance.services import batches
 from issuance.store import Store
 from printers.documents.manifest import completion_pdf, manifest_pdf
@@ -123,7 +124,7 @@ def batch_slots(app: FastAPI) -> asyncio.Semaphore:
     return slots
 
 
-@router.post("/batches", status_code=201, tags=BATCHES)
+@router.post("/batches", status_code=201, tags=BATCHES, openapi_extra=body_limit(MAX_BODY_BYTES))
 async def submit(
     request: Request,
     ctx: CtxDep,

@@ -35,6 +35,7 @@ async def queue_of(request: Request) -> Queue:
     return (await runtime(request)).queue
 
 
+OPERATOR_SCOPE_KEY = "sscard.operator"
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,200}$")
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
@@ -48,6 +49,11 @@ def bearer_token(request: Request) -> str:
 
 
 async def current_operator(request: Request) -> Operator:
+    """The caller: found by :class:`issuance.api.doors.Doors` before the body was read,
+    or looked up here."""
+    found: Operator | None = request.scope.get(OPERATOR_SCOPE_KEY)
+    if found is not None:
+        return found
     cache: OperatorCache = request.app.state.operators
     token = bearer_token(request)
     operator = cache.get(token)

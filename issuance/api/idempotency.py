@@ -4,7 +4,11 @@ The key is taken (a row in ``idempotency``) in the same transaction as the
 service's changes and its response, so either all three commit or none does.
 A concurrent request with the same key waits on the first one's row and then
 answers from it. The request is identified by the SHA-256 of its method, path
-and body: the same key with another request is a 409 ``idempotency_key_reused``.
+and body's meaning: a JSON body is digested as its canonical form (keys sorted,
+no spacing, :func:`canonical_body`), so the same request re-serialised with
+another key order or spacing is the same request; the same key with a request
+that means something else is a 409 ``idempotency_key_reused``. (A batch file
+streamed to disk is digested as sent: see :mod:`issuance.api.uploads`.)
 A failed request (an error response) stores nothing, so it may be retried.
 """
 
@@ -25,6 +29,7 @@ from sscard_core.errors import IdempotencyConflict
 Outcome = tuple[int, Any]  # HTTP status and JSON content (None: no body)
 Handler = Callable[[Store], Awaitable[Outcome]]
 JSON = "application/json"
+JSON_TAG = b"\0json\0"  # a canonical JSON body never digests like the same bytes sent raw
 
 
 def digest_of(request: Request) -> hashlib._Hash:
@@ -35,9 +40,19 @@ def digest_of(request: Request) -> hashlib._Hash:
     return h
 
 
+def canonical_body(body: bytes) -> bytes:
+    """What a body means, as bytes: a JSON body re-serialised with sorted keys and no spacing
+    (so a client that re-encodes the same request is recognised); any other body as sent."""
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body
+    return JSON_TAG + orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
 async def request_digest(request: Request) -> bytes:
     h = digest_of(request)
-    h.update(await request.body())
+    h.update(canonical_body(await request.body()))
     return h.digest()
 
 

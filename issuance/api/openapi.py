@@ -1,6 +1,8 @@
-"""The OpenAPI document, completed with what the lean request context reads by hand:
-the bearer scheme on every operation but ``/health``, and the ``Idempotency-Key``
-header on every write that honours it."""
+"""The OpenAPI document, completed with what the lean request context and the doors add:
+the bearer scheme on every operation but ``/health``, the ``Idempotency-Key`` header on
+every write that honours it, each operation's body limit (``x-body-limit``,
+:mod:`issuance.api.doors`), and every error status the API answers, each with the one
+error shape (``Error``)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,9 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+
+from issuance.api.doors import LIMIT_KEY, flat_routes
 
 WRITES = {"post", "put", "patch", "delete"}
 PUBLIC = {"/health"}
@@ -26,9 +31,46 @@ IDEMPOTENCY_PARAMETER = {
     "name": "Idempotency-Key",
     "in": "header",
     "required": False,
-    "description": "a retry with the same key and body returns the first response",
+    "description": "a retry with the same key and the same request (as JSON, whatever its key "
+    "order or spacing) returns the first response",
     "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[\\x21-\\x7e]+$"},
 }
+ERROR_REF = {"$ref": "#/components/schemas/Error"}
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "every error: a stable machine-readable code, a message, structured fields",
+    "required": ["code", "message"],
+    "additionalProperties": True,
+    "properties": {
+        "code": {"type": "string", "examples": ["payload_too_large"]},
+        "message": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "description": "one entry per field (and line of a batch file) at fault",
+            "items": {
+                "type": "object",
+                "required": ["field", "code", "message"],
+                "properties": {
+                    "field": {"type": "string"},
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "line": {"type": "integer"},
+                },
+            },
+        },
+    },
+}
+ERROR_STATUSES: dict[str, str] = {
+    "400": "the body cannot be parsed (malformed_body) or nests too deep (json_too_deep)",
+    "401": "no or unknown bearer token (checked before the body is read)",
+    "403": "the operator's role may not do this",
+    "404": "no such record, or one of another bank (the two look alike)",
+    "409": "the request clashes with the record's state, or an Idempotency-Key was reused",
+    "413": "the body is larger than this operation's x-body-limit (refused before it is read)",
+    "422": "a field is invalid (errors lists each one)",
+    "503": "the database is unavailable",
+}
+PUBLIC_STATUSES = ("413", "503")
 
 
 def document(app: FastAPI) -> dict[str, Any]:
@@ -36,24 +78,45 @@ def document(app: FastAPI) -> dict[str, Any]:
         doc = get_openapi(
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )
-        doc.setdefault("components", {})["securitySchemes"] = {
+        components = doc.setdefault("components", {})
+        components["securitySchemes"] = {
             "HTTPBearer": {
                 "type": "http",
                 "scheme": "bearer",
                 "description": "the operator's token",
             }
         }
+        components.setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+        limits = _limits(app)
         for path, operations in doc.get("paths", {}).items():
             for method, operation in operations.items():
+                operation[LIMIT_KEY] = limits.get((path, method), operation.get(LIMIT_KEY))
                 _complete(path, method, operation)
         app.openapi_schema = doc
     return app.openapi_schema
 
 
+def _limits(app: FastAPI) -> dict[tuple[str, str], int]:
+    return {
+        (entry.route.path_format, method.lower()): entry.door.limit
+        for entry in flat_routes(app)
+        if isinstance(entry.route, APIRoute)
+        for method in entry.route.methods or ()
+    }
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": ERROR_REF}}}
+
+
 def _complete(path: str, method: str, operation: dict[str, Any]) -> None:
-    if path in PUBLIC:
+    responses = operation.setdefault("responses", {})
+    public = path in PUBLIC
+    for status, description in ERROR_STATUSES.items():
+        if not public or status in PUBLIC_STATUSES:
+            responses[status] = _error(description)
+    if public:
         return
     operation["security"] = [{"HTTPBearer": []}]
-    operation.setdefault("responses", {}).setdefault("401", {"description": "no or unknown token"})
     if method in WRITES and (method, path) not in KEYLESS_WRITES:
         operation.setdefault("parameters", []).append(dict(IDEMPOTENCY_PARAMETER))

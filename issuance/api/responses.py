@@ -3,6 +3,8 @@
 * :class:`sscard_core.errors.SscardError` → its ``http_status`` and ``to_dict()``.
 * A request that does not match its schema → 422 ``{"code": "invalid_input",
   "message", "errors": [{"field", "code", "message"}]}``, one entry per field.
+* Starlette's own errors (a body that cannot be parsed: 400 ``malformed_body``;
+  an unknown path: 404) → ``{"code", "message"}`` too.
 * A value PostgreSQL refuses (out of range, bad encoding) that slipped past
   the schema → 422 ``invalid_input`` too: bad input is never a 500.
 * The database unreachable (a refused or lost connection, wherever it surfaces)
@@ -16,6 +18,7 @@ from typing import Any
 import asyncpg
 import orjson
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -74,7 +77,22 @@ async def data_error_handler(_request: Request, exc: Exception) -> Response:
     return OrjsonResponse(body, status_code=422)
 
 
+HTTP_CODES = {400: "malformed_body", 404: "not_found", 405: "method_not_allowed"}
+
+
+async def http_error_handler(_request: Request, exc: Exception) -> Response:
+    """Starlette's and FastAPI's own errors (an unparsable body, an unknown path) in the one
+    error shape; an sscard error raised while the body was read keeps its own answer."""
+    assert isinstance(exc, HTTPException)
+    if isinstance(exc.__cause__, SscardError):
+        return error_response(exc.__cause__)
+    code = HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+    body = {"code": code, "message": str(exc.detail)}
+    return OrjsonResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
 EXCEPTION_HANDLERS = {
+    HTTPException: http_error_handler,
     SscardError: sscard_error_handler,
     RequestValidationError: validation_error_handler,
     asyncpg.DataError: data_error_handler,

@@ -4,10 +4,12 @@ Run in the app's lifespan, before uvicorn accepts a connection (and so before
 ``/health`` answers): the card font's character map and metrics and the photo
 codecs are loaded by checking a sample name and photo as an application is
 checked; every route is called once in process without a token, which makes
-the framework build its request handlers (answered 401 before anything is
-read); every pooled connection is opened, and on each the statements of the
-store and the queue are prepared once, so that each database backend has read
-the catalog entries of the tables they touch.
+the framework build its request handlers (answered 401 by the route itself:
+these calls are marked so that the doors let them past, see
+:data:`issuance.api.doors.WARM_UP_SCOPE_KEY`); every pooled connection is
+opened, and on each the statements of the store and the queue are prepared
+once, so that each database backend has read the catalog entries of the
+tables they touch.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import io
 import logging
 import re
 import time
+from collections.abc import MutableMapping
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import httpx
@@ -25,6 +29,7 @@ from fastapi import FastAPI
 from PIL import Image
 
 from intake.screening import printed_name
+from issuance.api.doors import WARM_UP_SCOPE_KEY
 from issuance.services.ordering import validated_photo
 from sscard_core.connect import database_errors
 from sscard_core.queries import load_queries
@@ -60,7 +65,11 @@ def warm_intake() -> None:
 async def warm_routes(app: FastAPI) -> dict[str, int]:
     """Call every operation of the OpenAPI document once, without a token; each call's status."""
     statuses: dict[str, int] = {}
-    transport = httpx.ASGITransport(app=app)
+
+    async def marked(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        await app({**scope, WARM_UP_SCOPE_KEY: True}, receive, send)
+
+    transport = httpx.ASGITransport(app=marked)
     async with httpx.AsyncClient(transport=transport, base_url="http://warm-up") as client:
         for path, operations in app.openapi()["paths"].items():
             for method in operations:

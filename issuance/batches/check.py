@@ -65,6 +65,16 @@ class BatchCheck:
         return frozenset(p.line for p in self.problems if p.line is not None)
 
 
+@dataclass(frozen=True)
+class _Pending:
+    """A row whose citizen ID is valid, waiting for the active-card lookup; ``applicant``
+    when the row is valid otherwise (and not a duplicate)."""
+
+    citizen_id: str
+    line: int
+    applicant: Applicant | None
+
+
 class _Tally:
     """Applicants and problems gathered while the rows stream past."""
 
@@ -78,7 +88,8 @@ class _Tally:
     ) -> None:
         self.problems: list[FieldProblem] = list(header_problems)
         self.applicants: list[Applicant] = []
-        self.pending: list[Applicant] = []
+        self.pending: list[_Pending] = []
+        self.flushed = False
         self.first_line: dict[str, int] = {}
         self.has_active_card = has_active_card
         self.on_chunk = on_chunk
@@ -86,22 +97,27 @@ class _Tally:
 
     def row(self, raw: RawRow, result: RowResult) -> None:
         self.problems.extend(result.problems)
-        if result.citizen_id is not None and self._is_duplicate(result.citizen_id, raw.line):
+        if result.citizen_id is None:
             return
-        if result.applicant is not None:
-            self.pending.append(result.applicant)
-            if len(self.pending) >= (ACTIVE_CARD_CHUNK if self.applicants else FIRST_CHUNK):
-                self.flush()
+        duplicate = self._is_duplicate(result.citizen_id, raw.line)
+        applicant = None if duplicate else result.applicant
+        self.pending.append(_Pending(result.citizen_id, raw.line, applicant))
+        if len(self.pending) >= (ACTIVE_CARD_CHUNK if self.flushed else FIRST_CHUNK):
+            self.flush()
 
     def flush(self) -> None:
-        """Flag the pending applicants' active cards; hand the others on."""
+        """Flag the active cards of the pending rows (valid or not); hand the valid ones on."""
         chunk, self.pending = self.pending, []
+        self.flushed = True
+        flagged: AbstractSet[str] = frozenset()
         if self.has_active_card is not None:
-            chunk = _flag_active(chunk, self.problems, self.has_active_card)
-        self.applicants.extend(chunk)
+            flagged = _flag_active(chunk, self.problems, self.has_active_card)
+        valid = [p.applicant for p in chunk
+                 if p.applicant is not None and p.citizen_id not in flagged]  # fmt: skip
+        self.applicants.extend(valid)
         doomed = self.problems and not self.partial  # the batch will be rejected
-        if chunk and self.on_chunk is not None and not doomed:
-            self.on_chunk(chunk)
+        if valid and self.on_chunk is not None and not doomed:
+            self.on_chunk(valid)
 
     def _is_duplicate(self, citizen_id: str, line: int) -> bool:
         first = self.first_line.setdefault(citizen_id, line)
@@ -139,18 +155,17 @@ def _read(checked: Iterator[Checked], tally: _Tally) -> None:
 
 
 def _flag_active(
-    chunk: list[Applicant], problems: list[FieldProblem], has_active_card: HasActiveCard
-) -> list[Applicant]:
-    """The applicants of ``chunk`` (at most one lookup's worth) without an active card."""
-    ids = tuple(a.citizen_id for a in chunk)
+    chunk: list[_Pending], problems: list[FieldProblem], has_active_card: HasActiveCard
+) -> AbstractSet[str]:
+    """Report every row of ``chunk`` (at most one lookup's worth) whose applicant holds an
+    active card, whatever else is wrong with the row; the IDs found."""
+    ids = tuple(dict.fromkeys(p.citizen_id for p in chunk))
     flagged = set(has_active_card(ids)) & set(ids) if ids else set()
-    for applicant in chunk:
-        if applicant.citizen_id in flagged:
+    for row in chunk:
+        if row.citizen_id in flagged:
             message = "the applicant already holds an active card"
-            problems.append(
-                FieldProblem("citizen_id", BatchProblem.ACTIVE_CARD, message, applicant.line)
-            )
-    return [a for a in chunk if a.citizen_id not in flagged]
+            problems.append(FieldProblem("citizen_id", BatchProblem.ACTIVE_CARD, message, row.line))
+    return flagged
 
 
 def _is_empty(tally: _Tally, rows: int) -> bool:

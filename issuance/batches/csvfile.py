@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from issuance.batches.formats import (
+    CELL_SPACE,
     FILE_FIELD,
     HEADER_ALIASES,
     HEADER_FIELD,
@@ -141,7 +142,11 @@ def _row(cells: list[str], line: int, header: _Header) -> RawRow:
         )
         message = f"{len(cells)} cells where the header has {width}"
         return RawRow(line=line, cells={}, problems=(_problem(code, message, line, ROW_FIELD),))
-    pairs = ((c, v.strip()) for c, v in zip(header.columns, cells, strict=True) if c is not None)
+    pairs = (
+        (c, v.strip(CELL_SPACE))
+        for c, v in zip(header.columns, cells, strict=True)
+        if c is not None
+    )
     kept, problems = sized_cells(pairs, line)
     return RawRow(line=line, cells=kept, problems=tuple(problems))
 

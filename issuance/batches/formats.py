@@ -21,6 +21,9 @@ MAX_CELL_BYTES = 1024
 MAX_PHOTO_BASE64_CHARS = 2_800_000  # a 2 MiB photo in base64, with room for line breaks
 MAX_LINE_CHARS = MAX_PHOTO_BASE64_CHARS + 16 * MAX_CELL_BYTES
 READ_CHUNK = 64 * 1024
+# Trimmed around a cell: spaces only. A tab or a line break inside a cell (even at its end)
+# stays, for the field's own check to refuse.
+CELL_SPACE = " \u3000"
 FILE_FIELD = "(file)"
 HEADER_FIELD = "(header)"
 ROW_FIELD = "(row)"

@@ -5,7 +5,10 @@ at a time with :meth:`json.JSONDecoder.raw_decode`. When a value is cut by
 the end of the buffer, the buffer grows (geometrically, so a large element is
 re-parsed only a few times) up to :data:`MAX_LINE_CHARS`; past that, or at
 the end of the stream, the value is malformed. Consumed text is dropped, so
-memory stays at about one element.
+memory stays at about one element. Before each value is decoded, its nesting
+is measured (:func:`issuance.jsondepth.depth_exceeds`): a value nested deeper
+than :data:`MAX_ELEMENT_DEPTH` makes the file malformed, where the decoder
+would recurse until ``RecursionError``.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Callable, Iterator
 from typing import IO
 
 from issuance.batches.formats import (
+    CELL_SPACE,
     FILE_FIELD,
     HEADER_ALIASES,
     MAX_LINE_CHARS,
@@ -28,10 +32,13 @@ from issuance.batches.formats import (
     canonical_header,
     sized_cells,
 )
+from issuance.jsondepth import MAX_JSON_DEPTH, depth_exceeds
 from sscard_core.errors import FieldProblem
 
 LIST_KEY = "applicants"
 WHITESPACE = " \t\r\n"
+# An applicant is an object of scalars (depth 1); deeper values are refused by type anyway.
+MAX_ELEMENT_DEPTH = MAX_JSON_DEPTH
 
 
 class _Malformed(Exception):
@@ -74,8 +81,12 @@ class _Scanner:
     def value(self) -> object:
         self.peek()
         while True:
+            if depth_exceeds(self._buf, MAX_ELEMENT_DEPTH, self._pos):
+                raise _Malformed(f"a value nested deeper than {MAX_ELEMENT_DEPTH} levels")
             try:
                 found, end = self._decoder.raw_decode(self._buf, self._pos)
+            except RecursionError as exc:  # the depth check makes this unreachable; kept safe
+                raise _Malformed("a value nested too deeply") from exc
             except json.JSONDecodeError as exc:
                 if len(self._buf) - self._pos > MAX_LINE_CHARS:
                     raise _Malformed(f"an element larger than {MAX_LINE_CHARS} characters") from exc
@@ -125,7 +136,7 @@ def _cell(value: object) -> str | None:
         return ""
     if isinstance(value, bool) or not isinstance(value, str | int):
         return None
-    return str(value).strip()
+    return str(value).strip(CELL_SPACE)
 
 
 def _pairs(

@@ -2,7 +2,8 @@
 
 Each command group lives in its own module with a ``register(subparsers)``
 function; a command's handler returns the exit status. Bad input exits 2 with
-the line and field; a database or device failure exits 1.
+the line and field (a file that cannot be read too: a short message, never a
+traceback); a database or device failure exits 1.
 
 The group modules are imported when the parser is built, not when this
 package is imported, so ``python -m issuance.cli.serve`` (the parent of the
@@ -65,6 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
     except SscardError as exc:
         return report(exc)
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+        err.print(f"[bold red]error[/]: {exc.filename or ''}: {exc.strerror or exc}")
+        return 2  # a file named on the command line: bad input
     except KeyboardInterrupt:
         return 130
     return code

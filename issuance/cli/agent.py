@@ -54,7 +54,7 @@ from rich.console import Console
 
 from issuance.cli.common import STOP_SIGNALS, run, stop_signals_call
 from issuance.cli.serve import api_server, describe_database
-from issuance.config import Settings
+from issuance.config import DEFAULT_HOST, DEFAULT_PORT, Settings
 from issuance.domain.roles import Role
 from issuance.runtime import Runtime
 from issuance.services import admin
@@ -307,8 +307,8 @@ class DemoTokens:
 
 def register_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     d = sub.add_parser("demo", help="the whole system on this machine: API, outlet, agent, a card")
-    d.add_argument("--host", default="127.0.0.1")
-    d.add_argument("--port", type=int, default=8080)
+    d.add_argument("--host", default=DEFAULT_HOST)
+    d.add_argument("--port", type=int, default=DEFAULT_PORT)
     d.set_defaults(func=lambda ns: run(run_demo(ns.host, ns.port)))
 
 

@@ -42,14 +42,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from issuance.batches.check import problems_table, rejects_csv
-from issuance.cli.common import run
+from issuance.cli.common import readable_file, run
+from issuance.config import default_api_url
 from sscard_core.errors import AuthError, DatabaseError, FieldError, FieldProblem, SscardError
 
 out = Console(highlight=False)
 BATCHES_PATH = "/v1/batches"
 OCTETS = "application/octet-stream"
 ZIP = "application/zip"
-DEFAULT_API = "http://127.0.0.1:8080"  # where `sscard serve` listens by default
 TIMEOUT_SECONDS = 300.0
 
 
@@ -57,8 +57,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     batch = sub.add_parser("batch", help="expedited small batches (小批量加急制发卡)")
     bsub = batch.add_subparsers(dest="batch_command", required=True, metavar="WHAT")
     s = bsub.add_parser("submit", help="check and enqueue a batch file")
-    s.add_argument("file", type=Path, help="the CSV or JSON batch file")
-    s.add_argument("--photos", type=Path, help="the zip of photos the file names")
+    s.add_argument("file", type=readable_file, help="the CSV or JSON batch file")
+    s.add_argument("--photos", type=readable_file, help="the zip of photos the file names")
     s.add_argument("--site", help="an outlet code, or 'central' for the bank's production line")
     s.add_argument("--partial", action="store_true", help="enqueue the valid rows anyway")
     s.add_argument("--rejects", type=Path, help="where to write the rejected rows (CSV)")
@@ -73,8 +73,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _connection(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--api", default=os.environ.get("SSCARD_API", DEFAULT_API))
-    p.add_argument("--token-file", type=Path, help="the bearer token (else $SSCARD_TOKEN)")
+    p.add_argument(
+        "--api",
+        default=default_api_url(),
+        help="the API's base URL (default "
+        "$SSCARD_API, else where `sscard serve` listens: $SSCARD_HOST:$SSCARD_PORT)",
+    )
+    p.add_argument("--token-file", type=readable_file,
+                   help="the bearer token (else $SSCARD_TOKEN)")  # fmt: skip
 
 
 def token_of(ns: argparse.Namespace) -> str:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 from issuance.cli.common import STOP_SIGNALS, run, stop_signals_call
-from issuance.config import Settings
+from issuance.config import DEFAULT_HOST, DEFAULT_PORT, Settings
 from issuance.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -33,8 +33,8 @@ out = Console(highlight=False)
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s = sub.add_parser("serve", help="serve the HTTP API (starts the embedded database)")
-    s.add_argument("--host", help="listen address (default SSCARD_HOST or 127.0.0.1)")
-    s.add_argument("--port", type=int, help="listen port (default SSCARD_PORT or 8080)")
+    s.add_argument("--host", help=f"listen address (default SSCARD_HOST or {DEFAULT_HOST})")
+    s.add_argument("--port", type=int, help=f"listen port (default SSCARD_PORT or {DEFAULT_PORT})")
     s.add_argument("--workers", type=int, default=1, help="API worker processes (default 1)")
     s.set_defaults(func=lambda a: run(serve(a.host, a.port, workers=a.workers)))
 

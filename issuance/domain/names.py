@@ -2,8 +2,11 @@
 
 A name is normalised before it is validated:
 
+0. a name holding a control or format character (a tab, a line break even at
+   its end, a zero-width joiner) is refused (``name_control_characters``),
+   never trimmed: such a name was pasted from somewhere it did not belong;
 1. Unicode NFC (so compatibility ideographs and composed forms compare
-   equal) and trimming of surrounding white space, including the ideographic
+   equal) and trimming of surrounding spaces, including the ideographic
    space U+3000;
 2. look-alike separators typed for the minority-name middle dot (U+2022
    bullet, U+30FB katakana middle dot, U+FF0E full-width full stop, U+2027
@@ -44,7 +47,10 @@ CHIP_BYTES = 30
 CHIP_ENCODING = "gb18030"  # a superset of GBK: same bytes for every GBK character
 MIDDLE_DOT = "\u00b7"
 DOT_LOOKALIKES = str.maketrans(dict.fromkeys("\u2022\u30fb\uff0e\u2027", MIDDLE_DOT))
-WHITESPACE = " \t\r\n\u3000"
+WHITESPACE = " \u3000"  # trimmed around a name; tabs, line breaks and other controls are refused
+# Unicode categories refused anywhere in a name, before any trimming: controls (a stray line
+# break or tab), format characters (zero-width joiners, bidi overrides) and line/paragraph breaks.
+CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 # CJK unified ideograph blocks (inclusive code point ranges).
 CJK_RANGES: tuple[tuple[int, int], ...] = (
@@ -82,6 +88,7 @@ class NameProblem(StrEnum):
     MIXED_SCRIPTS = "name_mixed_scripts"
     LATIN_NOT_ALLOWED = "name_latin_not_allowed"
     DOT_POSITION = "name_dot_position"
+    CONTROL = "name_control_characters"
 
 
 def is_cjk(ch: str) -> bool:
@@ -109,6 +116,7 @@ class HolderName:
     @classmethod
     def parse(cls, text: str, *, allow_latin: bool = False) -> HolderName:
         """Normalise and validate ``text``; FieldError with a NameProblem code otherwise."""
+        _check_controls(text)
         value = normalise(text)
         _check_length(value)
         script = _script_of(value)
@@ -129,6 +137,13 @@ class HolderName:
 
     def __str__(self) -> str:
         return self.value
+
+
+def _check_controls(text: str) -> None:
+    found = "".join(dict.fromkeys(c for c in text if unicodedata.category(c) in CONTROL_CATEGORIES))
+    if found:
+        shown = ", ".join(f"U+{ord(c):04X}" for c in found)
+        raise FieldError(FIELD, f"contains control characters ({shown})", code=NameProblem.CONTROL)
 
 
 def _check_length(value: str) -> None:

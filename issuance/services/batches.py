@@ -52,7 +52,7 @@ from printers.documents.manifest import (
     PrinterRun,
 )
 from sscard_core.card_data import BEIJING_REGION
-from sscard_core.errors import ConflictError, FieldError, FieldProblem, NotFound
+from sscard_core.errors import ConflictError, FieldError, FieldProblem, Forbidden, NotFound
 from sscard_core.messages import Capability, JobState, Priority
 
 LINE_ALIAS = "central"
@@ -471,7 +471,7 @@ async def scoped_batch(
     try:
         if found is not None:
             check(op, operation, found.bank)
-    except NotFound:
+    except (NotFound, Forbidden):  # the role was checked above: this is the bank scope
         found = None
     if found is None:
         raise NotFound(f"no batch {batch_id}", resource="batch")

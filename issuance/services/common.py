@@ -81,7 +81,7 @@ async def scoped_card(
         raise missing_card(value)
     try:
         check(op, operation, card.bank)
-    except NotFound:
+    except (NotFound, Forbidden):  # the role was checked above: this is the bank scope
         raise missing_card(value) from None
     return card
 

@@ -20,9 +20,9 @@ modules, in one filled path per code: no image is made, so 10 000 rows render
 in a few seconds. The code holds the card number only (no personal data), in
 the smallest version that fits at error correction level M.
 
-Chinese text uses the receipt's CID font (``STSong-Light``, see
-:mod:`printers.documents.receipt`), and PDFs are built ``invariant`` (same input, same
-bytes).
+All text is set in the card's Noto Serif SC, embedded as the subset of the
+characters the document draws (:mod:`printers.documents.pdffont`), and PDFs are built
+``invariant`` (same input, same bytes).
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 
-from printers.documents.receipt import _register_font, mask_citizen_id
+from printers.documents.pdffont import document_font, new_canvas
+from printers.documents.receipt import mask_citizen_id
 
 MANIFEST_TITLE = "社会保障卡制卡清单"
 COMPLETION_TITLE = "社会保障卡制卡完成报告"
@@ -151,18 +152,28 @@ def manifest_page_count(entries: int, lay: ManifestLayout = MANIFEST_LAYOUT) -> 
     return max(1, -(-slots // lay.rows_per_page))
 
 
-def _draw_heading(pdf: Canvas, title: str, heading: BatchHeading, lay: ManifestLayout) -> None:
-    pdf.setFont(_register_font(), lay.title_size)
-    pdf.drawCentredString(A4[0] / 2, lay.header_top * mm, title)
-    pdf.setFont(_register_font(), lay.text_size)
-    line = "    ".join(
+def heading_line(heading: BatchHeading) -> str:
+    """The line under a document's title: batch, outlet and date."""
+    return "    ".join(
         (
             f"批次号 {heading.batch_id}",
             f"网点 {heading.outlet_name}",
             f"日期 {heading.made_on:%Y-%m-%d}",
         )
     )
-    pdf.drawString(lay.margin * mm, (lay.header_top - 9) * mm, line)
+
+
+def footer_text(page: int, pages: int) -> str:
+    return f"第 {page} 页 / 共 {pages} 页"
+
+
+def _draw_heading(
+    pdf: Canvas, font: str, title: str, heading: BatchHeading, lay: ManifestLayout
+) -> None:
+    pdf.setFont(font, lay.title_size)
+    pdf.drawCentredString(A4[0] / 2, lay.header_top * mm, title)
+    pdf.setFont(font, lay.text_size)
+    pdf.drawString(lay.margin * mm, (lay.header_top - 9) * mm, heading_line(heading))
     pdf.line(
         lay.margin * mm,
         (lay.header_top - 12) * mm,
@@ -171,9 +182,9 @@ def _draw_heading(pdf: Canvas, title: str, heading: BatchHeading, lay: ManifestL
     )
 
 
-def _draw_footer(pdf: Canvas, page: int, pages: int, lay: ManifestLayout) -> None:
-    pdf.setFont(_register_font(), lay.text_size)
-    pdf.drawCentredString(A4[0] / 2, lay.footer_y * mm, f"第 {page} 页 / 共 {pages} 页")
+def _draw_footer(pdf: Canvas, font: str, page: int, pages: int, lay: ManifestLayout) -> None:
+    pdf.setFont(font, lay.text_size)
+    pdf.drawCentredString(A4[0] / 2, lay.footer_y * mm, footer_text(page, pages))
 
 
 def _draw_column_titles(pdf: Canvas, lay: ManifestLayout) -> None:
@@ -226,11 +237,20 @@ def _draw_totals(
 
 
 def _start_page(
-    pdf: Canvas, heading: BatchHeading, page: int, pages: int, lay: ManifestLayout
+    pdf: Canvas, font: str, heading: BatchHeading, page: int, pages: int, *, lay: ManifestLayout
 ) -> None:
-    _draw_heading(pdf, MANIFEST_TITLE, heading, lay)
-    _draw_footer(pdf, page, pages, lay)
+    _draw_heading(pdf, font, MANIFEST_TITLE, heading, lay)
+    _draw_footer(pdf, font, page, pages, lay)
     _draw_column_titles(pdf, lay)
+
+
+def manifest_texts(
+    heading: BatchHeading, entries: Sequence[ManifestEntry], lay: ManifestLayout
+) -> list[str]:
+    """Every text a manifest draws, as far as its characters go (numbers are ASCII)."""
+    fixed = [MANIFEST_TITLE, heading_line(heading), footer_text(0, 0)]
+    fixed += [title for title, _ in lay.columns] + [s.label for s in ManifestStatus]
+    return fixed + list(totals_lines(entries)) + [e.holder_name for e in entries]
 
 
 def manifest_pdf(
@@ -239,17 +259,18 @@ def manifest_pdf(
     """The batch manifest as an A4 PDF."""
     pages = manifest_page_count(len(entries), lay)
     out = io.BytesIO()
-    pdf = Canvas(out, pagesize=A4, invariant=True)
-    pdf.setTitle(MANIFEST_TITLE)
-    for page in range(pages):
-        _start_page(pdf, heading, page + 1, pages, lay)
-        first = page * lay.rows_per_page
-        chunk = entries[first : first + lay.rows_per_page]
-        _draw_rows(pdf, first, chunk, lay)
-        if page == pages - 1:
-            _draw_totals(pdf, entries, len(chunk), lay)
-        pdf.showPage()
-    pdf.save()
+    with document_font(manifest_texts(heading, entries, lay)) as font:
+        pdf = new_canvas(out, A4, font)
+        pdf.setTitle(MANIFEST_TITLE)
+        for page in range(pages):
+            _start_page(pdf, font, heading, page + 1, pages, lay=lay)
+            first = page * lay.rows_per_page
+            chunk = entries[first : first + lay.rows_per_page]
+            _draw_rows(pdf, first, chunk, lay)
+            if page == pages - 1:
+                _draw_totals(pdf, entries, len(chunk), lay)
+            pdf.showPage()
+        pdf.save()
     return out.getvalue()
 
 
@@ -361,20 +382,35 @@ def printer_pages(
     return pages
 
 
+def completion_texts(report: Completion) -> list[str]:
+    """Every text a completion report draws, as far as its characters go."""
+    fixed = [COMPLETION_TITLE, heading_line(report.heading), footer_text(0, 0)]
+    fixed += [title for title, _ in PRINTER_COLUMNS] + list(completion_lines(report))
+    return fixed + [run.printer_id for run in report.printers]
+
+
 def completion_pdf(report: Completion, lay: ManifestLayout = MANIFEST_LAYOUT) -> bytes:
     """The completion report as an A4 PDF."""
     out = io.BytesIO()
-    pdf = Canvas(out, pagesize=A4, invariant=True)
-    pdf.setTitle(COMPLETION_TITLE)
-    pages = printer_pages(report.printers, lay)
-    for page, runs in enumerate(pages, start=1):
-        _draw_heading(pdf, COMPLETION_TITLE, report.heading, lay)
-        _draw_footer(pdf, page, len(pages), lay)
-        y = _draw_counts(pdf, report, lay) if page == 1 else lay.table_top
-        _draw_table_row(pdf, [title for title, _ in PRINTER_COLUMNS], y)
-        for run in runs:
-            y -= lay.row_pitch / 2
-            _draw_table_row(pdf, printer_cells(run), y)
-        pdf.showPage()
-    pdf.save()
+    with document_font(completion_texts(report)) as font:
+        pdf = new_canvas(out, A4, font)
+        pdf.setTitle(COMPLETION_TITLE)
+        for page, runs in enumerate(printer_pages(report.printers, lay), start=1):
+            _draw_completion_page(pdf, font, report, page, runs, lay=lay)
+        pdf.save()
     return out.getvalue()
+
+
+def _draw_completion_page(
+    pdf: Canvas, font: str, report: Completion, page: int, runs: Sequence[PrinterRun],
+    *, lay: ManifestLayout,
+) -> None:  # fmt: skip
+    pages = len(printer_pages(report.printers, lay))
+    _draw_heading(pdf, font, COMPLETION_TITLE, report.heading, lay)
+    _draw_footer(pdf, font, page, pages, lay)
+    y = _draw_counts(pdf, report, lay) if page == 1 else lay.table_top
+    _draw_table_row(pdf, [title for title, _ in PRINTER_COLUMNS], y)
+    for run in runs:
+        y -= lay.row_pitch / 2
+        _draw_table_row(pdf, printer_cells(run), y)
+    pdf.showPage()

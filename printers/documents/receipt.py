@@ -5,14 +5,10 @@ its first six and last four characters (``110101********1234``), the outlet,
 the time of handover (Beijing time), the six fees the bank must waive under
 第五条(五) of the cooperation rules, and signature lines for holder and clerk.
 
-Chinese text uses reportlab's built-in CID font ``STSong-Light`` (Adobe-GB1,
-encoding UniGB-UCS2-H). The card's own font, Noto Serif SC, ships as an
-OpenType file with CFF (PostScript) outlines, which reportlab's ``TTFont``
-refuses ("postscript outlines are not supported"); converting it would mean
-carrying a second 11 MB font. The CID font needs no file and embeds nothing:
-every PDF reader supplies an Adobe-GB1 font, the PDF stays a few kilobytes,
-and text remains extractable (searchable, and checkable in tests). Adobe-GB1
-covers the GB 18030 repertoire used for Chinese and transliterated names.
+All text is set in the card's own font, Noto Serif SC, embedded as a subset
+of the characters the receipt draws (:mod:`printers.documents.pdffont`): the receipt
+prints the same on a machine without any Chinese font, and its text remains
+extractable (searchable, and checkable in tests).
 
 The PDF is built with ``invariant=True``: no creation timestamp or random
 document ID, so the same receipt always gives the same bytes, and the PDF's
@@ -25,22 +21,22 @@ import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import Enum
-from functools import cache
 
 from reportlab.lib.pagesizes import A5
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen.canvas import Canvas
 
+from printers.documents.pdffont import document_font, new_canvas
 from sscard_core.errors import FieldError
 
-CJK_FONT = "STSong-Light"
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")  # China keeps no daylight saving
 ID_KEEP_HEAD = 6
 ID_KEEP_TAIL = 4
 TITLE = "社会保障卡领卡回执"
 WAIVER_INTRO = "依据合作银行服务要求第五条(五), 本行已免收以下费用:"
+WAIVED = "免收"
+SIGNATURES = ("持卡人签名", "经办柜员签名")
+CLERK_NUMBER = "柜员号"
 
 
 class WaivedFee(Enum):
@@ -107,12 +103,6 @@ def beijing_time(moment: datetime) -> str:
     return local.strftime("%Y-%m-%d %H:%M")
 
 
-@cache
-def _register_font() -> str:
-    pdfmetrics.registerFont(UnicodeCIDFont(CJK_FONT))
-    return CJK_FONT
-
-
 def receipt_rows(receipt: Receipt) -> tuple[tuple[str, str], ...]:
     """The label/value rows printed at the top of the receipt."""
     return (
@@ -122,6 +112,12 @@ def receipt_rows(receipt: Receipt) -> tuple[tuple[str, str], ...]:
         ("领卡网点", receipt.outlet_name),
         ("领卡时间", beijing_time(receipt.handed_over_at)),
     )
+
+
+def receipt_texts(rows: tuple[tuple[str, str], ...]) -> list[str]:
+    """Every text the receipt draws: the characters its font must hold."""
+    fixed = [TITLE, WAIVER_INTRO, WAIVED, CLERK_NUMBER, *SIGNATURES]
+    return fixed + [fee.label for fee in WaivedFee] + [t for row in rows for t in row]
 
 
 def _draw_rows(pdf: Canvas, rows: tuple[tuple[str, str], ...], lay: PageLayout) -> float:
@@ -139,31 +135,32 @@ def _draw_waivers(pdf: Canvas, top: float, lay: PageLayout) -> None:
     pdf.drawString(lay.margin * mm, y * mm, WAIVER_INTRO)
     for number, fee in enumerate(WaivedFee, start=1):
         y -= lay.row_pitch * 0.8
-        pdf.drawString((lay.margin + 4) * mm, y * mm, f"{number}. 免收{fee.label}")
+        pdf.drawString((lay.margin + 4) * mm, y * mm, f"{number}. {WAIVED}{fee.label}")
 
 
 def _draw_signatures(pdf: Canvas, receipt: Receipt, lay: PageLayout) -> None:
     width = A5[0] / mm
     right = width / 2 + 2
-    for x, label in ((lay.margin, "持卡人签名"), (right, "经办柜员签名")):
+    for x, label in ((lay.margin, SIGNATURES[0]), (right, SIGNATURES[1])):
         pdf.drawString(x * mm, (lay.signature_y + 3) * mm, label)
         pdf.line(x * mm, lay.signature_y * mm, (x + lay.signature_width) * mm, lay.signature_y * mm)
     if receipt.clerk_id:
-        pdf.drawString(right * mm, (lay.signature_y - 6) * mm, f"柜员号 {receipt.clerk_id}")
+        pdf.drawString(right * mm, (lay.signature_y - 6) * mm, f"{CLERK_NUMBER} {receipt.clerk_id}")
 
 
 def receipt_pdf(receipt: Receipt, lay: PageLayout = LAYOUT) -> bytes:
     """The receipt as a one-page A5 PDF."""
-    font = _register_font()
+    rows = receipt_rows(receipt)
     out = io.BytesIO()
-    pdf = Canvas(out, pagesize=A5, invariant=True)
-    pdf.setTitle(TITLE)
-    pdf.setFont(font, lay.title_size)
-    pdf.drawCentredString(A5[0] / 2, lay.title_y * mm, TITLE)
-    pdf.setFont(font, lay.text_size)
-    below = _draw_rows(pdf, receipt_rows(receipt), lay)
-    _draw_waivers(pdf, below, lay)
-    _draw_signatures(pdf, receipt, lay)
-    pdf.showPage()
-    pdf.save()
+    with document_font(receipt_texts(rows)) as font:
+        pdf = new_canvas(out, A5, font)
+        pdf.setTitle(TITLE)
+        pdf.setFont(font, lay.title_size)
+        pdf.drawCentredString(A5[0] / 2, lay.title_y * mm, TITLE)
+        pdf.setFont(font, lay.text_size)
+        below = _draw_rows(pdf, rows, lay)
+        _draw_waivers(pdf, below, lay)
+        _draw_signatures(pdf, receipt, lay)
+        pdf.showPage()
+        pdf.save()
     return out.getvalue()

@@ -290,3 +290,36 @@ def test_rejects_csv_and_table() -> None:
     console.print(problems_table(problems))
     text = console.export_text()
     assert "(2)" in text and "citizen_id_check_digit" in text and "4" in text
+
+
+def test_a_row_with_another_error_is_still_reported_for_its_active_card(
+    five: list[Person], five_photos: ZipPhotos
+) -> None:
+    bad = [*five[:4], Person(**{**five[4].__dict__, "ethnicity": "57"}), five[0]]
+    holders = {five[0].citizen_id, five[4].citizen_id}
+
+    def has_active_card(ids: Sequence[str]) -> set[str]:
+        return holders & set(ids)
+
+    result = check_batch(
+        batch_csv(bad).encode(), photos=five_photos, partial=True,
+        has_active_card=has_active_card, today=TODAY,
+    )  # fmt: skip
+    assert found(result) == [
+        (2, "citizen_id", "active_card"),
+        (6, "ethnicity", "invalid_ethnicity"),
+        (6, "citizen_id", "active_card"),
+        (7, "citizen_id", "duplicate_in_batch"),
+        (7, "citizen_id", "active_card"),
+    ]
+    assert [a.line for a in result.applicants] == [3, 4, 5]
+
+
+def test_a_name_with_a_line_break_in_a_batch_is_refused(
+    five: list[Person], five_photos: ZipPhotos
+) -> None:
+    rows = [p.cells() for p in five]
+    rows[1] = (rows[1][0], f'"{rows[1][1]}\n"', *rows[1][2:])  # quoted: the break is in the cell
+    result = partial(csv_text(rows), five_photos)
+    assert found(result) == [(3, "name", "name_control_characters")]
+    assert [a.line for a in result.applicants] == [2, 5, 6, 7]  # line 3's cell ends on line 4

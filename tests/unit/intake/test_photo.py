@@ -211,3 +211,13 @@ def test_fit_photo_centre_crops_to_the_box_aspect() -> None:
 def test_fit_photo_keeps_an_image_of_the_right_size() -> None:
     image = portrait(80, 100)
     assert fit_photo(image, (80, 100)) is image
+
+
+@pytest.mark.parametrize(
+    "data", [b"\xff\xd8\xff" + b"\0" * 64, b"\x89PNG\r\n\x1a\n" + b"junk" * 16]
+)
+def test_a_corrupt_photo_is_described_without_python_object_addresses(data: bytes) -> None:
+    error = rejected(data)
+    assert error.reason is PhotoReason.CORRUPT
+    assert "object at 0x" not in error.message
+    assert "<_io" not in error.message
