@@ -20,6 +20,7 @@ import pytest
 import uvloop
 
 from issuance.api.app import create_app
+from issuance.api.operators import watch_revocations
 from issuance.config import Settings
 from issuance.runtime import Runtime
 from tests.integration.api.world import PHOTO_B64, World, seed
@@ -41,11 +42,16 @@ def bench(db_dsn: str, tmp_path: Path) -> Iterator[Bench]:
     loop.run_until_complete(rt.__aenter__())
     store = rt.store
     tokens = loop.run_until_complete(seed(store))
+    app = create_app(rt)
+    # as when served: the operator cache is on while revocations are listened for
+    watching = watch_revocations(db_dsn, app.state.operators)
+    loop.run_until_complete(watching.__aenter__())
     client = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_app(rt)), base_url="http://sscard.test"
+        transport=httpx.ASGITransport(app=app), base_url="http://sscard.test"
     )
     yield Bench(loop, World(client, store, rt.queue, tokens, random.Random(5)))
     loop.run_until_complete(client.aclose())
+    loop.run_until_complete(watching.__aexit__(None, None, None))
     loop.run_until_complete(rt.__aexit__(None, None, None))
     loop.close()
 

@@ -27,7 +27,7 @@ from issuance.config import Settings
 from issuance.domain.roles import Role
 from issuance.runtime import Runtime
 from issuance.services import dispatch
-from issuance.store import Operator
+from issuance.store import Operator, Store
 from sscard_core.messages import Capability, Priority
 
 SITE = "A1"
@@ -38,6 +38,7 @@ _keys = itertools.count()
 @dataclass
 class Rig:
     loop: asyncio.AbstractEventLoop
+    store: Store
     queue: Queue
     wakeups: Wakeups
 
@@ -48,15 +49,15 @@ def rig(db_dsn: str, tmp_path: Path) -> Iterator[Rig]:
     rt = Runtime(Settings(db_dsn, tmp_path, "127.0.0.1", 0), pool_size=4)
     loop.run_until_complete(rt.__aenter__())
     loop.run_until_complete(asyncio.wait_for(rt.wakeups.connected.wait(), 30))
-    yield Rig(loop, rt.queue, rt.wakeups)
+    yield Rig(loop, rt.store, rt.queue, rt.wakeups)
     loop.run_until_complete(rt.__aexit__(None, None, None))
     loop.close()
 
 
 async def _waiting_claim(rig: Rig, wakeups: Wakeups | None) -> asyncio.Task[dispatch.Claimed]:
     claim = dispatch.claim(
-        rig.queue, AGENT, "bench", SITE, [Capability.PRINT_ENCODE], wait_seconds=30,
-        wakeups=wakeups,
+        rig.store, rig.queue, AGENT, worker="bench", site=SITE,
+        capabilities=[Capability.PRINT_ENCODE], wait_seconds=30, wakeups=wakeups,
     )  # fmt: skip
     task = asyncio.create_task(claim)
     while rig.wakeups.watching(SITE) == 0 and wakeups is not None:  # noqa: ASYNC110

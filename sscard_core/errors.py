@@ -142,6 +142,13 @@ class AuthError(SscardError):
     http_status = 401
 
 
+class TooManyAttempts(SscardError):
+    """Sign-in refused for a while: too many recent failures for this operator or address."""
+
+    code = "too_many_attempts"
+    http_status = 429
+
+
 class Forbidden(SscardError):
     code = "forbidden"
     http_status = 403

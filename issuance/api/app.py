@@ -26,12 +26,12 @@ from fastapi import FastAPI
 from fastapi.responses import ORJSONResponse, Response
 
 from issuance.api import batches as batch_routes
-from issuance.api import counter, dispatch
+from issuance.api import counter, dispatch, psams, security, stock
 from issuance.api.deps import CtxDep
 from issuance.api.doors import Doors
 from issuance.api.idempotency import render
 from issuance.api.openapi import document
-from issuance.api.operators import OperatorCache
+from issuance.api.operators import OperatorCache, watch_revocations
 from issuance.api.responses import EXCEPTION_HANDLERS, OrjsonResponse
 from issuance.api.warmup import warm_up
 from issuance.config import Settings
@@ -98,6 +98,8 @@ def create_app(rt: Runtime, *, own_runtime: bool = False) -> FastAPI:
                 )  # fmt: skip
             await warm_up(_app, rt.pool)  # before uvicorn takes a connection
             task = asyncio.create_task(maintain_forever(rt), name="sscard-maintenance")
+            direct = rt.settings.direct_url or rt.server.dsn
+            await stack.enter_async_context(watch_revocations(direct, _app.state.operators))
             try:
                 yield
             finally:
@@ -144,5 +146,8 @@ def create_app(rt: Runtime, *, own_runtime: bool = False) -> FastAPI:
     app.include_router(counter.router)
     app.include_router(dispatch.router)
     app.include_router(batch_routes.router)
+    app.include_router(security.router)
+    app.include_router(psams.router)
+    app.include_router(stock.router)
     app.add_middleware(Doors, api=app)
     return app

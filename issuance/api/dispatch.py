@@ -62,13 +62,17 @@ Name = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:
 Site = Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[^\x00]+$")]
 
 
-@router.post("/agent/claim", response_model=ClaimOut, tags=AGENT)
+@router.post(
+    "/agent/claim", response_model=ClaimOut, tags=AGENT,
+    responses={403: {"description": "psam_refused (with a reason) or wrong_site"}},
+)  # fmt: skip
 async def claim(body: ClaimIn, ctx: CtxDep) -> Response:
     """Claim up to ``limit`` jobs of ``site``, waiting up to ``wait_seconds`` for work."""
     claimed = await dispatch.claim(
-        ctx.queue, ctx.op, body.worker, body.site, body.capabilities, limit=body.limit,
+        ctx.store, ctx.queue, ctx.op, worker=body.worker, site=body.site,
+        capabilities=body.capabilities, limit=body.limit,
         wait_seconds=body.wait_seconds, gone=ctx.request.is_disconnected,
-        wakeups=ctx.request.app.state.rt.wakeups,
+        wakeups=ctx.request.app.state.rt.wakeups, psam=body.psam,
     )  # fmt: skip
     return render(200, views.claimed(claimed))
 

@@ -16,6 +16,7 @@ from issuance.api.doors import LIMIT_KEY, flat_routes
 
 WRITES = {"post", "put", "patch", "delete"}
 PUBLIC = {"/health"}
+NO_TOKEN = {"/v1/sessions"}  # sign-in: every error status, but no bearer token
 # Writes that take no Idempotency-Key: repeating them is harmless (a heartbeat, a
 # printer's state or its clearing, a lookup) or must not replay an old answer (a claim).
 KEYLESS_WRITES = frozenset(
@@ -25,6 +26,22 @@ KEYLESS_WRITES = frozenset(
         ("put", "/v1/agent/printers/{name}"),
         ("post", "/v1/outlets/{code}/printers/{name}/clear"),
         ("post", "/v1/holders/lookup"),
+        # credentials: an answer holding a token or a secret is never kept for a replay
+        ("delete", "/v1/sessions/current"),
+        ("post", "/v1/operators/me/token/rotate"),
+        ("post", "/v1/operators/{name}/tokens/revoke"),
+        ("post", "/v1/operators/me/password"),
+        ("post", "/v1/operators/me/totp"),
+        ("post", "/v1/operators/me/totp/confirm"),
+        # registers and stock: a repeat is refused with 409 (exists, already decided, moved)
+        ("post", "/v1/terminals"),
+        ("post", "/v1/terminals/{serial}/state"),
+        ("post", "/v1/psams"),
+        ("post", "/v1/psams/{serial}/{action}"),
+        ("post", "/v1/stock/requests"),
+        ("post", "/v1/stock/requests/{request_id}/confirm"),
+        ("post", "/v1/stock/requests/{request_id}/cancel"),
+        ("post", "/v1/outlets/{code}/stock/reconciliations"),
     }
 )
 IDEMPOTENCY_PARAMETER = {
@@ -115,7 +132,7 @@ def _complete(path: str, method: str, operation: dict[str, Any]) -> None:
     for status, description in ERROR_STATUSES.items():
         if not public or status in PUBLIC_STATUSES:
             responses[status] = _error(description)
-    if public:
+    if public or path in NO_TOKEN:
         return
     operation["security"] = [{"HTTPBearer": []}]
     if method in WRITES and (method, path) not in KEYLESS_WRITES:

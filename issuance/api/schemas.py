@@ -16,8 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from issuance.domain.cards import ReplaceReason
 from issuance.domain.disclosure import Need
+from issuance.domain.psam import TerminalState
+from issuance.services.audit import MAX_PAGE as MAX_AUDIT_PAGE
+from issuance.services.audit import AuditQuery
 from issuance.services.cards import Application, LossKind
 from issuance.services.ordering import PHOTO_FIELD, HolderInput
+from issuance.services.stock import RequestKind
 from sscard_core.card_data import Gender
 from sscard_core.errors import FieldError
 from sscard_core.messages import Capability, JobStep, Reconciliation
@@ -130,6 +134,7 @@ class ClaimIn(Strict):
     capabilities: Annotated[list[Capability], Field(min_length=1, max_length=3)]
     limit: Annotated[int, Field(ge=1, le=50)] = 1
     wait_seconds: Annotated[float, Field(ge=0, le=30)] = 20.0
+    psam: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")] | None = None
 
 
 class HeartbeatIn(Strict):
@@ -298,3 +303,132 @@ class PrinterOut(BaseModel):
 
 class PrintersOut(BaseModel):
     printers: list[PrinterOut]
+
+
+# --- operators' credentials and the audit trail ------------------------------------------------
+
+TotpCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
+Password = Annotated[str, text(256, 1)]
+
+
+class SignInIn(Strict):
+    name: Short
+    password: Password
+    totp_code: TotpCode | None = None
+
+
+class OperatorOut(BaseModel):
+    id: int
+    name: str
+    role: str
+    bank: str | None
+    outlet: str | None
+
+
+class TokenOut(BaseModel):
+    token: str
+    expires_at: datetime
+    operator: OperatorOut
+
+
+class PasswordIn(Strict):
+    current: Password
+    new: Password
+
+
+class TotpOut(BaseModel):
+    secret: str
+    uri: str
+
+
+class TotpConfirmIn(Strict):
+    code: TotpCode
+
+
+class RevokedOut(BaseModel):
+    revoked: int
+
+
+class AuditRecordOut(BaseModel):
+    id: int
+    at: datetime
+    operator: int
+    operator_name: str
+    bank: str | None
+    outlet: str | None
+    purpose: str
+    action: str
+    holder: int | None
+    card: int | None
+    card_number: str | None
+    detail: str
+    prev_hash: str
+    hash: str
+
+
+class AuditPageOut(BaseModel):
+    records: list[AuditRecordOut]
+    next_after: int | None
+
+
+class AuditQueryIn(Strict):
+    """Filters of an audit search (query parameters; every one optional)."""
+
+    citizen_id: CitizenIdText | None = None
+    card_number: Annotated[str, text(32, 1)] | None = None
+    operator: Short | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    action: Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,32}$")] | None = None
+
+    def to_query(self) -> AuditQuery:
+        return AuditQuery(
+            self.citizen_id, self.card_number, self.operator, self.since, self.until, self.action
+        )
+
+
+class AuditSearchIn(AuditQueryIn):
+    after: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
+    limit: Annotated[int, Field(ge=1, le=MAX_AUDIT_PAGE)] = 100
+
+
+# --- security terminals and PSAM cards ------------------------------------------------------
+
+Serial = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+
+
+class TerminalIn(Strict):
+    serial: Serial
+    model: Short
+    outlet: Short
+
+
+class TerminalStateIn(Strict):
+    state: TerminalState
+
+
+class PsamIn(Strict):
+    serial: Serial
+    bank: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{2,6}$")]
+
+
+class PsamMoveIn(Strict):
+    terminal: Serial | None = None
+    note: Line = ""
+
+
+# --- blank card bodies ----------------------------------------------------------------------
+
+
+class StockRequestIn(Strict):
+    kind: RequestKind
+    outlet: Short
+    to_outlet: Short | None = None
+    lot: Serial
+    quantity: Annotated[int, Field(ge=1, le=100_000)]
+    note: Line = ""
+
+
+class ReconcileStockIn(Strict):
+    day: date
+    counted: Annotated[int, Field(ge=0, le=10_000_000)]

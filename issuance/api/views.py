@@ -7,11 +7,12 @@ from typing import Any
 from cardqueue import Job
 from issuance.domain.disclosure import Field, shown
 from issuance.domain.fees import Quote
+from issuance.services.audit import AuditPage
 from issuance.services.cards import CardStatusView
 from issuance.services.dispatch import Claimed
 from issuance.services.jobs import JobDecision
 from issuance.services.ordering import CARD_JOB
-from issuance.store import CardRecord, HolderRecord, PrinterRecord
+from issuance.store import AuditRow, CardRecord, HolderRecord, IssuedToken, Operator, PrinterRecord
 
 Body = dict[str, Any]
 
@@ -96,3 +97,24 @@ def claimed(c: Claimed) -> Body:
 
 def printer(p: PrinterRecord) -> Body:
     return {"name": p.name, "status": p.status, "fault": p.fault}
+
+
+def operator(o: Operator) -> Body:
+    return {"id": o.id, "name": o.name, "role": o.role.value, "bank": o.bank, "outlet": o.outlet}
+
+
+def token(t: IssuedToken, o: Operator) -> Body:
+    return {"token": t.token, "expires_at": t.expires_at, "operator": operator(o)}
+
+
+def audit_record(r: AuditRow) -> Body:
+    return {
+        "id": r.id, "at": r.at, "operator": r.operator, "operator_name": r.operator_name,
+        "bank": r.bank, "outlet": r.outlet, "purpose": r.purpose, "action": r.action,
+        "holder": r.holder, "card": r.card, "card_number": r.card_number, "detail": r.detail,
+        "prev_hash": r.prev_hash.hex(), "hash": r.hash.hex(),
+    }  # fmt: skip
+
+
+def audit_page(p: AuditPage) -> Body:
+    return {"records": [audit_record(r) for r in p.rows], "next_after": p.next_after}

@@ -29,11 +29,13 @@ GROUPS: tuple[tuple[str, str], ...] = (
     ("retention", "register"),
     ("bench", "register"),
     ("admin", "register"),
+    ("security", "register"),
     ("loadtest", "register"),
     ("agent", "register"),
     ("agent", "register_demo"),
     ("printer", "register"),
     ("batch", "register"),
+    ("stock", "register"),
 )
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 

@@ -3,6 +3,7 @@
     sscard bank create CODE NAME
     sscard outlet create CODE --bank B --name N [--instant --psam SERIAL] [--district 1101xx]
     sscard operator create NAME --role R [--bank B] [--outlet O]   (prints the token ONCE)
+    sscard operator token|password|totp ...   (see :mod:`issuance.cli.security`)
     sscard card show CARD_NUMBER
     sscard openapi
 
@@ -22,6 +23,7 @@ from typing import TypeAlias, TypeVar
 from rich.console import Console
 
 from issuance.api.app import create_app
+from issuance.cli import security
 from issuance.cli.common import run
 from issuance.config import Settings
 from issuance.domain.numbers import validate_card_number
@@ -62,7 +64,9 @@ def register(sub: Sub) -> None:
     outlet.add_argument("--psam", help="the PSAM card's serial (needed with --instant)")
     outlet.set_defaults(func=lambda a: run(_outlet(a)))
 
-    op = _group(sub, "operator", "operators").add_parser("create", help="add an operator")
+    operators = _group(sub, "operator", "operators")
+    security.register_operator(operators)
+    op = operators.add_parser("create", help="add an operator")
     op.add_argument("name")
     op.add_argument("--role", required=True, choices=[r.value for r in Role])
     op.add_argument("--bank")
@@ -92,10 +96,14 @@ async def _outlet(a: argparse.Namespace) -> int:
 
 async def _operator(a: argparse.Namespace) -> int:
     role = Role(a.role)
+    policy = Settings.from_env().credentials
     made = await _with_store(
-        lambda s: admin.create_operator(s, a.name, role, bank=a.bank, outlet=a.outlet)
+        lambda s: admin.create_operator(
+            s, a.name, role, bank=a.bank, outlet=a.outlet, policy=policy
+        )
     )
-    out.print(f"operator {made.name} ({made.role}) created; the token is shown only once:")
+    out.print(f"operator {made.name} ({made.role}) created; token valid until "
+              f"{made.expires_at:%Y-%m-%d %H:%M %Z}, shown only once:")  # fmt: skip
     print(made.token)
     return 0
 

@@ -72,6 +72,8 @@ from printers.agent.station import (
 )
 from printers.devices.chip.encoder import CardConnection
 from printers.devices.chip.pcsc import PcscConnection
+from printers.devices.chip.pcsc_psam import CardPsam
+from printers.devices.chip.psam import Psam
 from printers.devices.evolis.driver import EvolisPrinter
 from printers.devices.simulators.outlet import (
     SimChipReader,
@@ -165,7 +167,7 @@ def desk_reader_for(spec: str) -> DeskReader:
     raise InputError(f"--desk-reader must be sim[:HOST:PORT] or pcsc:<reader name>, not {spec!r}")
 
 
-def pin_desk(ns: argparse.Namespace, psam: SimulatedPsam, journal: Journal) -> PinDesk | None:
+def pin_desk(ns: argparse.Namespace, psam: Psam, journal: Journal) -> PinDesk | None:
     """The PIN desk ``--pinpad`` asks for, or None."""
     if ns.pinpad is None:
         return None
@@ -196,7 +198,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "sim[:HOST:PORT] (one sim reader may serve every simulated printer)",
     )
     a.add_argument("--journal", type=Path, required=True, help="the local SQLite journal")
-    a.add_argument("--psam-keys", type=Path, required=True, help="the PSAM's master keys (JSON)")
+    which = a.add_mutually_exclusive_group(required=True)
+    which.add_argument("--psam-keys", type=Path, help="a simulated PSAM's master keys (JSON)")
+    which.add_argument("--psam-reader", help="the PC/SC reader of a physical PSAM card")
+    a.add_argument("--psam-serial", default="SIM-PSAM-0001", help="the simulated PSAM's serial")
     a.add_argument("--worker", default=socket.gethostname(), help="this agent's name")
     a.add_argument("--wait", type=float, default=20.0, help="long-poll seconds")
     a.add_argument(
@@ -213,7 +218,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 async def _stations(
-    ns: argparse.Namespace, psam: SimulatedPsam, journal: Journal, lines: list[str]
+    ns: argparse.Namespace, psam: Psam, journal: Journal, lines: list[str]
 ) -> list[Station]:
     """A station per ``--printer`` with its own reader; ``lines`` gets one line for each.
 
@@ -242,28 +247,41 @@ async def _stations(
     return stations
 
 
+async def _psam(ns: argparse.Namespace, stack: contextlib.AsyncExitStack) -> Psam:
+    """A physical PSAM in its own PC/SC reader (``--psam-reader``), or the simulated one."""
+    if ns.psam_reader is None:
+        return SimulatedPsam(read_keys(ns.psam_keys), serial=ns.psam_serial)
+    connection = PcscConnection(ns.psam_reader)
+    await connection.connect()
+    stack.push_async_callback(connection.disconnect)
+    return await CardPsam.open(connection)
+
+
 async def run_agent(ns: argparse.Namespace, *, stop: asyncio.Event | None = None) -> int:
     token = ns.token_file.read_text().strip()
-    psam = SimulatedPsam(read_keys(ns.psam_keys))
     config = AgentConfig(wait_seconds=ns.wait)
-    with Journal(ns.journal) as journal:
-        desk = pin_desk(ns, psam, journal)
-        lines: list[str] = []
-        stations = await _stations(ns, psam, journal, lines)
-        client = AgentClient(ns.api, token, worker=ns.worker, site=ns.site)
-        agent = Agent(
-            client, stations, journal, config, desk=desk, events=lambda e: out.print(describe(e))
-        )
-        pads = f"; PIN pad {ns.pinpad}" if desk is not None else ""
-        out.print(f"agent {ns.worker} for {ns.site}: {', '.join(s.name for s in stations)}{pads}")
-        for line in lines:
-            out.print(line)
-        try:
-            await _until(agent.run(), stop)
-        finally:
-            await client.aclose()
-            for station in stations:
-                await station.printer.aclose()
+    async with contextlib.AsyncExitStack() as stack:
+        psam = await _psam(ns, stack)
+        with Journal(ns.journal) as journal:
+            desk = pin_desk(ns, psam, journal)
+            lines: list[str] = []
+            stations = await _stations(ns, psam, journal, lines)
+            client = AgentClient(ns.api, token, worker=ns.worker, site=ns.site, psam=psam.serial)
+            agent = Agent(
+                client, stations, journal, config, desk=desk,
+                events=lambda e: out.print(describe(e)),
+            )  # fmt: skip
+            pads = f"; PIN pad {ns.pinpad}" if desk is not None else ""
+            names = ", ".join(s.name for s in stations)
+            out.print(f"agent {ns.worker} for {ns.site} (PSAM {psam.serial}): {names}{pads}")
+            for line in lines:
+                out.print(line)
+            try:
+                await _until(agent.run(), stop)
+            finally:
+                await client.aclose()
+                for station in stations:
+                    await station.printer.aclose()
     return 0
 
 

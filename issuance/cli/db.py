@@ -11,6 +11,7 @@ from rich.console import Console
 from issuance.cli.common import run
 from issuance.config import Settings
 from issuance.db.migrate import migrate
+from issuance.db.roles import grant_service
 from issuance.db.server import DatabaseServer
 from issuance.runtime import Runtime
 from sscard_core.connect import database_errors
@@ -32,6 +33,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="keep answers for Idempotency-Key retries this many days (default 7)",
     )  # fmt: skip
     p.set_defaults(func=lambda a: run(_prune(a.days, a.answer_days)))
+    g = dbsub.add_parser(
+        "grant-service", help="give a role the service's privileges (the audit trail: insert only)"
+    )
+    g.add_argument("role", help="an existing PostgreSQL role")
+    g.set_defaults(func=lambda a: run(_grant(a.role)))
+
+
+async def _grant(role: str) -> int:
+    async with DatabaseServer(Settings.from_env()) as server:
+        with database_errors():
+            conn = await asyncpg.connect(server.dsn)
+        try:
+            await grant_service(conn, role)
+        finally:
+            await conn.close()
+    out.print(f"role {role} may use every table; the audit trail only by SELECT and INSERT")
+    return 0
 
 
 async def _migrate() -> int:

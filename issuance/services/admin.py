@@ -7,9 +7,10 @@ once and stored only as its SHA-256.
 from __future__ import annotations
 
 import re
-import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
+from issuance.domain.credentials import CredentialPolicy, new_token
 from issuance.domain.identity import BeijingDistrict
 from issuance.domain.roles import ALL_BANKS, Role
 from issuance.services.common import now
@@ -28,6 +29,7 @@ class NewOperator:
     name: str
     role: Role
     token: str  # shown once
+    expires_at: datetime
 
 
 def _match(pattern: re.Pattern[str], field: str, value: str, wanted: str) -> str:
@@ -78,13 +80,20 @@ async def create_outlet(store: Store, o: OutletInput) -> OutletRecord:
 
 
 async def create_operator(
-    store: Store, name: str, role: Role, *, bank: str | None = None, outlet: str | None = None
+    store: Store,
+    name: str,
+    role: Role,
+    *,
+    bank: str | None = None,
+    outlet: str | None = None,
+    policy: CredentialPolicy | None = None,
 ) -> NewOperator:
-    """An operator and their bearer token (returned once, stored as SHA-256)."""
+    """An operator and their bearer token (returned once, stored as SHA-256, expiring
+    as ``policy`` says for the role)."""
     _match(OPERATOR_NAME, "name", name, "1 to 64 letters, digits, '.', '@' or '-'")
     if role not in ALL_BANKS and bank is None:
         raise FieldError("bank", f"a {role} belongs to a bank")
-    token = secrets.token_urlsafe(32)
+    token = new_token()
     async with store.transaction() as tx:
         if bank is not None and not await tx.bank_exists(bank):
             raise FieldError("bank", f"no bank {bank}", code="unknown_bank")
@@ -92,5 +101,7 @@ async def create_operator(
             found = await tx.outlet(outlet)
             if found is None or found.bank != bank:
                 raise FieldError("outlet", f"no outlet {outlet} at bank {bank}")
-        operator_id = await tx.insert_operator(name, role, bank, outlet, token)
-    return NewOperator(operator_id, name, role, token)
+        operator_id = await tx.insert_operator(name, role, bank, outlet)
+        ttl = (policy or CredentialPolicy()).ttl(role)
+        issued = await tx.insert_token(operator_id, token, "issued", ttl)
+    return NewOperator(operator_id, name, role, token, issued.expires_at)

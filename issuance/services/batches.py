@@ -559,9 +559,11 @@ async def _heading(store: Store, batch: BatchRecord) -> BatchHeading:
 async def manifest(
     store: Store, op: Operator, batch_id: str
 ) -> tuple[BatchHeading, list[ManifestEntry]]:
-    """The manifest's heading and one entry per card, in file order."""
+    """The manifest's heading and one entry per card, in file order (names and citizen
+    IDs: a read of each holder, audited)."""
     batch = await scoped_batch(store, op, Operation.QUERY_STATUS, batch_id)
     rows = await store.batch_entries(batch_id)
+    await store.audit_batch(op, Purpose.BATCH_MANIFEST.value, batch_id)
     entries = [ManifestEntry(e.card_number, e.name, e.citizen_id, entry_status(e)) for e in rows]
     return await _heading(store, batch), entries
 

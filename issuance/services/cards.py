@@ -121,7 +121,7 @@ async def apply(
         photo = await tx.insert_photo(app.photo, media_type)
         order = Order(holder, photo, outlet, placement(outlet, app.wait), request_key)
         card = await order_card(tx, queue, op, order)
-        await audit(tx, op, Purpose.APPLY, holder.id, AuditAction.CHANGE)
+        await audit(tx, op, Purpose.APPLY, holder.id, AuditAction.CHANGE, card=card.id)
         return card
 
 
@@ -142,7 +142,7 @@ async def _reorder(
             subject=old, action=spec.action, reason=spec.reason,
         )  # fmt: skip
         card = await order_card(tx, queue, op, order)
-        await audit(tx, op, spec.purpose, holder.id, AuditAction.CHANGE)
+        await audit(tx, op, spec.purpose, holder.id, AuditAction.CHANGE, card=card.id)
         return card
 
 
@@ -212,7 +212,7 @@ async def one_step(store: Store, op: Operator, number: str, step: CardStep) -> C
     async with store.transaction() as tx:
         card = await scoped_card(tx, op, step.operation, number)
         status = await transition(tx, card, step.action, op)
-        await audit(tx, op, step.purpose, card.holder, AuditAction.CHANGE)
+        await audit(tx, op, step.purpose, card.holder, AuditAction.CHANGE, card=card.id)
         return dataclasses.replace(card, status=status)
 
 
@@ -279,7 +279,7 @@ async def activate(store: Store, op: Operator, number: str) -> CardRecord:
         await _retire_replaced(tx, op, card)
         status = await transition(tx, card, Action.ACTIVATE, op)
         await tx.set_activated_at(card.id, outlet.code)
-        await audit(tx, op, Purpose.ACTIVATE, card.holder, AuditAction.CHANGE)
+        await audit(tx, op, Purpose.ACTIVATE, card.holder, AuditAction.CHANGE, card=card.id)
         return dataclasses.replace(card, status=status, activated_at_outlet=outlet.code)
 
 
@@ -293,7 +293,7 @@ async def status(store: Store, queue: Queue, op: Operator, number: str) -> CardS
     async with store.connected() as db:
         card = await scoped_card(db, op, Operation.QUERY_STATUS, number, lock=False)
         progress, state = await _progress(db, queue, card)
-        await audit(db, op, Purpose.QUERY_STATUS, card.holder, AuditAction.READ)
+        await audit(db, op, Purpose.QUERY_STATUS, card.holder, AuditAction.READ, card=card.id)
     return CardStatusView(card, progress, state)
 
 

@@ -118,7 +118,10 @@ async def change_info(
             card = await _replacement(
                 tx, queue, op, updated, photo=change.photo, request_key=request_key
             )
-        await audit(tx, op, Purpose.CHANGE_INFO, holder.id, AuditAction.CHANGE)
+        await audit(
+            tx, op, Purpose.CHANGE_INFO, holder.id, AuditAction.CHANGE,
+            card=None if card is None else card.id,
+        )  # fmt: skip
         return ChangeResult(updated, tuple(changed), card)
 
 
@@ -177,7 +180,7 @@ async def change_bank(
             action=Action.REPLACE, reason=ReplaceReason.BANK_CHANGE, supersede=False,
         )  # fmt: skip
         card = await order_card(tx, queue, op, order)
-        await audit(tx, op, Purpose.CHANGE_BANK, holder.id, AuditAction.CHANGE)
+        await audit(tx, op, Purpose.CHANGE_BANK, holder.id, AuditAction.CHANGE, card=card.id)
         return card
 
 
@@ -209,5 +212,5 @@ async def home_visit(
             holder.id, card.id, outlet=outlet.code, at=visit.appointment_at,
             address=visit.address, job=card.job_id or 0, op=op.id,
         )  # fmt: skip
-        await audit(tx, op, Purpose.HOME_VISIT, holder.id, AuditAction.CHANGE)
+        await audit(tx, op, Purpose.HOME_VISIT, holder.id, AuditAction.CHANGE, card=card.id)
         return visit_id, card

@@ -45,11 +45,19 @@ class Purpose(StrEnum):
     IDENTITY_CHECK = "identity_check"
     SUPERVISION = "supervision"
     RECEIPT = "receipt"  # the handover receipt, which shows the holder's name and masked ID
+    BATCH_MANIFEST = "batch_manifest"
+    SECURITY = "security"  # an operator's own credentials: sign-in, tokens, second factor
 
 
 class AuditAction(StrEnum):
     READ = "read"
     CHANGE = "change"
+    SIGN_IN = "sign_in"
+    SIGN_OUT = "sign_out"
+    ROTATE_TOKEN = "rotate_token"
+    REVOKE_TOKENS = "revoke_tokens"
+    SET_PASSWORD = "set_password"
+    ENROL_TOTP = "enrol_totp"
     READ_UNMASKED = "read_unmasked"  # an answer showed a whole citizen ID, phone or address
 
 
@@ -135,6 +143,13 @@ def production_events(card_id: int, holder: int, bank: str, op: Operator) -> lis
 
 
 async def audit(
-    tx: Store, op: Operator, purpose: Purpose, holder: int, action: AuditAction
+    tx: Store,
+    op: Operator,
+    purpose: Purpose,
+    holder: int | None,
+    action: AuditAction,
+    *,
+    card: int | None = None,
+    detail: str = "",
 ) -> None:
-    await tx.audit(op, purpose.value, holder, action.value)
+    await tx.audit(op, purpose.value, holder, action.value, card=card, detail=detail)

@@ -28,6 +28,7 @@ from cardqueue import Job, Queue
 from cardqueue.wakeups import Wakeups
 from issuance.domain.cards import Action, CardStatus
 from issuance.domain.roles import Operation, Role
+from issuance.services import psams
 from issuance.services.common import AuditAction, Purpose, audit, check, transition
 from issuance.services.ordering import MOBILE_SUFFIX, central_site
 from issuance.store import (
@@ -70,23 +71,28 @@ def _check_site(op: Operator, site: str) -> None:
 
 
 async def claim(
+    store: Store,
     queue: Queue,
     op: Operator,
+    *,
     worker: str,
     site: str,
     capabilities: Sequence[Capability],
-    *,
     limit: int = 1,
     wait_seconds: float = 20.0,
     gone: Callable[[], Awaitable[bool]] | None = None,
     wakeups: Wakeups | None = None,
+    psam: str | None = None,
 ) -> Claimed:
     """Long-poll: claim up to ``limit`` jobs, waiting up to ``wait_seconds`` (cap 30) for work.
 
     The wait ends early when ``wakeups`` hears that ``site`` got work (the
     enqueue's NOTIFY). ``gone`` tells whether the caller has hung up: then the
     wait ends with no claim, so no job is leased to an agent that will never
-    hear of it.
+    hear of it. The card data the claimed payloads carry is a read of personal
+    data: one audit row per card. Before each attempt the station's PSAM is
+    checked (:func:`issuance.services.psams.check_station`), so no job is handed
+    to a station whose PSAM was revoked or suspended, even during the wait.
     """
     _check_site(op, site)
     deadline = time.monotonic() + max(0.0, min(wait_seconds, MAX_WAIT_SECONDS))
@@ -95,7 +101,10 @@ async def claim(
             if gone is not None and await gone():
                 return Claimed((), LEASE_SECONDS)
             woken.clear()  # before the claim: a NOTIFY that lands during it is kept
+            await psams.check_station(store, op, op.outlet, psam, capabilities)
             jobs = await queue.claim(worker, site, capabilities, limit, LEASE_SECONDS)
+            if jobs:
+                await store.audit_claimed_cards(op, Purpose.PRODUCTION.value, [j.id for j in jobs])
             remaining = deadline - time.monotonic()
             if jobs or remaining <= 0:
                 return Claimed(tuple(jobs), LEASE_SECONDS)
@@ -148,6 +157,8 @@ async def heartbeat(
     async with store.transaction() as tx:
         card, _ = await _scoped_job(tx, queue, op, job_id)
     await queue.heartbeat(worker, [job_id], step, LEASE_SECONDS)
+    if step is JobStep.FED and card is not None:
+        await store.record_job_body(job_id, "fed")  # a blank body left the outlet's stock
     if step is JobStep.PRINTING and card is not None:
         async with store.transaction() as tx:
             job = await queue.get(job_id, conn=tx.connection)
@@ -201,6 +212,8 @@ async def complete(
         await queue.complete(worker, [job_id], [result], conn=tx.connection)
         await tx.settle_prints(job_id, PrintSettled.DELIVERED, f"completed by {worker}")
         await _card_made(tx, op, card)
+        if card is not None:
+            await tx.record_job_body(job_id, "printed")
 
 
 @dataclass(frozen=True)
@@ -224,6 +237,7 @@ async def fail(store: Store, queue: Queue, op: Operator, job_id: int, f: Failure
         if f.spoiled_card:
             card_id = None if card is None else card.id
             await tx.insert_spoiled(job_id, card_id, f.printer, f.error, attempt)
+            await tx.record_job_body(job_id, "spoiled")
         return state
 
 
@@ -262,8 +276,11 @@ async def reconcile(
         if spoiled is not None:
             card_id = None if card is None else card.id
             await tx.insert_spoiled(job_id, card_id, spoiled.printer, spoiled.cause, attempt)
+            await tx.record_job_body(job_id, "spoiled")
         if outcome is Reconciliation.MADE:
             await _card_made(tx, op, card)
+            if card is not None:
+                await tx.record_job_body(job_id, "printed")
 
 
 @dataclass(frozen=True)
@@ -328,10 +345,12 @@ async def record_evidence(
             await queue.finish_by_evidence(job_id, result, conn=tx.connection)
             await tx.settle_prints(job_id, PrintSettled.DELIVERED, f"{op.name}: card read")
             await _card_made(tx, op, card)
+            await tx.record_job_body(job_id, "printed")
             return JobState.SUCCEEDED
         reason = f"no such card found ({op.name}): {e.note}"
         if await tx.settle_prints(job_id, PrintSettled.ABSENT, reason):
             await tx.insert_spoiled(job_id, card.id, e.printer, reason, job.attempts)
+            await tx.record_job_body(job_id, "spoiled")
         if job.state is JobState.IN_DOUBT:
             await queue.resolve_in_doubt(job_id, Reconciliation.FAILED, reason, conn=tx.connection)
         return JobState.DEAD
@@ -350,7 +369,7 @@ async def photo(store: Store, queue: Queue, op: Operator, job_id: int) -> tuple[
         found = await tx.photo_of_job(job_id)
         if card is None or found is None:
             raise JobNotFound(f"job {job_id} makes no card", job_id=job_id)
-        await audit(tx, op, Purpose.PRODUCTION, card.holder, AuditAction.READ)
+        await audit(tx, op, Purpose.PRODUCTION, card.holder, AuditAction.READ, card=card.id)
         return found[0], found[1]
 
 

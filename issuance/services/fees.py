@@ -87,6 +87,6 @@ async def record_withdrawal(store: Store, op: Operator, number: str) -> Withdraw
         month = now().date().replace(day=1)
         before = await tx.add_withdrawal(card.id, month)
         schedule = await schedule_of(tx, card.bank)
-        await audit(tx, op, Purpose.WITHDRAWAL, card.holder, AuditAction.CHANGE)
+        await audit(tx, op, Purpose.WITHDRAWAL, card.holder, AuditAction.CHANGE, card=card.id)
         fee = fees.withdrawal_fee(schedule, before)
         return WithdrawalFee(card.card_number, month, before, fee)

@@ -63,7 +63,7 @@ async def _spoil(tx: Store, op: Operator, card: CardRecord, job_id: int, reason:
     if card.status is not CardStatus.IN_PRODUCTION:
         return
     await transition(tx, card, Action.SPOIL, op, note=f"job {job_id} cancelled: {reason}")
-    await audit(tx, op, Purpose.CANCEL_JOB, card.holder, AuditAction.CHANGE)
+    await audit(tx, op, Purpose.CANCEL_JOB, card.holder, AuditAction.CHANGE, card=card.id)
 
 
 async def cancel(

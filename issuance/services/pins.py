@@ -69,5 +69,5 @@ async def pin_job(
             payload={"card_number": card.card_number, "operation": operation.value},
         )  # fmt: skip
         (result,) = await queue.enqueue_many([job], conn=tx.connection)
-        await audit(tx, op, spec.purpose, card.holder, AuditAction.CHANGE)
+        await audit(tx, op, spec.purpose, card.holder, AuditAction.CHANGE, card=card.id)
         return PinJob(result.job_id, card.card_number, operation, outlet.code)

@@ -27,12 +27,66 @@ INSERT INTO outlet_filings (outlet, bank, kind, filed_on, outlet_as_filed)
 VALUES ($1, $2, $3, $4, $5::jsonb);
 
 -- name: insert_operator
-INSERT INTO operators (name, role, bank, outlet, token_sha256) VALUES ($1, $2, $3, $4, $5)
+INSERT INTO operators (name, role, bank, outlet) VALUES ($1, $2, $3, $4)
 ON CONFLICT (name) DO NOTHING
 RETURNING id;
 
 -- name: operator_by_token
-SELECT id, name, role, bank, outlet FROM operators WHERE token_sha256 = $1;
+-- The operator behind a live token (not revoked, not expired).
+SELECT o.id, o.name, o.role, o.bank, o.outlet, t.id AS token_id, t.expires_at
+FROM operator_tokens t JOIN operators o ON o.id = t.operator
+WHERE t.token_sha256 = $1 AND t.revoked_at IS NULL AND t.expires_at > now();
+
+-- name: operator_by_name
+SELECT id, name, role, bank, outlet, password_scrypt, totp_secret, totp_confirmed,
+       totp_last_step
+FROM operators WHERE name = $1;
+
+-- name: insert_token
+-- A token for operator $1 (digest $2, issued via $3) that lives $4.
+INSERT INTO operator_tokens (operator, token_sha256, via, expires_at)
+VALUES ($1, $2, $3, now() + $4::interval)
+RETURNING id, expires_at;
+
+-- name: revoke_token
+-- Revoke token $1; the cache of every server process is told (channel sscard_tokens).
+WITH revoked AS (
+    UPDATE operator_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL
+    RETURNING id
+)
+SELECT count(*) AS n, pg_notify('sscard_tokens', 'revoked') FROM revoked;
+
+-- name: revoke_tokens_of_operator
+WITH revoked AS (
+    UPDATE operator_tokens SET revoked_at = now() WHERE operator = $1 AND revoked_at IS NULL
+    RETURNING id
+)
+SELECT count(*) AS n, pg_notify('sscard_tokens', 'revoked') FROM revoked;
+
+-- name: set_password
+UPDATE operators SET password_scrypt = $2 WHERE id = $1;
+
+-- name: set_totp
+-- Enrol (secret $2, confirmed $3) or remove (NULL, false) operator $1's second factor.
+UPDATE operators SET totp_secret = $2, totp_confirmed = $3, totp_last_step = 0 WHERE id = $1;
+
+-- name: use_totp_step
+-- Record TOTP time step $2 as used by operator $1; no row if it (or a later one) was used.
+UPDATE operators SET totp_last_step = $2 WHERE id = $1 AND totp_last_step < $2
+RETURNING id;
+
+-- name: insert_sign_in_attempt
+INSERT INTO sign_in_attempts (name, address, succeeded) VALUES ($1, $2, $3);
+
+-- name: sign_in_failures
+-- Failures of name $1 and of address $2 within $3, each counted since its last success.
+SELECT
+    (SELECT count(*) FROM sign_in_attempts a WHERE a.name = $1 AND NOT a.succeeded
+        AND a.at > now() - $3::interval
+        AND a.at > coalesce((SELECT max(s.at) FROM sign_in_attempts s
+                             WHERE s.name = $1 AND s.succeeded), '-infinity')) AS by_name,
+    (SELECT count(*) FROM sign_in_attempts a WHERE a.address = $2 AND NOT a.succeeded
+        AND a.at > now() - $3::interval) AS by_address;
 
 -- name: holder_by_citizen_id
 SELECT id, citizen_id, name, phone, address, sealed, sealed_address, anonymised_at, gender,
@@ -158,12 +212,54 @@ SELECT action, from_status, to_status, operator, outlet, at, reason, note
 FROM card_events WHERE card = $1 ORDER BY id;
 
 -- name: insert_audit
-INSERT INTO audit_log (operator, bank, outlet, purpose, holder, action)
-VALUES ($1, $2, $3, $4, $5, $6);
+INSERT INTO audit_log (operator, bank, outlet, purpose, holder, action, card, detail)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8);
 
 -- name: audit_of_holder
 SELECT operator, bank, outlet, purpose, holder, action, at
 FROM audit_log WHERE holder = $1 ORDER BY id;
+
+-- name: audit_claimed_cards
+-- A read of the card data in the payloads of claimed jobs $5: one row per card.
+INSERT INTO audit_log (operator, bank, outlet, purpose, holder, action, card)
+SELECT $1, $2, $3, $4, c.holder, 'read', c.id
+FROM cards c WHERE c.job_id = ANY($5::bigint[]) ORDER BY c.id;
+
+-- name: audit_batch
+-- A read of every holder of batch $5 (its manifest): one row per card, in file order.
+INSERT INTO audit_log (operator, bank, outlet, purpose, holder, action, card)
+SELECT $1, $2, $3, $4, c.holder, 'read', c.id
+FROM batch_cards b JOIN cards c ON c.id = b.card WHERE b.batch = $5 ORDER BY b.line;
+
+-- name: search_audit
+-- Audit rows after id $1 matching every given filter (NULL: any), oldest first, at most $9:
+-- bank $2, holder $3, card $4, operator $5, from $6 (inclusive) to $7 (exclusive), action $8.
+SELECT a.id, a.at, a.operator, o.name AS operator_name, a.bank, a.outlet, a.purpose,
+       a.action, a.holder, a.card, c.card_number, a.detail, a.prev_hash, a.hash
+FROM audit_log a
+JOIN operators o ON o.id = a.operator
+LEFT JOIN cards c ON c.id = a.card
+WHERE a.id > $1
+  AND ($2::text IS NULL OR a.bank = $2)
+  AND ($3::bigint IS NULL OR a.holder = $3)
+  AND ($4::bigint IS NULL OR a.card = $4)
+  AND ($5::bigint IS NULL OR a.operator = $5)
+  AND ($6::timestamptz IS NULL OR a.at >= $6)
+  AND ($7::timestamptz IS NULL OR a.at < $7)
+  AND ($8::text IS NULL OR a.action = $8)
+ORDER BY a.id
+LIMIT $9;
+
+-- name: audit_chain
+-- Every audit row in chain order, with the fields the hash covers.
+SELECT id, at, operator, bank, outlet, purpose, holder, card, action, detail, prev_hash, hash
+FROM audit_log ORDER BY id;
+
+-- name: audit_chain_size
+SELECT count(*) AS n FROM audit_log;
+
+-- name: audit_chain_head
+SELECT last_id, last_hash FROM audit_chain_head;
 
 -- name: idempotency_claim
 -- Take key $2 for operator $1; a concurrent request with the same key waits here
@@ -421,3 +517,127 @@ changed AS (
 INSERT INTO card_events (card, action, from_status, to_status, operator, outlet, at, reason, note)
 SELECT id, $2, 'lost_temporary', $3, NULL, NULL, now(), NULL, $4 FROM changed
 RETURNING card;
+
+-- name: insert_terminal
+INSERT INTO security_terminals (serial, model, outlet) VALUES ($1, $2, $3)
+ON CONFLICT (serial) DO NOTHING
+RETURNING serial;
+
+-- name: get_terminal
+SELECT serial, model, outlet, state, registered_at FROM security_terminals WHERE serial = $1;
+
+-- name: set_terminal_state
+UPDATE security_terminals SET state = $2 WHERE serial = $1 RETURNING serial;
+
+-- name: terminals_of_outlet
+SELECT serial, model, outlet, state, registered_at FROM security_terminals
+WHERE outlet = $1 ORDER BY serial;
+
+-- name: insert_psam
+INSERT INTO psam_cards (serial, bank) VALUES ($1, $2)
+ON CONFLICT (serial) DO NOTHING
+RETURNING serial;
+
+-- name: get_psam
+SELECT p.serial, p.bank, p.terminal, p.state, p.updated_at, t.outlet, t.state AS terminal_state
+FROM psam_cards p LEFT JOIN security_terminals t ON t.serial = p.terminal
+WHERE p.serial = $1;
+
+-- name: get_psam_locked
+SELECT p.serial, p.bank, p.terminal, p.state, p.updated_at, t.outlet, t.state AS terminal_state
+FROM psam_cards p LEFT JOIN security_terminals t ON t.serial = p.terminal
+WHERE p.serial = $1
+FOR UPDATE OF p;
+
+-- name: psams_of_outlet
+SELECT p.serial, p.bank, p.terminal, p.state, p.updated_at, t.outlet, t.state AS terminal_state
+FROM psam_cards p JOIN security_terminals t ON t.serial = p.terminal
+WHERE t.outlet = $1 ORDER BY p.serial;
+
+-- name: move_psam
+-- Move PSAM $1 to state $2 in terminal $3 and record the move (action $4 from $5, by
+-- operator $6 / actor $7, note $8).
+WITH moved AS (
+    UPDATE psam_cards SET state = $2, terminal = $3, updated_at = now() WHERE serial = $1
+    RETURNING serial
+)
+INSERT INTO psam_events (psam, action, from_state, to_state, terminal, operator, actor, note)
+SELECT serial, $4, $5, $2, $3, $6, $7, $8 FROM moved;
+
+-- name: psam_events
+SELECT action, from_state, to_state, terminal, operator, actor, note, at
+FROM psam_events WHERE psam = $1 ORDER BY id;
+
+-- name: outlet_has_terminal
+SELECT EXISTS (SELECT 1 FROM security_terminals WHERE outlet = $1);
+
+-- name: insert_stock_request
+INSERT INTO stock_requests (kind, bank, outlet, to_outlet, lot, quantity, note, requested_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+RETURNING id;
+
+-- name: get_stock_request
+SELECT r.id, r.kind, r.bank, r.outlet, r.to_outlet, r.lot, r.quantity, r.note, r.state,
+       r.requested_by, a.name AS requested_by_name, r.requested_at, r.decided_by,
+       d.name AS decided_by_name, r.decided_at
+FROM stock_requests r JOIN operators a ON a.id = r.requested_by
+LEFT JOIN operators d ON d.id = r.decided_by
+WHERE r.id = $1;
+
+-- name: lock_stock_request
+SELECT id FROM stock_requests WHERE id = $1 FOR UPDATE;
+
+-- name: decide_stock_request
+UPDATE stock_requests SET state = $2, decided_by = $3, decided_at = now()
+WHERE id = $1 AND state = 'pending'
+RETURNING id;
+
+-- name: pending_stock_requests
+SELECT r.id, r.kind, r.bank, r.outlet, r.to_outlet, r.lot, r.quantity, r.note, r.state,
+       r.requested_by, a.name AS requested_by_name, r.requested_at, r.decided_by,
+       NULL::text AS decided_by_name, r.decided_at
+FROM stock_requests r JOIN operators a ON a.id = r.requested_by
+WHERE r.state = 'pending' AND (r.outlet = $1 OR r.to_outlet = $1)
+ORDER BY r.id;
+
+-- name: insert_stock_move
+INSERT INTO stock_moves (outlet, kind, quantity, request) VALUES ($1, $2, $3, $4);
+
+-- name: lock_outlet_stock
+-- Serialise the stock changes of outlet $1 (transfers and destructions check its balance).
+SELECT pg_advisory_xact_lock(6065002, hashtext($1));
+
+-- name: stock_balance
+-- Blank bodies at outlet $1 before $2 (NULL: now).
+SELECT coalesce(sum(CASE WHEN kind IN ('received', 'transferred_in') THEN quantity
+                         WHEN kind = 'fed' THEN 0 ELSE -quantity END), 0) AS balance
+FROM stock_moves WHERE outlet = $1 AND ($2::timestamptz IS NULL OR at < $2);
+
+-- name: stock_day
+-- The moves of outlet $1 from $2 to $3, by kind.
+SELECT kind, sum(quantity) AS n FROM stock_moves
+WHERE outlet = $1 AND at >= $2 AND at < $3 GROUP BY kind;
+
+-- name: record_job_body
+-- A body of card job $1 was $2 (fed, printed, spoiled) at the outlet its site names; once
+-- per attempt. Nothing for the bank's central line (not an outlet).
+INSERT INTO stock_moves (outlet, kind, quantity, job_id, attempt)
+SELECT o.code, $2, 1, $1, coalesce(j.attempts, h.attempts)
+FROM (SELECT $1::bigint AS id) wanted
+LEFT JOIN card_jobs j ON j.id = wanted.id
+LEFT JOIN card_jobs_history h ON h.id = wanted.id
+JOIN outlets o ON o.code = split_part(coalesce(j.site, h.site), ':', 1)
+WHERE coalesce(j.kind, h.kind) = 'card'
+ON CONFLICT (job_id, kind, attempt) WHERE job_id IS NOT NULL DO NOTHING;
+
+-- name: insert_reconciliation
+INSERT INTO stock_reconciliations (outlet, day, opening, received, issued, spoiled, destroyed,
+    expected, counted, fed, exceptions, reconciled_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12)
+ON CONFLICT (outlet, day) DO NOTHING
+RETURNING outlet;
+
+-- name: reconciliations
+SELECT outlet, day, opening, received, issued, spoiled, destroyed, expected, counted, fed,
+       exceptions, reconciled_by, at
+FROM stock_reconciliations WHERE outlet = $1 ORDER BY day DESC LIMIT $2;

@@ -14,13 +14,68 @@ from sscard_core.card_data import Gender
 
 @dataclass(frozen=True)
 class Operator:
-    """Who is calling: found by the SHA-256 of their bearer token."""
+    """Who is calling: found by the SHA-256 of their bearer token (its id and expiry)."""
 
     id: int
     name: str
     role: Role
     bank: str | None
     outlet: str | None
+    token_id: int | None = None
+    token_expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What sign-in checks for an operator: password hash and second factor."""
+
+    operator: Operator
+    password_scrypt: str | None
+    totp_secret: str | None
+    totp_confirmed: bool
+    totp_last_step: int
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A bearer token just made (the only time it is seen) and when it expires."""
+
+    token: str
+    token_id: int
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One record of the audit trail, with the hash of the record before it."""
+
+    id: int
+    at: datetime
+    operator: int
+    bank: str | None
+    outlet: str | None
+    purpose: str
+    holder: int | None
+    card: int | None
+    action: str
+    detail: str
+    prev_hash: bytes
+    hash: bytes
+    operator_name: str = ""
+    card_number: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Which audit rows a search wants (None: any)."""
+
+    bank: str | None = None
+    holder: int | None = None
+    card: int | None = None
+    operator: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    action: str | None = None
 
 
 @dataclass(frozen=True)
@@ -187,3 +242,79 @@ class BatchEntryRecord:
     job_state: str | None  # queued, running, in_doubt, dead; None once finished
     outcome: str | None  # succeeded or cancelled once finished
     spoiled: bool
+
+
+@dataclass(frozen=True)
+class TerminalRecord:
+    serial: str
+    model: str
+    outlet: str
+    state: str
+    registered_at: datetime
+
+
+@dataclass(frozen=True)
+class PsamRecord:
+    """A PSAM card, with the outlet and state of the terminal it sits in (if any)."""
+
+    serial: str
+    bank: str
+    terminal: str | None
+    state: str
+    updated_at: datetime
+    outlet: str | None
+    terminal_state: str | None
+
+
+@dataclass(frozen=True)
+class PsamMove:
+    """One move of a PSAM card: what, from which state to which, where, by whom, when."""
+
+    action: str
+    from_state: str | None
+    to_state: str
+    terminal: str | None
+    operator: int | None
+    actor: str
+    note: str
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StockRequestRecord:
+    """A stock change one operator asked for, waiting for (or given) a second one's decision."""
+
+    id: int
+    kind: str
+    bank: str
+    outlet: str
+    to_outlet: str | None
+    lot: str
+    quantity: int
+    note: str
+    state: str
+    requested_by: int
+    requested_by_name: str
+    requested_at: datetime
+    decided_by: int | None
+    decided_by_name: str | None
+    decided_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ReconciliationRecord:
+    """One outlet's day: opening + received - issued - spoiled - destroyed = expected."""
+
+    outlet: str
+    day: date
+    opening: int
+    received: int
+    issued: int
+    spoiled: int
+    destroyed: int
+    expected: int
+    counted: int
+    fed: int
+    exceptions: list[dict[str, Any]]
+    reconciled_by: int
+    at: datetime | None = None

@@ -27,12 +27,16 @@ import orjson
 from issuance.domain.cards import CardStatus
 from issuance.domain.roles import Role
 from issuance.store.records import (
+    AuditFilter,
+    AuditRow,
     BatchCounts,
     BatchEntryRecord,
     BatchRecord,
     CardRecord,
+    Credentials,
     EventRecord,
     HolderRecord,
+    IssuedToken,
     NewBatch,
     NewCard,
     Operator,
@@ -40,7 +44,12 @@ from issuance.store.records import (
     PrinterRecord,
     PrintRecord,
     PrintSettled,
+    PsamMove,
+    PsamRecord,
+    ReconciliationRecord,
+    StockRequestRecord,
     StoredResponse,
+    TerminalRecord,
 )
 from issuance.vault import Vault, is_sealed
 from sscard_core.card_data import Gender
@@ -137,6 +146,17 @@ def _required(row: asyncpg.Record | None) -> asyncpg.Record:
     return row
 
 
+def _audit_row(r: asyncpg.Record) -> AuditRow:
+    keys = r.keys()
+    return AuditRow(
+        id=r["id"], at=r["at"], operator=r["operator"], bank=r["bank"], outlet=r["outlet"],
+        purpose=r["purpose"], holder=r["holder"], card=r["card"], action=r["action"],
+        detail=r["detail"], prev_hash=bytes(r["prev_hash"]), hash=bytes(r["hash"]),
+        operator_name=r["operator_name"] if "operator_name" in keys else "",
+        card_number=r["card_number"] if "card_number" in keys else None,
+    )  # fmt: skip
+
+
 def _outlet(row: asyncpg.Record) -> OutletRecord:
     return OutletRecord(**dict(row))
 
@@ -231,21 +251,67 @@ class Store:
         return None if row is None else _outlet(row)
 
     async def insert_operator(
-        self, name: str, role: Role, bank: str | None, outlet: str | None, token: str
+        self, name: str, role: Role, bank: str | None, outlet: str | None
     ) -> int:
-        digest = token_digest(token)
-        found = await self._db.fetchval(
-            Q["insert_operator"], name, role.value, bank, outlet, digest
-        )
+        found = await self._db.fetchval(Q["insert_operator"], name, role.value, bank, outlet)
         if found is None:
             raise ConflictError(f"operator {name} exists", code="operator_exists", name=name)
         return int(found)
 
+    async def insert_token(
+        self, operator: int, token: str, via: str, ttl: timedelta
+    ) -> IssuedToken:
+        row = _required(
+            await self._db.fetchrow(Q["insert_token"], operator, token_digest(token), via, ttl)
+        )
+        return IssuedToken(token, int(row["id"]), row["expires_at"])
+
     async def operator_by_token(self, token: str) -> Operator | None:
+        """The operator behind a live token (None: unknown, revoked or expired)."""
         row = await self._db.fetchrow(Q["operator_by_token"], token_digest(token))
         if row is None:
             return None
-        return Operator(row["id"], row["name"], Role(row["role"]), row["bank"], row["outlet"])
+        return Operator(
+            row["id"], row["name"], Role(row["role"]), row["bank"], row["outlet"],
+            row["token_id"], row["expires_at"],
+        )  # fmt: skip
+
+    async def credentials(self, name: str) -> Credentials | None:
+        row = await self._db.fetchrow(Q["operator_by_name"], name)
+        if row is None:
+            return None
+        op = Operator(row["id"], row["name"], Role(row["role"]), row["bank"], row["outlet"])
+        return Credentials(
+            op, row["password_scrypt"], row["totp_secret"], row["totp_confirmed"],
+            int(row["totp_last_step"]),
+        )  # fmt: skip
+
+    async def revoke_token(self, token_id: int) -> int:
+        """Revoke one token (every server process's cache is told); how many were live."""
+        return int(_required(await self._db.fetchrow(Q["revoke_token"], token_id))["n"])
+
+    async def revoke_tokens_of(self, operator: int) -> int:
+        """Revoke every live token of ``operator``; how many there were."""
+        row = await self._db.fetchrow(Q["revoke_tokens_of_operator"], operator)
+        return int(_required(row)["n"])
+
+    async def set_password(self, operator: int, scrypt: str) -> None:
+        await self._db.execute(Q["set_password"], operator, scrypt)
+
+    async def set_totp(self, operator: int, secret: str | None, confirmed: bool) -> None:
+        await self._db.execute(Q["set_totp"], operator, secret, confirmed)
+
+    async def use_totp_step(self, operator: int, step: int) -> bool:
+        """Record a TOTP step as used; False if it (or a later one) already was (a replay)."""
+        return await self._db.fetchval(Q["use_totp_step"], operator, step) is not None
+
+    async def record_sign_in(self, name: str, address: str, succeeded: bool) -> None:
+        await self._db.execute(Q["insert_sign_in_attempt"], name, address, succeeded)
+
+    async def sign_in_failures(self, name: str, address: str, window: timedelta) -> tuple[int, int]:
+        """Recent failed sign-ins (of this name since its last success, of this address)."""
+        row = _required(await self._db.fetchrow(Q["sign_in_failures"], name, address, window))
+        return int(row["by_name"]), int(row["by_address"])
 
     # --- holders and photos ---------------------------------------------------------------
 
@@ -361,13 +427,64 @@ class Store:
 
     # --- audit and idempotency -------------------------------------------------------------
 
-    async def audit(self, op: Operator, purpose: str, holder: int, action: str) -> None:
+    async def audit(
+        self,
+        op: Operator,
+        purpose: str,
+        holder: int | None,
+        action: str,
+        *,
+        card: int | None = None,
+        detail: str = "",
+    ) -> None:
+        """One audit row (the database chains it to the one before)."""
         await self._db.execute(
-            Q["insert_audit"], op.id, op.bank, op.outlet, purpose, holder, action
+            Q["insert_audit"], op.id, op.bank, op.outlet, purpose, holder, action, card, detail
         )
 
     async def audit_of_holder(self, holder: int) -> list[dict[str, Any]]:
         return [dict(r) for r in await self._db.fetch(Q["audit_of_holder"], holder)]
+
+    async def audit_claimed_cards(self, op: Operator, purpose: str, job_ids: Sequence[int]) -> None:
+        """One read row per card made by the claimed jobs ``job_ids`` (their payload)."""
+        await self._db.execute(
+            Q["audit_claimed_cards"], op.id, op.bank, op.outlet, purpose, list(job_ids)
+        )
+
+    async def audit_batch(self, op: Operator, purpose: str, batch_id: str) -> None:
+        """One read row per card of batch ``batch_id`` (its manifest names every holder)."""
+        await self._db.execute(Q["audit_batch"], op.id, op.bank, op.outlet, purpose, batch_id)
+
+    async def search_audit(self, f: AuditFilter, *, after: int, limit: int) -> list[AuditRow]:
+        """Audit rows with id above ``after`` matching ``f``, oldest first."""
+        rows = await self._db.fetch(
+            Q["search_audit"], after, f.bank, f.holder, f.card, f.operator, f.since, f.until,
+            f.action, limit,
+        )  # fmt: skip
+        return [_audit_row(r) for r in rows]
+
+    async def audit_rows(self, f: AuditFilter, *, batch: int = 1000) -> AsyncIterator[AuditRow]:
+        """Every audit row matching ``f``, oldest first, read ``batch`` rows at a time."""
+        after = 0
+        while True:
+            rows = await self.search_audit(f, after=after, limit=batch)
+            for row in rows:
+                yield row
+            if len(rows) < batch:
+                return
+            after = rows[-1].id
+
+    async def audit_chain(self) -> AsyncIterator[AuditRow]:
+        """Every audit row in chain order, through a cursor (needs a transaction)."""
+        async for r in self.connection.cursor(Q["audit_chain"], prefetch=2000):
+            yield _audit_row(r)
+
+    async def audit_chain_size(self) -> int:
+        return int(await self._db.fetchval(Q["audit_chain_size"]))
+
+    async def audit_chain_head(self) -> tuple[int, bytes]:
+        row = _required(await self._db.fetchrow(Q["audit_chain_head"]))
+        return int(row["last_id"]), bytes(row["last_hash"])
 
     async def lapse_temporary_losses(
         self, reported_before: datetime, action: str, to_status: str, note: str
@@ -627,3 +744,115 @@ class Store:
         """Record why a card of the batch failed for good; False if it is not in the batch."""
         row = await self._db.fetchval(Q["fail_batch_card"], batch_id, card_id, reason, op)
         return row is not None
+
+    # --- security terminals and PSAM cards ---------------------------------------------------
+
+    async def insert_terminal(self, serial: str, model: str, outlet: str) -> None:
+        if await self._db.fetchval(Q["insert_terminal"], serial, model, outlet) is None:
+            raise ConflictError(f"terminal {serial} exists", code="terminal_exists")
+
+    async def terminal(self, serial: str) -> TerminalRecord | None:
+        row = await self._db.fetchrow(Q["get_terminal"], serial)
+        return None if row is None else TerminalRecord(**dict(row))
+
+    async def set_terminal_state(self, serial: str, state: str) -> bool:
+        return await self._db.fetchval(Q["set_terminal_state"], serial, state) is not None
+
+    async def terminals_of_outlet(self, outlet: str) -> list[TerminalRecord]:
+        rows = await self._db.fetch(Q["terminals_of_outlet"], outlet)
+        return [TerminalRecord(**dict(r)) for r in rows]
+
+    async def insert_psam(self, serial: str, bank: str, move: PsamMove) -> None:
+        """A PSAM received by ``bank``, with its first recorded move."""
+        if await self._db.fetchval(Q["insert_psam"], serial, bank) is None:
+            raise ConflictError(f"PSAM {serial} exists", code="psam_exists")
+        await self.move_psam(serial, None, move)
+
+    async def psam(self, serial: str, *, lock: bool = False) -> PsamRecord | None:
+        row = await self._db.fetchrow(Q["get_psam_locked" if lock else "get_psam"], serial)
+        return None if row is None else PsamRecord(**dict(row))
+
+    async def psams_of_outlet(self, outlet: str) -> list[PsamRecord]:
+        return [PsamRecord(**dict(r)) for r in await self._db.fetch(Q["psams_of_outlet"], outlet)]
+
+    async def move_psam(self, serial: str, terminal: str | None, m: PsamMove) -> None:
+        try:
+            await self._db.execute(
+                Q["move_psam"], serial, m.to_state, terminal, m.action, m.from_state, m.operator,
+                m.actor, m.note,
+            )  # fmt: skip
+        except asyncpg.UniqueViolationError as exc:
+            raise ConflictError(
+                f"terminal {terminal} holds another PSAM", code="terminal_occupied"
+            ) from exc
+
+    async def psam_events(self, serial: str) -> list[PsamMove]:
+        return [PsamMove(**dict(r)) for r in await self._db.fetch(Q["psam_events"], serial)]
+
+    async def outlet_has_terminal(self, outlet: str) -> bool:
+        return bool(await self._db.fetchval(Q["outlet_has_terminal"], outlet))
+
+    # --- blank card bodies -----------------------------------------------------------------
+
+    async def insert_stock_request(
+        self, *, kind: str, bank: str, outlet: str, to_outlet: str | None, lot: str,
+        quantity: int, note: str, operator: int,
+    ) -> int:  # fmt: skip
+        try:
+            found = await self._db.fetchval(
+                Q["insert_stock_request"], kind, bank, outlet, to_outlet, lot, quantity, note,
+                operator,
+            )  # fmt: skip
+        except asyncpg.UniqueViolationError as exc:
+            raise ConflictError(f"lot {lot} was received already", code="lot_received") from exc
+        return int(found)
+
+    async def stock_request(
+        self, request_id: int, *, lock: bool = False
+    ) -> StockRequestRecord | None:
+        if lock and await self._db.fetchval(Q["lock_stock_request"], request_id) is None:
+            return None
+        row = await self._db.fetchrow(Q["get_stock_request"], request_id)
+        return None if row is None else StockRequestRecord(**dict(row))
+
+    async def decide_stock_request(self, request_id: int, state: str, operator: int) -> bool:
+        found = await self._db.fetchval(Q["decide_stock_request"], request_id, state, operator)
+        return found is not None
+
+    async def pending_stock_requests(self, outlet: str) -> list[StockRequestRecord]:
+        rows = await self._db.fetch(Q["pending_stock_requests"], outlet)
+        return [StockRequestRecord(**dict(r)) for r in rows]
+
+    async def insert_stock_move(
+        self, outlet: str, kind: str, quantity: int, request: int | None
+    ) -> None:
+        await self._db.execute(Q["insert_stock_move"], outlet, kind, quantity, request)
+
+    async def lock_outlet_stock(self, outlet: str) -> None:
+        await self._db.execute(Q["lock_outlet_stock"], outlet)
+
+    async def stock_balance(self, outlet: str, before: datetime | None = None) -> int:
+        return int(await self._db.fetchval(Q["stock_balance"], outlet, before))
+
+    async def stock_day(self, outlet: str, start: datetime, end: datetime) -> dict[str, int]:
+        rows = await self._db.fetch(Q["stock_day"], outlet, start, end)
+        return {r["kind"]: int(r["n"]) for r in rows}
+
+    async def record_job_body(self, job_id: int, kind: str) -> None:
+        """A body of a card job was fed, printed or spoiled (once per attempt)."""
+        await self._db.execute(Q["record_job_body"], job_id, kind)
+
+    async def insert_reconciliation(self, r: ReconciliationRecord) -> bool:
+        found = await self._db.fetchval(
+            Q["insert_reconciliation"], r.outlet, r.day, r.opening, r.received, r.issued,
+            r.spoiled, r.destroyed, r.expected, r.counted, r.fed,
+            orjson.dumps(r.exceptions).decode(), r.reconciled_by,
+        )  # fmt: skip
+        return found is not None
+
+    async def reconciliations(self, outlet: str, limit: int = 31) -> list[ReconciliationRecord]:
+        rows = await self._db.fetch(Q["reconciliations"], outlet, limit)
+        return [
+            ReconciliationRecord(**{**dict(r), "exceptions": orjson.loads(r["exceptions"])})
+            for r in rows
+        ]

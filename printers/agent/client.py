@@ -121,9 +121,11 @@ class AgentClient:
         site: str,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        psam: str | None = None,
     ) -> None:
         self.worker = worker
         self.site = site
+        self.psam = psam  # the serial of the station's PSAM, named in every claim
         self._timeout = timeout
         self._http = httpx.AsyncClient(
             base_url=base_url,
@@ -184,6 +186,8 @@ class AgentClient:
             "limit": limit,
             "wait_seconds": wait_seconds,
         }
+        if self.psam is not None:
+            body["psam"] = self.psam
         read_seconds = wait_seconds + POLL_MARGIN_SECONDS
         response = await self._call("POST", "/v1/agent/claim", body=body, read_seconds=read_seconds)
         jobs = self._json(response).get("jobs")

@@ -19,6 +19,11 @@ class Psam(Protocol):
     """What the encoder asks of a PSAM."""
 
     @property
+    def serial(self) -> str:
+        """The PSAM card's serial, as the service's register knows it (sent with each claim)."""
+        ...
+
+    @property
     def transaction_counter(self) -> int:
         """The terminal transaction counter: operations performed so far (mod 2**32)."""
         ...

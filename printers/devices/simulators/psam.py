@@ -21,18 +21,24 @@ COUNTER_MODULUS = 1 << 32
 class SimulatedPsam:
     """A PSAM in software: same answers as a real one, keys held in memory."""
 
-    __slots__ = ("_counter", "_keys", "_suite")
+    __slots__ = ("_counter", "_keys", "_serial", "_suite")
 
     def __init__(
         self,
         master_keys: Mapping[KeyUsage, bytes],
         suite: CipherSuite = CipherSuite.SM4,
         counter: int = 0,
+        serial: str = "SIM-PSAM-0001",
     ) -> None:
         crypto.check_master_keys(master_keys)
         self._keys = MappingProxyType(dict(master_keys))
         self._suite = suite
         self._counter = counter % COUNTER_MODULUS
+        self._serial = serial
+
+    @property
+    def serial(self) -> str:
+        return self._serial
 
     def __repr__(self) -> str:
         return f"SimulatedPsam(suite={self._suite.value}, counter={self._counter})"

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
@@ -65,12 +66,16 @@ async def test_bank_outlet_operator_then_token_is_stored_hashed(
     token = r.stdout.strip().splitlines()[-1]
     conn = await asyncpg.connect(db_dsn)
     try:
-        row = await conn.fetchrow("SELECT role, bank, outlet, token_sha256 FROM operators")
+        row = await conn.fetchrow(
+            "SELECT role, bank, outlet, token_sha256, expires_at - issued_at AS ttl"
+            " FROM operators JOIN operator_tokens t ON t.operator = operators.id"
+        )
     finally:
         await conn.close()
     assert row is not None
     assert (row["role"], row["bank"], row["outlet"]) == ("clerk", "BJRC", "BJ01")
     assert bytes(row["token_sha256"]) == hashlib.sha256(token.encode()).digest()
+    assert row["ttl"] == timedelta(hours=12)  # SSCARD_TOKEN_TTL_HOURS' default
 
 
 @pytest.mark.parametrize(
