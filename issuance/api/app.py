@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from fastapi import FastAPI
 from fastapi.responses import ORJSONResponse, Response
 
+from issuance import web
 from issuance.api import batches as batch_routes
 from issuance.api import counter, dispatch, psams, security, stock
 from issuance.api.deps import CtxDep
@@ -113,6 +114,8 @@ def create_app(rt: Runtime, *, own_runtime: bool = False) -> FastAPI:
         description="Social security card issuance: counter services and outlet agents.",
         default_response_class=ORJSONResponse,
         lifespan=lifespan,
+        docs_url=None,  # served from vendored assets by issuance.web.docs
+        redoc_url=None,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
     )
     app.state.rt = rt
@@ -146,6 +149,7 @@ def create_app(rt: Runtime, *, own_runtime: bool = False) -> FastAPI:
     app.include_router(counter.router)
     app.include_router(dispatch.router)
     app.include_router(batch_routes.router)
+    web.install(app)
     app.include_router(security.router)
     app.include_router(psams.router)
     app.include_router(stock.router)

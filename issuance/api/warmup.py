@@ -38,7 +38,11 @@ log = logging.getLogger("sscard.api")
 SAMPLE_NAME = "欧阳·阿依古丽"  # a minority name: the separator and a long line
 PHOTO_SIZE = (358, 441)  # an ID photo's pixels
 PATH_PARAMETER = re.compile(r"\{[^}]+\}")
-STATEMENT_FILES = (("issuance.store", "queries.sql"), ("cardqueue", "queries.sql"))
+STATEMENT_FILES = (
+    ("issuance.store", "queries.sql"),
+    ("issuance.store", "pages.sql"),
+    ("cardqueue", "queries.sql"),
+)
 
 
 @dataclass(frozen=True)

@@ -57,8 +57,9 @@ from issuance.cli.serve import api_server, describe_database
 from issuance.config import DEFAULT_HOST, DEFAULT_PORT, Settings
 from issuance.domain.roles import Role
 from issuance.runtime import Runtime
-from issuance.services import admin
+from issuance.services import admin, signin
 from issuance.store import Store
+from issuance.store.pages import PagesStore
 from issuance.tools.testdata import random_citizen_id
 from printers.agent.client import AgentClient
 from printers.agent.journal import Journal
@@ -539,15 +540,24 @@ async def run_demo(host: str, port: int) -> int:
     async with Runtime(settings) as rt:
         tokens_path = settings.data_dir / TOKENS_FILE
         tokens = await demo_accounts(rt.store, tokens_path)
+        link = await demo_sign_in_link(rt, tokens, f"http://{host}:{port}")
         server = api_server(rt, host, port)
         with stop_signals_call(lambda: setattr(server, "should_exit", True)):
-            await _demo(settings, server, tokens, describe_database(rt))
+            await _demo(settings, server, tokens, describe_database(rt), link)
     out.print("stopped; the database was shut down cleanly")
     return 0
 
 
+async def demo_sign_in_link(rt: Runtime, tokens: DemoTokens, base: str) -> str:
+    """A one-time sign-in link to the pages for the demo clerk."""
+    clerk = await rt.store.operator_by_token(tokens.clerk)
+    assert clerk is not None  # demo_accounts has just checked or made it
+    token = await signin.sign_in_link(PagesStore(rt.pool), clerk.name)
+    return f"{base}/signin/link/{token}"
+
+
 async def _demo(
-    settings: Settings, server: uvicorn.Server, tokens: DemoTokens, database: str
+    settings: Settings, server: uvicorn.Server, tokens: DemoTokens, database: str, link: str
 ) -> None:
     """The API and a simulated outlet with its agent: one card, then serving until stopped."""
     api = f"http://{settings.host}:{settings.port}"
@@ -566,7 +576,10 @@ async def _demo(
                 await _one_card(api, tokens, outlet, console)
                 sample = settings.data_dir / "demo-application.json"
                 await asyncio.to_thread(write_sample, sample, secrets.randbits(32))
-                out.print("apply for another card with:")
+                out.print(f"the counter page: {api}/counter")
+                out.print("sign in as the demo clerk (one-time link, 15 minutes):")
+                out.print(link, soft_wrap=True, markup=False)
+                out.print("or apply for another card over the API with:")
                 tokens_path = settings.data_dir / TOKENS_FILE
                 out.print(_curl(api, tokens_path, sample), soft_wrap=True, markup=False)
                 out.print("press Ctrl-C to stop")

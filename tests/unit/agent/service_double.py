@@ -61,7 +61,8 @@ class ContractService:
         self._new.set()
 
     async def wait_for(self, job_id: int, *states: str) -> JobRow:
-        for _ in range(3000):  # bounds a hang only
+        """Until the job is in one of ``states``; the bound (two minutes) only stops a hang."""
+        for _ in range(12_000):
             if self.jobs[job_id].state in states:
                 return self.jobs[job_id]
             await asyncio.sleep(0.01)

@@ -66,7 +66,7 @@ async def test_a_jam_faults_the_printer_and_the_job_moves_to_the_other(
         # a supervisor clears the fault in the register; the agent puts p1 back in service
         outlet.simulator("p1").clear_faults()
         await service.put_printer("p1", PrinterHealth.OK, None)
-        for _ in range(200):
+        for _ in range(12_000):  # a bound that only stops a hang
             if serving(agent.stations["p1"]):
                 break
             await asyncio.sleep(0.01)
