@@ -187,7 +187,12 @@ def describe(event: AgentEvent) -> str:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     a = sub.add_parser("agent", help="run the outlet agent beside a printer and its encoder")
-    a.add_argument("--api", required=True, help="the service's base URL")
+    a.add_argument(
+        "--api",
+        required=True,
+        action="append",
+        help="the service's base URL; give it once per API node to move to another when one fails",
+    )
     a.add_argument("--token-file", type=Path, required=True, help="the agent's bearer token")
     a.add_argument("--site", required=True, help="the outlet code whose jobs to claim")
     a.add_argument("--printer", type=printer_arg, action="append", required=True)

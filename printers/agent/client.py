@@ -16,6 +16,11 @@ go wrong into :mod:`sscard_core.errors`:
 
 ``claim`` is a long poll: its read time-out is the poll's ``wait_seconds``
 plus a margin, so the server always answers first.
+
+The client may be given several addresses of the service (API nodes sharing one
+database). It sends to one of them; when that one does not answer, or answers
+502/503/504, the call fails as :class:`ApiUnavailable` and the client moves to
+the next address, where the agent's retry then goes.
 """
 
 from __future__ import annotations
@@ -70,6 +75,7 @@ STATUS_ERRORS: Mapping[int, type[SscardError]] = MappingProxyType(
         504: ServiceUnavailable,
     }
 )
+UNAVAILABLE = frozenset({502, 503, 504})  # this node cannot serve now: the next one may
 JOB_STATUS_ERRORS: Mapping[int, type[SscardError]] = MappingProxyType(
     {**STATUS_ERRORS, 404: JobNotFound, 409: LeaseLost}
 )
@@ -114,7 +120,7 @@ class AgentClient:
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | Sequence[str],
         token: str,
         *,
         worker: str,
@@ -127,12 +133,21 @@ class AgentClient:
         self.site = site
         self.psam = psam  # the serial of the station's PSAM, named in every claim
         self._timeout = timeout
+        self.addresses = (base_url,) if isinstance(base_url, str) else tuple(base_url)
+        if not self.addresses:
+            raise InputError("the agent needs at least one address of the service")
+        self._current = 0
         self._http = httpx.AsyncClient(
-            base_url=base_url,
-            headers={"Authorization": f"Bearer {token}"},
-            transport=transport,
-            timeout=timeout,
+            headers={"Authorization": f"Bearer {token}"}, transport=transport, timeout=timeout
         )
+
+    @property
+    def address(self) -> str:
+        """The address the next call goes to."""
+        return self.addresses[self._current]
+
+    def _move_on(self) -> None:
+        self._current = (self._current + 1) % len(self.addresses)
 
     async def __aenter__(self) -> Self:
         return self
@@ -155,13 +170,17 @@ class AgentClient:
         read_seconds: float | None = None,
         errors: Mapping[int, type[SscardError]] = STATUS_ERRORS,
     ) -> httpx.Response:
+        url = path if path.startswith(("http://", "https://")) else self.address.rstrip("/") + path
         try:
             response = await self._http.request(
-                method, path, json=body, params=params, timeout=read_seconds or self._timeout
+                method, url, json=body, params=params, timeout=read_seconds or self._timeout
             )
         except httpx.HTTPError as exc:
+            self._move_on()
             raise ApiUnavailable(f"{method} {path}: {exc.__class__.__name__}", path=path) from exc
         if response.is_error:
+            if response.status_code in UNAVAILABLE:
+                self._move_on()
             raise _error_for(response, errors)
         return response
 
