@@ -41,6 +41,7 @@ PATH_PARAMETER = re.compile(r"\{[^}]+\}")
 STATEMENT_FILES = (
     ("issuance.store", "queries.sql"),
     ("issuance.store", "oversight.sql"),
+    ("issuance.store", "pages.sql"),
     ("cardqueue", "queries.sql"),
 )
 

@@ -4,6 +4,7 @@
     sscard outlet create CODE --bank B --name N [--instant --psam SERIAL] [--district 1101xx]
     sscard operator create NAME --role R [--bank B] [--outlet O]   (prints the token ONCE)
     sscard operator token|password|totp ...   (see :mod:`issuance.cli.security`)
+    sscard operator link NAME [--base URL]   (a one-time sign-in link for the pages)
     sscard card show CARD_NUMBER
     sscard openapi
 
@@ -29,8 +30,9 @@ from issuance.config import Settings
 from issuance.domain.numbers import validate_card_number
 from issuance.domain.roles import Role
 from issuance.runtime import Runtime
-from issuance.services import admin
+from issuance.services import admin, signin
 from issuance.store import Store
+from issuance.store.pages import PagesStore
 from sscard_core.errors import NotFound
 
 out = Console(highlight=False)
@@ -41,6 +43,11 @@ Sub: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 async def _with_store(action: Callable[[Store], Awaitable[T]]) -> T:
     async with Runtime(Settings.from_env(), pool_size=2) as rt:
         return await action(rt.store)
+
+
+async def _with_pages(action: Callable[[PagesStore], Awaitable[T]]) -> T:
+    async with Runtime(Settings.from_env(), pool_size=2) as rt:
+        return await action(PagesStore(rt.pool))
 
 
 def _group(sub: Sub, name: str, help_text: str) -> Sub:
@@ -81,6 +88,7 @@ def register(sub: Sub) -> None:
     op.add_argument("--bank")
     op.add_argument("--outlet")
     op.set_defaults(func=lambda a: run(_operator(a)))
+    register_sign_in(operators)
 
     card = _group(sub, "card", "cards").add_parser("show", help="a card's state and events")
     card.add_argument("card_number")
@@ -135,6 +143,20 @@ async def _card(number: str) -> int:
         return 0
 
     return await _with_store(show)
+
+
+def register_sign_in(operators: Sub) -> None:
+    link = operators.add_parser("link", help="a one-time sign-in link for the pages")
+    link.add_argument("name")
+    link.add_argument("--base", default="http://127.0.0.1:8080", help="the pages' address")
+    link.set_defaults(func=lambda a: run(_link(a.name, a.base)))
+
+
+async def _link(name: str, base: str) -> int:
+    token = await _with_pages(lambda s: signin.sign_in_link(s, name))
+    out.print(f"one-time sign-in link for {name} (valid 15 minutes):")
+    print(f"{base.rstrip('/')}/signin/link/{token}")
+    return 0
 
 
 def _openapi() -> int:

@@ -32,6 +32,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import functools
 import io
 import json
 import os
@@ -56,14 +57,20 @@ from issuance.cli.serve import api_server, describe_database
 from issuance.config import DEFAULT_HOST, DEFAULT_PORT, Settings
 from issuance.domain.roles import Role
 from issuance.runtime import Runtime
-from issuance.services import admin
+from issuance.services import admin, signin
 from issuance.store import Store
+from issuance.store.pages import PagesStore
 from issuance.tools.testdata import random_citizen_id
 from printers.agent.client import AgentClient
 from printers.agent.journal import Journal
 from printers.agent.loop import Agent, AgentConfig, AgentEvent, EventKind
 from printers.agent.pinpad import DeskReader, KeyboardPinPad, PinDesk, PinPad
-from printers.agent.station import ChipReader, Station, open_printer
+from printers.agent.station import (
+    ChipReader,
+    Station,
+    open_printer,
+    unconnected_printer,
+)
 from printers.devices.chip.encoder import CardConnection
 from printers.devices.chip.pcsc import PcscConnection
 from printers.devices.chip.pcsc_psam import CardPsam
@@ -77,7 +84,7 @@ from printers.devices.simulators.outlet import (
 )
 from printers.devices.simulators.psam import SimulatedPsam
 from sscard_core.card_data import CardData, Gender
-from sscard_core.errors import InputError
+from sscard_core.errors import InputError, TransportError
 
 out = Console(highlight=False)
 SIM_CHIP_PORT = 35964
@@ -180,7 +187,12 @@ def describe(event: AgentEvent) -> str:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     a = sub.add_parser("agent", help="run the outlet agent beside a printer and its encoder")
-    a.add_argument("--api", required=True, help="the service's base URL")
+    a.add_argument(
+        "--api",
+        required=True,
+        action="append",
+        help="the service's base URL; give it once per API node to move to another when one fails",
+    )
     a.add_argument("--token-file", type=Path, required=True, help="the agent's bearer token")
     a.add_argument("--site", required=True, help="the outlet code whose jobs to claim")
     a.add_argument("--printer", type=printer_arg, action="append", required=True)
@@ -214,17 +226,30 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 async def _stations(
     ns: argparse.Namespace, psam: Psam, journal: Journal, lines: list[str]
 ) -> list[Station]:
-    """A station per ``--printer`` with its own reader; ``lines`` gets one line for each."""
+    """A station per ``--printer`` with its own reader; ``lines`` gets one line for each.
+
+    A printer that does not answer yet starts out of service, and the agent connects
+    to it again (with back-off) until it does.
+    """
     specs = station_readers(ns.printer, ns.reader)
     stations = []
     for i, (arg, spec) in enumerate(zip(ns.printer, specs, strict=True), start=1):
-        printer: EvolisPrinter = await open_printer(arg.url)
-        identity = await printer.identify()
-        host = arg.url.split("://")[-1].split(":")[0] or "127.0.0.1"
-        reader = reader_for(spec, host, identity.serial)
         name = arg.name or f"printer{i}"
+        host = arg.url.split("://")[-1].split(":")[0] or "127.0.0.1"
+        connect = functools.partial(open_printer, arg.url)
+        serial = ""
+        try:
+            printer: EvolisPrinter = await connect()
+            serial = (await printer.identify()).serial
+        except (TransportError, OSError) as exc:
+            lines.append(f"  printer {name} does not answer yet ({exc}); it joins when it does")
+            printer = unconnected_printer(arg.url)
+        reader = reader_for(spec, host, serial)
         lines.append(f"  station {name}: printer {arg.url}, chip reader {spec}")
-        stations.append(Station(name, printer, reader, psam, journal))
+        station = Station(name, printer, reader, psam, journal, connect=connect)
+        if not serial:
+            station.unreachable_now()
+        stations.append(station)
     return stations
 
 
@@ -520,15 +545,24 @@ async def run_demo(host: str, port: int) -> int:
     async with Runtime(settings) as rt:
         tokens_path = settings.data_dir / TOKENS_FILE
         tokens = await demo_accounts(rt.store, tokens_path)
+        link = await demo_sign_in_link(rt, tokens, f"http://{host}:{port}")
         server = api_server(rt, host, port)
         with stop_signals_call(lambda: setattr(server, "should_exit", True)):
-            await _demo(settings, server, tokens, describe_database(rt))
+            await _demo(settings, server, tokens, describe_database(rt), link)
     out.print("stopped; the database was shut down cleanly")
     return 0
 
 
+async def demo_sign_in_link(rt: Runtime, tokens: DemoTokens, base: str) -> str:
+    """A one-time sign-in link to the pages for the demo clerk."""
+    clerk = await rt.store.operator_by_token(tokens.clerk)
+    assert clerk is not None  # demo_accounts has just checked or made it
+    token = await signin.sign_in_link(PagesStore(rt.pool), clerk.name)
+    return f"{base}/signin/link/{token}"
+
+
 async def _demo(
-    settings: Settings, server: uvicorn.Server, tokens: DemoTokens, database: str
+    settings: Settings, server: uvicorn.Server, tokens: DemoTokens, database: str, link: str
 ) -> None:
     """The API and a simulated outlet with its agent: one card, then serving until stopped."""
     api = f"http://{settings.host}:{settings.port}"
@@ -547,7 +581,10 @@ async def _demo(
                 await _one_card(api, tokens, outlet, console)
                 sample = settings.data_dir / "demo-application.json"
                 await asyncio.to_thread(write_sample, sample, secrets.randbits(32))
-                out.print("apply for another card with:")
+                out.print(f"the counter page: {api}/counter")
+                out.print("sign in as the demo clerk (one-time link, 15 minutes):")
+                out.print(link, soft_wrap=True, markup=False)
+                out.print("or apply for another card over the API with:")
                 tokens_path = settings.data_dir / TOKENS_FILE
                 out.print(_curl(api, tokens_path, sample), soft_wrap=True, markup=False)
                 out.print("press Ctrl-C to stop")

@@ -426,8 +426,28 @@ CREATE TABLE spoiled_cards (
     card bigint REFERENCES cards (id),
     printer text,
     reason text NOT NULL,
-    at timestamptz NOT NULL DEFAULT now()
+    at timestamptz NOT NULL DEFAULT now(),
+    attempt integer
 );
+
+CREATE UNIQUE INDEX spoiled_cards_once ON spoiled_cards (job_id, attempt)
+    WHERE attempt IS NOT NULL;
+
+CREATE TABLE card_prints (
+    job_id bigint NOT NULL,
+    attempt integer NOT NULL CHECK (attempt >= 1),
+    card_number text NOT NULL,
+    worker text NOT NULL,
+    announced_at timestamptz NOT NULL DEFAULT now(),
+    settled text CHECK (settled IN ('delivered', 'not_printed', 'spoiled', 'absent')),
+    evidence text CHECK (length(evidence) <= 2000),
+    settled_at timestamptz,
+    PRIMARY KEY (job_id, attempt),
+    CHECK ((settled IS NULL) = (settled_at IS NULL))
+);
+
+CREATE UNIQUE INDEX card_prints_once ON card_prints (card_number)
+    WHERE settled IS NULL OR settled = 'delivered';
 
 CREATE TABLE home_visits (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -742,3 +762,23 @@ CREATE TABLE stock_reconciliations (
     at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (outlet, day)
 );
+-- Sign-in for people at the pages: one-time sign-in links and browser sessions, each
+-- token stored only as its SHA-256 (passwords are the operators' credentials).
+
+CREATE TABLE signin_links (
+    token_sha256 bytea PRIMARY KEY CHECK (length(token_sha256) = 32),
+    operator bigint NOT NULL REFERENCES operators (id) ON DELETE CASCADE,
+    expires_at timestamptz NOT NULL,
+    used_at timestamptz
+);
+
+CREATE TABLE web_sessions (
+    token_sha256 bytea PRIMARY KEY CHECK (length(token_sha256) = 32),
+    operator bigint NOT NULL REFERENCES operators (id) ON DELETE CASCADE,
+    csrf text NOT NULL CHECK (length(csrf) BETWEEN 16 AND 100),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    seen_at timestamptz NOT NULL DEFAULT now(),
+    expires_at timestamptz NOT NULL
+);
+
+CREATE INDEX web_sessions_expiry ON web_sessions (expires_at);
