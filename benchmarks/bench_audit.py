@@ -42,7 +42,11 @@ def audited(
 ) -> Iterator[tuple[asyncio.AbstractEventLoop, asyncpg.Connection, int]]:
     loop = uvloop.new_event_loop()
     conn = loop.run_until_complete(asyncpg.connect(db_dsn))
-    loop.run_until_complete(conn.execute("INSERT INTO banks VALUES ('BK', 'b', '110000000001')"))
+    bank = (
+        "INSERT INTO banks (code, name, institution_code, stage)"
+        " VALUES ('BK', 'b', '110000000001', 'active')"
+    )
+    loop.run_until_complete(conn.execute(bank))
     operator = "INSERT INTO operators (name, role, bank) VALUES ('o', 'clerk', 'BK') RETURNING id"
     op = loop.run_until_complete(conn.fetchval(operator))
     if request.param == "plain":

@@ -225,7 +225,7 @@ class _Line:
         return pool
 
     async def _seed(self) -> Operator:
-        await admin.create_bank(self.store, "BENCH", "Bench bank")
+        await admin.create_bank(self.store, "BENCH", "Bench bank", active=True)
         await admin.create_outlet(self.store, admin.OutletInput("BENCH1", "BENCH", "Bench outlet"))
         made = await admin.create_operator(self.store, "bench-clerk", Role.CLERK, bank="BENCH",
                                            outlet="BENCH1")  # fmt: skip

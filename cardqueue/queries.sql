@@ -146,6 +146,29 @@ SELECT id, idempotency_key, kind, site, capability, priority, 'succeeded', paylo
 FROM done
 RETURNING id;
 
+-- name: finish_by_evidence
+-- The card of in-doubt or dead job $1 was found (its chip read back): the job succeeded.
+WITH done AS (
+    DELETE FROM card_jobs WHERE id = $1 AND state IN ('in_doubt', 'dead') RETURNING *
+)
+INSERT INTO card_jobs_history (id, idempotency_key, kind, site, capability, priority, outcome,
+                               payload, result, batch, attempts, enqueued_at, last_error)
+SELECT id, idempotency_key, kind, site, capability, priority, 'succeeded', payload, $2::jsonb,
+       batch, attempts, enqueued_at, last_error
+FROM done
+RETURNING id;
+
+-- name: release
+-- A restarted worker $1 gives back the jobs of sites $3 it holds at step idle (nothing
+-- physical started), except $2 (those it is settling itself): queued again at once, the
+-- attempt not counted.
+UPDATE card_jobs
+SET state = 'queued', attempts = greatest(attempts - 1, 0), run_after = now(),
+    lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+WHERE lease_owner = $1 AND state = 'running' AND step = 'idle' AND NOT (id = ANY($2::bigint[]))
+  AND site = ANY($3::text[])
+RETURNING id;
+
 -- name: get_job
 SELECT id, idempotency_key, kind, site, capability, priority, state, step, payload::text, batch,
        attempts, max_attempts, enqueued_at, lease_owner, lease_expires_at, last_error,

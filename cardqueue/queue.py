@@ -238,6 +238,26 @@ class Queue:
         else:
             await self._one(Q["bury_in_doubt"], job_id, note, wanted="in_doubt", conn=conn)
 
+    async def finish_by_evidence(
+        self, job_id: int, result: dict[str, Any], conn: Conn | None = None
+    ) -> None:
+        """An in-doubt or dead job whose card was found after all: it succeeded."""
+        payload = orjson.dumps(result).decode()
+        await self._one(
+            Q["finish_by_evidence"], job_id, payload, wanted="in_doubt or dead", conn=conn
+        )
+
+    async def release(
+        self, worker: str, sites: Sequence[str], keep: Sequence[int] = ()
+    ) -> list[int]:
+        """Requeue the jobs of ``sites`` ``worker`` holds at step idle (but ``keep``).
+
+        The attempt is not counted: the worker restarted before doing anything.
+        """
+        with database_errors():
+            rows = await self._pool.fetch(Q["release"], worker, list(keep), list(sites))
+        return [r["id"] for r in rows]
+
     async def get(self, job_id: int, conn: Conn | None = None) -> Job:
         with database_errors():
             row = await (conn or self._pool).fetchrow(Q["get_job"], job_id)

@@ -5,11 +5,12 @@
 | ``SSCARD_DATABASE_URL`` | an external PostgreSQL server | unset: the embedded one |
 | ``SSCARD_DATA_DIR`` | where the embedded server and generated files live | ``./var`` |
 | ``SSCARD_HOST`` / ``SSCARD_PORT`` | where the HTTP API listens | ``127.0.0.1`` / ``8080`` |
+| ``SSCARD_EVALUATION_RULES`` | a JSON file with the yearly evaluation's rubric | the defaults |
 | ``SSCARD_API`` | where CLI client commands find the API | ``http://HOST:PORT`` of the above |
 | ``SSCARD_DIRECT_URL`` | PostgreSQL itself, for migrations and LISTEN | the database |
 | ``SSCARD_TOKEN_TTL_HOURS`` | lifetime of an operator's bearer token | ``12`` |
 | ``SSCARD_AGENT_TOKEN_TTL_DAYS`` | lifetime of an outlet agent's token | ``90`` |
-| ``SSCARD_TOTP_ROLES`` | roles signing in with TOTP (comma list) | supervisor, bureau_auditor |
+| ``SSCARD_TOTP_ROLES`` | roles signing in with TOTP (comma list) | supervisor, bureau staff |
 | ``SSCARD_SIGN_IN_MAX_FAILURES`` | failed sign-ins per operator name in 15 minutes | ``5`` |
 | ``SSCARD_SIGN_IN_MAX_FAILURES_PER_ADDRESS`` | failed sign-ins per address in 15 minutes | ``20`` |
 """

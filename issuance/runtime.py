@@ -6,6 +6,7 @@ async with Runtime(Settings.from_env()) as rt:
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import AsyncExitStack
 from types import TracebackType
 
@@ -19,7 +20,9 @@ from issuance.db.migrate import migrate
 from issuance.db.server import DatabaseServer
 from issuance.store import Store
 from issuance.vault import SealedPayloadCodec, Vault, load_master_key
-from sscard_core.connect import create_pool, database_errors
+from sscard_core.connect import CONNECTION_ERRORS, create_pool, database_errors
+
+POOL_CLOSE_SECONDS = 5.0
 
 
 class Runtime:
@@ -103,7 +106,10 @@ class Runtime:
         await self._stack.aclose()
         self._stack = AsyncExitStack()
         self._wakeups = None
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            try:
+                await asyncio.wait_for(pool.close(), POOL_CLOSE_SECONDS)
+            except (*CONNECTION_ERRORS, TimeoutError):  # type: ignore[misc]
+                pool.terminate()
         await self.server.__aexit__(exc_type, exc, tb)

@@ -13,4 +13,4 @@ async def new_bank(store: Store, code: str, name: str) -> str:
     an existing cooperating bank rather than an applicant."""
     if "active" in inspect.signature(admin.create_bank).parameters:
         return await admin.create_bank(store, code, name, active=True)  # type: ignore[call-arg]
-    return await admin.create_bank(store, code, name)
+    return await admin.create_bank(store, code, name, active=True)

@@ -27,13 +27,13 @@ from fastapi.responses import ORJSONResponse, Response
 
 from issuance import web
 from issuance.api import batches as batch_routes
-from issuance.api import counter, dispatch, psams, security, stock
+from issuance.api import bureau, counter, dispatch, evaluation, psams, security, stock
 from issuance.api.deps import CtxDep
 from issuance.api.doors import Doors
 from issuance.api.idempotency import render
 from issuance.api.openapi import document
 from issuance.api.operators import OperatorCache, watch_revocations
-from issuance.api.responses import EXCEPTION_HANDLERS
+from issuance.api.responses import EXCEPTION_HANDLERS, OrjsonResponse
 from issuance.api.warmup import warm_up
 from issuance.config import Settings
 from issuance.domain.roles import Operation
@@ -42,7 +42,8 @@ from issuance.services import batches, cards, keys, retention
 from issuance.services.common import check
 from issuance.services.retention import RetentionRules
 from issuance.vault.vault import REFRESH_SECONDS
-from sscard_core.errors import SscardError, VaultError
+from sscard_core.connect import database_errors
+from sscard_core.errors import DatabaseError, SscardError, VaultError
 
 REAP_EVERY_SECONDS = 1.0
 LAPSE_EVERY_SECONDS = 60.0
@@ -123,7 +124,13 @@ def create_app(rt: Runtime, *, own_runtime: bool = False) -> FastAPI:
 
     @app.get("/health", tags=["system"])
     async def health() -> Response:
-        await rt.pool.fetchval("SELECT 1")
+        """200 ``ok``; 503 ``database_unavailable`` with Retry-After while the database is down."""
+        try:
+            with database_errors():
+                await rt.pool.fetchval("SELECT 1")
+        except DatabaseError as exc:
+            body = {**exc.to_dict(), "status": "database_unavailable"}
+            return OrjsonResponse(body, status_code=503, headers={"Retry-After": "2"})
         return render(200, {"status": "ok"})
 
     @app.get("/v1/queue/stats", tags=["system"])
@@ -142,6 +149,8 @@ def create_app(rt: Runtime, *, own_runtime: bool = False) -> FastAPI:
     app.include_router(counter.router)
     app.include_router(dispatch.router)
     app.include_router(batch_routes.router)
+    app.include_router(bureau.router)
+    app.include_router(evaluation.router)
     web.install(app)
     app.include_router(security.router)
     app.include_router(psams.router)

@@ -10,6 +10,13 @@ The contract the agent is written against:
   204 (agents and supervisors), ``photo`` → the image bytes.
 * Printers: the agent PUTs each printer's state and GETs its site's printers;
   a supervisor clears a fault, which the agent sees on its next GET.
+* ``POST /v1/agent/release`` ``{"worker", "keep"}``: a restarted agent gives back
+  the jobs its worker holds at step idle (requeued at once, the attempt not counted).
+* A job whose card may physically exist (``printing`` was announced and no
+  evidence settled it) is refused cancel, redrive and reorder (409
+  ``card_may_exist``, naming the card and what to look for) until a supervisor
+  ``POST /v1/jobs/{id}/evidence`` ``{"kind": "card_read", "read_back"}`` (the card's
+  chip, read from the hopper: the job succeeds) or ``{"kind": "no_card"}``.
 * Dead-lettered jobs: a supervisor of the card's bank ``POST
   /v1/jobs/{id}/cancel`` ``{"reason"}`` (its card in production is spoiled)
   or ``POST /v1/jobs/{id}/redrive`` (back to the queue); both answer
@@ -32,6 +39,8 @@ from issuance.api.schemas import (
     ClaimIn,
     ClaimOut,
     CompleteIn,
+    EvidenceIn,
+    EvidenceOut,
     FailIn,
     FailOut,
     HeartbeatIn,
@@ -39,6 +48,8 @@ from issuance.api.schemas import (
     PrinterIn,
     PrintersOut,
     ReconcileIn,
+    ReleaseIn,
+    ReleaseOut,
 )
 from issuance.services import dispatch, jobs
 from issuance.store import PrinterRecord, Store
@@ -106,12 +117,37 @@ async def fail(job_id: JobId, body: FailIn, ctx: CtxDep) -> Response:
 async def reconcile(job_id: JobId, body: ReconcileIn, ctx: CtxDep) -> Response:
     """Settle an in-doubt job (agents and supervisors): made, not_started or failed."""
 
+    spoiled = None
+    if body.spoiled_card:
+        spoiled = dispatch.Spoiled(body.printer, body.note or "spoiled (no cause given)")
+
     async def run(tx: Store) -> Outcome:
         await dispatch.reconcile(
             tx, ctx.queue, ctx.op, job_id, outcome=body.outcome, note=body.note,
-            result=body.result,
+            result=body.result, spoiled=spoiled,
         )  # fmt: skip
         return 204, None
+
+    return await idempotent(ctx, run)
+
+
+@router.post("/agent/release", response_model=ReleaseOut, tags=AGENT)
+async def release(body: ReleaseIn, ctx: CtxDep) -> Response:
+    """A restarted agent gives back the jobs its worker holds at step idle, at once."""
+    released = await dispatch.release(ctx.queue, ctx.op, body.worker, body.keep)
+    return render(200, {"released": released})
+
+
+@router.post("/jobs/{job_id}/evidence", response_model=EvidenceOut, tags=JOBS)
+async def evidence(job_id: JobId, body: EvidenceIn, ctx: CtxDep) -> Response:
+    """A supervisor settles a job whose card may exist: the card's chip read, or no card."""
+    found = dispatch.Evidence(
+        dispatch.EvidenceKind(body.kind), body.note, body.read_back, body.printer
+    )
+
+    async def run(tx: Store) -> Outcome:
+        state = await dispatch.record_evidence(tx, ctx.queue, ctx.op, job_id, found)
+        return 200, {"job_id": job_id, "state": state.value}
 
     return await idempotent(ctx, run)
 

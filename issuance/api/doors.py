@@ -42,6 +42,7 @@ from starlette.routing import BaseRoute
 from issuance.api.deps import OPERATOR_SCOPE_KEY, context, current_operator
 from issuance.api.responses import error_response
 from issuance.jsondepth import MAX_JSON_DEPTH, depth_exceeds
+from sscard_core.connect import database_errors
 from sscard_core.errors import AuthError, InputError, PayloadTooLarge, SscardError
 
 Scope = MutableMapping[str, Any]
@@ -163,7 +164,8 @@ class Doors:
         door = self._door(scope)
         try:
             if door.authenticated and not scope.get(WARM_UP_SCOPE_KEY):
-                scope[OPERATOR_SCOPE_KEY] = await current_operator(Request(scope))
+                with database_errors():  # the database down: 503, before any route's handler
+                    scope[OPERATOR_SCOPE_KEY] = await current_operator(Request(scope))
             _check_declared_length(scope, door.limit)
             if door.buffered:
                 receive = await _buffered(receive, door.limit)

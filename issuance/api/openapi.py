@@ -16,6 +16,7 @@ from issuance.api.doors import LIMIT_KEY, flat_routes
 
 WRITES = {"post", "put", "patch", "delete"}
 PUBLIC = {"/health"}
+PUBLIC_PREFIX = "/public/"  # the public lists: no login
 NO_TOKEN = {"/v1/sessions"}  # sign-in: every error status, but no bearer token
 # Writes that take no Idempotency-Key: repeating them is harmless (a heartbeat, a
 # printer's state or its clearing, a lookup) or must not replay an old answer (a claim).
@@ -132,7 +133,7 @@ def _complete(path: str, method: str, operation: dict[str, Any]) -> None:
     for status, description in ERROR_STATUSES.items():
         if not public or status in PUBLIC_STATUSES:
             responses[status] = _error(description)
-    if public or path in NO_TOKEN:
+    if public or path in NO_TOKEN or path.startswith(PUBLIC_PREFIX):
         return
     operation["security"] = [{"HTTPBearer": []}]
     if method in WRITES and (method, path) not in KEYLESS_WRITES:

@@ -7,6 +7,8 @@
   an unknown path: 404) → ``{"code", "message"}`` too.
 * A value PostgreSQL refuses (out of range, bad encoding) that slipped past
   the schema → 422 ``invalid_input`` too: bad input is never a 500.
+* The database unreachable (a refused or lost connection, wherever it surfaces)
+  → 503 ``database_unavailable`` with ``Retry-After``, in the same error shape.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from sscard_core.errors import SscardError
+from sscard_core.connect import CONNECTION_ERRORS
+from sscard_core.errors import DatabaseError, SscardError
 
 LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
 
@@ -32,8 +35,18 @@ class OrjsonResponse(JSONResponse):
         return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
 
 
+RETRY_AFTER_SECONDS = 2
+
+
 def error_response(exc: SscardError) -> Response:
-    return OrjsonResponse(exc.to_dict(), status_code=exc.http_status)
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if exc.http_status == 503 else None
+    return OrjsonResponse(exc.to_dict(), status_code=exc.http_status, headers=headers)
+
+
+async def unavailable_handler(_request: Request, exc: Exception) -> Response:
+    """A lost or refused database connection that no query wrapper converted: 503, never 500."""
+    error = DatabaseError(f"database unavailable: {type(exc).__name__}", detail=type(exc).__name__)
+    return error_response(error)
 
 
 async def sscard_error_handler(_request: Request, exc: Exception) -> Response:
@@ -83,4 +96,5 @@ EXCEPTION_HANDLERS = {
     SscardError: sscard_error_handler,
     RequestValidationError: validation_error_handler,
     asyncpg.DataError: data_error_handler,
+    **dict.fromkeys(CONNECTION_ERRORS, unavailable_handler),
 }

@@ -159,6 +159,29 @@ class ReconcileIn(Strict):
     outcome: Reconciliation
     note: Annotated[str, text(2000)] = ""
     result: Json = {}
+    spoiled_card: bool = False
+    printer: Short | None = None
+
+
+class EvidenceIn(Strict):
+    kind: Literal["card_read", "no_card"]
+    note: Annotated[str, text(2000)] = ""
+    read_back: Json | None = None
+    printer: Short | None = None
+
+
+class ReleaseIn(Strict):
+    worker: Short
+    keep: Annotated[list[Annotated[int, Field(ge=1)]], Field(max_length=1000)] = []
+
+
+class ReleaseOut(BaseModel):
+    released: list[int]
+
+
+class EvidenceOut(BaseModel):
+    job_id: int
+    state: str
 
 
 class CancelJobIn(Strict):

@@ -40,6 +40,7 @@ PHOTO_SIZE = (358, 441)  # an ID photo's pixels
 PATH_PARAMETER = re.compile(r"\{[^}]+\}")
 STATEMENT_FILES = (
     ("issuance.store", "queries.sql"),
+    ("issuance.store", "oversight.sql"),
     ("issuance.store", "pages.sql"),
     ("cardqueue", "queries.sql"),
 )

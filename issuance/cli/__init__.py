@@ -35,6 +35,7 @@ GROUPS: tuple[tuple[str, str], ...] = (
     ("agent", "register_demo"),
     ("printer", "register"),
     ("batch", "register"),
+    ("bureau", "register"),
     ("stock", "register"),
 )
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]

@@ -1,6 +1,6 @@
 """Administration commands: banks, outlets, operators, a card's record, the OpenAPI document.
 
-    sscard bank create CODE NAME
+    sscard bank create CODE NAME [--active]
     sscard outlet create CODE --bank B --name N [--instant --psam SERIAL] [--district 1101xx]
     sscard operator create NAME --role R [--bank B] [--outlet O]   (prints the token ONCE)
     sscard operator token|password|totp ...   (see :mod:`issuance.cli.security`)
@@ -24,7 +24,7 @@ from typing import TypeAlias, TypeVar
 from rich.console import Console
 
 from issuance.api.app import create_app
-from issuance.cli import security
+from issuance.cli import bureau, security
 from issuance.cli.common import run
 from issuance.config import Settings
 from issuance.domain.numbers import validate_card_number
@@ -56,12 +56,21 @@ def _group(sub: Sub, name: str, help_text: str) -> Sub:
 
 
 def register(sub: Sub) -> None:
-    bank = _group(sub, "bank", "cooperative banks").add_parser("create", help="add a bank")
+    banks = _group(sub, "bank", "cooperative banks")
+    bank = banks.add_parser("create", help="add a bank (setup; see bank apply)")
     bank.add_argument("code", help="2 to 6 upper-case letters or digits")
     bank.add_argument("name")
+    bank.add_argument(
+        "--active", action="store_true",
+        help="an existing cooperating bank, registered as such: it orders cards at once "
+        "(without it the bank has applied and waits for the bureau's decisions)",
+    )  # fmt: skip
     bank.set_defaults(func=lambda a: run(_bank(a)))
+    bureau.register_bank(banks)
 
-    outlet = _group(sub, "outlet", "outlets").add_parser("create", help="file a new outlet")
+    outlets = _group(sub, "outlet", "outlets")
+    bureau.register_outlet(outlets)
+    outlet = outlets.add_parser("create", help="register an outlet already on file (setup)")
     outlet.add_argument("code")
     outlet.add_argument("--bank", required=True)
     outlet.add_argument("--name", required=True)
@@ -90,8 +99,9 @@ def register(sub: Sub) -> None:
 
 
 async def _bank(a: argparse.Namespace) -> int:
-    institution = await _with_store(lambda s: admin.create_bank(s, a.code, a.name))
-    out.print(f"bank {a.code} created (institution {institution})")
+    institution = await _with_store(lambda s: admin.create_bank(s, a.code, a.name, active=a.active))
+    state = "active (existing cooperating bank)" if a.active else "applied"
+    out.print(f"bank {a.code} created (institution {institution}), {state}")
     return 0
 
 

@@ -32,6 +32,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import functools
 import io
 import json
 import os
@@ -64,7 +65,12 @@ from printers.agent.client import AgentClient
 from printers.agent.journal import Journal
 from printers.agent.loop import Agent, AgentConfig, AgentEvent, EventKind
 from printers.agent.pinpad import DeskReader, KeyboardPinPad, PinDesk, PinPad
-from printers.agent.station import ChipReader, Station, open_printer
+from printers.agent.station import (
+    ChipReader,
+    Station,
+    open_printer,
+    unconnected_printer,
+)
 from printers.devices.chip.encoder import CardConnection
 from printers.devices.chip.pcsc import PcscConnection
 from printers.devices.chip.pcsc_psam import CardPsam
@@ -78,7 +84,7 @@ from printers.devices.simulators.outlet import (
 )
 from printers.devices.simulators.psam import SimulatedPsam
 from sscard_core.card_data import CardData, Gender
-from sscard_core.errors import InputError
+from sscard_core.errors import InputError, TransportError
 
 out = Console(highlight=False)
 SIM_CHIP_PORT = 35964
@@ -181,7 +187,12 @@ def describe(event: AgentEvent) -> str:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     a = sub.add_parser("agent", help="run the outlet agent beside a printer and its encoder")
-    a.add_argument("--api", required=True, help="the service's base URL")
+    a.add_argument(
+        "--api",
+        required=True,
+        action="append",
+        help="the service's base URL; give it once per API node to move to another when one fails",
+    )
     a.add_argument("--token-file", type=Path, required=True, help="the agent's bearer token")
     a.add_argument("--site", required=True, help="the outlet code whose jobs to claim")
     a.add_argument("--printer", type=printer_arg, action="append", required=True)
@@ -215,17 +226,30 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 async def _stations(
     ns: argparse.Namespace, psam: Psam, journal: Journal, lines: list[str]
 ) -> list[Station]:
-    """A station per ``--printer`` with its own reader; ``lines`` gets one line for each."""
+    """A station per ``--printer`` with its own reader; ``lines`` gets one line for each.
+
+    A printer that does not answer yet starts out of service, and the agent connects
+    to it again (with back-off) until it does.
+    """
     specs = station_readers(ns.printer, ns.reader)
     stations = []
     for i, (arg, spec) in enumerate(zip(ns.printer, specs, strict=True), start=1):
-        printer: EvolisPrinter = await open_printer(arg.url)
-        identity = await printer.identify()
-        host = arg.url.split("://")[-1].split(":")[0] or "127.0.0.1"
-        reader = reader_for(spec, host, identity.serial)
         name = arg.name or f"printer{i}"
+        host = arg.url.split("://")[-1].split(":")[0] or "127.0.0.1"
+        connect = functools.partial(open_printer, arg.url)
+        serial = ""
+        try:
+            printer: EvolisPrinter = await connect()
+            serial = (await printer.identify()).serial
+        except (TransportError, OSError) as exc:
+            lines.append(f"  printer {name} does not answer yet ({exc}); it joins when it does")
+            printer = unconnected_printer(arg.url)
+        reader = reader_for(spec, host, serial)
         lines.append(f"  station {name}: printer {arg.url}, chip reader {spec}")
-        stations.append(Station(name, printer, reader, psam, journal))
+        station = Station(name, printer, reader, psam, journal, connect=connect)
+        if not serial:
+            station.unreachable_now()
+        stations.append(station)
     return stations
 
 
@@ -335,7 +359,7 @@ async def demo_accounts(store: Store, path: Path) -> DemoTokens:
     if known is not None:
         return known
     if not await store.bank_exists(DEMO_BANK):
-        await admin.create_bank(store, DEMO_BANK, "北京演示农村商业银行")
+        await admin.create_bank(store, DEMO_BANK, "北京演示农村商业银行", active=True)
     if await store.outlet(DEMO_OUTLET) is None:
         outlet = admin.OutletInput(
             DEMO_OUTLET, DEMO_BANK, "演示网点", instant=True, psam_serial=DEMO_PSAM

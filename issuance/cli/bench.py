@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -39,6 +42,31 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     q.add_argument("--rounds", type=int, default=3, help="with --compare: alternating rounds")
     q.set_defaults(func=lambda a: run(_compare(a) if a.compare else _queue(a)))
     batch_cli.register_bench_line(bsub)
+    c = bsub.add_parser(
+        "chaos",
+        help="SIGKILL the API, agent, printers and PostgreSQL at random while a batch is made",
+    )
+    c.add_argument("--kills", type=int, default=100)
+    c.add_argument("--cards", type=int, default=300)
+    c.add_argument("--seed", type=int, default=1)
+    c.add_argument("--port-base", type=int, default=18300, help="ports base .. base+23")
+    c.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    c.add_argument("--keep", action="store_true", help="keep the work directory and its logs")
+    c.set_defaults(func=_chaos)
+
+
+CHAOS = Path(__file__).resolve().parents[2] / "benchmarks" / "chaos.py"
+
+
+def _chaos(args: argparse.Namespace) -> int:
+    """Run benchmarks/chaos.py (in a checkout: the harness is not part of the package)."""
+    if not CHAOS.exists():
+        out.print(f"the chaos harness is not here ({CHAOS}): run it from a checkout")
+        return 2
+    argv = ["--kills", str(args.kills), "--cards", str(args.cards), "--seed", str(args.seed),
+            "--port-base", str(args.port_base)]  # fmt: skip
+    argv += ["--json"] * args.json + ["--keep"] * args.keep
+    return subprocess.call([sys.executable, str(CHAOS), *argv])
 
 
 async def _queue(args: argparse.Namespace) -> int:

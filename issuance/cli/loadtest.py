@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 async def _seed(settings: Settings, accounts: Path) -> None:
     async with Runtime(settings) as rt:
         store = rt.store
-        await admin.create_bank(store, BANK, "负载测试银行")
+        await admin.create_bank(store, BANK, "负载测试银行", active=True)
         await admin.create_outlet(
             store,
             admin.OutletInput(SITE, BANK, "负载测试网点", instant=True, psam_serial="PSAM0001"),

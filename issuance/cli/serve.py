@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import os
 import socket
 import subprocess
@@ -66,14 +67,23 @@ async def serve(
     port = port or settings.port
     if workers > 1:
         return await serve_workers(settings, host, port, workers)
+    # the pool's own retries while the database is down: /health and the 503s say it once
+    logging.getLogger("asyncpg.pool").setLevel(logging.ERROR)
     async with Runtime(settings) as rt:
         server = api_server(rt, host, port)
         out.print(f"sscard API listening on http://{host}:{port} ({describe_database(rt)})")
         out.print("press Ctrl-C to stop")
         with stop_signals_call(lambda: setattr(server, "should_exit", True)):
             await server.serve()
-    out.print("stopped; the database was shut down cleanly")
+    out.print(stopped_line(rt))
     return 0
+
+
+def stopped_line(rt: Runtime) -> str:
+    """The one line ``sscard serve`` ends with."""
+    if rt.server.lost is not None:
+        return f"stopped; {rt.server.lost}"
+    return "stopped; the database was shut down cleanly"
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -115,7 +125,7 @@ async def serve_workers(settings: Settings, host: str, port: int, workers: int) 
             for p in procs:
                 await asyncio.to_thread(p.wait)
             sock.close()
-    out.print("stopped; the database was shut down cleanly")
+    out.print(stopped_line(rt))
     return 0
 
 

@@ -126,39 +126,48 @@ CREATE TABLE banks (
     code text PRIMARY KEY CHECK (code ~ '^[A-Z0-9]{2,6}$'),
     name text NOT NULL CHECK (length(name) BETWEEN 1 AND 100),
     institution_code text NOT NULL UNIQUE CHECK (institution_code ~ '^[0-9]{12}$'),
-    created_at timestamptz NOT NULL DEFAULT now()
+    created_at timestamptz NOT NULL DEFAULT now(),
+    -- The bank's lifecycle (0006): see issuance.domain.banks.OnboardingStage.
+    stage text NOT NULL
+        CHECK (stage IN ('applied', 'under_review', 'approved', 'rejected', 'system_integration',
+                         'acceptance', 'agreement_signed', 'published', 'active', 'suspended',
+                         'exited')),
+    registered_as_existing boolean NOT NULL DEFAULT false,
+    -- 第四条: the PBOC conformity review of its card, and nationwide remote activation.
+    pboc_review_ref text CHECK (length(pboc_review_ref) BETWEEN 1 AND 200),
+    pboc_reviewed_on date,
+    remote_activation_committed boolean NOT NULL DEFAULT false,
+    exit_ground text
 );
 
 CREATE TABLE outlets (
     code text PRIMARY KEY CHECK (code ~ '^[A-Za-z0-9_-]{2,32}$'),
     bank text NOT NULL REFERENCES banks (code),
     name text NOT NULL,
-    district text NOT NULL CHECK (district ~ '^1101[0-9]{2}$'),
+    district text NOT NULL,
     address text NOT NULL DEFAULT '',
     can_issue_instantly boolean NOT NULL DEFAULT false,
     has_security_terminal boolean NOT NULL DEFAULT false,
     psam_serial text,
     open boolean NOT NULL DEFAULT true,
-    CHECK (NOT can_issue_instantly OR (has_security_terminal AND psam_serial IS NOT NULL))
+    -- 0006: the filing form's other fields; activation-only outlets may be outside Beijing
+    opening_hours text NOT NULL DEFAULT '',
+    services text[] NOT NULL DEFAULT '{}',
+    activation_only boolean NOT NULL DEFAULT false,
+    CHECK (NOT can_issue_instantly OR (has_security_terminal AND psam_serial IS NOT NULL)),
+    CONSTRAINT outlets_district_check
+        CHECK (district ~ '^[0-9]{6}$' AND (activation_only OR district ~ '^1101[0-9]{2}$')),
+    CONSTRAINT outlets_activation_only_check CHECK (NOT (activation_only AND can_issue_instantly))
 );
 
 CREATE INDEX outlets_bank ON outlets (bank);
-
-CREATE TABLE outlet_filings (
-    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    outlet text NOT NULL REFERENCES outlets (code),
-    bank text NOT NULL REFERENCES banks (code),
-    kind text NOT NULL CHECK (kind IN ('add', 'change', 'close')),
-    filed_on date NOT NULL,
-    outlet_as_filed jsonb NOT NULL,
-    at timestamptz NOT NULL DEFAULT now()
-);
 
 CREATE TABLE operators (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     name text NOT NULL UNIQUE,
     role text NOT NULL
-        CHECK (role IN ('clerk', 'supervisor', 'bank_admin', 'bureau_auditor', 'agent')),
+        CHECK (role IN ('clerk', 'supervisor', 'bank_admin', 'bureau_auditor', 'bureau_admin',
+                        'agent')),
     bank text REFERENCES banks (code),
     outlet text REFERENCES outlets (code),
     created_at timestamptz NOT NULL DEFAULT now(),
@@ -166,7 +175,7 @@ CREATE TABLE operators (
     totp_secret text,
     totp_confirmed boolean NOT NULL DEFAULT false,
     totp_last_step bigint NOT NULL DEFAULT 0,
-    CHECK (role = 'bureau_auditor' OR bank IS NOT NULL)
+    CHECK (role IN ('bureau_auditor', 'bureau_admin') OR bank IS NOT NULL)
 );
 
 -- Operators' bearer tokens (0008): stored as SHA-256, each with an expiry; a revoked or
@@ -195,6 +204,29 @@ CREATE TABLE sign_in_attempts (
 
 CREATE INDEX sign_in_attempts_name ON sign_in_attempts (name, at);
 CREATE INDEX sign_in_attempts_address ON sign_in_attempts (address, at);
+
+CREATE TABLE outlet_filings (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    outlet text NOT NULL,  -- an opening filing names an outlet that exists once acknowledged
+    bank text NOT NULL REFERENCES banks (code),
+    kind text NOT NULL CHECK (kind IN ('add', 'change', 'close')),
+    filed_on date NOT NULL,
+    outlet_as_filed jsonb NOT NULL,
+    at timestamptz NOT NULL DEFAULT now(),
+    -- 0006: the bureau's decision, and the 70 % rule as the filing would leave the bank
+    status text NOT NULL DEFAULT 'acknowledged'
+        CHECK (status IN ('filed', 'acknowledged', 'returned')),
+    filed_by bigint REFERENCES operators (id),
+    decided_by bigint REFERENCES operators (id),
+    decided_at timestamptz,
+    decision_note text NOT NULL DEFAULT '',
+    instant_after integer,
+    open_after integer,
+    below_instant_share boolean NOT NULL DEFAULT false
+);
+
+CREATE INDEX outlet_filings_outlet ON outlet_filings (outlet, id);
+CREATE INDEX outlet_filings_pending ON outlet_filings (bank) WHERE status = 'filed';
 
 CREATE TABLE holders (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -434,8 +466,28 @@ CREATE TABLE spoiled_cards (
     card bigint REFERENCES cards (id),
     printer text,
     reason text NOT NULL,
-    at timestamptz NOT NULL DEFAULT now()
+    at timestamptz NOT NULL DEFAULT now(),
+    attempt integer
 );
+
+CREATE UNIQUE INDEX spoiled_cards_once ON spoiled_cards (job_id, attempt)
+    WHERE attempt IS NOT NULL;
+
+CREATE TABLE card_prints (
+    job_id bigint NOT NULL,
+    attempt integer NOT NULL CHECK (attempt >= 1),
+    card_number text NOT NULL,
+    worker text NOT NULL,
+    announced_at timestamptz NOT NULL DEFAULT now(),
+    settled text CHECK (settled IN ('delivered', 'not_printed', 'spoiled', 'absent')),
+    evidence text CHECK (length(evidence) <= 2000),
+    settled_at timestamptz,
+    PRIMARY KEY (job_id, attempt),
+    CHECK ((settled IS NULL) = (settled_at IS NULL))
+);
+
+CREATE UNIQUE INDEX card_prints_once ON card_prints (card_number)
+    WHERE settled IS NULL OR settled = 'delivered';
 
 CREATE TABLE home_visits (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -444,10 +496,17 @@ CREATE TABLE home_visits (
     outlet text NOT NULL REFERENCES outlets (code),
     appointment_at timestamptz NOT NULL,
     address text NOT NULL,
-    job_id bigint NOT NULL,
+    job_id bigint,  -- the card ordered for an application; none for other services (0006)
     operator bigint NOT NULL REFERENCES operators (id),
-    created_at timestamptz NOT NULL DEFAULT now()
+    created_at timestamptz NOT NULL DEFAULT now(),
+    service text NOT NULL DEFAULT 'apply',
+    status text NOT NULL DEFAULT 'scheduled'
+        CHECK (status IN ('scheduled', 'done', 'cancelled', 'missed')),
+    outcome text NOT NULL DEFAULT '',
+    updated_at timestamptz
 );
+
+CREATE INDEX home_visits_outlet ON home_visits (outlet, appointment_at);
 
 CREATE TABLE withdrawals (
     card bigint NOT NULL REFERENCES cards (id),
@@ -505,6 +564,123 @@ CREATE TABLE batch_cards (
 );
 
 CREATE INDEX batch_cards_batch ON batch_cards (batch, line);
+
+-- The bureau's oversight (0006): the decisions that move a bank through its lifecycle
+-- (who, when, the documents referred to), spot checks, the yearly evaluation with its
+-- imported inputs, interviews (约谈) and the incidents register (第五条(八)).
+
+CREATE TABLE bank_decisions (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    bank text NOT NULL REFERENCES banks (code),
+    from_stage text,
+    to_stage text NOT NULL,
+    decided_on date NOT NULL,
+    decided_by bigint REFERENCES operators (id),
+    documents text[] NOT NULL DEFAULT '{}',
+    note text NOT NULL DEFAULT '',
+    ground text,
+    at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE INDEX bank_decisions_bank ON bank_decisions (bank, id);
+
+CREATE TABLE spot_checks (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    bank text NOT NULL REFERENCES banks (code),
+    outlet text REFERENCES outlets (code),
+    checked_on date NOT NULL,
+    findings text NOT NULL CHECK (length(findings) BETWEEN 1 AND 4000),
+    satisfactory boolean NOT NULL,
+    recorded_by bigint NOT NULL REFERENCES operators (id),
+    at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE INDEX spot_checks_bank ON spot_checks (bank, checked_on);
+
+CREATE TABLE satisfaction_results (
+    year integer NOT NULL CHECK (year BETWEEN 2000 AND 2100),
+    bank text NOT NULL REFERENCES banks (code),
+    outlet text NOT NULL DEFAULT '',
+    surveyed integer NOT NULL CHECK (surveyed > 0),
+    satisfied integer NOT NULL CHECK (satisfied >= 0),
+    imported_at timestamptz NOT NULL DEFAULT now(),
+    CHECK (satisfied <= surveyed),
+    PRIMARY KEY (year, bank, outlet)
+);
+
+CREATE TABLE complaints_12345 (
+    ticket text PRIMARY KEY CHECK (length(ticket) BETWEEN 1 AND 64),
+    received_on date NOT NULL,
+    bank text NOT NULL REFERENCES banks (code),
+    outlet text REFERENCES outlets (code),
+    summary text NOT NULL DEFAULT '',
+    imported_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE INDEX complaints_12345_bank ON complaints_12345 (bank, received_on);
+
+CREATE TABLE evaluations (
+    bank text NOT NULL REFERENCES banks (code),
+    year integer NOT NULL CHECK (year BETWEEN 2000 AND 2100),
+    cards_issued integer NOT NULL CHECK (cards_issued >= 0),
+    satisfaction_percent integer NOT NULL CHECK (satisfaction_percent BETWEEN 0 AND 100),
+    complaints integer NOT NULL CHECK (complaints >= 0),
+    publicity integer NOT NULL CHECK (publicity BETWEEN 0 AND 100),
+    security_rules integer NOT NULL CHECK (security_rules BETWEEN 0 AND 100),
+    technical_support integer NOT NULL CHECK (technical_support BETWEEN 0 AND 100),
+    scores jsonb NOT NULL,
+    total numeric(6, 2) NOT NULL,
+    passed boolean NOT NULL,
+    rules jsonb NOT NULL,
+    evaluated_on date NOT NULL,
+    evaluated_by bigint NOT NULL REFERENCES operators (id),
+    at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (bank, year)
+);
+
+CREATE TABLE interviews (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    bank text NOT NULL,
+    year integer NOT NULL,
+    held_on date NOT NULL,
+    attendees text NOT NULL CHECK (length(attendees) BETWEEN 1 AND 1000),
+    summary text NOT NULL CHECK (length(summary) BETWEEN 1 AND 4000),
+    recorded_by bigint NOT NULL REFERENCES operators (id),
+    at timestamptz NOT NULL DEFAULT now(),
+    FOREIGN KEY (bank, year) REFERENCES evaluations (bank, year)
+);
+
+CREATE TABLE incidents (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    bank text NOT NULL REFERENCES banks (code),
+    outlet text REFERENCES outlets (code),
+    kind text NOT NULL CHECK (kind IN ('device', 'security', 'personal_data', 'service_outage')),
+    severity text NOT NULL CHECK (severity IN ('low', 'medium', 'high', 'critical')),
+    description text NOT NULL CHECK (length(description) BETWEEN 1 AND 4000),
+    occurred_at timestamptz NOT NULL,
+    reported_at timestamptz NOT NULL,
+    closed_at timestamptz,
+    resolution text NOT NULL DEFAULT '',
+    recorded_by bigint NOT NULL REFERENCES operators (id),
+    closed_by bigint REFERENCES operators (id),
+    CHECK (reported_at >= occurred_at),
+    CHECK (closed_at IS NULL OR closed_at >= occurred_at)
+);
+
+CREATE INDEX incidents_open ON incidents (bank) WHERE closed_at IS NULL;
+
+-- Every decision and record of the bureau's side, in one trail (who, what, when, details).
+CREATE TABLE oversight_log (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    operator bigint REFERENCES operators (id),
+    bank text,
+    action text NOT NULL,
+    subject text NOT NULL DEFAULT '',
+    details jsonb NOT NULL DEFAULT '{}',
+    at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE INDEX oversight_log_bank ON oversight_log (bank, id);
 
 -- Personal data sealed by the application (0007): the data keys, each wrapped by the master
 -- key, which is never stored here. Photos, card data, job payloads, idempotency answers and

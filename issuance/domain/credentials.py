@@ -38,7 +38,7 @@ class CredentialPolicy:
     token_ttl: timedelta = timedelta(hours=12)
     agent_token_ttl: timedelta = timedelta(days=90)
     second_factor_roles: frozenset[Role] = field(
-        default_factory=lambda: frozenset({Role.SUPERVISOR, Role.BUREAU_AUDITOR})
+        default_factory=lambda: frozenset({Role.SUPERVISOR, Role.BUREAU_AUDITOR, Role.BUREAU_ADMIN})
     )
     max_failures_per_operator: int = 5
     max_failures_per_address: int = 20

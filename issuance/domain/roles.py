@@ -6,7 +6,8 @@ rule:
 
 * a bank's clerks, supervisors and administrators act only on their own
   bank's records;
-* the bureau's auditors see every bank;
+* the bureau's auditors see every bank, and its administrators decide on
+  every bank (lifecycle steps, filings, evaluations, exit);
 * an outlet agent (the program driving a printer) only claims and reports
   card jobs of its own bank.
 
@@ -36,7 +37,8 @@ class Role(StrEnum):
     CLERK = "clerk"  # counter staff
     SUPERVISOR = "supervisor"  # counter supervisor: also cancels cards
     BANK_ADMIN = "bank_admin"  # the bank's outlets, operators and fees
-    BUREAU_AUDITOR = "bureau_auditor"  # the municipal bureau: oversight of every bank
+    BUREAU_AUDITOR = "bureau_auditor"  # the municipal bureau: reads every bank's records
+    BUREAU_ADMIN = "bureau_admin"  # the municipal bureau: decides on banks, filings, evaluations
     AGENT = "agent"  # an outlet's printer agent
 
 
@@ -75,6 +77,9 @@ class Operation(StrEnum):
     AUDIT_READ = "audit_read"
     EVALUATE_BANK = "evaluate_bank"
     MANAGE_BANKS = "manage_banks"
+    READ_OVERSIGHT = "read_oversight"  # a bank's lifecycle, deadlines, filings, evaluations
+    REVIEW_FILINGS = "review_filings"  # acknowledge or return an outlet filing
+    REPORT_INCIDENT = "report_incident"  # 第五条(八): record and close incidents
 
     @property
     def subject(self) -> Subject:
@@ -92,10 +97,11 @@ SUBJECTS: dict[Operation, Subject] = {
     ),
     **dict.fromkeys((Op.LIST_JOBS, Op.CLAIM_JOB, Op.REPORT_JOB), Subject.JOB),
     **dict.fromkeys(
-        (Op.QUOTE_FEES, Op.MANAGE_OUTLETS, Op.MANAGE_OPERATORS, Op.MANAGE_FEES, Op.AUDIT_READ),
+        (Op.QUOTE_FEES, Op.MANAGE_OUTLETS, Op.MANAGE_OPERATORS, Op.MANAGE_FEES, Op.AUDIT_READ,
+         Op.READ_OVERSIGHT, Op.REPORT_INCIDENT),
         Subject.BANK,
     ),
-    **dict.fromkeys((Op.EVALUATE_BANK, Op.MANAGE_BANKS), Subject.OVERSIGHT),
+    **dict.fromkeys((Op.EVALUATE_BANK, Op.MANAGE_BANKS, Op.REVIEW_FILINGS), Subject.OVERSIGHT),
 }  # fmt: skip
 
 COUNTER = frozenset(
@@ -106,19 +112,23 @@ COUNTER = frozenset(
 
 PERMISSIONS: dict[Role, frozenset[Operation]] = {
     Role.CLERK: COUNTER,
-    Role.SUPERVISOR: COUNTER | {Op.CANCEL_CARD, Op.AUDIT_READ},
+    Role.SUPERVISOR: COUNTER | {Op.CANCEL_CARD, Op.AUDIT_READ, Op.REPORT_INCIDENT},
     Role.BANK_ADMIN: frozenset(
         {Op.MANAGE_OUTLETS, Op.MANAGE_OPERATORS, Op.MANAGE_FEES, Op.QUOTE_FEES, Op.QUERY_STATUS,
-         Op.LIST_JOBS, Op.AUDIT_READ}
+         Op.LIST_JOBS, Op.AUDIT_READ, Op.READ_OVERSIGHT, Op.REPORT_INCIDENT}
     ),
     Role.BUREAU_AUDITOR: frozenset(
         {Op.QUERY_STATUS, Op.READ_HOLDER, Op.QUOTE_FEES, Op.LIST_JOBS, Op.AUDIT_READ,
-         Op.EVALUATE_BANK, Op.MANAGE_BANKS}
+         Op.READ_OVERSIGHT}
+    ),
+    Role.BUREAU_ADMIN: frozenset(
+        {Op.READ_OVERSIGHT, Op.EVALUATE_BANK, Op.MANAGE_BANKS, Op.REVIEW_FILINGS,
+         Op.REPORT_INCIDENT, Op.LIST_JOBS}
     ),
     Role.AGENT: frozenset({Op.CLAIM_JOB, Op.REPORT_JOB}),
 }  # fmt: skip
 
-ALL_BANKS = frozenset({Role.BUREAU_AUDITOR})
+ALL_BANKS = frozenset({Role.BUREAU_AUDITOR, Role.BUREAU_ADMIN})
 OUT_OF_SCOPE_ERROR: dict[Subject, type[SscardError]] = {
     Subject.HOLDER: NotFound,
     Subject.JOB: NotFound,

@@ -8,19 +8,28 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
+from issuance.domain.banks import BankStage
 from issuance.domain.credentials import CredentialPolicy, new_token
 from issuance.domain.identity import BeijingDistrict
 from issuance.domain.roles import ALL_BANKS, Role
 from issuance.services.common import now
 from issuance.store import OutletRecord, Store
+from issuance.store.oversight import OversightStore
 from sscard_core.card_data import BEIJING_REGION
 from sscard_core.errors import FieldError
 
 BANK_CODE = re.compile(r"[A-Z0-9]{2,6}")
 OUTLET_CODE = re.compile(r"[A-Za-z0-9_-]{2,32}")
 OPERATOR_NAME = re.compile(r"[\w.@-]{1,64}")
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+def today() -> date:
+    """Today in Beijing."""
+    return datetime.now(BEIJING).date()
 
 
 @dataclass(frozen=True)
@@ -38,13 +47,28 @@ def _match(pattern: re.Pattern[str], field: str, value: str, wanted: str) -> str
     return value
 
 
-async def create_bank(store: Store, code: str, name: str) -> str:
-    """A bank; returns its initialising-institution number."""
+async def create_bank(store: Store, code: str, name: str, *, active: bool) -> str:
+    """A bank; returns its initialising-institution number.
+
+    ``active``: an existing cooperating bank registered at setup (it orders cards at once,
+    and is recorded as registered so); otherwise the bank has applied (第六条(一)) and
+    moves on by the bureau's decisions (:mod:`issuance.services.oversight`).
+    """
     _match(BANK_CODE, "code", code, "2 to 6 upper-case letters or digits")
     if not 0 < len(name.strip()) <= 100:
         raise FieldError("name", "must be 1 to 100 characters")
+    stage = BankStage.ACTIVE if active else BankStage.APPLIED
+    note = "registered as an existing cooperating bank" if active else "application registered"
     async with store.transaction() as tx:
-        return await tx.insert_bank(code, name.strip(), BEIJING_REGION)
+        institution = await tx.insert_bank(
+            code, name.strip(), BEIJING_REGION, stage=stage.value, existing=active
+        )
+        o = OversightStore(tx.executor)
+        await o.insert_decision(
+            code, None, stage.value, decided_on=today(), decided_by=None, documents=(), note=note
+        )
+        await o.log(None, code, f"bank_{stage.value}", code, {"note": note, "setup": True})
+        return institution
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from issuance.services.ordering import (
     holder_record,
     new_card,
 )
+from issuance.services.oversight import ensure_may_order
 from issuance.store import EventRecord, HolderRecord, Operator, OutletRecord, Store
 from issuance.store.records import BatchCounts, BatchEntryRecord, BatchRecord, NewBatch, NewCard
 from printers.documents.manifest import (
@@ -398,6 +399,7 @@ async def _write_batch(
     *, site: str, pool: Store, uploads: Store,
 ) -> Accepted:  # fmt: skip
     outlet = await counter_outlet(tx, op)
+    await ensure_may_order(tx, outlet.bank, outlet.code)
     writer = await _open_batch(tx, queue, op, outlet, site, pool=pool, uploads=uploads)
     try:
         found = await _check_and_write(pool, submission, photos, writer)

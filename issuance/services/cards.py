@@ -33,6 +33,7 @@ from issuance.services.common import (
     scoped_card,
     transition,
 )
+from issuance.services.dispatch import may_exist
 from issuance.services.ordering import (
     HolderInput,
     Order,
@@ -129,6 +130,8 @@ async def _reorder(
 ) -> CardRecord:
     async with store.transaction() as tx:
         old = await scoped_card(tx, op, spec.operation, number)
+        if old.job_id is not None:
+            await may_exist(tx, old.job_id)
         outlet = await counter_outlet(tx, op)
         holder = await tx.holder(old.holder)
         photo = old.photo

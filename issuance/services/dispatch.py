@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from cardqueue import Job, Queue
@@ -29,15 +31,23 @@ from issuance.domain.roles import Operation, Role
 from issuance.services import psams
 from issuance.services.common import AuditAction, Purpose, audit, check, transition
 from issuance.services.ordering import MOBILE_SUFFIX, central_site
-from issuance.store import CardRecord, Operator, PrinterRecord, Store
-from sscard_core.errors import Forbidden, JobNotFound, NotFound
+from issuance.store import (
+    CardRecord,
+    Operator,
+    PrinterRecord,
+    PrintRecord,
+    PrintSettled,
+    Store,
+)
+from sscard_core.errors import ConflictError, Forbidden, JobNotFound, NotFound
 from sscard_core.messages import Capability, JobState, JobStep, PrinterHealth, Reconciliation
 
 MAX_WAIT_SECONDS = 30.0
 # A waiting claim is woken by the enqueue's NOTIFY; this slow poll only covers a
 # wake-up connection that is down (or a job whose backoff has just run out).
 FALLBACK_POLL_SECONDS = 1.0
-LEASE_SECONDS = 30.0
+# A job's lease; SSCARD_LEASE_SECONDS shortens it for the chaos test (at least 2 s).
+LEASE_SECONDS = max(2.0, float(os.environ.get("SSCARD_LEASE_SECONDS", "30")))
 RECONCILERS = frozenset({Role.AGENT, Role.SUPERVISOR})
 
 
@@ -138,12 +148,48 @@ async def _scoped_job(
 async def heartbeat(
     store: Store, queue: Queue, op: Operator, job_id: int, *, worker: str, step: JobStep
 ) -> None:
-    """Extend the lease and record the physical step (LeaseLost: 409 ``lease_lost``)."""
+    """Extend the lease and record the physical step (LeaseLost: 409 ``lease_lost``).
+
+    ``printing`` is announced before the printer is told to print: the print is
+    recorded (:meth:`~issuance.store.Store.insert_print`) before this answers, and
+    refused (409 ``card_already_printed``) if that card number may already exist.
+    """
     async with store.transaction() as tx:
         card, _ = await _scoped_job(tx, queue, op, job_id)
     await queue.heartbeat(worker, [job_id], step, LEASE_SECONDS)
     if step is JobStep.FED and card is not None:
         await store.record_job_body(job_id, "fed")  # a blank body left the outlet's stock
+    if step is JobStep.PRINTING and card is not None:
+        async with store.transaction() as tx:
+            job = await queue.get(job_id, conn=tx.connection)
+            await tx.insert_print(job_id, job.attempts, card.card_number, worker)
+
+
+async def may_exist(tx: Store, job_id: int) -> None:
+    """Refuse (409 ``card_may_exist``) while a print of ``job_id`` is not settled by evidence."""
+    prints = await tx.open_prints(job_id)
+    if prints:
+        raise CardMayExist(job_id, prints[-1])
+
+
+class CardMayExist(ConflictError):
+    """A card of this job may physically exist: evidence must be recorded first."""
+
+    code = "card_may_exist"
+
+    def __init__(self, job_id: int, p: PrintRecord) -> None:
+        super().__init__(
+            f"card {p.card_number} of job {job_id} may have been printed (attempt "
+            f"{p.attempt}, by {p.worker}, {p.announced_at:%Y-%m-%d %H:%M:%S %Z}) and no evidence "
+            "says otherwise; look for it in that outlet's output hopper and reject box, then "
+            f"POST /v1/jobs/{job_id}/evidence with the card's chip read back "
+            '({"kind": "card_read", "read_back": ...}) or {"kind": "no_card"} if no such card '
+            "exists",
+            job_id=job_id,
+            card_number=p.card_number,
+            attempt=p.attempt,
+            worker=p.worker,
+        )
 
 
 async def _card_made(tx: Store, op: Operator, card: CardRecord | None) -> None:
@@ -164,6 +210,7 @@ async def complete(
     async with store.transaction() as tx:
         card, _ = await _scoped_job(tx, queue, op, job_id)
         await queue.complete(worker, [job_id], [result], conn=tx.connection)
+        await tx.settle_prints(job_id, PrintSettled.DELIVERED, f"completed by {worker}")
         await _card_made(tx, op, card)
         if card is not None:
             await tx.record_job_body(job_id, "printed")
@@ -182,12 +229,14 @@ async def fail(store: Store, queue: Queue, op: Operator, job_id: int, f: Failure
     """Report a failure; a spoiled card body is recorded. Returns the job's new state."""
     async with store.transaction() as tx:
         card, _ = await _scoped_job(tx, queue, op, job_id)
+        attempt = (await queue.get(job_id, conn=tx.connection)).attempts
         state, _ = await queue.fail(
             f.worker, job_id, f.error, transient=f.transient, conn=tx.connection
         )
+        await tx.settle_prints(job_id, PrintSettled.NOT_PRINTED, f"{f.worker}: {f.error}")
         if f.spoiled_card:
             card_id = None if card is None else card.id
-            await tx.insert_spoiled(job_id, card_id, f.printer, f.error)
+            await tx.insert_spoiled(job_id, card_id, f.printer, f.error, attempt)
             await tx.record_job_body(job_id, "spoiled")
         return state
 
@@ -201,19 +250,116 @@ async def reconcile(
     outcome: Reconciliation,
     note: str,
     result: dict[str, Any] | None = None,
+    spoiled: Spoiled | None = None,
 ) -> None:
-    """Settle an in-doubt job (agents and supervisors); ``made`` makes the card ready."""
+    """Settle an in-doubt job (agents and supervisors); ``made`` makes the card ready.
+
+    An agent reports what its printer told it, which settles the job's open print;
+    a supervisor may not settle a job whose card may exist this way (409
+    ``card_may_exist``): that takes evidence (:func:`record_evidence`). A spoiled
+    body is recorded once per attempt.
+    """
     if op.role not in RECONCILERS:
         raise Forbidden(f"a {op.role} may not reconcile jobs", role=op.role.value)
     async with store.transaction() as tx:
         card, bank = await job_card(tx, queue, job_id)
         if op.bank != bank:
             raise JobNotFound(f"no job {job_id}", job_id=job_id)
+        if op.role is not Role.AGENT:
+            await may_exist(tx, job_id)
+        attempt = (await queue.get(job_id, conn=tx.connection)).attempts
         await queue.resolve_in_doubt(job_id, outcome, note, result, conn=tx.connection)
+        settled = PrintSettled.DELIVERED if outcome is Reconciliation.MADE else None
+        if settled is None:
+            settled = PrintSettled.SPOILED if spoiled is not None else PrintSettled.NOT_PRINTED
+        await tx.settle_prints(job_id, settled, f"{op.name}: {note}")
+        if spoiled is not None:
+            card_id = None if card is None else card.id
+            await tx.insert_spoiled(job_id, card_id, spoiled.printer, spoiled.cause, attempt)
+            await tx.record_job_body(job_id, "spoiled")
         if outcome is Reconciliation.MADE:
             await _card_made(tx, op, card)
             if card is not None:
                 await tx.record_job_body(job_id, "printed")
+
+
+@dataclass(frozen=True)
+class Spoiled:
+    """A card body that was fed and not delivered: where, and why."""
+
+    printer: str | None
+    cause: str
+
+
+class EvidenceKind(StrEnum):
+    CARD_READ = "card_read"  # the card was found and its chip read: it exists
+    NO_CARD = "no_card"  # a supervisor confirms that no such card exists
+
+
+@dataclass(frozen=True)
+class Evidence:
+    kind: EvidenceKind
+    note: str
+    read_back: dict[str, Any] | None = None
+    printer: str | None = None
+
+
+def _matches(card: CardRecord, read_back: dict[str, Any] | None) -> bool:
+    if not read_back:
+        return False
+    return (
+        read_back.get("card_number") == card.card_number
+        and read_back.get("card_identifier") == card.card_identifier
+    )
+
+
+async def record_evidence(
+    store: Store, queue: Queue, op: Operator, job_id: int, e: Evidence
+) -> JobState:
+    """A supervisor settles a card job whose card may exist (see the module docstring).
+
+    ``card_read``: the chip read from the card found (in the hopper) must name this
+    job's card (409 ``evidence_mismatch`` otherwise); the job succeeds and the card
+    is ready. ``no_card``: the print is settled absent, the body counted spoiled once,
+    and an in-doubt job is dead-lettered (it may then be redriven or cancelled).
+    """
+    if op.role is not Role.SUPERVISOR:
+        raise Forbidden(f"a {op.role} may not record evidence", role=op.role.value)
+    async with store.transaction() as tx:
+        card, bank = await job_card(tx, queue, job_id)
+        if op.bank != bank or card is None:
+            raise JobNotFound(f"no card job {job_id}", job_id=job_id)
+        job = await queue.get(job_id, conn=tx.connection)
+        if job.state not in (JobState.IN_DOUBT, JobState.DEAD):
+            raise ConflictError(
+                f"a {job.state} job is not awaiting evidence", code="job_not_in_doubt",
+                state=job.state.value,
+            )  # fmt: skip
+        if e.kind is EvidenceKind.CARD_READ:
+            if not _matches(card, e.read_back):
+                raise ConflictError(
+                    f"the card read is not card {card.card_number} of job {job_id}",
+                    code="evidence_mismatch",
+                )
+            result = {"evidence": e.kind.value, "read_back": e.read_back, "note": e.note}
+            await queue.finish_by_evidence(job_id, result, conn=tx.connection)
+            await tx.settle_prints(job_id, PrintSettled.DELIVERED, f"{op.name}: card read")
+            await _card_made(tx, op, card)
+            await tx.record_job_body(job_id, "printed")
+            return JobState.SUCCEEDED
+        reason = f"no such card found ({op.name}): {e.note}"
+        if await tx.settle_prints(job_id, PrintSettled.ABSENT, reason):
+            await tx.insert_spoiled(job_id, card.id, e.printer, reason, job.attempts)
+            await tx.record_job_body(job_id, "spoiled")
+        if job.state is JobState.IN_DOUBT:
+            await queue.resolve_in_doubt(job_id, Reconciliation.FAILED, reason, conn=tx.connection)
+        return JobState.DEAD
+
+
+async def release(queue: Queue, op: Operator, worker: str, keep: Sequence[int]) -> list[int]:
+    """A restarted agent's jobs at step idle go back to the queue at once (see the queue)."""
+    check(op, Operation.CLAIM_JOB, op.bank)
+    return await queue.release(worker, sorted(agent_sites(op)), keep)
 
 
 async def photo(store: Store, queue: Queue, op: Operator, job_id: int) -> tuple[bytes, str]:

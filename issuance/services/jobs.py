@@ -5,7 +5,9 @@ in-doubt job reconciled ``failed``) waits for a person. A supervisor of the
 card's bank either sends it back to the queue with fresh attempts
 (:func:`redrive`) or gives it up (:func:`cancel`). A queued job may be
 cancelled as well; a running or in-doubt one may not (409
-``job_not_cancellable``: reconcile it first).
+``job_not_cancellable``: reconcile it first). Neither decision is taken while a
+card of the job may physically exist (409 ``card_may_exist``, which says what to
+look for): evidence settles that first (:func:`issuance.services.dispatch.record_evidence`).
 
 Cancelling a card job ends its card: a card in production can only end
 ready or spoiled (:mod:`issuance.domain.lifecycle`), so the card takes the
@@ -27,7 +29,7 @@ from cardqueue import Queue
 from issuance.domain.cards import Action, CardStatus
 from issuance.domain.roles import Role
 from issuance.services.common import AuditAction, Purpose, audit, transition
-from issuance.services.dispatch import job_card
+from issuance.services.dispatch import job_card, may_exist
 from issuance.store import CardRecord, Operator, Store
 from sscard_core.errors import ConflictError, Forbidden, JobNotFound
 from sscard_core.messages import JobState
@@ -71,6 +73,7 @@ async def cancel(
     _check_manager(op)
     async with store.transaction() as tx:
         card = await _scoped(tx, queue, op, job_id)
+        await may_exist(tx, job_id)
         state = (await queue.get(job_id, conn=tx.connection)).state
         if state not in CANCELLABLE:
             raise ConflictError(
@@ -89,6 +92,7 @@ async def redrive(store: Store, queue: Queue, op: Operator, job_id: int) -> JobD
     _check_manager(op)
     async with store.transaction() as tx:
         card = await _scoped(tx, queue, op, job_id)
+        await may_exist(tx, job_id)
         state = (await queue.get(job_id, conn=tx.connection)).state
         if state is not JobState.DEAD:
             raise ConflictError(

@@ -40,6 +40,7 @@ from issuance.domain.lifecycle import cards_to_supersede
 from issuance.domain.names import HolderName
 from issuance.domain.numbers import BEIJING_IDENTIFIERS, card_number
 from issuance.services.common import now, production_events, transition
+from issuance.services.oversight import ensure_may_order
 from issuance.store import CardRecord, HolderRecord, Operator, OutletRecord, Store
 from issuance.store.records import NewCard
 from sscard_core.card_data import BEIJING_REGION, CardData, Gender, card_data_to_json
@@ -239,7 +240,9 @@ def job_key(op: Operator, request_key: str | None, kind: str) -> str:
 
 async def order_card(tx: Store, queue: Queue, op: Operator, order: Order) -> CardRecord:
     """Retire older cards, enqueue the job, insert the card in production with its first
-    events: all on ``tx``'s connection (the card's id is drawn ahead for the job)."""
+    events: all on ``tx``'s connection (the card's id is drawn ahead for the job). Only an
+    active bank orders cards (:func:`issuance.services.oversight.ensure_may_order`)."""
+    await ensure_may_order(tx, order.holder.bank, order.outlet.code)
     retired = await _retire_old_cards(tx, op, order)
     sequence, card_id, institution = await tx.draw_card(order.holder.bank)
     new = _new_card(order, sequence, institution)

@@ -1,9 +1,10 @@
 -- The counter service's statements, run by issuance.store.store.Store.
 
 -- name: insert_bank
--- The institution number is the region code $3 and the next serial.
-INSERT INTO banks (code, name, institution_code)
-VALUES ($1, $2, $3 || lpad(nextval('bank_institution_seq')::text, 6, '0'))
+-- The institution number is the region code $3 and the next serial; $4 is its lifecycle
+-- stage, $5 whether it is registered as an existing cooperating bank.
+INSERT INTO banks (code, name, institution_code, stage, registered_as_existing)
+VALUES ($1, $2, $3 || lpad(nextval('bank_institution_seq')::text, 6, '0'), $4, $5)
 ON CONFLICT (code) DO NOTHING
 RETURNING institution_code;
 
@@ -288,7 +289,31 @@ WHERE site = $1 AND name = $2
 RETURNING name;
 
 -- name: insert_spoiled
-INSERT INTO spoiled_cards (job_id, card, printer, reason) VALUES ($1, $2, $3, $4);
+-- One row per body: a report retried for the same attempt ($5) records nothing more.
+INSERT INTO spoiled_cards (job_id, card, printer, reason, attempt) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (job_id, attempt) WHERE attempt IS NOT NULL DO NOTHING;
+
+-- name: insert_print
+-- Attempt $2 of job $1 is about to print card $3; a repeated announcement changes nothing.
+-- A card number with a print that may exist or was delivered violates card_prints_once.
+INSERT INTO card_prints (job_id, attempt, card_number, worker) VALUES ($1, $2, $3, $4)
+ON CONFLICT (job_id, attempt) DO NOTHING;
+
+-- name: open_prints
+-- Prints of job $1 whose card may physically exist (not yet settled by evidence).
+SELECT job_id, attempt, card_number, worker, announced_at FROM card_prints
+WHERE job_id = $1 AND settled IS NULL ORDER BY attempt;
+
+-- name: print_of_number
+-- The print of card number $1 that may exist or was delivered, if any.
+SELECT job_id, attempt, card_number, worker, announced_at FROM card_prints
+WHERE card_number = $1 AND (settled IS NULL OR settled = 'delivered');
+
+-- name: settle_prints
+-- Settle job $1's open prints as $2 ('delivered', 'not_printed', 'spoiled', 'absent').
+UPDATE card_prints SET settled = $2, evidence = left($3, 2000), settled_at = now()
+WHERE job_id = $1 AND settled IS NULL
+RETURNING attempt;
 
 -- name: spoiled_of_job
 SELECT job_id, card, printer, reason, at FROM spoiled_cards WHERE job_id = $1 ORDER BY id;

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from issuance.domain.cards import CardStatus
@@ -141,6 +142,26 @@ class PrinterRecord:
     name: str
     status: str
     fault: str | None
+
+
+class PrintSettled(StrEnum):
+    """How a print whose card may have existed was settled, and on what evidence."""
+
+    DELIVERED = "delivered"  # the card reached the hopper (the printer, or its chip read)
+    NOT_PRINTED = "not_printed"  # the printer showed the print never started
+    SPOILED = "spoiled"  # printing started and the card was spoiled (e.g. stuck half-printed)
+    ABSENT = "absent"  # a supervisor confirmed that no such card exists
+
+
+@dataclass(frozen=True)
+class PrintRecord:
+    """An attempt of a card job that announced it was about to print ``card_number``."""
+
+    job_id: int
+    attempt: int
+    card_number: str
+    worker: str
+    announced_at: datetime
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,8 @@ from issuance.store.records import (
     Operator,
     OutletRecord,
     PrinterRecord,
+    PrintRecord,
+    PrintSettled,
     PsamMove,
     PsamRecord,
     ReconciliationRecord,
@@ -66,6 +68,12 @@ HOLDER_FIELDS = ("name", "gender", "birth_date", "ethnicity", "birthplace", "pho
 def token_digest(token: str) -> bytes:
     """The SHA-256 of a bearer token: the only form in which tokens are stored."""
     return hashlib.sha256(token.encode()).digest()
+
+
+def _print(row: asyncpg.Record) -> PrintRecord:
+    return PrintRecord(
+        row["job_id"], row["attempt"], row["card_number"], row["worker"], row["announced_at"]
+    )
 
 
 # Context labels: a sealed value opens only in the column it was sealed for.
@@ -118,6 +126,13 @@ def open_bytes(vault: Vault, value: bytes, context: bytes) -> bytes:
 
 def seal_visit_address(vault: Vault, address: str) -> str:
     return SEALED_TEXT + base64.b64encode(vault.seal(address.encode(), VISIT_CONTEXT)).decode()
+
+
+def open_visit_address(vault: Vault, text: str) -> str:
+    """A home visit's address as :func:`seal_visit_address` stored it (or, before 0007, plain)."""
+    if not text.startswith(SEALED_TEXT):
+        return text
+    return vault.open(base64.b64decode(text[len(SEALED_TEXT) :]), VISIT_CONTEXT).decode()
 
 
 def _card(vault: Vault, row: asyncpg.Record) -> CardRecord:
@@ -205,6 +220,11 @@ class Store:
         return None if isinstance(self._db, asyncpg.Pool) else self._db
 
     @property
+    def executor(self) -> Executor:
+        """The pool or the bound connection the store runs on (for the other repositories)."""
+        return self._db
+
+    @property
     def connection(self) -> Conn:
         """The bound connection (for the queue's ``conn`` parameters)."""
         if isinstance(self._db, asyncpg.Pool):
@@ -213,9 +233,12 @@ class Store:
 
     # --- banks, outlets, operators ------------------------------------------------------
 
-    async def insert_bank(self, code: str, name: str, region: str) -> str:
-        """Insert a bank; returns its institution number (``region`` and a serial)."""
-        institution = await self._db.fetchval(Q["insert_bank"], code, name, region)
+    async def insert_bank(
+        self, code: str, name: str, region: str, *, stage: str, existing: bool
+    ) -> str:
+        """Insert a bank in lifecycle ``stage``; returns its institution number (``region``
+        and a serial). ``existing``: registered as an already cooperating bank."""
+        institution = await self._db.fetchval(Q["insert_bank"], code, name, region, stage, existing)
         if institution is None:
             raise ConflictError(f"bank {code} exists", code="bank_exists", bank=code)
         return str(institution)
@@ -518,9 +541,45 @@ class Store:
         return await self._db.fetchval(Q["clear_printer"], site, name) is not None
 
     async def insert_spoiled(
-        self, job_id: int, card_id: int | None, printer: str | None, reason: str
+        self,
+        job_id: int,
+        card_id: int | None,
+        printer: str | None,
+        reason: str,
+        attempt: int | None = None,
     ) -> None:
-        await self._db.execute(Q["insert_spoiled"], job_id, card_id, printer, reason)
+        """Record a spoiled body; with ``attempt``, once per attempt however often retried."""
+        await self._db.execute(Q["insert_spoiled"], job_id, card_id, printer, reason, attempt)
+
+    async def insert_print(self, job_id: int, attempt: int, card_number: str, worker: str) -> None:
+        """Record that attempt ``attempt`` of ``job_id`` is about to print ``card_number``.
+
+        Raises :class:`~sscard_core.errors.ConflictError` ``card_already_printed`` when
+        another print of that number may exist or was delivered.
+        """
+        try:
+            await self._db.execute(Q["insert_print"], job_id, attempt, card_number, worker)
+        except asyncpg.UniqueViolationError:
+            other = await self.print_of_number(card_number)
+            raise ConflictError(
+                f"card {card_number} may already exist (printed for job "
+                f"{other.job_id if other else '?'}); it is not printed again",
+                code="card_already_printed",
+                card_number=card_number,
+            ) from None
+
+    async def open_prints(self, job_id: int) -> list[PrintRecord]:
+        """The prints of ``job_id`` whose card may physically exist."""
+        return [_print(r) for r in await self._db.fetch(Q["open_prints"], job_id)]
+
+    async def print_of_number(self, card_number: str) -> PrintRecord | None:
+        row = await self._db.fetchrow(Q["print_of_number"], card_number)
+        return None if row is None else _print(row)
+
+    async def settle_prints(self, job_id: int, settled: PrintSettled, evidence: str) -> int:
+        """Settle ``job_id``'s open prints by evidence; how many were open."""
+        rows = await self._db.fetch(Q["settle_prints"], job_id, settled.value, evidence)
+        return len(rows)
 
     async def spoiled_of_job(self, job_id: int) -> list[dict[str, Any]]:
         return [dict(r) for r in await self._db.fetch(Q["spoiled_of_job"], job_id)]

@@ -30,6 +30,7 @@ import contextlib
 import io
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -169,9 +170,19 @@ class LineService:
             self._settle(job_id, self.dead)
 
     async def reconcile(
-        self, job_id: int, outcome: Reconciliation, note: str, result: dict[str, Any] | None = None
+        self,
+        job_id: int,
+        outcome: Reconciliation,
+        note: str,
+        result: dict[str, Any] | None = None,
+        *,
+        spoiled_card: bool = False,
+        printer: str | None = None,
     ) -> None:
         return None
+
+    async def release(self, keep: Sequence[int] = ()) -> list[int]:
+        return []
 
     async def photo(self, url: str) -> bytes:
         return self.image

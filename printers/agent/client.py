@@ -9,17 +9,23 @@ go wrong into :mod:`sscard_core.errors`:
   a job is :class:`~sscard_core.errors.LeaseLost`, 404 on a job is
   :class:`~sscard_core.errors.JobNotFound`), carrying the body's ``code`` and
   ``message``;
-* a connection failure or time-out becomes :class:`ApiUnavailable`;
+* a connection failure or time-out becomes :class:`ApiUnavailable`, and so does
+  a 502/503/504 answer (:class:`ServiceUnavailable`: retry after a back-off);
 * a body that does not fit the contract becomes
   :class:`~sscard_core.errors.ProtocolError`.
 
 ``claim`` is a long poll: its read time-out is the poll's ``wait_seconds``
 plus a margin, so the server always answers first.
+
+The client may be given several addresses of the service (API nodes sharing one
+database). It sends to one of them; when that one does not answer, or answers
+502/503/504, the call fails as :class:`ApiUnavailable` and the client moves to
+the next address, where the agent's retry then goes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType, TracebackType
 from typing import Any, Self
 
@@ -29,7 +35,6 @@ from printers.agent.orders import ClaimedJob, JobFailure, PrinterReport
 from sscard_core.errors import (
     AuthError,
     ConflictError,
-    DatabaseError,
     Forbidden,
     InputError,
     JobNotFound,
@@ -52,6 +57,12 @@ class ApiUnavailable(SscardError):
     http_status = 503
 
 
+class ServiceUnavailable(ApiUnavailable):
+    """The service answered 502/503/504 (its database restarting, a proxy without it)."""
+
+    code = "database_unavailable"
+
+
 STATUS_ERRORS: Mapping[int, type[SscardError]] = MappingProxyType(
     {
         401: AuthError,
@@ -59,9 +70,12 @@ STATUS_ERRORS: Mapping[int, type[SscardError]] = MappingProxyType(
         404: NotFound,
         409: ConflictError,
         422: InputError,
-        503: DatabaseError,
+        502: ServiceUnavailable,
+        503: ServiceUnavailable,
+        504: ServiceUnavailable,
     }
 )
+UNAVAILABLE = frozenset({502, 503, 504})  # this node cannot serve now: the next one may
 JOB_STATUS_ERRORS: Mapping[int, type[SscardError]] = MappingProxyType(
     {**STATUS_ERRORS, 404: JobNotFound, 409: LeaseLost}
 )
@@ -106,7 +120,7 @@ class AgentClient:
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | Sequence[str],
         token: str,
         *,
         worker: str,
@@ -119,12 +133,21 @@ class AgentClient:
         self.site = site
         self.psam = psam  # the serial of the station's PSAM, named in every claim
         self._timeout = timeout
+        self.addresses = (base_url,) if isinstance(base_url, str) else tuple(base_url)
+        if not self.addresses:
+            raise InputError("the agent needs at least one address of the service")
+        self._current = 0
         self._http = httpx.AsyncClient(
-            base_url=base_url,
-            headers={"Authorization": f"Bearer {token}"},
-            transport=transport,
-            timeout=timeout,
+            headers={"Authorization": f"Bearer {token}"}, transport=transport, timeout=timeout
         )
+
+    @property
+    def address(self) -> str:
+        """The address the next call goes to."""
+        return self.addresses[self._current]
+
+    def _move_on(self) -> None:
+        self._current = (self._current + 1) % len(self.addresses)
 
     async def __aenter__(self) -> Self:
         return self
@@ -147,13 +170,17 @@ class AgentClient:
         read_seconds: float | None = None,
         errors: Mapping[int, type[SscardError]] = STATUS_ERRORS,
     ) -> httpx.Response:
+        url = path if path.startswith(("http://", "https://")) else self.address.rstrip("/") + path
         try:
             response = await self._http.request(
-                method, path, json=body, params=params, timeout=read_seconds or self._timeout
+                method, url, json=body, params=params, timeout=read_seconds or self._timeout
             )
         except httpx.HTTPError as exc:
+            self._move_on()
             raise ApiUnavailable(f"{method} {path}: {exc.__class__.__name__}", path=path) from exc
         if response.is_error:
+            if response.status_code in UNAVAILABLE:
+                self._move_on()
             raise _error_for(response, errors)
         return response
 
@@ -215,11 +242,26 @@ class AgentClient:
         outcome: Reconciliation,
         note: str,
         result: Mapping[str, Any] | None = None,
+        *,
+        spoiled_card: bool = False,
+        printer: str | None = None,
     ) -> None:
         """Settle an in-doubt job; JobNotFound while the queue does not hold it in doubt."""
-        body = {"outcome": outcome.value, "note": note, "result": dict(result or {})}
+        body = {
+            "outcome": outcome.value, "note": note[:2000], "result": dict(result or {}),
+            "spoiled_card": spoiled_card, "printer": printer,
+        }  # fmt: skip
         path = f"/v1/agent/jobs/{job_id}/reconcile"
         await self._call("POST", path, body=body, errors=JOB_STATUS_ERRORS)
+
+    async def release(self, keep: Sequence[int] = ()) -> list[int]:
+        """Give back the jobs this worker holds at step idle, but ``keep``; their ids."""
+        body = {"worker": self.worker, "keep": list(keep)}
+        response = await self._call("POST", "/v1/agent/release", body=body)
+        released = self._json(response).get("released")
+        if not isinstance(released, list):
+            raise ProtocolError("the release answer has no list of jobs")
+        return [int(job) for job in released]
 
     async def photo(self, url: str) -> bytes:
         """The holder photo at ``url`` (the ``photo_url`` of a card job)."""

@@ -59,6 +59,7 @@ class Mark(StrEnum):
     EJECTED = "ejected"  # printed and in the output hopper
     REJECTING = "rejecting"
     REJECTED = "rejected"  # in the reject box
+    FOUND = "found"  # after a crash: what the printer showed (detail: a station Finding)
 
 
 class Settlement(StrEnum):
@@ -68,6 +69,8 @@ class Settlement(StrEnum):
     FAILED = "failed"
     RECONCILED = "reconciled"
     ABANDONED = "abandoned"  # nothing physical happened and the service needs no report
+    GONE = "gone"  # the service no longer holds the job for this agent (settled elsewhere)
+    HANDED_OVER = "handed_over"  # the printer cannot tell: a supervisor settles it by evidence
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
-from printers.agent.journal import Journal, Mark
+from printers.agent.journal import Journal, Mark, Run
 from printers.devices.chip.encoder import (
     CardConnection,
     ChipEncoder,
@@ -21,16 +22,33 @@ from printers.devices.chip.encoder import (
 )
 from printers.devices.chip.psam import Psam
 from printers.devices.chip.status import ReadBackMismatch, ReaderFault, WrongCard
+from printers.devices.evolis.commands import Counter
 from printers.devices.evolis.driver import EvolisPrinter
 from printers.devices.evolis.models import MODELS, PrinterModel
 from printers.devices.evolis.replies import EvolisFault, PrinterStatus
-from printers.devices.evolis.transport import open_transport
+from printers.devices.evolis.transport import TcpTransport, Transport, UsbTransport, open_transport
 from printers.documents.panels import CardSide
 from sscard_core.card_data import CardData, card_data_to_json
-from sscard_core.errors import ChipError, DeviceError, PrinterFault, TransportError
-from sscard_core.messages import JobStep
+from sscard_core.errors import (
+    ChipError,
+    DeviceError,
+    PrinterFault,
+    SscardError,
+    TransportError,
+)
+from sscard_core.messages import JobStep, Reconciliation
 
 Announce = Callable[[JobStep], Awaitable[None]]
+Connect = Callable[[], Awaitable[EvolisPrinter]]
+
+# What the printer says when it holds no fault that needs a person (a refused command
+# or an absent card leaves its last answer so, and clears with the next good one).
+BENIGN = frozenset({PrinterStatus.READY, PrinterStatus.NEED_CLEANING}) | frozenset(
+    {PrinterStatus.NO_CARD, PrinterStatus.COMMAND_ERROR, PrinterStatus.PARAMETER_ERROR}
+)
+# What the printer says when a card is stuck inside it.
+STUCK = frozenset({PrinterStatus.CARD_STUCK, PrinterStatus.MECHANICAL_ERROR})
+UNREACHABLE = TransportError.code
 
 
 class ChipReader(Protocol):
@@ -173,6 +191,43 @@ class StationFault(DeviceError):
         self.problem = problem
 
 
+class PrintInDoubt(StationFault):
+    """The printer failed with a card body in play: only the printer can tell where it is, and
+    whether it was printed (:meth:`Station.inquire`); the job is never reported on this alone."""
+
+    code = "print_in_doubt"
+
+
+class PrintRefused(SscardError):
+    """The service did not take the announcement that the card is about to be printed."""
+
+    code = "print_refused"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What the printer (or the journal) showed about a run left in flight.
+
+    ``outcome`` None: the printer cannot tell; ``note`` says what a person must look for.
+    """
+
+    outcome: Reconciliation | None
+    note: str
+    spoiled: str | None = None  # the cause, when a body was fed and not delivered
+
+    def detail(self) -> dict[str, Any]:
+        outcome = None if self.outcome is None else self.outcome.value
+        return {"outcome": outcome, "note": self.note, "spoiled": self.spoiled}
+
+    @classmethod
+    def from_detail(cls, detail: Mapping[str, Any]) -> Finding:
+        outcome = detail.get("outcome")
+        return cls(
+            None if outcome is None else Reconciliation(outcome), str(detail.get("note", "")),
+            detail.get("spoiled"),
+        )  # fmt: skip
+
+
 @dataclass(frozen=True)
 class CardMade:
     """A card that was encoded, verified, printed and ejected to the hopper."""
@@ -198,7 +253,14 @@ class Station:
     """One printer and its encoder; one card at a time (the agent guarantees it)."""
 
     def __init__(
-        self, name: str, printer: EvolisPrinter, reader: ChipReader, psam: Psam, journal: Journal
+        self,
+        name: str,
+        printer: EvolisPrinter,
+        reader: ChipReader,
+        psam: Psam,
+        journal: Journal,
+        *,
+        connect: Connect | None = None,
     ) -> None:
         self.name = name
         self.printer = printer
@@ -208,6 +270,37 @@ class Station:
         self.fault: str | None = None  # the fault's code while the station is out of service
         self.problem: Problem | None = None
         self.card_inside = False
+        self._connect = connect
+
+    def unreachable_now(self) -> None:
+        """Out of service: the printer does not answer (the agent connects again)."""
+        self._faulted(TransportError(f"printer {self.name} does not answer"))
+
+    def faulted_by(self, exc: DeviceError | PrinterStatus) -> None:
+        """Out of service for ``exc`` (or a status the printer reported)."""
+        self._faulted(EvolisFault(exc, command="Rlr") if isinstance(exc, PrinterStatus) else exc)
+
+    def back_in_service(self) -> None:
+        self.fault = None
+        self.problem = None
+
+    @property
+    def unreachable(self) -> bool:
+        """Whether the station is out of service because the printer stopped answering."""
+        return self.fault == UNREACHABLE
+
+    async def reconnect(self) -> PrinterStatus:
+        """A new connection to a printer that stopped answering (e.g. it restarted).
+
+        Returns the printer's status; the station stays out of service (the caller
+        puts it back once the runs it left in flight are settled).
+        """
+        if self._connect is None:
+            raise TransportError(f"printer {self.name}: no way to reconnect", printer=self.name)
+        with contextlib.suppress(DeviceError, RuntimeError):
+            await self.printer.aclose()
+        self.printer = await self._connect()
+        return await self.printer.status()
 
     @property
     def in_service(self) -> bool:
@@ -221,14 +314,46 @@ class Station:
     async def make_card(
         self, run: int, card: CardData, face: CardSide, announce: Announce
     ) -> CardMade:
-        """Feed, encode, verify, print and eject one card; see the module docstring."""
+        """Feed, encode, verify, print and eject one card; see the module docstring.
+
+        A printer fault once a body may be in play raises :class:`PrintInDoubt`: where
+        the body is (inside, stuck, in the reject box, printed) is settled by
+        :meth:`inquire`, never by a guess.
+        """
+        try:
+            await self._ready()
+        except (PrinterFault, TransportError) as exc:
+            raise self._faulted(exc) from exc  # nothing in play yet
         try:
             await self._feed(run, announce)
             encoded = await self._encode_or_reject(run, card, announce)
-            await self._print(run, face, announce)
+            await self._print_or_reject(run, face, announce)
         except (PrinterFault, TransportError) as exc:
-            raise self._faulted(exc) from exc
+            self._faulted(exc)
+            assert self.problem is not None
+            raise PrintInDoubt(self.name, self.problem) from exc
         return CardMade(self.name, encoded.read_back, encoded)
+
+    async def _ready(self) -> None:
+        """The printer's status before a body is fed: a fault (a card stuck inside, left by a
+        power cut) is this station's, not the next card's."""
+        status = await self.printer.status()
+        if status not in BENIGN:
+            raise EvolisFault(status, command="Rlr")
+
+    async def _print_or_reject(self, run: int, face: CardSide, announce: Announce) -> None:
+        try:
+            await self._print(run, face, announce)
+        except PrintRefused as exc:
+            await self._refused(run, exc, announce)
+
+    async def _refused(self, run: int, exc: PrintRefused, announce: Announce) -> None:
+        await self._reject(run, exc, announce)
+        raise CardSpoiled(
+            f"printer {self.name}: not printed ({exc.message}); the card was rejected",
+            printer=self.name,
+            cause=exc.code,
+        ) from exc
 
     def _faulted(self, exc: DeviceError) -> StationFault:
         self.problem = problem_of(exc)
@@ -269,7 +394,7 @@ class Station:
         self.journal.mark(run, Mark.VERIFIED, {"read_back": card_data_to_json(read)})
         return encoded
 
-    async def _reject(self, run: int, cause: DeviceError, announce: Announce) -> None:
+    async def _reject(self, run: int, cause: SscardError, announce: Announce) -> None:
         self.journal.mark(run, Mark.REJECTING, {"cause": cause.code})
         await announce(JobStep.EJECTING)
         await self.printer.reject()
@@ -277,18 +402,116 @@ class Station:
         self.journal.mark(run, Mark.REJECTED, {"cause": cause.code})
 
     async def _print(self, run: int, face: CardSide, announce: Announce) -> None:
-        self.journal.mark(run, Mark.PRINTING)
+        """Announce, then print: the announcement must be delivered (PrintRefused if not).
+
+        The printer's card counter is journaled first: after a crash, the counter
+        tells whether this ``Se`` was taken (:meth:`inquire`).
+        """
+        before = await self.printer.counter(Counter.CARDS)
         await announce(JobStep.PRINTING)
+        self.journal.mark(run, Mark.PRINTING, {"cards_before": before})
         await self.printer.print_side(face)
         await self.printer.eject()
         self.card_inside = False
         self.journal.mark(run, Mark.EJECTED)
 
+    async def inquire(self, run: Run) -> Finding:
+        """Ask the printer what became of ``run``'s card (see docs/exactly-once.md).
+
+        A DeviceError (the printer does not answer) propagates: ask again later.
+        """
+        marks = set(run.marks)
+        if Mark.EJECTED in marks:
+            return Finding(Reconciliation.MADE, "the card was printed and ejected")
+        if Mark.REJECTED in marks:
+            cause = str(run.details.get(Mark.REJECTED, {}).get("cause", "rejected"))
+            return Finding(Reconciliation.FAILED, "the body went to the reject box", cause)
+        if Mark.PRINTING in marks:
+            printed = await self._printed(run)
+            if printed is not None:
+                return printed
+        return await self._leftover(run)
+
+    async def _printed(self, run: Run) -> Finding | None:
+        """The finding when the card counter shows this run's ``Se`` was taken; None if not."""
+        before = run.details.get(Mark.PRINTING, {}).get("cards_before")
+        now = await self.printer.counter(Counter.CARDS)
+        if not isinstance(before, int) or now not in (before, before + 1):
+            return Finding(
+                None,
+                f"printer {self.name} cannot tell whether job {run.job_id}'s card was printed "
+                f"(its card counter reads {now}, {before} before the print): look in its output "
+                "hopper for the card, present it to a reader, or confirm that it does not exist",
+            )
+        if now == before:
+            return None
+        status = await self.printer.status()
+        if status in STUCK:
+            self._faulted(EvolisFault(status, command="Rlr"))
+            return Finding(
+                Reconciliation.FAILED,
+                f"printing started (card counter {before} -> {now}) and the card is stuck "
+                f"inside printer {self.name}: half-printed",
+                "stuck_while_printing",
+            )
+        return Finding(
+            Reconciliation.MADE,
+            f"printer {self.name} took the print (card counter {before} -> {now}) and reports "
+            f"{status.value}: the card is in its output hopper",
+        )
+
+    async def _leftover(self, run: Run) -> Finding:
+        """The card was never printed: reject a body left inside and say where it went."""
+        marks = set(run.marks)
+        never = "" if Mark.PRINTING not in marks else " (the card counter shows no print)"
+        try:
+            found = await self._reject_leftover()
+        except EvolisFault as exc:
+            if exc.status not in STUCK:
+                raise
+            self._faulted(exc)
+            return Finding(
+                Reconciliation.FAILED,
+                f"the body is stuck inside printer {self.name}{never}",
+                "stuck",
+            )
+        if found:
+            self.journal.mark(run.run, Mark.REJECTED, {"cause": "agent_restarted"})
+            return Finding(
+                Reconciliation.FAILED,
+                f"the body was sent to the reject box{never}",
+                "agent_restarted",
+            )
+        if Mark.FED in marks or Mark.REJECTING in marks:
+            return Finding(
+                Reconciliation.FAILED,
+                f"the body that was fed is no longer inside printer {self.name}{never}",
+                "body_removed",
+            )
+        self.journal.mark(run.run, Mark.NOT_FED)
+        return Finding(Reconciliation.NOT_STARTED, f"printer {self.name} never took a card")
+
+    async def _reject_leftover(self) -> bool:
+        """:meth:`clear_leftover`; a fault that does not hold the card (a ribbon, the feeder,
+        the cover) is cleared first so that the body can go to the reject box."""
+        try:
+            return await self.clear_leftover()
+        except EvolisFault as exc:
+            if exc.status in STUCK:
+                raise
+        await self.printer.clear_error()
+        return await self.clear_leftover()
+
     async def recover(self) -> None:
         """After a supervisor cleared the fault: clear the printer's status if it was at
-        fault, and reject any body left inside."""
+        fault, and reject any body left inside. A printer that stopped answering is
+        connected again first."""
         if self.problem is None or self.problem.source is FaultSource.PRINTER:
-            await self.printer.clear_error()
+            try:
+                await self.printer.clear_error()
+            except TransportError:
+                await self.reconnect()
+                await self.printer.clear_error()
         if self.card_inside:
             await self.clear_leftover()
         self.fault = None
@@ -317,3 +540,14 @@ async def open_printer(url: str, model: PrinterModel = PrinterModel.PRIMACY) -> 
     printer = EvolisPrinter(await open_transport(url), MODELS[model])
     await printer.open()
     return printer
+
+
+def unconnected_printer(url: str, model: PrinterModel = PrinterModel.PRIMACY) -> EvolisPrinter:
+    """A printer at ``url`` not connected yet (every command fails until reconnected)."""
+    parts = urlsplit(url)
+    transport: Transport = (
+        TcpTransport(parts.hostname or "127.0.0.1", parts.port or 0)
+        if parts.scheme == "tcp"
+        else UsbTransport(parts.path)
+    )
+    return EvolisPrinter(transport, MODELS[model])

@@ -122,7 +122,8 @@ async def test_wakeups_listen_on_the_direct_connection_when_one_is_given(
     db_dsn: str, db_pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
     """Behind a transaction pooler, LISTEN needs a session of its own: SSCARD_DIRECT_URL."""
-    direct = f"{db_dsn}?application_name=sscard_listen"
+    joiner = "&" if "?" in db_dsn else "?"  # the embedded server's DSN has ?host= already
+    direct = f"{db_dsn}{joiner}application_name=sscard_listen"
     settings = Settings(db_dsn, tmp_path, "127.0.0.1", 0, direct_url=direct)
     async with Runtime(settings, pool_size=2) as rt:
         await asyncio.wait_for(rt.wakeups.connected.wait(), timeout=30)

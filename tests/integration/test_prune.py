@@ -19,7 +19,7 @@ async def _seed(dsn: str) -> None:
     settings = Settings.from_env({"SSCARD_DATABASE_URL": dsn})
     async with Runtime(settings) as rt:
         store = rt.store
-        await admin.create_bank(store, "PB", "测试银行")
+        await admin.create_bank(store, "PB", "测试银行", active=True)
         op = await admin.create_operator(store, "auditor", Role.BUREAU_AUDITOR)
         operator = await store.operator_by_token(op.token)
         assert operator is not None

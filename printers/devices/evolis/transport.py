@@ -96,7 +96,7 @@ class TcpTransport:
         try:
             writer.write(data)
             await writer.drain()
-        except OSError as exc:
+        except (OSError, RuntimeError) as exc:  # RuntimeError: the transport was closed
             raise TransportError(f"cannot send to {self.host}:{self.port}") from exc
 
     async def receive_reply(self, timeout: float) -> bytes:  # noqa: ASYNC109

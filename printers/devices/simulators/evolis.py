@@ -50,7 +50,16 @@ Chip station. While a card is parked by ``Sis``, ``card_parked`` is true and
 can wait for it and attach a simulated chip card; ``on_park`` callbacks are
 also called with the card's number.
 
-Run ``python -m printers.devices.simulators.evolis --port P --out DIR``.
+Card events. Every card body's journey (fed, printing, ejected, rejected,
+removed by the operator) is announced to ``on_event`` callbacks, so that a
+durable ledger can be kept (:mod:`printers.devices.simulators.outlet`), and
+:meth:`PrinterMachine.power_on_after_loss` brings a printer back from a power
+cut with the counters such a ledger kept. Commands are executed one at a time
+across all connections, as one mechanism does.
+
+Run ``python -m printers.devices.simulators.evolis --port P --out DIR [--serial S]``;
+a printer with its own chip station and ledger is ``python -m
+printers.devices.simulators.outlet``.
 """
 
 from __future__ import annotations
@@ -157,6 +166,16 @@ FAULTS: Mapping[SimFault, FaultSpec] = MappingProxyType(
 )
 
 
+class CardEvent(StrEnum):
+    """What happens to a card body, as a durable ledger records it (see ``on_event``)."""
+
+    FED = "fed"  # taken from the feeder
+    PRINTING = "printing"  # Se taken: the card counter moved, the card is being printed
+    EJECTED = "ejected"  # in the output hopper
+    REJECTED = "rejected"  # in the reject box
+    REMOVED = "removed"  # stuck inside, taken out by the operator when the fault was cleared
+
+
 class CardPosition(StrEnum):
     NONE = "none"
     INSERTED = "inserted"
@@ -253,6 +272,7 @@ class PrinterMachine:
         self.last_answer = status_reply(PrinterStatus.READY)
         self.parked = asyncio.Event()
         self.on_park: list[Callable[[int], None]] = []
+        self.on_event: list[Callable[[CardEvent, int], None]] = []
         self._sequence = _Sequence()
         self._random = random.Random(config.seed)
         self._handlers = self._handler_table()
@@ -278,6 +298,25 @@ class PrinterMachine:
         self.last_answer = status_reply(PrinterStatus.READY)
         if self.position is CardPosition.JAMMED:
             self.position = CardPosition.NONE
+            self._event(CardEvent.REMOVED, self.cards_fed)
+
+    def _event(self, event: CardEvent, number: int) -> None:
+        for callback in self.on_event:
+            callback(event, number)
+
+    def power_on_after_loss(self, fed: int, printed: int, rejected: int, inside: bool) -> None:
+        """Come back from a power cut with the counters a ledger kept.
+
+        A card that was inside (parked, or half-printed) is stuck: the printer
+        reports it until the operator takes it out (``Scs``).
+        """
+        self.cards_fed = fed
+        self.feeder = max(0, self.feeder - fed)
+        self.counters[Counter.CARDS] = printed
+        self.counters[Counter.REJECTED] = rejected
+        if inside:
+            self.position = CardPosition.JAMMED
+            self.active.append(SimFault.JAM)
 
     def load_cards(self, count: int) -> None:
         self.feeder = min(self.feeder + count, self.spec.feeder_capacity)
@@ -537,6 +576,7 @@ class PrinterMachine:
     def _take_card(self) -> int:
         self.feeder -= 1
         self.cards_fed += 1
+        self._event(CardEvent.FED, self.cards_fed)
         return self.cards_fed
 
     def _jam(self, card: int) -> None:
@@ -587,6 +627,7 @@ class PrinterMachine:
         self._leave_station()
         self._sequence = _Sequence()
         self.counters[Counter.REJECTED] += 1
+        self._event(CardEvent.REJECTED, self.cards_fed)
         if under_feeder:
             self.rejected_under_feeder += 1
         else:
@@ -612,6 +653,7 @@ class PrinterMachine:
         faces = self._sequence.printed_faces()
         self._sequence = _Sequence()
         self.printed.append(card)
+        self._event(CardEvent.PRINTING, number)
         delay = self._print_delay(faces) + self._motion_delay()
         return Result(None, delay, card, settles=CardPosition.EJECTED)
 
@@ -619,6 +661,8 @@ class PrinterMachine:
         """The mechanism has finished what ``result`` started (e.g. printing ends in the hopper)."""
         if result.settles is not None:
             self.position = result.settles
+        if result.card is not None and result.settles is CardPosition.EJECTED:
+            self._event(CardEvent.EJECTED, result.card.number)
 
 
 NATURAL_FAULTS: Mapping[Stage, Callable[[PrinterMachine], SimFault | None]] = MappingProxyType(
@@ -694,6 +738,8 @@ class EvolisSimulator:
         self._requested_port = port
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        # one mechanism: a command from another connection waits until the current one is done
+        self._mechanism = asyncio.Lock()
 
     @property
     def port(self) -> int:
@@ -772,8 +818,16 @@ class EvolisSimulator:
                     await self._complete(result, writer)
                 continue
             commands.feed(chunk)
-            while (result := self._next_result(commands)) is not None:
-                await self._complete(result, writer)
+            while await self._one_command(commands, writer):
+                pass
+
+    async def _one_command(self, commands: CommandReader, writer: asyncio.StreamWriter) -> bool:
+        async with self._mechanism:
+            result = self._next_result(commands)
+            if result is None:
+                return False
+            await self._complete(result, writer)
+            return True
 
     async def _read(self, reader: asyncio.StreamReader, commands: CommandReader) -> bytes | None:
         """The next bytes; None when a frame is half received and the host has gone quiet."""
@@ -821,6 +875,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--feeder", type=int, default=None, help="cards in the feeder")
     parser.add_argument("--time-scale", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--serial", default="SIM0000001", help="the serial number Rsn reports")
     return parser.parse_args(argv)
 
 
@@ -832,6 +887,7 @@ async def _run(args: argparse.Namespace) -> None:
         feeder_cards=args.feeder,
         time_scale=args.time_scale,
         seed=args.seed,
+        serial=args.serial,
     )
     sim = EvolisSimulator(config, out_dir=args.out, host=args.host, port=args.port)
     await sim.start()

@@ -42,6 +42,7 @@ can be compared after the fact (:meth:`SimulatedOutlet.cards`).
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -51,15 +52,22 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from printers.devices.chip.crypto import KeyUsage
 from printers.devices.chip.encoder import CardConnection, ChipEncoder
 from printers.devices.chip.status import CardMute, NoCardInReader, ReaderFault, ReaderUnavailable
 from printers.devices.evolis.commands import Face
+from printers.devices.evolis.models import PrinterModel
 from printers.devices.simulators import vicc
 from printers.devices.simulators.chip_card import CardFaults, InProcessConnection, SimulatedCard
-from printers.devices.simulators.evolis import EvolisSimulator, SimConfig, card_png_path
+from printers.devices.simulators.evolis import (
+    CardEvent,
+    EvolisSimulator,
+    PrinterMachine,
+    SimConfig,
+    card_png_path,
+)
 from printers.devices.simulators.psam import SimulatedPsam
 from sscard_core.card_data import CardData, card_data_from_json, card_data_to_json
 from sscard_core.errors import ProtocolError, TransportError
@@ -122,6 +130,7 @@ class Body:
     number: int
     faults: CardFaults
     chip: SimulatedCard | None = None
+    identifier: str | None = None  # the card identifier its chip was issued with
 
 
 @dataclass(frozen=True)
@@ -220,6 +229,57 @@ class SimDeskReader:
         return ChipStationConnection(self.host, self.port, "", "", bind=bytes([DESK]))
 
 
+class Ledger:
+    """The printers' own durable record of every card body: one JSON line per event.
+
+    Each line is on disk (``fsync``) before the printer answers the command that
+    caused it, so it survives a SIGKILL: ``{"printer", "event", "n", "identifier"}``
+    (``n`` the body's number on that printer, ``identifier`` the card identifier its
+    chip was issued with, once bound). ``bound`` lines tie a body to its chip.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lines = self.read(path)
+        self._file = path.open("a", encoding="utf-8")
+
+    @staticmethod
+    def read(path: Path) -> list[dict[str, Any]]:
+        """Every complete line of the ledger at ``path`` (a torn last line is skipped)."""
+        if not path.exists():
+            return []
+        rows = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            with contextlib.suppress(ValueError):
+                rows.append(json.loads(line))
+        return rows
+
+    def _append(self, row: dict[str, Any]) -> None:
+        self._file.write(json.dumps(row) + "\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def write(self, printer: str, event: CardEvent, number: int, identifier: str | None) -> None:
+        self._append({"printer": printer, "event": event.value, "n": number, "id": identifier})
+
+    def bound(self, printer: str, number: int, identifier: str) -> None:
+        self._append({"printer": printer, "event": "bound", "n": number, "id": identifier})
+
+    def restore(self, printer: str, machine: PrinterMachine, stock: BlankStock) -> None:
+        """Bring ``printer`` back from a power cut as its ledger lines say it was."""
+        rows = [r for r in self._lines if r.get("printer") == printer]
+        count = {e: sum(1 for r in rows if r.get("event") == e) for e in CardEvent}
+        fed = count[CardEvent.FED]
+        if not fed:
+            return
+        ends = {CardEvent.EJECTED.value, CardEvent.REJECTED.value, CardEvent.REMOVED.value}
+        inside = not any(r.get("n") == fed and r.get("event") in ends for r in rows)
+        machine.power_on_after_loss(fed, count[CardEvent.PRINTING], count[CardEvent.REJECTED],
+                                    inside)  # fmt: skip
+        stock.left -= fed
+
+
 class SimulatedOutlet:
     """N printers, their chip stations, a PSAM and blank cards; see the module docstring."""
 
@@ -232,24 +292,35 @@ class SimulatedOutlet:
         config: SimConfig | None = None,
         host: str = "127.0.0.1",
         chip_port: int = 0,
+        names: tuple[str, ...] = (),
+        printer_port: int = 0,
+        master_keys: dict[KeyUsage, bytes] | None = None,
+        ledger: Path | None = None,
     ) -> None:
         self.out_dir = out_dir
         self.host = host
         self.stock = BlankStock(blanks)
-        self.master_keys = {usage: os.urandom(16) for usage in KeyUsage}
+        self.master_keys = master_keys or {usage: os.urandom(16) for usage in KeyUsage}
         self.psam = SimulatedPsam(self.master_keys)
         base = config or DEMO_TIMINGS
+        names = names or tuple(f"p{i + 1}" for i in range(printers))
         self._printers = {
-            name: _Printer(name, EvolisSimulator(replace(base, serial=f"SIM{i:07d}"), out_dir=d), d)
-            for i, name in enumerate((f"p{i + 1}" for i in range(printers)), start=1)
+            name: _Printer(name, self._simulator(base, i, d, printer_port), d)
+            for i, name in enumerate(names, start=1)
             for d in (out_dir / name,)
         }
+        self.ledger = None if ledger is None else Ledger(ledger)
         self._chip_port = chip_port
         self._chip_server: asyncio.Server | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._sessions: set[asyncio.Task[None]] = set()
         self.desk_card: SimulatedCard | None = None
         self._issued: dict[str, SimulatedCard] = {}
+
+    @staticmethod
+    def _simulator(base: SimConfig, i: int, out_dir: Path, port: int) -> EvolisSimulator:
+        config = base if base.serial != SimConfig.serial else replace(base, serial=f"SIM{i:07d}")
+        return EvolisSimulator(config, out_dir=out_dir, port=port)
 
     @property
     def names(self) -> list[str]:
@@ -296,6 +367,9 @@ class SimulatedOutlet:
         write_keys(self.keys_path, self.master_keys)
         for printer in self._printers.values():
             printer.sim.machine.on_park.append(self._on_park(printer))
+            if self.ledger is not None:
+                self.ledger.restore(printer.name, printer.sim.machine, self.stock)
+                printer.sim.machine.on_event.append(self._record(printer, self.ledger))
             await printer.sim.start()
             printer.station = await asyncio.start_server(
                 self._station_server(printer), self.host, 0
@@ -329,6 +403,14 @@ class SimulatedOutlet:
             session.cancel()
         await asyncio.gather(*self._sessions, return_exceptions=True)
 
+    def _record(self, printer: _Printer, ledger: Ledger) -> Callable[[CardEvent, int], None]:
+        def record(event: CardEvent, number: int) -> None:
+            body = printer.bodies.get(number)
+            identifier = None if body is None else body.identifier
+            ledger.write(printer.name, event, number, identifier)
+
+        return record
+
     def _on_park(self, printer: _Printer) -> Callable[[int], None]:
         def parked(number: int) -> None:
             body = Body(printer.name, number, self.stock.take())
@@ -343,6 +425,8 @@ class SimulatedOutlet:
         for printer in self._printers.values():
             if printer.sim.machine.config.serial == serial:
                 return printer
+        if len(self._printers) == 1:  # a printer's own chip station: the card under it
+            return next(iter(self._printers.values()))
         raise ProtocolError(f"no printer with serial {serial}")
 
     def _bind(self, payload: bytes, only: _Printer | None = None) -> SimulatedCard | None:
@@ -355,6 +439,9 @@ class SimulatedOutlet:
             return None
         if body.chip is None:
             body.chip = SimulatedCard.issue_blank(self.master_keys, identifier, faults=body.faults)
+            body.identifier = identifier
+            if self.ledger is not None:
+                self.ledger.bound(printer.name, body.number, identifier)
         body.chip.reset()
         return body.chip
 
@@ -455,3 +542,50 @@ class SimulatedOutlet:
         if self.desk_card is None:
             raise NoCardInReader("no card in the desk reader")
         return InProcessConnection(self.desk_card)
+
+
+# --- one printer with its own chip station, as a process of its own ------------------------
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="One simulated Evolis printer with its own chip station and durable ledger."
+    )
+    parser.add_argument("--name", default="p1")
+    parser.add_argument("--serial", required=True)
+    parser.add_argument("--port", type=int, required=True, help="the printer's TCP port")
+    parser.add_argument("--chip-port", type=int, required=True, help="its chip station's port")
+    parser.add_argument("--keys", type=Path, required=True, help="the PSAM master keys (JSON)")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--ledger", type=Path, required=True)
+    parser.add_argument("--blanks", type=int, default=10_000)
+    parser.add_argument("--model", type=PrinterModel, default=PrinterModel.QUANTUM)
+    parser.add_argument("--side-seconds", type=float, default=0.2)
+    parser.add_argument("--motion-seconds", type=float, default=0.05)
+    return parser.parse_args(argv)
+
+
+async def _serve_one(args: argparse.Namespace) -> None:
+    side = (args.side_seconds, args.side_seconds)
+    config = SimConfig(
+        model=args.model, side_seconds=side, motion_seconds=args.motion_seconds, serial=args.serial
+    )
+    outlet = SimulatedOutlet(
+        args.out, names=(args.name,), blanks=args.blanks, config=config,
+        chip_port=args.chip_port, printer_port=args.port, master_keys=read_keys(args.keys),
+        ledger=args.ledger,
+    )  # fmt: skip
+    async with outlet:
+        print(
+            f"printer {args.name} ({args.serial}) on {args.port}, chip {args.chip_port}", flush=True
+        )
+        await asyncio.Event().wait()
+
+
+def main(argv: list[str] | None = None) -> None:
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve_one(_arguments(argv)))
+
+
+if __name__ == "__main__":
+    main()

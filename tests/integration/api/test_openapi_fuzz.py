@@ -4,7 +4,8 @@ answer's status is one the operation documents (errors in the one ``{code, messa
 Schemathesis drives the app on its own event-loop thread, so the app it sees
 opens its Runtime (on this test's database) in its ASGI lifespan, on that
 loop. Every operation gets ~20 generated requests with a valid bearer token
-(the agent's for agent endpoints, a supervisor's for the rest).
+(the agent's for agent endpoints, the bureau administrator's for the bureau's,
+a bank administrator's for incidents, a supervisor's for the rest).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 MAX_EXAMPLES = 20
 OPERATIONS_AT_LEAST = range(20)  # the API has more operations than this
+# Who calls which operations (the first prefix that matches; otherwise a supervisor).
+FUZZ_AS = (("/v1/agent", "agent_a"), ("/v1/bureau", "bureau_admin"), ("/v1/incidents", "admin_a"))
 
 
 class LifespanRuntime:
@@ -96,7 +99,9 @@ def _fuzz(app: LifespanRuntime, tokens: dict[str, str]) -> tuple[list[str], dict
     statuses: dict[int, int] = {}
     for result in schema.get_all_operations():
         operation = result.ok()
-        who = "agent_a" if operation.path.startswith("/v1/agent") else "supervisor_a"
+        who = next(
+            (name for prefix, name in FUZZ_AS if operation.path.startswith(prefix)), "supervisor_a"
+        )
         _fuzz_operation(operation, {"Authorization": f"Bearer {tokens[who]}"}, failures, statuses)
     shutdown_lifespans()
     return failures, statuses

@@ -133,7 +133,7 @@ class World:
 async def seed(store: Store) -> dict[str, str]:
     """Banks BKA and BKB, their outlets, and an operator of every role; returns tokens."""
     for code in (BANK_A, BANK_B):
-        await admin.create_bank(store, code, f"Bank {code}")
+        await admin.create_bank(store, code, f"Bank {code}", active=True)
     outlets = (
         admin.OutletInput("A1", BANK_A, "A 东城", instant=True, psam_serial="PSAM-A1"),
         admin.OutletInput("A2", BANK_A, "A 西城", district="110102"),
@@ -153,6 +153,8 @@ async def seed(store: Store) -> dict[str, str]:
         ("central_b", Role.AGENT, BANK_B, None),
         ("supervisor_b", Role.SUPERVISOR, BANK_B, "B1"),
         ("auditor", Role.BUREAU_AUDITOR, None, None),
+        ("bureau_admin", Role.BUREAU_ADMIN, None, None),
+        ("admin_bkb", Role.BANK_ADMIN, BANK_B, None),
     )
     tokens = {}
     for name, role, bank, outlet in people:

@@ -45,7 +45,7 @@ async def test_the_service_role_appends_but_cannot_change_the_trail(
     assert owner is not None
     try:
         vault = await Vault.load(owner, FileMasterKey(os.urandom(32)))
-        await admin.create_bank(Store(owner, vault), "BKA", "Bank A")
+        await admin.create_bank(Store(owner, vault), "BKA", "Bank A", active=True)
         made = await admin.create_operator(Store(owner, vault), "auditor", Role.BUREAU_AUDITOR)
     finally:
         await owner.close()

@@ -31,9 +31,10 @@ async def sscard(dsn: str, tmp: Path, *args: str) -> subprocess.CompletedProcess
 async def test_bank_outlet_operator_then_token_is_stored_hashed(
     db_dsn: str, tmp_path: Path
 ) -> None:
-    r = await sscard(db_dsn, tmp_path, "bank", "create", "BJRC", "北京农商")
+    r = await sscard(db_dsn, tmp_path, "bank", "create", "BJRC", "北京农商", "--active")
     assert r.returncode == 0, r.stderr
     assert "110000000001" in r.stdout
+    assert "active (existing cooperating bank)" in r.stdout
     r = await sscard(
         db_dsn,
         tmp_path,

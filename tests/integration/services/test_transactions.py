@@ -38,7 +38,7 @@ def _photo() -> bytes:
 
 
 async def _clerk(store: Store) -> Operator:
-    await admin.create_bank(store, "BKA", "A")
+    await admin.create_bank(store, "BKA", "A", active=True)
     await admin.create_outlet(store, admin.OutletInput("A1", "BKA", "A1"))
     made = await admin.create_operator(store, "c", Role.CLERK, bank="BKA", outlet="A1")
     op = await store.operator_by_token(made.token)

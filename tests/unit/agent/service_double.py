@@ -9,6 +9,7 @@ JobNotFound. Leases do not expire by themselves; :meth:`expire` does it.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,7 @@ class JobRow:
     result: dict[str, Any] | None = None
     failures: list[JobFailure] = field(default_factory=list)
     reconciled: tuple[Reconciliation, str] | None = None
+    spoiled_reported: bool = False
 
 
 class ContractService:
@@ -43,11 +45,19 @@ class ContractService:
         self.register: dict[str, PrinterReport] = {}
         self.steps: list[tuple[int, JobStep]] = []
         self.claims: list[tuple[str, ...]] = []
+        self.releases: list[list[int]] = []
         self._photo = photo
         self._new = asyncio.Event()
 
     def add(self, job_id: int, payload: dict[str, Any], kind: JobKind = JobKind.CARD) -> None:
         self.jobs[job_id] = JobRow(job_id, payload, kind)
+        self._new.set()
+
+    def redrive(self, job_id: int) -> None:
+        """A supervisor sends a dead job back to the queue."""
+        row = self.jobs[job_id]
+        assert row.state == "dead", row.state
+        row.state = "queued"
         self._new.set()
 
     async def wait_for(self, job_id: int, *states: str) -> JobRow:
@@ -108,15 +118,36 @@ class ContractService:
         row.state = "in_doubt" if row.step is not JobStep.IDLE else "queued"
 
     async def reconcile(
-        self, job_id: int, outcome: Reconciliation, note: str, result: dict[str, Any] | None = None
+        self,
+        job_id: int,
+        outcome: Reconciliation,
+        note: str,
+        result: dict[str, Any] | None = None,
+        *,
+        spoiled_card: bool = False,
+        printer: str | None = None,
     ) -> None:
         row = self.jobs.get(job_id)
         if row is None or row.state != "in_doubt":
             raise JobNotFound(f"no in_doubt job {job_id}")
         row.reconciled = (outcome, note)
+        row.spoiled_reported = spoiled_card
+        row.result = result
         row.state = {Reconciliation.MADE: "done", Reconciliation.NOT_STARTED: "queued"}.get(
             outcome, "dead"
         )
+
+    async def release(self, keep: Sequence[int] = ()) -> list[int]:
+        """What a restarted worker held at step idle goes back to the queue (attempt uncounted)."""
+        released = [
+            j for j in self.jobs.values()
+            if j.state == "running" and j.step is JobStep.IDLE and j.id not in keep
+        ]  # fmt: skip
+        for row in released:
+            row.state, row.attempts = "queued", row.attempts - 1
+        self.releases.append([row.id for row in released])
+        self._new.set()
+        return [row.id for row in released]
 
     async def photo(self, url: str) -> bytes:
         return self._photo

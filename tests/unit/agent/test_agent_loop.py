@@ -133,22 +133,22 @@ class SlowRegister(ContractService):
 
     def __init__(self, photo: bytes) -> None:
         super().__init__(photo)
-        self.release = asyncio.Event()
+        self.let_go = asyncio.Event()
         self.pending = 0
         self.calls_while_pending = 0
         self.reads_after_release = 0
 
     async def put_printer(self, name: str, status: PrinterHealth, fault: str | None) -> None:
-        if status is PrinterHealth.FAULTED and not self.release.is_set():
+        if status is PrinterHealth.FAULTED and not self.let_go.is_set():
             self.calls_while_pending += self.pending
             self.pending += 1
-            await self.release.wait()
+            await self.let_go.wait()
         await super().put_printer(name, status, fault)
 
     async def printers(self) -> list[PrinterReport]:
-        if self.pending and not self.release.is_set():
+        if self.pending and not self.let_go.is_set():
             self.calls_while_pending += 1
-        elif self.release.is_set():
+        elif self.let_go.is_set():
             self.reads_after_release += 1
         return await super().printers()
 
@@ -169,7 +169,7 @@ async def test_a_register_that_still_says_ok_does_not_undo_a_new_fault(
         # p1 jammed; its fault is not registered yet and the register still says "ok"
         await asyncio.wait_for(_until(lambda: service.calls_while_pending > 0), 30)
         assert not serving(agent.stations["p1"])
-        service.release.set()
+        service.let_go.set()
         await service.wait_for(1, "done")
         await asyncio.wait_for(_until(lambda: service.reads_after_release > 2), 30)
         assert service.register["p1"].status is PrinterHealth.FAULTED

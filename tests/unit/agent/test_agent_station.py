@@ -14,6 +14,7 @@ from printers.agent.station import (
     PROBLEMS,
     CardSpoiled,
     FaultSource,
+    PrintInDoubt,
     Station,
     StationFault,
     open_printer,
@@ -85,8 +86,9 @@ async def test_a_jam_faults_the_printer_and_the_other_one_prints(
     first = await station_for(outlet, "p1", journal)
     second = await station_for(outlet, "p2", journal)
     run = journal.begin(1, "card", "p1")
-    with pytest.raises(StationFault):
+    with pytest.raises(StationFault) as raised:
         await first.make_card(run, card, face, Announcements())
+    assert isinstance(raised.value, PrintInDoubt)  # it jammed on Se: only the printer knows
     assert not serving(first)
     assert first.fault == "card_stuck"
     assert outlet.simulator("p1").printed == []

@@ -7,13 +7,12 @@ from datetime import date, timedelta
 from fractions import Fraction
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from issuance.domain.banks import (
     Bank,
     BankAction,
     BankStatus,
+    CalendarUnknown,
     EvaluationRules,
     ExitGround,
     FilingKind,
@@ -34,6 +33,7 @@ from issuance.domain.banks import (
     evaluation_window,
     failed_two_consecutive_years,
     instant_ratio,
+    is_working_day,
     meets_instant_ratio,
 )
 from issuance.domain.identity import BeijingDistrict
@@ -42,23 +42,35 @@ from sscard_core.errors import ConflictError, FieldError, NotFound, TransitionFo
 G = OnboardingStage
 
 
-def naive_add_working_days(start: date, days: int) -> date:
-    day = start
-    while days:
-        day += timedelta(days=1)
-        if day.weekday() < 5:
-            days -= 1
-    return day
+def test_working_days_cross_national_day_2025() -> None:
+    # 1-8 Oct 2025 are holidays; Sunday 28 Sep and Saturday 11 Oct are working days (调休)
+    assert is_working_day(date(2025, 9, 28))
+    assert not is_working_day(date(2025, 10, 6))
+    assert is_working_day(date(2025, 10, 11))
+    # from Fri 26 Sep: 28, 29, 30 Sep, then 9, 10, 11, 13, 14, 15, 16 Oct
+    assert add_working_days(date(2025, 9, 26), 10) == date(2025, 10, 16)
 
 
-@given(st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 1, 1)), st.integers(0, 400))
-def test_working_days_agree_with_counting_one_by_one(start: date, days: int) -> None:
-    assert add_working_days(start, days) == naive_add_working_days(start, days)
+def test_working_days_cross_spring_festival_2025() -> None:
+    # 28 Jan-4 Feb 2025 are holidays; Sunday 26 Jan and Saturday 8 Feb are working days
+    assert is_working_day(date(2025, 1, 26))
+    assert not is_working_day(date(2025, 1, 29))
+    assert is_working_day(date(2025, 2, 8))
+    # from Fri 24 Jan: 26, 27 Jan, then 5, 6, 7, 8, 10, 11, 12, 13 Feb
+    assert add_working_days(date(2025, 1, 24), 10) == date(2025, 2, 13)
 
 
-def test_ten_working_days() -> None:
+def test_working_days_without_holidays() -> None:
     assert add_working_days(date(2024, 1, 10), 10) == date(2024, 1, 24)  # Wednesday → Wednesday
     assert add_working_days(date(2024, 1, 13), 10) == date(2024, 1, 26)  # Saturday → Friday
+    assert add_working_days(date(2024, 1, 13), 0) == date(2024, 1, 13)
+
+
+def test_a_year_the_calendar_does_not_know_is_an_error() -> None:
+    with pytest.raises(CalendarUnknown) as caught:
+        add_working_days(date(2099, 12, 20), 10)
+    assert caught.value.code == "calendar_unknown"
+    assert "2099" in caught.value.message
 
 
 @pytest.mark.parametrize(
@@ -82,8 +94,13 @@ def onboarded(*stages: OnboardingStage, start: date = date(2024, 1, 10)) -> Onbo
 
 
 def test_onboarding_runs_in_order_to_publication() -> None:
-    full = onboarded(G.APPROVED, G.INTEGRATED, G.ACCEPTED, G.AGREEMENT_SIGNED, G.PUBLISHED)
-    assert full.stage is G.PUBLISHED
+    published = onboarded(
+        G.UNDER_REVIEW, G.APPROVED, G.SYSTEM_INTEGRATION, G.ACCEPTANCE, G.AGREEMENT_SIGNED,
+        G.PUBLISHED,
+    )  # fmt: skip
+    assert published.stage is G.PUBLISHED
+    assert not Bank("B01", "某银行", published).may_issue
+    full = published.advance(G.ACTIVE, date(2030, 1, 1))
     assert Bank("B01", "某银行", full).may_issue
     assert not Bank("B01", "某银行", full, BankStatus.SUSPENDED).may_issue
     assert not Bank("B01", "某银行", onboarded(G.APPROVED)).may_issue
@@ -91,7 +108,7 @@ def test_onboarding_runs_in_order_to_publication() -> None:
 
 @pytest.mark.parametrize(
     ("stages", "skip_to"),
-    [((), G.INTEGRATED), ((G.APPROVED,), G.PUBLISHED), ((G.REJECTED,), G.APPROVED)],
+    [((), G.ACCEPTANCE), ((G.APPROVED,), G.PUBLISHED), ((G.REJECTED,), G.APPROVED), ((), G.ACTIVE)],
 )
 def test_onboarding_steps_cannot_be_skipped(
     stages: tuple[OnboardingStage, ...], skip_to: OnboardingStage
@@ -110,14 +127,16 @@ def test_deadlines_and_who_owes_them() -> None:
     assert applied.due() == date(2024, 1, 24)
     assert applied.overdue(date(2024, 1, 24)) is None
     assert applied.overdue(date(2024, 1, 25)) is Party.BUREAU
-    approved = applied.advance(G.APPROVED, date(2024, 1, 20))
+    reviewing = applied.advance(G.UNDER_REVIEW, date(2024, 1, 12))
+    assert reviewing.due() == date(2024, 1, 24)  # still counted from the application
+    approved = reviewing.advance(G.APPROVED, date(2024, 1, 20))
     assert approved.due() == date(2024, 7, 20)
     assert approved.overdue(date(2024, 7, 21)) is Party.BANK
-    integrated = approved.advance(G.INTEGRATED, date(2024, 6, 28))  # a Friday
+    working = approved.advance(G.SYSTEM_INTEGRATION, date(2024, 2, 1))
+    assert working.due() == date(2024, 7, 20)  # six months from approval
+    integrated = working.advance(G.ACCEPTANCE, date(2024, 6, 28))  # a Friday
     assert integrated.due() == date(2024, 7, 12)
-    signed = integrated.advance(G.ACCEPTED, date(2024, 7, 5)).advance(
-        G.AGREEMENT_SIGNED, date(2024, 7, 20)
-    )
+    signed = integrated.advance(G.AGREEMENT_SIGNED, date(2024, 7, 20))
     assert signed.due() is None
     assert signed.overdue(date(2030, 1, 1)) is None
 
