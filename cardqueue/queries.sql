@@ -45,9 +45,11 @@ SELECT * FROM card_jobs_claim($1, $2, $3, $4, $5, $6);
 
 -- name: heartbeat
 -- Extend the leases of jobs $1 held by $2 and record the physical step $4 they are at;
--- $5 is the queue's clock (NULL: now()).
+-- $5 is the queue's clock (NULL: now()). A lease never goes back to 'idle' once a physical
+-- step was announced (an older beat arriving late must not hide a fed body).
 UPDATE card_jobs
-SET lease_expires_at = coalesce($5::timestamptz, now()) + make_interval(secs => $3), step = $4, updated_at = now()
+SET lease_expires_at = coalesce($5::timestamptz, now()) + make_interval(secs => $3),
+    step = CASE WHEN $4 = 'idle' THEN step ELSE $4 END, updated_at = now()
 WHERE id = ANY($1::bigint[]) AND lease_owner = $2 AND state = 'running'
 RETURNING id;
 

@@ -10,6 +10,11 @@ The contract the agent is written against:
   204 (agents and supervisors), ``photo`` → the image bytes.
 * Printers: the agent PUTs each printer's state and GETs its site's printers;
   a supervisor clears a fault, which the agent sees on its next GET.
+* ``POST /v1/agent/jobs/{id}/spoiled`` ``{"worker", "attempt", "cause", "printer"}``
+  → ``{"recorded"}``: a body that attempt fed and did not deliver, reported from the
+  agent's journal when the service never heard of the feed or the job moved on;
+  recorded once per attempt. ``reconcile`` with ``attempt`` is refused (404) while the
+  job is in doubt for another attempt.
 * ``POST /v1/agent/release`` ``{"worker", "keep"}``: a restarted agent gives back
   the jobs its worker holds at step idle (requeued at once, the attempt not counted).
 * A job whose card may physically exist (``printing`` was announced and no
@@ -50,6 +55,8 @@ from issuance.api.schemas import (
     ReconcileIn,
     ReleaseIn,
     ReleaseOut,
+    SpoiledIn,
+    SpoiledOut,
 )
 from issuance.services import dispatch, jobs
 from issuance.store import PrinterRecord, Store
@@ -124,9 +131,22 @@ async def reconcile(job_id: JobId, body: ReconcileIn, ctx: CtxDep) -> Response:
     async def run(tx: Store) -> Outcome:
         await dispatch.reconcile(
             tx, ctx.queue, ctx.op, job_id, outcome=body.outcome, note=body.note,
-            result=body.result, spoiled=spoiled,
+            result=body.result, spoiled=spoiled, attempt=body.attempt,
         )  # fmt: skip
         return 204, None
+
+    return await idempotent(ctx, run)
+
+
+@router.post("/agent/jobs/{job_id}/spoiled", response_model=SpoiledOut, tags=AGENT)
+async def spoiled(job_id: JobId, body: SpoiledIn, ctx: CtxDep) -> Response:
+    """A body an attempt fed and did not deliver, from the agent's journal: recorded once
+    per attempt, whatever became of the job since."""
+    report = dispatch.SpoiledBody(body.attempt, body.printer, body.cause)
+
+    async def run(tx: Store) -> Outcome:
+        recorded = await dispatch.record_spoiled_body(tx, ctx.queue, ctx.op, job_id, report)
+        return 200, {"recorded": recorded}
 
     return await idempotent(ctx, run)
 

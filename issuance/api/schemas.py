@@ -161,6 +161,18 @@ class ReconcileIn(Strict):
     result: Json = {}
     spoiled_card: bool = False
     printer: Short | None = None
+    attempt: Annotated[int, Field(ge=1)] | None = None
+
+
+class SpoiledIn(Strict):
+    worker: Short
+    attempt: Annotated[int, Field(ge=1)]
+    cause: Annotated[str, text(2000, 1)]
+    printer: Short | None = None
+
+
+class SpoiledOut(BaseModel):
+    recorded: bool
 
 
 class EvidenceIn(Strict):

@@ -251,13 +251,15 @@ async def reconcile(
     note: str,
     result: dict[str, Any] | None = None,
     spoiled: Spoiled | None = None,
+    attempt: int | None = None,
 ) -> None:
     """Settle an in-doubt job (agents and supervisors); ``made`` makes the card ready.
 
     An agent reports what its printer told it, which settles the job's open print;
     a supervisor may not settle a job whose card may exist this way (409
     ``card_may_exist``): that takes evidence (:func:`record_evidence`). A spoiled
-    body is recorded once per attempt.
+    body is recorded once per attempt. With ``attempt`` (the agent's run), a job in
+    doubt for another attempt is answered like a job not in doubt.
     """
     if op.role not in RECONCILERS:
         raise Forbidden(f"a {op.role} may not reconcile jobs", role=op.role.value)
@@ -267,7 +269,10 @@ async def reconcile(
             raise JobNotFound(f"no job {job_id}", job_id=job_id)
         if op.role is not Role.AGENT:
             await may_exist(tx, job_id)
-        attempt = (await queue.get(job_id, conn=tx.connection)).attempts
+        current = (await queue.get(job_id, conn=tx.connection)).attempts
+        if attempt is not None and attempt != current:
+            raise JobNotFound(f"no job {job_id} in doubt for attempt {attempt}", job_id=job_id)
+        attempt = current
         await queue.resolve_in_doubt(job_id, outcome, note, result, conn=tx.connection)
         settled = PrintSettled.DELIVERED if outcome is Reconciliation.MADE else None
         if settled is None:
@@ -289,6 +294,33 @@ class Spoiled:
 
     printer: str | None
     cause: str
+
+
+@dataclass(frozen=True)
+class SpoiledBody:
+    """A body that attempt ``attempt`` of a card job fed and did not deliver."""
+
+    attempt: int
+    printer: str | None
+    cause: str
+
+
+async def record_spoiled_body(
+    store: Store, queue: Queue, op: Operator, job_id: int, body: SpoiledBody
+) -> bool:
+    """An agent's journal shows a body fed and not delivered, whatever became of the job
+    since (handed out again, settled): it is recorded once per attempt, with the stock
+    moves of its feed and its spoiling. True when this call recorded it."""
+    if op.role is not Role.AGENT:
+        raise Forbidden(f"a {op.role} may not report spoiled bodies", role=op.role.value)
+    async with store.transaction() as tx:
+        card, _ = await _scoped_job(tx, queue, op, job_id)
+        if card is None:
+            raise JobNotFound(f"job {job_id} makes no card", job_id=job_id)
+        recorded = await tx.insert_spoiled(job_id, card.id, body.printer, body.cause, body.attempt)
+        await tx.record_attempt_body(job_id, "fed", body.attempt)
+        await tx.record_attempt_body(job_id, "spoiled", body.attempt)
+        return recorded
 
 
 class EvidenceKind(StrEnum):

@@ -291,7 +291,8 @@ RETURNING name;
 -- name: insert_spoiled
 -- One row per body: a report retried for the same attempt ($5) records nothing more.
 INSERT INTO spoiled_cards (job_id, card, printer, reason, attempt) VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (job_id, attempt) WHERE attempt IS NOT NULL DO NOTHING;
+ON CONFLICT (job_id, attempt) WHERE attempt IS NOT NULL DO NOTHING
+RETURNING id;
 
 -- name: insert_print
 -- Attempt $2 of job $1 is about to print card $3; a repeated announcement changes nothing.
@@ -624,6 +625,18 @@ WHERE outlet = $1 AND at >= $2 AND at < $3 GROUP BY kind;
 -- per attempt. Nothing for the bank's central line (not an outlet).
 INSERT INTO stock_moves (outlet, kind, quantity, job_id, attempt)
 SELECT o.code, $2, 1, $1, coalesce(j.attempts, h.attempts)
+FROM (SELECT $1::bigint AS id) wanted
+LEFT JOIN card_jobs j ON j.id = wanted.id
+LEFT JOIN card_jobs_history h ON h.id = wanted.id
+JOIN outlets o ON o.code = split_part(coalesce(j.site, h.site), ':', 1)
+WHERE coalesce(j.kind, h.kind) = 'card'
+ON CONFLICT (job_id, kind, attempt) WHERE job_id IS NOT NULL DO NOTHING;
+
+-- name: record_attempt_body
+-- A body of attempt $3 of card job $1 was $2 (fed, spoiled): as record_job_body, for an
+-- attempt that may not be the job's latest (a run the service heard of too late).
+INSERT INTO stock_moves (outlet, kind, quantity, job_id, attempt)
+SELECT o.code, $2, 1, $1, $3
 FROM (SELECT $1::bigint AS id) wanted
 LEFT JOIN card_jobs j ON j.id = wanted.id
 LEFT JOIN card_jobs_history h ON h.id = wanted.id

@@ -547,9 +547,14 @@ class Store:
         printer: str | None,
         reason: str,
         attempt: int | None = None,
-    ) -> None:
-        """Record a spoiled body; with ``attempt``, once per attempt however often retried."""
-        await self._db.execute(Q["insert_spoiled"], job_id, card_id, printer, reason, attempt)
+    ) -> bool:
+        """Record a spoiled body; with ``attempt``, once per attempt however often retried.
+
+        True when this call recorded it."""
+        found = await self._db.fetchval(
+            Q["insert_spoiled"], job_id, card_id, printer, reason, attempt
+        )
+        return found is not None
 
     async def insert_print(self, job_id: int, attempt: int, card_number: str, worker: str) -> None:
         """Record that attempt ``attempt`` of ``job_id`` is about to print ``card_number``.
@@ -856,6 +861,10 @@ class Store:
     async def record_job_body(self, job_id: int, kind: str) -> None:
         """A body of a card job was fed, printed or spoiled (once per attempt)."""
         await self._db.execute(Q["record_job_body"], job_id, kind)
+
+    async def record_attempt_body(self, job_id: int, kind: str, attempt: int) -> None:
+        """A body of attempt ``attempt`` of a card job was fed or spoiled (once)."""
+        await self._db.execute(Q["record_attempt_body"], job_id, kind, attempt)
 
     async def insert_reconciliation(self, r: ReconciliationRecord) -> bool:
         found = await self._db.fetchval(

@@ -245,13 +245,22 @@ class AgentClient:
         *,
         spoiled_card: bool = False,
         printer: str | None = None,
+        attempt: int | None = None,
     ) -> None:
-        """Settle an in-doubt job; JobNotFound while the queue does not hold it in doubt."""
+        """Settle an in-doubt job; JobNotFound while the queue does not hold it in doubt
+        (for ``attempt``, when given)."""
         body = {
             "outcome": outcome.value, "note": note[:2000], "result": dict(result or {}),
-            "spoiled_card": spoiled_card, "printer": printer,
+            "spoiled_card": spoiled_card, "printer": printer, "attempt": attempt,
         }  # fmt: skip
         path = f"/v1/agent/jobs/{job_id}/reconcile"
+        await self._call("POST", path, body=body, errors=JOB_STATUS_ERRORS)
+
+    async def spoiled(self, job_id: int, attempt: int, printer: str | None, cause: str) -> None:
+        """Report a body that ``attempt`` fed and did not deliver (recorded once)."""
+        body = {"worker": self.worker, "attempt": attempt, "printer": printer,
+                "cause": cause[:2000] or "spoiled"}  # fmt: skip
+        path = f"/v1/agent/jobs/{job_id}/spoiled"
         await self._call("POST", path, body=body, errors=JOB_STATUS_ERRORS)
 
     async def release(self, keep: Sequence[int] = ()) -> list[int]:

@@ -60,6 +60,7 @@ class Mark(StrEnum):
     REJECTING = "rejecting"
     REJECTED = "rejected"  # in the reject box
     FOUND = "found"  # after a crash: what the printer showed (detail: a station Finding)
+    SPOILED_REPORTED = "spoiled_reported"  # the service recorded this run's spoiled body
 
 
 class Settlement(StrEnum):
@@ -111,6 +112,12 @@ class Run:
         return self.marks[-1] if self.marks else Mark.CLAIMED
 
     @property
+    def attempt(self) -> int | None:
+        """The service's attempt number of this run (None in runs journaled without it)."""
+        value = self.details.get(Mark.CLAIMED, {}).get("attempt")
+        return value if isinstance(value, int) else None
+
+    @property
     def physical(self) -> bool:
         """Whether anything beyond the claim was started (the service may hold it in doubt)."""
         return any(mark is not Mark.CLAIMED for mark in self.marks)
@@ -157,11 +164,11 @@ class Journal:
             raise JournalError(f"cannot write the journal {self.path}") from exc
         return int(cursor.lastrowid or 0)
 
-    def begin(self, job_id: int, kind: str, printer: str | None) -> int:
-        """Open a run for a claimed job; returns the run number."""
+    def begin(self, job_id: int, kind: str, printer: str | None, attempt: int | None = None) -> int:
+        """Open a run for a claimed job (the service's ``attempt``); returns the run number."""
         sql = "INSERT INTO runs (job_id, kind, printer, opened_at) VALUES (?, ?, ?, ?)"
         run = self._write(sql, (job_id, kind, printer, time.time()))
-        self.mark(run, Mark.CLAIMED)
+        self.mark(run, Mark.CLAIMED, None if attempt is None else {"attempt": attempt})
         return run
 
     def mark(self, run: int, mark: Mark, detail: Mapping[str, Any] | None = None) -> None:

@@ -74,7 +74,10 @@ class AgentApi(Protocol):
         *,
         spoiled_card: bool = False,
         printer: str | None = None,
+        attempt: int | None = None,
     ) -> None: ...
+
+    async def spoiled(self, job_id: int, attempt: int, printer: str | None, cause: str) -> None: ...
 
     async def release(self, keep: Sequence[int] = ()) -> list[int]: ...
 
@@ -403,7 +406,7 @@ class Agent:
     # --- one job ----------------------------------------------------------------------
 
     async def _card_job(self, station: Station, job: ClaimedJob) -> None:
-        run = self.journal.begin(job.id, job.kind.value, station.name)
+        run = self.journal.begin(job.id, job.kind.value, station.name, job.attempts)
         self._active_runs.add(run)
         self._emit(EventKind.CLAIMED, job.id, station.name, "card job claimed")
         lease = Lease(
@@ -485,7 +488,7 @@ class Agent:
         self.journal.settle(run, settlement)
 
     async def _pin_job(self, job: ClaimedJob) -> None:
-        run = self.journal.begin(job.id, job.kind.value, None)
+        run = self.journal.begin(job.id, job.kind.value, None, job.attempts)
         self._active_runs.add(run)
         self._emit(EventKind.CLAIMED, job.id, None, f"{job.kind.value} job claimed")
         lease = Lease(self.api, job.id, self._heartbeat_interval(job))
@@ -677,7 +680,9 @@ class Agent:
             return False
         if self._running_again(run):
             # the service saw nothing physical of this attempt and gave the job out again:
-            # a report now would land on the newer attempt
+            # a report now would land on the newer attempt; its spoiled body is its own
+            if not await self._report_spoiled(self.journal.run(run.run), finding):
+                return False
             self.journal.settle(run.run, Settlement.GONE)
             log.warning("run %s: job %s runs again; finding kept: %s", run.run, run.job_id, finding)
             return True
@@ -756,13 +761,41 @@ class Agent:
             await self.api.reconcile(
                 run.job_id, finding.outcome, note, result,
                 spoiled_card=finding.spoiled is not None, printer=run.printer,
+                attempt=run.attempt,
             )  # fmt: skip
         except NOT_OURS:
-            return self._maybe_gone(run)
+            return await self._not_in_doubt(run, finding)
         except RETRYABLE:
             return False
         self.journal.settle(run.run, Settlement.RECONCILED)
         self._settled(run, finding)
+        return True
+
+    async def _not_in_doubt(self, run: Run, finding: Finding) -> bool:
+        """The job moved on without this run (handed out again, settled): the run's spoiled
+        body is still reported, and the run given up after a while (the job may not be
+        reaped yet)."""
+        if not await self._report_spoiled(run, finding):
+            return False
+        return self._maybe_gone(run)
+
+    async def _report_spoiled(self, run: Run, finding: Finding) -> bool:
+        """Report ``run``'s spoiled body on its own, keyed by the run's attempt (recorded
+        once however often sent); True once the service has it or nothing is to be sent."""
+        if finding.spoiled is None or Mark.SPOILED_REPORTED in run.marks:
+            return True
+        if run.attempt is None:
+            log.warning("run %s: spoiled body of job %s has no attempt", run.run, run.job_id)
+            return True
+        cause = f"{finding.note}; spoiled: {finding.spoiled}"
+        try:
+            await self.api.spoiled(run.job_id, run.attempt, run.printer, cause)
+        except RETRYABLE:
+            return False
+        except NOT_OURS as exc:
+            log.warning("run %s: spoiled body not recorded: %s", run.run, exc.message)
+            return True
+        self.journal.mark(run.run, Mark.SPOILED_REPORTED)
         return True
 
     def _maybe_gone(self, run: Run) -> bool:

@@ -185,6 +185,19 @@ async def test_expired_lease_after_a_physical_step_is_in_doubt(
     assert in_doubt.step is JobStep.ENCODING and "encoding" in (in_doubt.last_error or "")
 
 
+async def test_a_late_idle_heartbeat_does_not_hide_a_physical_step(
+    queue: Queue, clock: FakeClock
+) -> None:
+    """An older periodic beat (step idle) arriving after the ``fed`` announcement."""
+    await queue.enqueue(job("k"))
+    (claimed,) = await queue.claim("w", "outlet-1", ALL, lease_seconds=30)
+    await queue.heartbeat("w", [claimed.id], JobStep.FED, lease_seconds=30)
+    await queue.heartbeat("w", [claimed.id], JobStep.IDLE, lease_seconds=30)
+    assert (await queue.get(claimed.id)).step is JobStep.FED
+    clock.advance(31)
+    assert await queue.reap_expired() == [(claimed.id, JobState.IN_DOUBT)]
+
+
 @pytest.mark.parametrize(
     ("outcome", "state"),
     [

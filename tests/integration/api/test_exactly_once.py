@@ -150,3 +150,56 @@ async def test_with_the_database_down_every_route_answers_503_with_retry_after(
     finally:
         rt._pool = live
         await dead.close()
+
+
+async def _handed_out_again(world: World) -> tuple[int, str]:
+    """A card job whose first agent's feed never reached the service: its lease ran out at
+    step idle, so the job was handed out again (attempt 2, to worker w2)."""
+    card = await world.new_card(wait=True)
+    r = await world.post("agent_a", "/v1/agent/claim", CLAIM)
+    (job,) = r.json()["jobs"]
+    job_id = int(job["id"])
+    await world.queue.heartbeat("w1", [job_id], JobStep.IDLE, lease_seconds=0.001)
+    await asyncio.sleep(0.01)
+    assert (job_id, JobState.QUEUED) in await world.queue.reap_expired()
+    r = await world.post("agent_a", "/v1/agent/claim", {**CLAIM, "worker": "w2"})
+    assert [int(j["id"]) for j in r.json()["jobs"]] == [job_id]
+    assert (await world.queue.get(job_id)).attempts == 2
+    return job_id, str(card["card_number"])
+
+
+async def test_a_body_an_earlier_attempt_fed_is_recorded_once_whatever_the_job_became(
+    world: World,
+) -> None:
+    job_id, _ = await _handed_out_again(world)
+    body = {"worker": "w1", "attempt": 1, "printer": "p1", "cause": "body rejected at restart"}
+    path = f"/v1/agent/jobs/{job_id}/spoiled"
+    first = await world.post("agent_a", path, body)
+    assert (first.status_code, first.json()) == (200, {"recorded": True}), first.text
+    again = await world.post("agent_a", path, body)  # the report retried
+    assert again.json() == {"recorded": False}
+    r = await world.post("agent_a", f"/v1/agent/jobs/{job_id}/complete",
+                         {"worker": "w2", "result": {}})  # fmt: skip
+    assert r.status_code == 204, r.text
+    late = await world.post("agent_a", path, body)  # and once the job is settled
+    assert late.json() == {"recorded": False}
+    (spoiled,) = await world.store.spoiled_of_job(job_id)
+    assert (spoiled["printer"], spoiled["reason"]) == ("p1", body["cause"])
+    r = await world.post("clerk_a", path, body)
+    assert r.status_code in (403, 404), r.text
+
+
+async def test_an_agent_reconciles_only_the_attempt_its_run_made(world: World) -> None:
+    job_id, _ = await _handed_out_again(world)
+    await world.queue.heartbeat("w2", [job_id], JobStep.FED, lease_seconds=0.001)
+    await asyncio.sleep(0.01)
+    assert (job_id, JobState.IN_DOUBT) in await world.queue.reap_expired()
+    report = {"outcome": "failed", "note": "rejected", "spoiled_card": True, "printer": "p1"}
+    path = f"/v1/agent/jobs/{job_id}/reconcile"
+    stale = await world.post("agent_a", path, {**report, "attempt": 1})
+    assert stale.status_code == 404, stale.text  # attempt 1's run may not settle attempt 2
+    assert (await world.queue.get(job_id)).state is JobState.IN_DOUBT
+    r = await world.post("agent_a", path, {**report, "attempt": 2})
+    assert r.status_code == 204, r.text
+    (spoiled,) = await world.store.spoiled_of_job(job_id)
+    assert spoiled["printer"] == "p1"

@@ -46,6 +46,8 @@ class ContractService:
         self.steps: list[tuple[int, JobStep]] = []
         self.claims: list[tuple[str, ...]] = []
         self.releases: list[list[int]] = []
+        # spoiled bodies as the service records them: once per (job, attempt)
+        self.spoiled_bodies: dict[tuple[int, int], str | None] = {}
         self._photo = photo
         self._new = asyncio.Event()
 
@@ -110,6 +112,8 @@ class ContractService:
     async def fail(self, job_id: int, failure: JobFailure) -> None:
         row = self._held(job_id)
         row.failures.append(failure)
+        if failure.spoiled_card:
+            self.spoiled_bodies.setdefault((job_id, row.attempts), failure.printer)
         row.state = "queued" if failure.transient else "dead"
         self._new.set()
 
@@ -126,16 +130,27 @@ class ContractService:
         *,
         spoiled_card: bool = False,
         printer: str | None = None,
+        attempt: int | None = None,
     ) -> None:
         row = self.jobs.get(job_id)
         if row is None or row.state != "in_doubt":
             raise JobNotFound(f"no in_doubt job {job_id}")
+        if attempt is not None and attempt != row.attempts:
+            raise JobNotFound(f"no job {job_id} in doubt for attempt {attempt}")
+        if spoiled_card:
+            self.spoiled_bodies.setdefault((job_id, row.attempts), printer)
         row.reconciled = (outcome, note)
         row.spoiled_reported = spoiled_card
         row.result = result
         row.state = {Reconciliation.MADE: "done", Reconciliation.NOT_STARTED: "queued"}.get(
             outcome, "dead"
         )
+
+    async def spoiled(self, job_id: int, attempt: int, printer: str | None, cause: str) -> None:
+        """A body ``attempt`` fed and did not deliver, whatever the job's state now."""
+        if job_id not in self.jobs:
+            raise JobNotFound(f"no job {job_id}")
+        self.spoiled_bodies.setdefault((job_id, attempt), printer)
 
     async def release(self, keep: Sequence[int] = ()) -> list[int]:
         """What a restarted worker held at step idle goes back to the queue (attempt uncounted)."""

@@ -85,16 +85,23 @@ async def die_after_se(station: Station) -> None:
 
 
 async def first_agent_dies(
-    outlet: SimulatedOutlet, journal: CrashingJournal, service: ContractService, point: str
+    outlet: SimulatedOutlet,
+    journal: CrashingJournal,
+    service: ContractService,
+    point: str,
+    lost: frozenset[JobStep] = frozenset(),
 ) -> None:
+    """The first agent makes the card and dies at ``point``; the service never learns of
+    the steps ``lost`` (their heartbeats did not reach it, or were overtaken by older ones)."""
     (job,) = await service.claim()
     station = await station_for(outlet, "p1", journal)
     order = card_order(job)
     face = render_side(order.card, photo_png(), 32)
-    run = journal.begin(job.id, job.kind.value, station.name)
+    run = journal.begin(job.id, job.kind.value, station.name, job.attempts)
 
     async def announce(step: JobStep) -> None:
-        await service.heartbeat(job.id, step)
+        if step not in lost:
+            await service.heartbeat(job.id, step)
 
     if point == SE_SENT:
         await die_after_se(station)
@@ -162,6 +169,38 @@ async def test_a_card_number_is_printed_at_most_once_whatever_the_crash_point(
     rejected = sum(outlet.simulator(n).machine.reject_box for n in outlet.names)
     spoiled_reports = sum(f.spoiled_card for f in row.failures) + row.spoiled_reported
     assert spoiled_reports == rejected  # every body fed and not delivered, once
+    assert len(service.spoiled_bodies) == rejected
+
+
+@pytest.mark.parametrize("elsewhere", [False, True], ids=["requeued", "made-elsewhere"])
+async def test_a_body_fed_unknown_to_the_service_is_recorded_spoiled_once_after_a_rehand(
+    outlet: SimulatedOutlet, tmp_path: Any, elsewhere: bool
+) -> None:
+    """The service never heard of the feed, so the expired lease sent the job back to the
+    queue (and, ``elsewhere``, another worker made it); the restarted agent finds the old
+    run's body in the printer, rejects it, and reports it spoiled under the old attempt."""
+    service = ContractService(photo_png())
+    service.add(1, card_job("A00000029"))
+    with CrashingJournal(tmp_path / "journal.sqlite") as journal:
+        await first_agent_dies(outlet, journal, service, Mark.FED, frozenset({JobStep.FED}))
+        service.expire(1)
+        assert service.jobs[1].state == "queued"  # nothing physical known: handed out again
+        if elsewhere:
+            (again,) = await service.claim()
+            await service.complete(again.id, {"printer": "elsewhere"})
+        async with restarted(outlet, journal, service):
+            row = await service.wait_for(1, "done")
+            for _ in range(500):
+                if service.spoiled_bodies and not journal.in_flight():
+                    break
+                await asyncio.sleep(0.01)
+        assert not journal.in_flight()
+    rejected = sum(outlet.simulator(n).machine.reject_box for n in outlet.names)
+    assert rejected == 1  # the old run's body
+    assert service.spoiled_bodies == {(1, 1): "p1"}  # once, under the attempt that fed it
+    assert row.attempts == 2
+    made_here = [c.chip.card_number for c in outlet.cards() if c.chip is not None]
+    assert made_here == ([] if elsewhere else ["A00000029"])
 
 
 async def test_a_restarted_agent_takes_back_its_own_jobs_without_waiting_for_their_leases(
