@@ -178,7 +178,11 @@ class LineService:
         *,
         spoiled_card: bool = False,
         printer: str | None = None,
+        attempt: int | None = None,
     ) -> None:
+        return None
+
+    async def spoiled(self, job_id: int, attempt: int, printer: str | None, cause: str) -> None:
         return None
 
     async def release(self, keep: Sequence[int] = ()) -> list[int]:
