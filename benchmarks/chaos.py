@@ -76,6 +76,8 @@ class Figures:
     spoiled_physical: int
     disagreements: list[str]
     seconds: float
+    # seconds from an agent's restart to the next card body moving in a printer
+    resume_after_agent_restart: dict[str, Any] = field(default_factory=dict)
     after_redrive: dict[str, Any] = field(default_factory=dict)
 
 
@@ -169,6 +171,9 @@ class Chaos:
         self.tokens: dict[str, str] = {}
         self.jobs: dict[int, str] = {}  # job id -> card number
         self.master_key = base64.b64encode(os.urandom(32)).decode()
+        self.resumes: list[float] = []
+        self.unresumed = 0  # restarts followed by another kill of the agent, API or database first
+        self._resume: asyncio.Task[None] | None = None
 
     # --- processes ----------------------------------------------------------------------
 
@@ -321,12 +326,41 @@ class Chaos:
                 if name != "postgres" and not proc.alive():
                     proc.start()
 
+    def _ledger_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.ledgers if p.exists())
+
+    def _stop_timing(self) -> None:
+        if self._resume is not None and not self._resume.done():
+            self._resume.cancel()
+            self.unresumed += 1
+        self._resume = None
+
+    async def _time_resume(self, restarted: float) -> None:
+        """Seconds from the agent's restart until a printer's ledger shows a card body moving
+        (a feed, an ejection, a rejection): production resumed."""
+        before = self._ledger_bytes()
+        while self._ledger_bytes() == before:  # noqa: ASYNC110 - another process's file
+            await asyncio.sleep(0.05)
+        self.resumes.append(time.monotonic() - restarted)
+
+    def resume_figures(self) -> dict[str, Any]:
+        self._stop_timing()
+        ordered = sorted(self.resumes)
+        if not ordered:
+            return {"restarts": 0, "unresumed": self.unresumed}
+        return {
+            "restarts": len(ordered), "p50": round(ordered[len(ordered) // 2], 2),
+            "max": round(ordered[-1], 2), "unresumed": self.unresumed,
+        }  # fmt: skip
+
     async def rampage(self) -> None:
         victims = ["agent", "agent", "agent", "api", "api", "postgres", "p1", "p2", "p3"]
         for _ in range(self.args.kills):
             await asyncio.sleep(self.rng.uniform(0.2, self.args.max_gap))
             victim = self.rng.choice(victims)
             self.kills[victim] += 1
+            if victim in ("agent", "api", "postgres"):
+                self._stop_timing()  # production stops for another reason: not counted
             if victim == "postgres":
                 self.pg.kill()
                 await asyncio.sleep(self.rng.uniform(0.0, 1.0))
@@ -335,6 +369,8 @@ class Chaos:
             self.procs[victim].kill()
             await asyncio.sleep(self.rng.uniform(0.0, 0.5))
             self.restart(victim)
+            if victim == "agent":
+                self._resume = asyncio.create_task(self._time_resume(time.monotonic()))
 
     async def settle(self, seconds: float) -> None:
         """Until no job is queued, running or in doubt (or ``seconds`` without progress)."""
@@ -442,6 +478,7 @@ class Chaos:
                 await self.rampage()
                 await self.settle(self.args.settle_seconds)
                 first = await self.figures(started)
+                first.resume_after_agent_restart = self.resume_figures()
                 redriven = await self.redrive_dead(http)
                 await self.settle(self.args.settle_seconds)
                 after = await self.figures(started)
@@ -493,8 +530,12 @@ def report(f: Figures) -> str:
         f"printed twice {f.printed_twice}; spoiled recorded {f.spoiled_recorded}, "
         f"physical {f.spoiled_physical}; disagreements {len(f.disagreements)}",
         *(f"  {d}" for d in f.disagreements),
+        "resume after agent restart (s): " + ", ".join(
+            f"{k} {v}" for k, v in f.resume_after_agent_restart.items()
+        ),
         "after redriving every dead job: " + ", ".join(
-            f"{k} {v}" for k, v in f.after_redrive.items() if k not in ("kills_by_victim",)
+            f"{k} {v}" for k, v in f.after_redrive.items()
+            if k not in ("kills_by_victim", "resume_after_agent_restart")
         ),
     ]  # fmt: skip
     return "\n".join(lines)

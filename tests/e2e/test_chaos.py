@@ -32,4 +32,6 @@ def test_twenty_kills_lose_nothing_and_print_nothing_twice() -> None:
         assert run["spoiled_recorded"] == run["spoiled_physical"], run
         assert run["made"] + run["dead"] + run["in_doubt"] == run["cards"]
     assert figures["after_redrive"]["dead"] == 0
+    resume = figures["resume_after_agent_restart"]  # every agent restart timed or set aside
+    assert resume["restarts"] + resume["unresumed"] == figures["kills_by_victim"].get("agent", 0)
     assert done.returncode == 0, done.stderr[-2000:]
