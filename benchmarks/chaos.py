@@ -58,6 +58,7 @@ from printers.devices.chip.crypto import KeyUsage  # noqa: E402
 from printers.devices.simulators.outlet import Ledger, write_keys  # noqa: E402
 
 PRINTERS = 3
+VICTIMS = "agent,agent,agent,api,api,postgres,p1,p2,p3"
 LEASE_SECONDS = "6"
 SUPERVISE_SECONDS = 1.0
 
@@ -354,9 +355,9 @@ class Chaos:
         }  # fmt: skip
 
     async def rampage(self) -> None:
-        victims = ["agent", "agent", "agent", "api", "api", "postgres", "p1", "p2", "p3"]
+        victims = self.args.victims.split(",")
         for _ in range(self.args.kills):
-            await asyncio.sleep(self.rng.uniform(0.2, self.args.max_gap))
+            await asyncio.sleep(self.rng.uniform(self.args.min_gap, self.args.max_gap))
             victim = self.rng.choice(victims)
             self.kills[victim] += 1
             if victim in ("agent", "api", "postgres"):
@@ -515,7 +516,13 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cards", type=int, default=300)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--port-base", type=int, default=18300)
+    p.add_argument("--min-gap", type=float, default=0.2, help="least seconds between two kills")
     p.add_argument("--max-gap", type=float, default=2.5, help="most seconds between two kills")
+    p.add_argument(
+        "--victims", default=VICTIMS,
+        help=f"the processes killed, drawn with these weights (default {VICTIMS}); "
+        "'agent' alone, with gaps longer than a restart, times resumption cleanly",
+    )  # fmt: skip
     p.add_argument("--print-seconds", type=float, default=0.2, help="seconds to print a side")
     p.add_argument("--settle-seconds", type=float, default=60.0, help="patience when settling")
     p.add_argument("--json", action="store_true")

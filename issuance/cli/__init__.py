@@ -43,12 +43,18 @@ Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], Non
 err = Console(stderr=True, highlight=False)
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Commands whose module alone is imported when named first: a restarted agent (or server)
+# starts without importing every other command (about a second less on a busy machine).
+ALONE: dict[str, tuple[str, str]] = {"agent": ("agent", "register"), "serve": ("serve", "register")}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sscard", description="Social security card issuance for Beijing's cooperative banks."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module, function in GROUPS:
+    groups = [ALONE[command]] if command in ALONE else GROUPS
+    for module, function in groups:
         register: Register = getattr(importlib.import_module(f"issuance.cli.{module}"), function)
         register(sub)
     return parser
@@ -64,7 +70,8 @@ def report(exc: SscardError) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(argv[0] if argv else None).parse_args(argv)
     try:
         code: int = args.func(args)
     except SscardError as exc:

@@ -50,6 +50,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c.add_argument("--cards", type=int, default=300)
     c.add_argument("--seed", type=int, default=1)
     c.add_argument("--port-base", type=int, default=18300, help="ports base .. base+23")
+    c.add_argument("--victims", help="processes to kill, comma-separated, with repeats as weights")
+    c.add_argument("--min-gap", type=float, default=0.2, help="least seconds between two kills")
+    c.add_argument("--max-gap", type=float, default=2.5, help="most seconds between two kills")
     c.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     c.add_argument("--keep", action="store_true", help="keep the work directory and its logs")
     c.set_defaults(func=_chaos)
@@ -64,7 +67,9 @@ def _chaos(args: argparse.Namespace) -> int:
         out.print(f"the chaos harness is not here ({CHAOS}): run it from a checkout")
         return 2
     argv = ["--kills", str(args.kills), "--cards", str(args.cards), "--seed", str(args.seed),
-            "--port-base", str(args.port_base)]  # fmt: skip
+            "--port-base", str(args.port_base), "--min-gap", str(args.min_gap),
+            "--max-gap", str(args.max_gap)]  # fmt: skip
+    argv += ["--victims", args.victims] if args.victims else []
     argv += ["--json"] * args.json + ["--keep"] * args.keep
     return subprocess.call([sys.executable, str(CHAOS), *argv])
 
