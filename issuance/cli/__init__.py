@@ -71,7 +71,8 @@ def report(exc: SscardError) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser(argv[0] if argv else None).parse_args(argv)
+    parser = build_parser(argv[0]) if argv and argv[0] in ALONE else build_parser()
+    args = parser.parse_args(argv)
     try:
         code: int = args.func(args)
     except SscardError as exc:
