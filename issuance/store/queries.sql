@@ -569,9 +569,6 @@ SELECT serial, $4, $5, $2, $3, $6, $7, $8 FROM moved;
 SELECT action, from_state, to_state, terminal, operator, actor, note, at
 FROM psam_events WHERE psam = $1 ORDER BY id;
 
--- name: outlet_has_terminal
-SELECT EXISTS (SELECT 1 FROM security_terminals WHERE outlet = $1);
-
 -- name: insert_stock_request
 INSERT INTO stock_requests (kind, bank, outlet, to_outlet, lot, quantity, note, requested_by)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)

@@ -85,6 +85,7 @@ class Vault:
         self._data = data
         self._starts = [k.active_from for k in data]
         self._index_key = index[0].secret
+        self._ids = {k.id for k in keys}
         self._active: DataKey | None = None
         self._active_until: datetime | None = None
 
@@ -101,7 +102,7 @@ class Vault:
     async def refresh(self, db: Executor) -> None:
         """Load keys made since (by ``sscard keys rotate`` in another process)."""
         rows = await db.fetch(Q["data_keys"])
-        if len(rows) != len(self._data) + 1:
+        if {r["id"] for r in rows} != self._ids:
             self._install(_unwrapped(rows, self._master))
 
     async def add_data_key(self, db: Executor, delay: timedelta = ACTIVATION_DELAY) -> DataKey:
