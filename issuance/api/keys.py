@@ -2,9 +2,10 @@
 
 * ``GET /v1/keys``: every data key (id, purpose, dates, values sealed under it)
   and the progress of this process's rotation, if any.
-* ``POST /v1/keys/rotate`` ``{"activate_in_seconds"?, "batch"?}`` → 202: a new
-  data key, then (in the background) every value sealed again under it and the
-  older keys retired; ``GET /v1/keys`` shows ``rows_done`` of ``rows_total``.
+* ``POST /v1/keys/rotate`` ``{"activate_in_seconds"?, "batch"?, "blind_index"?}``
+  → 202: a new data key (or blind-index key), then (in the background) every
+  value sealed (or holder indexed) again under it and the older keys retired;
+  ``GET /v1/keys`` shows ``rows_done`` of ``rows_total``.
   409 ``rotation_running`` while one runs in this process.
 * ``POST /v1/keys/{key_id}/destroy``: a retired key no value names any more;
   409 ``key_not_retired``, ``key_destroyed`` or ``key_in_use``.
@@ -65,7 +66,7 @@ async def rotate_keys(body: RotateIn, ctx: CtxDep) -> Response:
         )
     rt = await runtime(ctx.request)
     delay = timedelta(seconds=body.activate_in_seconds)
-    rotation = await keys.start_rotation(ctx.store, ctx.op, delay)
+    rotation = await keys.start_rotation(ctx.store, ctx.op, delay, blind_index=body.blind_index)
     state = ctx.request.app.state
     state.rotation = rotation
     state.rotation_task = asyncio.create_task(rotation.run(rt.store, body.batch))

@@ -440,6 +440,7 @@ class ReconcileStockIn(Strict):
 class RotateIn(Strict):
     activate_in_seconds: Annotated[float, Field(ge=0, le=3600)] = 60.0
     batch: Annotated[int, Field(ge=1, le=10_000)] = 500
+    blind_index: bool = False  # rotate the blind-index key instead of the data key
 
 
 class RetentionIn(Strict):

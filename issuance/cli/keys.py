@@ -1,6 +1,6 @@
 """``sscard keys``: the data keys that seal personal data.
 
-    sscard keys rotate [--activate-in SECONDS] [--batch N]
+    sscard keys rotate [--activate-in SECONDS] [--batch N] [--blind-index]
     sscard keys encrypt-existing [--batch N]
     sscard keys list
     sscard keys destroy KEYID
@@ -54,7 +54,11 @@ def register(sub: Sub) -> None:
         help="seconds before the new key seals (running services load it first; default 60)",
     )  # fmt: skip
     rotate.add_argument("--batch", type=_batch_rows, default=keys.BATCH_ROWS, help="rows per batch")
-    rotate.set_defaults(func=lambda a: run(_rotate(a.activate_in, a.batch)))
+    rotate.add_argument(
+        "--blind-index", action="store_true",
+        help="rotate the blind-index key: every holder indexed again under a new one",
+    )  # fmt: skip
+    rotate.set_defaults(func=lambda a: run(_rotate(a.activate_in, a.batch, a.blind_index)))
     existing = actions.add_parser(
         "encrypt-existing", help="seal the personal data written before sealing began"
     )
@@ -87,19 +91,21 @@ async def _walk(store: Store, rows: int) -> keys.Resealed:
     return done
 
 
-async def _rotate(activate_in: float, rows: int) -> int:
+async def _rotate(activate_in: float, rows: int, blind_index: bool) -> int:
     if not 0 <= activate_in <= 3600:
         raise FieldError("--activate-in", "between 0 and 3600 seconds")
     async with Runtime(Settings.from_env(), pool_size=2) as rt:
-        key_id, at = await keys.new_data_key(rt.store, timedelta(seconds=activate_in))
-        out.print(f"data key {key_id} made; it seals from {at:%H:%M:%S %Z}")
+        delay = timedelta(seconds=activate_in)
+        key_id, at = await keys.new_data_key(rt.store, delay, blind_index=blind_index)
+        kind = "blind-index key" if blind_index else "data key"
+        out.print(f"{kind} {key_id} made; it is used from {at:%H:%M:%S %Z}")
         with Progress(TextColumn("waiting for running services to load it: {task.fields[left]} s"),
                       console=out, transient=True) as bar:  # fmt: skip
             task = bar.add_task("wait", left=int(activate_in))
             await keys.wait_until(at, lambda left: bar.update(task, left=int(left)))
         await _walk(rt.store, rows)
         retired = await keys.retire_older_keys(rt.store, key_id)
-    out.print(f"retired data key(s): {', '.join(map(str, retired)) or 'none'}")
+    out.print(f"retired key(s): {', '.join(map(str, retired)) or 'none'}")
     return 0
 
 

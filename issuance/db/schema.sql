@@ -699,8 +699,6 @@ CREATE TABLE data_keys (
     CONSTRAINT data_keys_destroyed_were_retired CHECK (destroyed_at IS NULL OR retired_at IS NOT NULL)
 );
 
--- One blind-index key: a second one would split the index.
-CREATE UNIQUE INDEX data_keys_one_index_key ON data_keys (purpose) WHERE purpose = 'index';
 
 -- Security terminals and PSAM cards (0008): the register of each outlet's security
 -- terminals and of each bank's PSAM cards, with every PSAM move, its date and who made it.

@@ -38,7 +38,13 @@ from issuance.store.store import (
     seal_person,
 )
 from issuance.vault import Vault, is_sealed, sealed_key_id
-from issuance.vault.vault import ACTIVATION_DELAY, PAYLOAD_FIELD, SealedPayloadCodec
+from issuance.vault.vault import (
+    ACTIVATION_DELAY,
+    DATA,
+    INDEX,
+    PAYLOAD_FIELD,
+    SealedPayloadCodec,
+)
 from sscard_core.errors import ConflictError, NotFound
 from sscard_core.queries import load_queries
 
@@ -76,9 +82,13 @@ def _holder(vault: Vault, row: asyncpg.Record) -> tuple[Any, ...] | None:
     if row["anonymised_at"] is not None and row["sealed"] is None:
         return None
     sealed, address = row["sealed"], row["sealed_address"]
-    if _current(vault, sealed) and _current(vault, address):
+    if _current(vault, sealed) and _current(vault, address) and not vault.index_rotating:
         return None
     citizen_id, name, phone = person(vault, row)
+    index = row["citizen_id_index"]
+    settled = index is not None and bytes(index) == vault.blind_index(citizen_id)
+    if _current(vault, sealed) and _current(vault, address) and settled:
+        return None
     if address is None:
         text = row["address"] or ""
     else:
@@ -185,10 +195,14 @@ async def reseal_all(
     return Resealed(seen, resealed)
 
 
-async def new_data_key(store: Store, delay: timedelta = ACTIVATION_DELAY) -> tuple[int, datetime]:
-    """A new data key, sealing from ``delay`` on (running services load it before then)."""
+async def new_data_key(
+    store: Store, delay: timedelta = ACTIVATION_DELAY, *, blind_index: bool = False
+) -> tuple[int, datetime]:
+    """A new data key (or blind-index key), in use from ``delay`` on (running services load
+    it before then)."""
+    purpose = INDEX if blind_index else DATA
     async with store.connected() as db:
-        key = await store.vault.add_data_key(db.connection, delay)
+        key = await store.vault.add_data_key(db.connection, delay, purpose)
     return key.id, key.active_from
 
 
@@ -201,9 +215,12 @@ async def wait_until(at: datetime, tick: Callable[[float], None] | None = None) 
 
 
 async def retire_older_keys(store: Store, key_id: int) -> list[int]:
-    """Mark the data keys older than ``key_id`` retired (kept, to open old backups)."""
+    """Mark the keys of ``key_id``'s purpose older than it retired (a data key is kept, to
+    open old backups; a retired index key is no longer searched); the vault reloads."""
     async with store.connected() as db:
-        return [int(r["id"]) for r in await db.connection.fetch(K["retire_data_keys"], key_id)]
+        rows = await db.connection.fetch(K["retire_data_keys"], key_id)
+        await store.vault.refresh(db.connection)
+    return [int(r["id"]) for r in rows]
 
 
 async def plain_holders(store: Store) -> int:
@@ -250,6 +267,10 @@ async def destroy_key(store: Store, key_id: int) -> datetime:
             raise NotFound(f"no data key {key_id}", code="unknown_data_key", resource="data_key")
         if row["destroyed_at"] is not None:
             raise ConflictError(f"data key {key_id} is destroyed already", code="key_destroyed")
+        if row["purpose"] == INDEX:
+            raise ConflictError(
+                f"key {key_id} is a blind-index key; they are kept", code="index_key_kept"
+            )
         if row["retired_at"] is None:
             raise ConflictError(
                 f"data key {key_id} is not retired: rotate first", code="key_not_retired"
@@ -317,12 +338,16 @@ async def _audited(store: Store, op: Operator, action: AuditAction, detail: str)
         await audit(tx, op, Purpose.KEYS, None, action, detail=detail)
 
 
-async def start_rotation(store: Store, op: Operator, delay: timedelta) -> Rotation:
-    """A new data key (sealing from ``delay`` on) and its rotation, not yet run; audited."""
+async def start_rotation(
+    store: Store, op: Operator, delay: timedelta, *, blind_index: bool = False
+) -> Rotation:
+    """A new data (or blind-index) key in use from ``delay`` on, and its rotation, not yet
+    run; audited."""
     check(op, Operation.MANAGE_KEYS, None)
-    key_id, at = await new_data_key(store, delay)
+    key_id, at = await new_data_key(store, delay, blind_index=blind_index)
     totals = await total_rows(store)
-    await _audited(store, op, AuditAction.ROTATE_KEYS, f"data key {key_id}")
+    kind = "blind-index" if blind_index else "data"
+    await _audited(store, op, AuditAction.ROTATE_KEYS, f"{kind} key {key_id}")
     return Rotation(key_id, at, sum(totals.values()))
 
 

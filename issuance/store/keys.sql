@@ -5,7 +5,8 @@
 SELECT count(*) FROM holders;
 
 -- name: holders_after
-SELECT id, citizen_id, name, phone, address, sealed, sealed_address, anonymised_at
+SELECT id, citizen_id, name, phone, address, sealed, sealed_address, anonymised_at,
+       citizen_id_index
 FROM holders WHERE id > $1 ORDER BY id LIMIT $2
 FOR UPDATE;
 
@@ -104,9 +105,9 @@ FROM unnest($1::bigint[], $2::text[]) AS t(id, value) WHERE o.id = t.id;
 SELECT count(*) FROM holders WHERE sealed IS NULL AND anonymised_at IS NULL;
 
 -- name: retire_data_keys
--- Data keys older than key $1, which no value uses once the walk is done.
+-- Keys of key $1's purpose older than it, which no value uses once the walk is done.
 UPDATE data_keys SET retired_at = now()
-WHERE purpose = 'data' AND id < $1 AND retired_at IS NULL
+WHERE purpose = (SELECT purpose FROM data_keys WHERE id = $1) AND id < $1 AND retired_at IS NULL
 RETURNING id;
 
 -- name: key_table

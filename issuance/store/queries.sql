@@ -92,14 +92,16 @@ SELECT
 -- name: holder_by_citizen_id
 SELECT id, citizen_id, name, phone, address, sealed, sealed_address, anonymised_at, gender,
        birth_date, ethnicity, birthplace, bank
-FROM holders WHERE citizen_id_index = $1
+FROM holders WHERE citizen_id_index = ANY($1::bytea[])
+ORDER BY id LIMIT 1
 FOR UPDATE;
 
 -- name: holder_by_citizen_id_unlocked
 -- The same holder, read without a row lock (a look-up changes nothing).
 SELECT id, citizen_id, name, phone, address, sealed, sealed_address, anonymised_at, gender,
        birth_date, ethnicity, birthplace, bank
-FROM holders WHERE citizen_id_index = $1;
+FROM holders WHERE citizen_id_index = ANY($1::bytea[])
+ORDER BY id LIMIT 1;
 
 -- name: holder_by_id
 SELECT id, citizen_id, name, phone, address, sealed, sealed_address, anonymised_at, gender,
@@ -360,6 +362,12 @@ SELECT 'B' || to_char(now() AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDD') || '-'
 -- cards' identity sequence (so that jobs naming the card can be written first).
 SELECT nextval('card_number_seq') AS n, nextval(pg_get_serial_sequence('cards', 'id')) AS id
 FROM generate_series(1, $1);
+
+-- name: reindex_holders
+-- During a blind-index rotation: holders found under an older index $1 take the current $2.
+UPDATE holders h SET citizen_id_index = t.current
+FROM unnest($1::bytea[], $2::bytea[]) AS t(old, current)
+WHERE h.citizen_id_index = t.old;
 
 -- name: upsert_holders
 -- Many holders in one statement, by blind index $1; a known person takes the batch's data

@@ -349,7 +349,7 @@ class Store:
     ) -> HolderRecord | None:
         """The holder, locked FOR UPDATE unless ``lock`` is False (a read that changes nothing)."""
         query = Q["holder_by_citizen_id"] if lock else Q["holder_by_citizen_id_unlocked"]
-        row = await self._db.fetchrow(query, self._vault.blind_index(citizen_id))
+        row = await self._db.fetchrow(query, self._vault.blind_indexes(citizen_id))
         return None if row is None else _holder(self._vault, row)
 
     async def holder(self, holder_id: int) -> HolderRecord:
@@ -624,7 +624,7 @@ class Store:
     # --- expedited small batches (bulk statements: one per kind of row) --------------------
 
     async def citizen_ids_with_live_card(self, citizen_ids: Sequence[str]) -> set[str]:
-        by_index = {self._vault.blind_index(c): c for c in citizen_ids}
+        by_index = {i: c for c in citizen_ids for i in self._vault.blind_indexes(c)}
         rows = await self._db.fetch(Q["citizen_ids_with_live_card"], list(by_index))
         return {by_index[bytes(r["citizen_id_index"])] for r in rows}
 
@@ -641,6 +641,9 @@ class Store:
         address is empty, a known one's is kept)."""
         v = self._vault
         by_index = {v.blind_index(h.citizen_id): h.citizen_id for h in holders}
+        if v.index_rotating:  # known holders still under an older index key move to the current
+            olds = [(o, i) for i in by_index for o in v.blind_indexes(by_index[i])[1:]]
+            await self._db.execute(Q["reindex_holders"], [o for o, _ in olds], [i for _, i in olds])
         columns = (
             [v.blind_index(h.citizen_id) for h in holders],
             [seal_person(v, h.citizen_id, h.name, h.phone) for h in holders],

@@ -2,7 +2,7 @@
 
 -- name: data_keys
 -- The keys a process can use: a destroyed key has no secret left.
-SELECT id, purpose, wrapped, master_key, active_from FROM data_keys
+SELECT id, purpose, wrapped, master_key, active_from, retired_at FROM data_keys
 WHERE destroyed_at IS NULL ORDER BY id;
 
 -- name: lock_data_keys

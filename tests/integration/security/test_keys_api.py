@@ -169,3 +169,54 @@ async def test_encrypt_existing_seals_a_plain_totp_secret(world: World, rt: Runt
     assert stored.startswith(SEALED_TEXT) and secret not in stored
     found = await world.store.credentials("auditor")
     assert found is not None and found.totp_secret == secret
+
+
+async def test_the_blind_index_key_rotates_and_one_person_stays_one_holder(
+    world: World, rt: Runtime
+) -> None:
+    known = world.citizen_id()
+    assert (await world.apply(citizen_id=known)).status_code == 201
+    old_index = rt.vault.index_key.id
+    row = await rt.pool.fetchrow("SELECT id, citizen_id_index FROM holders")
+    new, _ = await keys.new_data_key(rt.store, keys.timedelta(0), blind_index=True)
+    assert rt.vault.index_key.id == new and rt.vault.index_rotating
+    # During the rotation: the holder is still under the old index, and is found.
+    found = await world.store.holder_by_citizen_id(known, lock=False)
+    assert found is not None and found.id == row["id"]
+    again = await world.apply(citizen_id=known, key="again")
+    assert again.status_code == 409, again.text
+    fresh = world.citizen_id()
+    assert (await world.apply(citizen_id=fresh)).status_code == 201  # indexed under the new key
+    done = await keys.reseal_all(rt.store, rows=1)
+    assert done.resealed[keys.Table.HOLDERS] == 1  # only the holder under the old key
+    assert await keys.retire_older_keys(rt.store, new) == [old_index]
+    assert not rt.vault.index_rotating
+    moved = await rt.pool.fetchval("SELECT citizen_id_index FROM holders WHERE id = $1", row["id"])
+    assert bytes(moved) != bytes(row["citizen_id_index"])
+    assert bytes(moved) == rt.vault.blind_index(known)
+    # After: found under the new key alone; still one card per person.
+    found = await world.store.holder_by_citizen_id(known, lock=False)
+    assert found is not None and found.id == row["id"]
+    late = await world.apply(citizen_id=known, key="late")
+    assert late.status_code == 409, late.text
+    assert await rt.pool.fetchval("SELECT count(*) FROM holders") == 2
+    refused = await world.post("bureau_admin", f"/v1/keys/{old_index}/destroy")
+    assert refused.status_code == 409 and refused.json()["code"] == "index_key_kept"
+
+
+async def test_the_api_rotates_the_blind_index_key(world: World, rt: Runtime) -> None:
+    await world.issued()
+    old_index = rt.vault.index_key.id
+    r = await world.post(
+        "bureau_admin", "/v1/keys/rotate", {"activate_in_seconds": 0, "blind_index": True}
+    )
+    assert r.status_code == 202, r.text
+    for _ in range(200):
+        rotation = (await _keys(world))["rotation"]
+        if rotation["state"] in ("done", "failed"):
+            break
+        await asyncio.sleep(0.05)
+    assert rotation["state"] == "done" and rotation["retired"] == [old_index], rotation
+    listed = {k["id"]: k for k in (await _keys(world))["keys"]}
+    assert listed[rotation["key_id"]]["purpose"] == "index"
+    assert listed[old_index]["retired_at"] is not None
