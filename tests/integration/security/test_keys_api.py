@@ -7,6 +7,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -220,3 +221,19 @@ async def test_the_api_rotates_the_blind_index_key(world: World, rt: Runtime) ->
     listed = {k["id"]: k for k in (await _keys(world))["keys"]}
     assert listed[rotation["key_id"]]["purpose"] == "index"
     assert listed[old_index]["retired_at"] is not None
+
+
+async def test_a_batch_upsert_during_an_index_rotation_keeps_one_holder(
+    world: World, rt: Runtime
+) -> None:
+    known = world.citizen_id()
+    assert (await world.apply(citizen_id=known)).status_code == 201
+    holder = await world.store.holder_by_citizen_id(known, lock=False)
+    assert holder is not None
+    await keys.new_data_key(rt.store, keys.timedelta(0), blind_index=True)
+    async with rt.store.transaction() as tx:
+        ids = await tx.upsert_holders([replace(holder, id=0, name="李四")], "BKA")
+    assert ids == {known: holder.id}
+    assert await rt.pool.fetchval("SELECT count(*) FROM holders") == 1
+    found = await world.store.holder_by_citizen_id(known, lock=False)
+    assert found is not None and found.name == "李四"
