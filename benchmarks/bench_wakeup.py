@@ -57,7 +57,7 @@ def rig(db_dsn: str, tmp_path: Path) -> Iterator[Rig]:
 async def _waiting_claim(rig: Rig, wakeups: Wakeups | None) -> asyncio.Task[dispatch.Claimed]:
     claim = dispatch.claim(
         rig.store, rig.queue, AGENT, worker="bench", site=SITE,
-        capabilities=[Capability.PRINT_ENCODE], wait_seconds=30, wakeups=wakeups,
+        capabilities=[Capability.PRINT], wait_seconds=30, wakeups=wakeups,
     )  # fmt: skip
     task = asyncio.create_task(claim)
     while rig.wakeups.watching(SITE) == 0 and wakeups is not None:  # noqa: ASYNC110
@@ -67,7 +67,7 @@ async def _waiting_claim(rig: Rig, wakeups: Wakeups | None) -> asyncio.Task[disp
 
 
 async def _enqueue_until_claimed(rig: Rig, task: asyncio.Task[dispatch.Claimed]) -> None:
-    job = NewJob(f"w{next(_keys)}", "card", SITE, Capability.PRINT_ENCODE, Priority.INSTANT)
+    job = NewJob(f"w{next(_keys)}", "card", SITE, Capability.PRINT, Priority.INSTANT)
     created = await rig.queue.enqueue(job)
     claimed = await task
     assert [j.id for j in claimed.jobs] == [created.job_id], "the claim ended without the job"

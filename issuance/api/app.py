@@ -27,7 +27,18 @@ from fastapi.responses import ORJSONResponse, Response
 
 from issuance import web
 from issuance.api import batches as batch_routes
-from issuance.api import bureau, counter, dispatch, evaluation, psams, security, stock
+from issuance.api import (
+    bureau,
+    counter,
+    dispatch,
+    evaluation,
+    psams,
+    security,
+    stock,
+)
+from issuance.api import (
+    keys as key_routes,
+)
 from issuance.api.deps import CtxDep
 from issuance.api.doors import Doors
 from issuance.api.idempotency import render
@@ -59,7 +70,7 @@ async def maintain_forever(rt: Runtime, every: float = REAP_EVERY_SECONDS) -> No
     temporary losses past their time and delete the photos of failed or
     abandoned batches every ``LAPSE_EVERY_SECONDS``."""
     next_lapse = next_keys = next_retention = 0.0
-    rules = RetentionRules.from_env()
+    rules = RetentionRules.from_env(attempt_window=rt.settings.credentials.failure_window)
     while True:
         try:
             await rt.queue.reap_expired()
@@ -154,6 +165,7 @@ def create_app(rt: Runtime, *, own_runtime: bool = False) -> FastAPI:
     web.install(app)
     app.include_router(security.router)
     app.include_router(psams.router)
+    app.include_router(key_routes.router)
     app.include_router(stock.router)
     app.add_middleware(Doors, api=app)
     return app

@@ -444,3 +444,16 @@ class StockRequestIn(Strict):
 class ReconcileStockIn(Strict):
     day: date
     counted: Annotated[int, Field(ge=0, le=10_000_000)]
+
+
+# --- data keys and retention ---------------------------------------------------------------
+
+
+class RotateIn(Strict):
+    activate_in_seconds: Annotated[float, Field(ge=0, le=3600)] = 60.0
+    batch: Annotated[int, Field(ge=1, le=10_000)] = 500
+    blind_index: bool = False  # rotate the blind-index key instead of the data key
+
+
+class RetentionIn(Strict):
+    dry_run: bool = False

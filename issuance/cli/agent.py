@@ -57,7 +57,7 @@ from issuance.cli.serve import api_server, describe_database
 from issuance.config import DEFAULT_HOST, DEFAULT_PORT, Settings
 from issuance.domain.roles import Role
 from issuance.runtime import Runtime
-from issuance.services import admin, signin
+from issuance.services import admin, psams, signin
 from issuance.store import Store
 from issuance.store.pages import PagesStore
 from issuance.tools.testdata import random_citizen_id
@@ -207,7 +207,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     which = a.add_mutually_exclusive_group(required=True)
     which.add_argument("--psam-keys", type=Path, help="a simulated PSAM's master keys (JSON)")
     which.add_argument("--psam-reader", help="the PC/SC reader of a physical PSAM card")
-    a.add_argument("--psam-serial", default="SIM-PSAM-0001", help="the simulated PSAM's serial")
+    a.add_argument("--psam-serial", default=DEMO_PSAM, help="the simulated PSAM's serial")
     a.add_argument("--worker", default=socket.gethostname(), help="this agent's name")
     a.add_argument("--wait", type=float, default=20.0, help="long-poll seconds")
     a.add_argument(
@@ -317,7 +317,8 @@ async def _until(main: Coroutine[Any, Any, None], stop: asyncio.Event | None) ->
 
 DEMO_BANK = "DEMO"
 DEMO_OUTLET = "demo-outlet"
-DEMO_PSAM = "SIMPSAM0000001"
+DEMO_PSAM = "SIM-PSAM-0001"  # the simulated PSAM's serial
+DEMO_TERMINAL = "SIM-TERM-0001"
 APPLY_PATH = "/v1/applications"
 TOKENS_FILE = "demo-tokens.json"
 CHECKED_FIELDS = ("card_number", "card_identifier", "name", "citizen_id", "gender", "birth_date")
@@ -365,6 +366,7 @@ async def demo_accounts(store: Store, path: Path) -> DemoTokens:
             DEMO_OUTLET, DEMO_BANK, "演示网点", instant=True, psam_serial=DEMO_PSAM
         )
         await admin.create_outlet(store, outlet)
+        await psams.equip_outlet(store, None, DEMO_OUTLET, terminal=DEMO_TERMINAL, psam=DEMO_PSAM)
     suffix = secrets.token_hex(3)
     clerk = await admin.create_operator(
         store, f"demo-clerk-{suffix}", Role.CLERK, bank=DEMO_BANK, outlet=DEMO_OUTLET
@@ -518,7 +520,8 @@ async def _demo_agent(
         )
         for name in outlet.names
     ]
-    async with AgentClient(api, token, worker="demo-agent", site=DEMO_OUTLET) as client:
+    client = AgentClient(api, token, worker="demo-agent", site=DEMO_OUTLET, psam=outlet.psam.serial)
+    async with client:
         try:
             await Agent(client, stations, journal, AgentConfig(), events=console).run()
         finally:

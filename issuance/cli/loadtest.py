@@ -23,7 +23,7 @@ from issuance.cli.common import run
 from issuance.config import Settings
 from issuance.domain.roles import Role
 from issuance.runtime import Runtime
-from issuance.services import admin
+from issuance.services import admin, psams
 from issuance.tools import loadtest as lt
 from sscard_core.connect import database_errors, with_database
 from sscard_core.errors import SscardError
@@ -55,6 +55,7 @@ async def _seed(settings: Settings, accounts: Path) -> None:
             store,
             admin.OutletInput(SITE, BANK, "负载测试网点", instant=True, psam_serial="PSAM0001"),
         )
+        await psams.equip_outlet(store, None, SITE, terminal="TERM0001", psam="PSAM0001")
         clerks = [
             (
                 await admin.create_operator(store, f"clerk{i}", Role.CLERK, bank=BANK, outlet=SITE)

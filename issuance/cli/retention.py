@@ -30,11 +30,12 @@ def register(sub: Sub) -> None:
 
 
 async def _run(dry_run: bool) -> int:
-    rules = retention.RetentionRules.from_env()
-    async with Runtime(Settings.from_env(), pool_size=2) as rt:
+    settings = Settings.from_env()
+    rules = retention.RetentionRules.from_env(attempt_window=settings.credentials.failure_window)
+    async with Runtime(settings, pool_size=2) as rt:
         done = await retention.sweep(rt.store, rules, dry_run=dry_run)
-    table = Table("kind", "kept (days)", "due" if dry_run else "erased", "set with")
+    table = Table("kind", "kept", "due" if dry_run else "erased", "set with")
     for kind, n in done.items():
-        table.add_row(kind.value, str(rules.days[kind]), str(n), kind.variable)
+        table.add_row(kind.value, str(rules.kept(kind)), str(n), kind.variable)
     out.print(table)
     return 0

@@ -689,15 +689,16 @@ CREATE INDEX oversight_log_bank ON oversight_log (bank, id);
 CREATE TABLE data_keys (
     id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     purpose text NOT NULL CHECK (purpose IN ('data', 'index')),
-    wrapped bytea NOT NULL,
+    wrapped bytea,
     master_key text NOT NULL,
     active_from timestamptz NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now(),
-    retired_at timestamptz
+    retired_at timestamptz,
+    destroyed_at timestamptz,
+    CONSTRAINT data_keys_destroyed_hold_no_secret CHECK ((destroyed_at IS NULL) = (wrapped IS NOT NULL)),
+    CONSTRAINT data_keys_destroyed_were_retired CHECK (destroyed_at IS NULL OR retired_at IS NOT NULL)
 );
 
--- One blind-index key: a second one would split the index.
-CREATE UNIQUE INDEX data_keys_one_index_key ON data_keys (purpose) WHERE purpose = 'index';
 
 -- Security terminals and PSAM cards (0008): the register of each outlet's security
 -- terminals and of each bank's PSAM cards, with every PSAM move, its date and who made it.

@@ -80,6 +80,8 @@ class Operation(StrEnum):
     READ_OVERSIGHT = "read_oversight"  # a bank's lifecycle, deadlines, filings, evaluations
     REVIEW_FILINGS = "review_filings"  # acknowledge or return an outlet filing
     REPORT_INCIDENT = "report_incident"  # 第五条(八): record and close incidents
+    MANAGE_KEYS = "manage_keys"  # the data keys of the whole deployment: list, rotate, destroy
+    RUN_RETENTION = "run_retention"  # erase personal data past its retention period, every bank
 
     @property
     def subject(self) -> Subject:
@@ -101,7 +103,10 @@ SUBJECTS: dict[Operation, Subject] = {
          Op.READ_OVERSIGHT, Op.REPORT_INCIDENT),
         Subject.BANK,
     ),
-    **dict.fromkeys((Op.EVALUATE_BANK, Op.MANAGE_BANKS, Op.REVIEW_FILINGS), Subject.OVERSIGHT),
+    **dict.fromkeys(
+        (Op.EVALUATE_BANK, Op.MANAGE_BANKS, Op.REVIEW_FILINGS, Op.MANAGE_KEYS, Op.RUN_RETENTION),
+        Subject.OVERSIGHT,
+    ),
 }  # fmt: skip
 
 COUNTER = frozenset(
@@ -123,7 +128,7 @@ PERMISSIONS: dict[Role, frozenset[Operation]] = {
     ),
     Role.BUREAU_ADMIN: frozenset(
         {Op.READ_OVERSIGHT, Op.EVALUATE_BANK, Op.MANAGE_BANKS, Op.REVIEW_FILINGS,
-         Op.REPORT_INCIDENT, Op.LIST_JOBS}
+         Op.REPORT_INCIDENT, Op.LIST_JOBS, Op.MANAGE_KEYS, Op.RUN_RETENTION}
     ),
     Role.AGENT: frozenset({Op.CLAIM_JOB, Op.REPORT_JOB}),
 }  # fmt: skip

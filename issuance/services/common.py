@@ -47,6 +47,8 @@ class Purpose(StrEnum):
     RECEIPT = "receipt"  # the handover receipt, which shows the holder's name and masked ID
     BATCH_MANIFEST = "batch_manifest"
     SECURITY = "security"  # an operator's own credentials: sign-in, tokens, second factor
+    KEYS = "keys"  # the data keys that seal personal data: read, rotate, destroy
+    RETENTION = "retention"  # personal data past its retention period erased (or counted)
 
 
 class AuditAction(StrEnum):
@@ -59,6 +61,9 @@ class AuditAction(StrEnum):
     SET_PASSWORD = "set_password"
     ENROL_TOTP = "enrol_totp"
     READ_UNMASKED = "read_unmasked"  # an answer showed a whole citizen ID, phone or address
+    ROTATE_KEYS = "rotate_keys"
+    DESTROY_KEY = "destroy_key"
+    RUN_RETENTION = "run_retention"
 
 
 ORDER_ACTION = Action.ORDER.value  # the event that creates a card (no state before it)

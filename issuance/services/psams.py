@@ -12,9 +12,11 @@ through its reader). A claim for chip work (``encode``, ``print_encode``) at
 an outlet is refused (403 ``psam_refused`` with a ``reason``) unless that PSAM
 is installed, belongs to the outlet's bank and sits in a terminal in service
 at that outlet. The check runs before every claim attempt of a long poll, so
-revoking or suspending a PSAM stops its outlet at once. An outlet with no
-terminal in the register yet is not checked (outlets that predate the
-register); registering its first terminal turns the check on.
+revoking or suspending a PSAM stops its outlet at once. It is strict: an
+outlet with no PSAM installed refuses chip work (``psam_missing`` when the
+agent names none, ``psam_unknown`` / ``psam_wrong_outlet`` otherwise) until
+its terminal and PSAM are registered (:func:`equip_outlet` does it in one
+call).
 """
 
 from __future__ import annotations
@@ -164,6 +166,18 @@ async def history(
         return psam, await s.psam_events(serial)
 
 
+async def equip_outlet(
+    store: Store, op: Operator | None, outlet: str, *, terminal: str, psam: str,
+    model: str = "SIM-T1",
+) -> PsamRecord:  # fmt: skip
+    """Register ``terminal`` at ``outlet``, receive ``psam`` for its bank and install it there."""
+    registered = await register_terminal(store, op, terminal, model, outlet)
+    found = await store.outlet(registered.outlet)
+    assert found is not None
+    await receive_psam(store, op, psam, found.bank)
+    return await move_psam(store, op, psam, PsamAction.INSTALL, terminal=terminal)
+
+
 def _may_read(op: Operator | None, bank: str) -> None:
     if op is None or op.role in ALL_BANKS:
         return
@@ -195,8 +209,6 @@ async def check_station(
     """Refuse a claim for chip work at an outlet whose named PSAM may not work there."""
     if site_outlet is None or not CHIP_WORK.intersection(capabilities):
         return
-    if not await store.outlet_has_terminal(site_outlet):
-        return  # an outlet not in the register yet (see the module's docstring)
     if psam is None:
         raise _refused("psam_missing", "this outlet works with a PSAM: name it", None)
     found = await store.psam(psam)

@@ -92,14 +92,16 @@ SELECT
 -- name: holder_by_citizen_id
 SELECT id, citizen_id, name, phone, address, sealed, sealed_address, anonymised_at, gender,
        birth_date, ethnicity, birthplace, bank
-FROM holders WHERE citizen_id_index = $1
+FROM holders WHERE citizen_id_index = ANY($1::bytea[])
+ORDER BY id LIMIT 1
 FOR UPDATE;
 
 -- name: holder_by_citizen_id_unlocked
 -- The same holder, read without a row lock (a look-up changes nothing).
 SELECT id, citizen_id, name, phone, address, sealed, sealed_address, anonymised_at, gender,
        birth_date, ethnicity, birthplace, bank
-FROM holders WHERE citizen_id_index = $1;
+FROM holders WHERE citizen_id_index = ANY($1::bytea[])
+ORDER BY id LIMIT 1;
 
 -- name: holder_by_id
 SELECT id, citizen_id, name, phone, address, sealed, sealed_address, anonymised_at, gender,
@@ -362,6 +364,12 @@ SELECT 'B' || to_char(now() AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDD') || '-'
 SELECT nextval('card_number_seq') AS n, nextval(pg_get_serial_sequence('cards', 'id')) AS id
 FROM generate_series(1, $1);
 
+-- name: reindex_holders
+-- During a blind-index rotation: holders found under an older index $1 take the current $2.
+UPDATE holders h SET citizen_id_index = t.current
+FROM unnest($1::bytea[], $2::bytea[]) AS t(old, current)
+WHERE h.citizen_id_index = t.old;
+
 -- name: upsert_holders
 -- Many holders in one statement, by blind index $1; a known person takes the batch's data
 -- (sealed citizen ID, name and phone $2; the address is kept).
@@ -569,9 +577,6 @@ SELECT serial, $4, $5, $2, $3, $6, $7, $8 FROM moved;
 -- name: psam_events
 SELECT action, from_state, to_state, terminal, operator, actor, note, at
 FROM psam_events WHERE psam = $1 ORDER BY id;
-
--- name: outlet_has_terminal
-SELECT EXISTS (SELECT 1 FROM security_terminals WHERE outlet = $1);
 
 -- name: insert_stock_request
 INSERT INTO stock_requests (kind, bank, outlet, to_outlet, lot, quantity, note, requested_by)

@@ -111,3 +111,16 @@ photos AS (
     RETURNING p.id
 )
 SELECT count(*) FROM erased;
+
+-- name: count_sign_in_attempts
+SELECT count(*) FROM sign_in_attempts WHERE at < $1;
+
+-- name: erase_sign_in_attempts
+-- Sign-in attempts older than the failure window ($1): they count towards no limit.
+WITH due AS (
+    SELECT id FROM sign_in_attempts WHERE at < $1 ORDER BY id LIMIT $2
+),
+erased AS (
+    DELETE FROM sign_in_attempts a USING due WHERE a.id = due.id RETURNING a.id
+)
+SELECT count(*) FROM erased;

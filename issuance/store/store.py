@@ -83,6 +83,7 @@ CARD_DATA_CONTEXT = b"cards.card_data"
 PHOTO_CONTEXT = b"holder_photos.image"
 ANSWER_CONTEXT = b"idempotency.body"
 VISIT_CONTEXT = b"home_visits.address"
+TOTP_CONTEXT = b"operators.totp_secret"
 SEALED_TEXT = "sealed:"
 
 
@@ -124,15 +125,25 @@ def open_bytes(vault: Vault, value: bytes, context: bytes) -> bytes:
     return vault.open(value, context) if is_sealed(value) else value
 
 
+def seal_in_text(vault: Vault, value: str, context: bytes) -> str:
+    """``sealed:<base64 sealed value>``, for a text column."""
+    return SEALED_TEXT + base64.b64encode(vault.seal(value.encode(), context)).decode()
+
+
+def open_in_text(vault: Vault, text: str, context: bytes) -> str:
+    """The value :func:`seal_in_text` stored (a value written before sealing is plain)."""
+    if not text.startswith(SEALED_TEXT):
+        return text
+    return vault.open(base64.b64decode(text[len(SEALED_TEXT) :]), context).decode()
+
+
 def seal_visit_address(vault: Vault, address: str) -> str:
-    return SEALED_TEXT + base64.b64encode(vault.seal(address.encode(), VISIT_CONTEXT)).decode()
+    return seal_in_text(vault, address, VISIT_CONTEXT)
 
 
 def open_visit_address(vault: Vault, text: str) -> str:
     """A home visit's address as :func:`seal_visit_address` stored it (or, before 0007, plain)."""
-    if not text.startswith(SEALED_TEXT):
-        return text
-    return vault.open(base64.b64decode(text[len(SEALED_TEXT) :]), VISIT_CONTEXT).decode()
+    return open_in_text(vault, text, VISIT_CONTEXT)
 
 
 def _card(vault: Vault, row: asyncpg.Record) -> CardRecord:
@@ -296,10 +307,11 @@ class Store:
         if row is None:
             return None
         op = Operator(row["id"], row["name"], Role(row["role"]), row["bank"], row["outlet"])
+        stored = row["totp_secret"]
+        secret = None if stored is None else open_in_text(self._vault, stored, TOTP_CONTEXT)
         return Credentials(
-            op, row["password_scrypt"], row["totp_secret"], row["totp_confirmed"],
-            int(row["totp_last_step"]),
-        )  # fmt: skip
+            op, row["password_scrypt"], secret, row["totp_confirmed"], int(row["totp_last_step"])
+        )
 
     async def revoke_token(self, token_id: int) -> int:
         """Revoke one token (every server process's cache is told); how many were live."""
@@ -314,7 +326,9 @@ class Store:
         await self._db.execute(Q["set_password"], operator, scrypt)
 
     async def set_totp(self, operator: int, secret: str | None, confirmed: bool) -> None:
-        await self._db.execute(Q["set_totp"], operator, secret, confirmed)
+        """Record a TOTP secret, sealed (None removes the second factor)."""
+        sealed = None if secret is None else seal_in_text(self._vault, secret, TOTP_CONTEXT)
+        await self._db.execute(Q["set_totp"], operator, sealed, confirmed)
 
     async def use_totp_step(self, operator: int, step: int) -> bool:
         """Record a TOTP step as used; False if it (or a later one) already was (a replay)."""
@@ -335,7 +349,7 @@ class Store:
     ) -> HolderRecord | None:
         """The holder, locked FOR UPDATE unless ``lock`` is False (a read that changes nothing)."""
         query = Q["holder_by_citizen_id"] if lock else Q["holder_by_citizen_id_unlocked"]
-        row = await self._db.fetchrow(query, self._vault.blind_index(citizen_id))
+        row = await self._db.fetchrow(query, self._vault.blind_indexes(citizen_id))
         return None if row is None else _holder(self._vault, row)
 
     async def holder(self, holder_id: int) -> HolderRecord:
@@ -615,7 +629,7 @@ class Store:
     # --- expedited small batches (bulk statements: one per kind of row) --------------------
 
     async def citizen_ids_with_live_card(self, citizen_ids: Sequence[str]) -> set[str]:
-        by_index = {self._vault.blind_index(c): c for c in citizen_ids}
+        by_index = {i: c for c in citizen_ids for i in self._vault.blind_indexes(c)}
         rows = await self._db.fetch(Q["citizen_ids_with_live_card"], list(by_index))
         return {by_index[bytes(r["citizen_id_index"])] for r in rows}
 
@@ -632,6 +646,9 @@ class Store:
         address is empty, a known one's is kept)."""
         v = self._vault
         by_index = {v.blind_index(h.citizen_id): h.citizen_id for h in holders}
+        if v.index_rotating:  # known holders still under an older index key move to the current
+            olds = [(o, i) for i in by_index for o in v.blind_indexes(by_index[i])[1:]]
+            await self._db.execute(Q["reindex_holders"], [o for o, _ in olds], [i for _, i in olds])
         columns = (
             [v.blind_index(h.citizen_id) for h in holders],
             [seal_person(v, h.citizen_id, h.name, h.phone) for h in holders],
@@ -808,9 +825,6 @@ class Store:
 
     async def psam_events(self, serial: str) -> list[PsamMove]:
         return [PsamMove(**dict(r)) for r in await self._db.fetch(Q["psam_events"], serial)]
-
-    async def outlet_has_terminal(self, outlet: str) -> bool:
-        return bool(await self._db.fetchval(Q["outlet_has_terminal"], outlet))
 
     # --- blank card bodies -----------------------------------------------------------------
 

@@ -1,7 +1,9 @@
 -- The data keys (issuance.vault.vault.Vault): each wrapped by the master key, never stored plain.
 
 -- name: data_keys
-SELECT id, purpose, wrapped, master_key, active_from FROM data_keys ORDER BY id;
+-- The keys a process can use: a destroyed key has no secret left.
+SELECT id, purpose, wrapped, master_key, active_from, retired_at FROM data_keys
+WHERE destroyed_at IS NULL ORDER BY id;
 
 -- name: lock_data_keys
 -- One process at a time creates data keys (the first start of several API workers).

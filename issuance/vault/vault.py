@@ -67,6 +67,7 @@ class DataKey:
     purpose: str
     active_from: datetime
     secret: bytes
+    retired: bool = False
 
 
 class Vault:
@@ -78,13 +79,14 @@ class Vault:
 
     def _install(self, keys: list[DataKey]) -> None:
         data = sorted((k for k in keys if k.purpose == DATA), key=lambda k: k.active_from)
-        index = [k for k in keys if k.purpose == INDEX]
+        index = sorted((k for k in keys if k.purpose == INDEX), key=lambda k: k.active_from)
         if not data or not index:
             raise VaultError("the database holds no data keys", code="no_data_keys")
         self._aeads = {k.id: AESGCM(k.secret) for k in data}
         self._data = data
         self._starts = [k.active_from for k in data]
-        self._index_key = index[0].secret
+        self._index = index
+        self._ids = {(k.id, k.retired) for k in keys}
         self._active: DataKey | None = None
         self._active_until: datetime | None = None
 
@@ -101,12 +103,14 @@ class Vault:
     async def refresh(self, db: Executor) -> None:
         """Load keys made since (by ``sscard keys rotate`` in another process)."""
         rows = await db.fetch(Q["data_keys"])
-        if len(rows) != len(self._data) + 1:
+        if {(r["id"], r["retired_at"] is not None) for r in rows} != self._ids:
             self._install(_unwrapped(rows, self._master))
 
-    async def add_data_key(self, db: Executor, delay: timedelta = ACTIVATION_DELAY) -> DataKey:
-        """A new data key that seals from ``delay`` from now on; returned, and loaded here."""
-        key = await _insert_key(db, self._master, DATA, delay)
+    async def add_data_key(
+        self, db: Executor, delay: timedelta = ACTIVATION_DELAY, purpose: str = DATA
+    ) -> DataKey:
+        """A new key (``purpose`` data or index) in use from ``delay`` on; returned, and loaded."""
+        key = await _insert_key(db, self._master, purpose, delay)
         rows = await db.fetch(Q["data_keys"])
         self._install(_unwrapped(rows, self._master))
         return key
@@ -171,9 +175,32 @@ class Vault:
             return self.open_json(base64.b64decode(value[PAYLOAD_FIELD]), context)
         return value
 
+    @property
+    def index_key(self) -> DataKey:
+        """The blind-index key that indexes now: the newest whose ``active_from`` has passed."""
+        now = datetime.now(UTC)
+        started = [k for k in self._index if k.active_from <= now]
+        return started[-1] if started else self._index[0]
+
+    @property
+    def index_rotating(self) -> bool:
+        """True while more than one blind-index key is live (a rotation is under way)."""
+        return sum(not k.retired for k in self._index) > 1
+
     def blind_index(self, citizen_id: str) -> bytes:
-        """The keyed HMAC-SHA256 of a citizen ID: how the database finds a person."""
-        return hmac.new(self._index_key, citizen_id.upper().encode(), hashlib.sha256).digest()
+        """The keyed HMAC-SHA256 of a citizen ID under the current index key: what is written."""
+        return _hmac(self.index_key.secret, citizen_id)
+
+    def blind_indexes(self, citizen_id: str) -> list[bytes]:
+        """The citizen ID's index under every live index key, the current first: what a
+        look-up searches (during an index rotation a holder may still be under the old one)."""
+        current = self.index_key
+        others = [k for k in self._index if not k.retired and k.id != current.id]
+        return [_hmac(k.secret, citizen_id) for k in (current, *others)]
+
+
+def _hmac(key: bytes, citizen_id: str) -> bytes:
+    return hmac.new(key, citizen_id.upper().encode(), hashlib.sha256).digest()
 
 
 class SealedPayloadCodec:
@@ -204,7 +231,9 @@ def _unwrapped(rows: list[asyncpg.Record], master: MasterKey) -> list[DataKey]:
                 code="master_key_mismatch", key_id=r["id"],
             )  # fmt: skip
         secret = master.unwrap(bytes(r["wrapped"]), _wrap_context(r["id"], r["purpose"]))
-        keys.append(DataKey(r["id"], r["purpose"], r["active_from"], secret))
+        keys.append(
+            DataKey(r["id"], r["purpose"], r["active_from"], secret, r["retired_at"] is not None)
+        )
     return keys
 
 

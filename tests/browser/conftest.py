@@ -111,7 +111,9 @@ async def outlet(site: Site) -> AsyncIterator[SimulatedOutlet]:
                         journal)
                 for n in sim.names
             ]  # fmt: skip
-            client = AgentClient(site.url, site.agent_token, worker="pages", site=DEMO_OUTLET)
+            client = AgentClient(
+                site.url, site.agent_token, worker="pages", site=DEMO_OUTLET, psam=sim.psam.serial
+            )
             agent = asyncio.create_task(
                 Agent(client, stations, journal, AgentConfig(wait_seconds=1)).run()
             )

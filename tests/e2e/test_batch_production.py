@@ -46,7 +46,13 @@ async def line(stack: Stack) -> AsyncIterator[SimulatedOutlet]:
                         outlet.psam, journal)
                 for n in outlet.names
             ]  # fmt: skip
-            client = AgentClient(stack.api, stack.agent_token, worker="line", site=stack.site)
+            client = AgentClient(
+                stack.api,
+                stack.agent_token,
+                worker="line",
+                site=stack.site,
+                psam=outlet.psam.serial,
+            )
             config_ = AgentConfig(wait_seconds=1, printer_poll_seconds=0.2)
             agent = asyncio.create_task(Agent(client, stations, journal, config_).run())
             try:

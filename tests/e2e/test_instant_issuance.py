@@ -44,7 +44,13 @@ async def outlet_and_agent(stack: Stack) -> AsyncIterator[SimulatedOutlet]:
                 )
                 for n in outlet.names
             ]
-            client = AgentClient(stack.api, stack.agent_token, worker="e2e-agent", site=stack.site)
+            client = AgentClient(
+                stack.api,
+                stack.agent_token,
+                worker="e2e-agent",
+                site=stack.site,
+                psam=outlet.psam.serial,
+            )
             agent = asyncio.create_task(
                 Agent(client, stations, journal, AgentConfig(wait_seconds=1)).run()
             )

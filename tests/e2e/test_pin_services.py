@@ -128,7 +128,13 @@ async def counter(recorded_stack: tuple[Stack, Recorder]) -> AsyncIterator[Count
                 for n in outlet.names
             ]  # fmt: skip
             desk = PinDesk(outlet, pad, outlet.psam, journal)
-            client = AgentClient(stack.api, stack.agent_token, worker="pin-agent", site=stack.site)
+            client = AgentClient(
+                stack.api,
+                stack.agent_token,
+                worker="pin-agent",
+                site=stack.site,
+                psam=outlet.psam.serial,
+            )
             config = AgentConfig(wait_seconds=1)
             agent = asyncio.create_task(Agent(client, stations, journal, config, desk=desk).run())
             try:

@@ -114,7 +114,13 @@ async def outlet(nodes: Nodes) -> AsyncIterator[SimulatedOutlet]:
                         journal)
                 for n in made.names
             ]  # fmt: skip
-            client = AgentClient(nodes.urls, nodes.tokens.agent, worker="two", site=DEMO_OUTLET)
+            client = AgentClient(
+                nodes.urls,
+                nodes.tokens.agent,
+                worker="two",
+                site=DEMO_OUTLET,
+                psam=made.psam.serial,
+            )
             config_ = AgentConfig(wait_seconds=1, printer_poll_seconds=0.2)
             agent = asyncio.create_task(Agent(client, stations, journal, config_).run())
             try:

@@ -58,7 +58,13 @@ CALLS: dict[str, Call] = {
     "claim": Call(
         "POST",
         "/v1/agent/claim",
-        {"worker": "w", "site": "A1", "capabilities": ["print_encode"], "wait_seconds": 0},
+        {
+            "worker": "w",
+            "site": "A1",
+            "capabilities": ["print_encode"],
+            "wait_seconds": 0,
+            "psam": "PSAM-A1",
+        },
         frozenset({AGENT}),
     ),
     "printers": Call("GET", "/v1/agent/printers?site=A1", None, frozenset({AGENT})),

@@ -15,13 +15,17 @@ from PIL import Image
 from cardqueue import Queue
 from issuance.domain.identity import CitizenId
 from issuance.domain.roles import Role
-from issuance.services import admin
+from issuance.services import admin, psams
 from issuance.store import Store
 from issuance.tools.testdata import random_citizen_id
 from sscard_core.card_data import Gender
 
 BANK_A = "BKA"
 BANK_B = "BKB"
+CLAIM_PATH = "/v1/agent/claim"
+# The outlets' security terminals and installed PSAMs, and the PSAM each outlet agent names.
+EQUIPMENT = {"A1": ("TERM-A1", "PSAM-A1"), "B1": ("TERM-B1", "PSAM-B1")}
+AGENT_PSAMS = {"agent_a": "PSAM-A1", "agent_b": "PSAM-B1"}
 
 
 def photo_bytes(fmt: str = "JPEG", size: tuple[int, int] = (300, 380)) -> bytes:
@@ -83,6 +87,9 @@ class World:
         return card
 
     async def post(self, who: str, path: str, body: Any = None, key: str | None = None) -> Any:
+        """POST as ``who``; an outlet agent's claim names its station's PSAM unless it names one."""
+        if path == CLAIM_PATH and isinstance(body, dict) and who in AGENT_PSAMS:
+            body = {"psam": AGENT_PSAMS[who], **body}
         return await self.client.post(path, json=body, headers=self.auth(who, key))
 
     async def make(self, card: dict[str, Any], agent: str = "agent_a") -> None:
@@ -141,6 +148,8 @@ async def seed(store: Store) -> dict[str, str]:
     )
     for o in outlets:
         await admin.create_outlet(store, o)
+    for outlet, (terminal, psam) in EQUIPMENT.items():
+        await psams.equip_outlet(store, None, outlet, terminal=terminal, psam=psam)
     people: tuple[tuple[str, Role, str | None, str | None], ...] = (
         ("clerk_a", Role.CLERK, BANK_A, "A1"),
         ("clerk_a2", Role.CLERK, BANK_A, "A2"),

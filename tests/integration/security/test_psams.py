@@ -24,7 +24,7 @@ async def _claim(
                             "limit": 5, "wait_seconds": wait}  # fmt: skip
     if psam is not None:
         body["psam"] = psam
-    return await world.post(agent, "/v1/agent/claim", body)
+    return await world.client.post("/v1/agent/claim", json=body, headers=world.auth(agent))
 
 
 async def _install(
@@ -49,7 +49,6 @@ def _reason(r: httpx.Response) -> str:
 
 
 async def test_only_an_installed_psam_of_the_outlet_lets_the_agent_claim(world: World) -> None:
-    assert (await _claim(world, None)).status_code == 200  # no terminal registered yet
     card = await world.new_card()
     await _install(world, "PSAM-0001", "T-A1", "A1")
     assert _reason(await _claim(world, None)) == "psam_missing"
@@ -68,8 +67,28 @@ async def test_a_psam_of_another_bank_is_unknown_here(world: World) -> None:
     made = await admin.create_operator(world.store, "admin_b", Role.BANK_ADMIN, bank="BKB")
     world.tokens["admin_b"] = made.token
     await _install(world, "PSAM-A", "T-A1", "A1")
-    await _install(world, "PSAM-B1", "T-B1", "B1", bank="BKB", admin="admin_b")
-    assert _reason(await _claim(world, "PSAM-B1")) == "psam_unknown"
+    await _install(world, "PSAM-B9", "T-B9", "B1", bank="BKB", admin="admin_b")
+    assert _reason(await _claim(world, "PSAM-B9")) == "psam_unknown"
+
+
+async def test_an_outlet_with_no_psam_installed_is_refused_chip_work(world: World) -> None:
+    made = await admin.create_operator(world.store, "agent_a2", Role.AGENT, bank="BKA", outlet="A2")
+    world.tokens["agent_a2"] = made.token
+
+    async def claim(psam: str | None) -> httpx.Response:
+        body: dict[str, Any] = {"worker": "w2", "site": "A2", "capabilities": ["encode"],
+                                "wait_seconds": 0}  # fmt: skip
+        if psam is not None:
+            body["psam"] = psam
+        return await world.client.post("/v1/agent/claim", json=body, headers=world.auth("agent_a2"))
+
+    assert _reason(await claim(None)) == "psam_missing"
+    assert _reason(await claim("PSAM-A1")) == "psam_wrong_outlet"
+    print_only = {"worker": "w2", "site": "A2", "capabilities": ["print"], "wait_seconds": 0}
+    r = await world.client.post("/v1/agent/claim", json=print_only, headers=world.auth("agent_a2"))
+    assert r.status_code == 200, r.text
+    await _install(world, "PSAM-A2", "T-A2", "A2")
+    assert (await claim("PSAM-A2")).status_code == 200
 
 
 async def test_revoking_stops_the_outlet_at_once_even_during_a_long_poll(world: World) -> None:
@@ -122,7 +141,7 @@ async def test_who_may_manage_and_read_the_register(world: World) -> None:
         assert r.status_code == status, (who, r.text)
     body = (await world.client.get("/v1/outlets/A1/security-modules",
                                    headers=world.auth("auditor"))).json()  # fmt: skip
-    assert [p["serial"] for p in body["psams"]] == ["PSAM-V"]
+    assert [p["serial"] for p in body["psams"]] == ["PSAM-A1", "PSAM-V"]
     bad = await world.post("admin_a", "/v1/psams", {"serial": "bad serial!", "bank": "BKA"})
     assert bad.status_code == 422
 

@@ -133,3 +133,25 @@ async def test_the_command_erases_what_is_due_and_its_dry_run_does_not(
     assert await rt.pool.fetchval("SELECT payload::text FROM card_jobs_history") != "{}"
     assert await asyncio.to_thread(main, ["retention", "run"]) == 0
     assert await rt.pool.fetchval("SELECT payload::text FROM card_jobs_history") == "{}"
+
+
+async def test_sign_in_attempts_past_the_failure_window_are_pruned(
+    world: World, rt: Runtime
+) -> None:
+    for name in ("old-a", "old-b", "fresh"):
+        await rt.pool.execute(
+            "INSERT INTO sign_in_attempts (name, address, succeeded)"
+            " VALUES ($1, '10.0.0.1', false)",
+            name,
+        )
+    await rt.pool.execute(
+        "UPDATE sign_in_attempts SET at = now() - interval '16 minutes' WHERE name LIKE 'old-%'"
+    )
+    now = datetime.now(UTC)
+    due = await retention.sweep(rt.store, RULES, now=now, dry_run=True)
+    assert due[Kind.SIGN_IN_ATTEMPTS] == 2
+    assert await rt.pool.fetchval("SELECT count(*) FROM sign_in_attempts") == 3
+    done = await retention.sweep(rt.store, RULES, now=now)
+    assert done[Kind.SIGN_IN_ATTEMPTS] == 2
+    left = await rt.pool.fetch("SELECT name FROM sign_in_attempts")
+    assert [r["name"] for r in left] == ["fresh"]

@@ -29,7 +29,7 @@ EXPECTED: dict[Role, set[Operation]] = {
     },
     Role.BUREAU_ADMIN: {
         Op.READ_OVERSIGHT, Op.EVALUATE_BANK, Op.MANAGE_BANKS, Op.REVIEW_FILINGS,
-        Op.REPORT_INCIDENT, Op.LIST_JOBS,
+        Op.REPORT_INCIDENT, Op.LIST_JOBS, Op.MANAGE_KEYS, Op.RUN_RETENTION,
     },
     Role.AGENT: {Op.CLAIM_JOB, Op.REPORT_JOB},
 }  # fmt: skip
