@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from issuance.domain.cards import CardStatus
 from issuance.domain.identity import BeijingDistrict
+from issuance.domain.roles import Operation, may
 from issuance.services.directory import BEIJING
 from issuance.web.session import (
     PRESESSION_COOKIE,
@@ -40,6 +41,7 @@ env = Environment(
 DISTRICTS = [(d.value, d.label) for d in BeijingDistrict]
 env.globals["districts"] = DISTRICTS
 env.globals["beijing"] = BEIJING
+env.globals["reads_audit"] = lambda role: may(role, Operation.AUDIT_READ)
 env.globals["status_labels"] = {s.value: s.info.label_zh for s in CardStatus}
 env.globals["step_labels"] = {
     "idle": "未开始",
