@@ -1,5 +1,5 @@
 """Read-only views for the pages: the public directory with waits, the bureau's banks, an
-outlet's desk (printers, queue, jobs in doubt, dead jobs, today's cards) and audit search.
+outlet's desk (printers, queue, jobs in doubt, dead jobs, today's cards).
 
 The public directory needs no sign-in: it shows only what banks publish anyway
 (outlets, whether they issue on the spot) and an estimated wait. The wait for a
@@ -12,6 +12,7 @@ only with at least one printer not faulted and a PSAM card on file.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from fractions import Fraction
@@ -23,10 +24,7 @@ from issuance.services.common import check, now
 from issuance.services.ordering import MOBILE_SUFFIX
 from issuance.store import Operator, OutletRecord, PrinterRecord
 from issuance.store.pages import (
-    AuditFilter,
-    AuditRow,
     BankRow,
-    FilingRow,
     JobEvidence,
     MadeCard,
     PagesStore,
@@ -99,6 +97,12 @@ async def outlet_views(store: PagesStore) -> list[OutletView]:
             )
         )
     return views
+
+
+def listed_only(views: list[OutletView], listed: Collection[str]) -> list[OutletView]:
+    """The outlets of the banks on the public list (published or active, 第六条(四)); a bank
+    still applying, suspended or gone is not shown to the public."""
+    return [v for v in views if v.outlet.bank in listed]
 
 
 async def banks(store: PagesStore) -> list[BankRow]:
@@ -178,21 +182,6 @@ async def recent_batches(store: PagesStore, op: Operator) -> list[BatchRecord]:
     return await store.batches_of_bank(grant.bank)
 
 
-async def recent_filings(store: PagesStore, op: Operator) -> list[FilingRow]:
-    """The latest outlet filings (备案) of every bank, for the bureau."""
-    check_bureau(op)
-    return await store.recent_filings()
-
-
-async def audit_search(store: PagesStore, op: Operator, f: AuditFilter) -> list[AuditRow]:
-    """Audit rows: the bureau sees every bank, a bank's supervisors and admins their own."""
-    grant = check(op, Operation.AUDIT_READ, f.bank or op.bank)
-    bank = f.bank if grant.bank is None else grant.bank
-    return await store.audit_search(
-        AuditFilter(bank, f.operator, f.purpose, f.since, f.until, min(f.limit, 500))
-    )
-
-
 # --- an outlet's desk ---------------------------------------------------------------------
 
 
@@ -203,7 +192,7 @@ class Desk:
     queued: tuple[SiteJob, ...]
     running: tuple[SiteJob, ...]
     in_doubt: tuple[tuple[SiteJob, JobEvidence], ...]
-    dead: tuple[SiteJob, ...]
+    dead: tuple[tuple[SiteJob, JobEvidence], ...]
     made_today: tuple[MadeCard, ...]
 
 
@@ -215,12 +204,13 @@ async def desk(store: PagesStore, op: Operator, outlet: OutletRecord) -> Desk:
     printers = tuple(p for p in await store.printers() if p.site in sites)
     doubtful = [j for j in jobs if j.state == JobState.IN_DOUBT]
     evidence = [(j, await store.evidence(j.id)) for j in doubtful]
+    dead = [(j, await store.evidence(j.id)) for j in jobs if j.state == JobState.DEAD]
     return Desk(
         outlet,
         printers,
         tuple(j for j in jobs if j.state == JobState.QUEUED),
         tuple(j for j in jobs if j.state == JobState.RUNNING),
         tuple(evidence),
-        tuple(j for j in jobs if j.state == JobState.DEAD),
+        tuple(dead),
         tuple(await store.made_today(outlet.code, start_of_today())),
     )

@@ -7,7 +7,7 @@ bearer tokens. Rows come back as frozen dataclasses.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 
@@ -67,40 +67,12 @@ class MadeCard:
 
 @dataclass(frozen=True)
 class JobEvidence:
-    """What the service knows of a job in doubt: its card's events and spoiled bodies."""
+    """What the service knows of a job in doubt: its card's events, spoiled bodies and the
+    prints whose card may exist (attempt, card number, worker, announced at)."""
 
     events: tuple[tuple[str, str | None, str, datetime, str], ...]
     spoiled: tuple[tuple[str | None, str, datetime], ...]
-
-
-@dataclass(frozen=True)
-class AuditRow:
-    at: datetime
-    operator: str
-    bank: str | None
-    outlet: str | None
-    purpose: str
-    action: str
-    holder: int
-
-
-@dataclass(frozen=True)
-class FilingRow:
-    outlet: str
-    bank: str
-    kind: str
-    filed_on: date
-    outlet_name: str
-
-
-@dataclass(frozen=True)
-class AuditFilter:
-    bank: str | None = None
-    operator: str | None = None
-    purpose: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    limit: int = 200
+    prints: tuple[tuple[int, str, str, datetime], ...] = ()
 
 
 def _operator(row: asyncpg.Record) -> Operator:
@@ -199,26 +171,16 @@ class PagesStore:
         with database_errors():
             events = await self._db.fetch(Q["events_of_job_card"], job_id)
             spoiled = await self._db.fetch(Q["spoiled_of_job"], job_id)
+            prints = await self._db.fetch(Q["open_prints_of_job"], job_id)
         return JobEvidence(
             tuple(
                 (e["action"], e["from_status"], e["to_status"], e["at"], e["note"]) for e in events
             ),
             tuple((s["printer"], s["reason"], s["at"]) for s in spoiled),
+            tuple((p["attempt"], p["card_number"], p["worker"], p["announced_at"]) for p in prints),
         )
-
-    async def audit_search(self, f: AuditFilter) -> list[AuditRow]:
-        with database_errors():
-            rows = await self._db.fetch(
-                Q["audit_search"], f.bank, f.operator, f.purpose, f.since, f.until, f.limit
-            )
-        return [AuditRow(**dict(r)) for r in rows]
 
     async def batches_of_bank(self, bank: str | None, limit: int = 20) -> list[BatchRecord]:
         with database_errors():
             rows = await self._db.fetch(Q["batches_of_bank"], bank, limit)
         return [BatchRecord(**dict(r)) for r in rows]
-
-    async def recent_filings(self, limit: int = 50) -> list[FilingRow]:
-        with database_errors():
-            rows = await self._db.fetch(Q["recent_filings"], limit)
-        return [FilingRow(**dict(r)) for r in rows]

@@ -84,19 +84,6 @@ ORDER BY e.id;
 -- name: spoiled_of_job
 SELECT printer, reason, at FROM spoiled_cards WHERE job_id = $1 ORDER BY id;
 
--- name: audit_search
--- Audit rows, newest first, filtered by bank ($1), operator name ($2), purpose ($3),
--- and a time window ($4, $5); NULL leaves a filter out.
-SELECT a.at, o.name AS operator, a.bank, a.outlet, a.purpose, a.action, a.holder
-FROM audit_log a JOIN operators o ON o.id = a.operator
-WHERE ($1::text IS NULL OR a.bank = $1)
-  AND ($2::text IS NULL OR o.name = $2)
-  AND ($3::text IS NULL OR a.purpose = $3)
-  AND ($4::timestamptz IS NULL OR a.at >= $4)
-  AND ($5::timestamptz IS NULL OR a.at < $5)
-ORDER BY a.id DESC
-LIMIT $6;
-
 -- name: batches_of_bank
 -- The latest batches of bank $1 (every bank when NULL).
 SELECT id, bank, site, submitted_by, submitted_at, file_kind, rows_read, accepted, rejected,
@@ -105,9 +92,8 @@ FROM batches WHERE $1::text IS NULL OR bank = $1
 ORDER BY submitted_at DESC
 LIMIT $2;
 
--- name: recent_filings
--- The latest outlet filings (备案) of every bank.
-SELECT f.outlet, f.bank, f.kind, f.filed_on, o.name AS outlet_name
-FROM outlet_filings f JOIN outlets o ON o.code = f.outlet
-ORDER BY f.id DESC
-LIMIT $1;
+
+-- name: open_prints_of_job
+-- The prints of job $1 whose card may physically exist (no evidence settled them yet).
+SELECT attempt, card_number, worker, announced_at FROM card_prints
+WHERE job_id = $1 AND settled IS NULL ORDER BY attempt;

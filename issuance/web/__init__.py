@@ -15,7 +15,16 @@ from pylopdf_fonts_zh_cn import sans_path
 from starlette.responses import FileResponse
 from starlette.staticfiles import StaticFiles
 
-from issuance.web import batches, bureau, counter, docs, outlet, public, signin_pages
+from issuance.web import (
+    batches,
+    bureau,
+    bureau_records,
+    counter,
+    docs,
+    outlet,
+    public,
+    signin_pages,
+)
 
 
 def install(app: FastAPI) -> None:
@@ -34,4 +43,5 @@ def install(app: FastAPI) -> None:
     app.include_router(outlet.router)
     app.include_router(batches.router)
     app.include_router(bureau.router)
+    app.include_router(bureau_records.router)
     app.include_router(public.router)

@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from issuance.domain.cards import CardStatus
 from issuance.domain.identity import BeijingDistrict
+from issuance.domain.roles import Operation, may
 from issuance.services.directory import BEIJING
 from issuance.web.session import (
     PRESESSION_COOKIE,
@@ -40,6 +41,7 @@ env = Environment(
 DISTRICTS = [(d.value, d.label) for d in BeijingDistrict]
 env.globals["districts"] = DISTRICTS
 env.globals["beijing"] = BEIJING
+env.globals["reads_audit"] = lambda role: may(role, Operation.AUDIT_READ)
 env.globals["status_labels"] = {s.value: s.info.label_zh for s in CardStatus}
 env.globals["step_labels"] = {
     "idle": "未开始",
@@ -85,6 +87,27 @@ CODE_MESSAGES: dict[str, str] = {
     "batch_rejected": "批量文件有错误，未受理任何记录",
     "csrf_refused": "表单的安全令牌缺失或已过期：请返回并刷新页面后重新提交",
     "payload_too_large": "上传的内容超过了允许的大小",
+    "card_may_exist": "此任务的卡片可能已经制成：请先登记证据（芯片读出或确认无此卡）",
+    "evidence_mismatch": "读出的芯片不是此任务的卡片：请核对卡号和卡识别码",
+    "job_not_in_doubt": "此任务当前不在待核对或失败状态，无需登记证据",
+    "choose_evidence": "请选择查找结果：找到卡片或确认无此卡",
+    "calendar_unknown": "节假日日历尚未收录该年份，无法计算工作日期限：请人工核对",
+    "conditions_missing": "尚未记录第四条条件（人民银行合规审核、全国异地激活），不能批准",
+    "not_under_review": "第四条条件只能在申请审核期间记录",
+    "use_exit": "退出合作须按第十条选择事由办理终止",
+    "choose_stage": "请选择进入的环节",
+    "choose_ground": "请选择终止事由",
+    "choose_one": "请从列表中选择",
+    "invalid_date": "日期格式应为 年-月-日，如 2026-01-31",
+    "invalid_datetime": "请填写日期和时间",
+    "invalid_year": "请填写年度",
+    "filing_decided": "此备案已经处理过",
+    "outlet_closed": "该网点已撤销，备案不能确认",
+    "interview_not_required": "该银行该年度考核合格，无需约谈",
+    "evaluation_exists": "该银行该年度已经考核",
+    "closed": "此事件已结案",
+    "naive_datetime": "时间须带时区",
+    "unknown_action": "未知的操作",
 }
 FIELD_LABELS = {
     "citizen_id": "公民身份号码",
@@ -100,6 +123,19 @@ FIELD_LABELS = {
 FIELD_MESSAGES = {
     "ethnicity": "民族代码应为 1 到 56",
     "birthplace": "籍贯应为六位行政区划代码",
+    "note": "退回备案须写明原因（最多 1000 字）",
+    "documents": "依据文件每行一个文号，每个 1 到 200 字，最多 50 个；终止合作至少一个",
+    "decided_on": "决定日期不能早于上一项决定",
+    "pboc_review_ref": "请填写人民银行合规审核文号（最多 200 字）",
+    "description": "请填写事件经过（1 到 4000 字）",
+    "reported_at": "报告时间不能早于发生时间",
+    "outlet": "该银行没有这个网点",
+    "resolution": "请填写处理结果（1 到 4000 字）",
+    "attendees": "请填写参加人员",
+    "summary": "请填写约谈纪要",
+    "held_on": "约谈日期不能早于考核日期",
+    "citizen_id": "公民身份号码格式不正确",
+    "card_number": "卡号格式不正确",
 }
 
 

@@ -2,7 +2,8 @@
 
 The service runs in this process (uvicorn on a loopback port) over the test
 database, with the demo bank, its instant outlet and its clerk and agent, a
-supervisor, a bank administrator and a bureau auditor, each with a password.
+supervisor, a bank administrator, a bureau auditor and a bureau administrator, each with
+a password.
 Chromium is the system's (``/usr/bin/chromium``, installed by
 ``scripts/check.sh``); Playwright never downloads a browser. Each test saves
 a screenshot of its page into ``docs/screenshots`` for the README.
@@ -67,8 +68,10 @@ async def _people(rt: Runtime, tmp: Path) -> tuple[str, dict[Role, str], dict[Ro
     )
     bank_admin = await admin.create_operator(store, "demo-admin", Role.BANK_ADMIN, bank=DEMO_BANK)
     bureau = await admin.create_operator(store, "bureau-auditor", Role.BUREAU_AUDITOR)
+    decider = await admin.create_operator(store, "bureau-admin", Role.BUREAU_ADMIN)
     names = {Role.CLERK: clerk.name, Role.SUPERVISOR: sup.name,
-             Role.BANK_ADMIN: bank_admin.name, Role.BUREAU_AUDITOR: bureau.name}  # fmt: skip
+             Role.BANK_ADMIN: bank_admin.name, Role.BUREAU_AUDITOR: bureau.name,
+             Role.BUREAU_ADMIN: decider.name}  # fmt: skip
     for name in names.values():
         await credentials.set_password_named(rt.store, name, PASSWORD)
     secrets = {}

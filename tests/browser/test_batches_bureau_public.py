@@ -1,16 +1,19 @@
-"""The batch page's rejects, the bureau's 70 % chart, the public directory."""
+"""The batch page's rejects, the bureau's 70 % chart and audit search, the public directory
+(only the banks on the public list)."""
 
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
 from playwright.async_api import Page, expect
 
 from issuance.cli.agent import DEMO_OUTLET
 from issuance.domain.roles import Role
-from issuance.services import admin
+from issuance.services import admin, oversight
 from issuance.store import PrinterRecord
+from issuance.store.pages import PagesStore
 from printers.devices.simulators.outlet import SimulatedOutlet
 from tests.pages_support import new_bank
 from tests.unit.batches.builders import batch_csv, people, photo_zip, with_name
@@ -76,22 +79,37 @@ async def test_a_bureau_user_sees_a_bank_below_70_percent_flagged(site: Site, pa
     demo = page.locator("#banks tr", has_text="北京演示农村商业银行")
     await expect(demo).to_contain_text("达标")
     await expect(page.get_by_role("img", name="各银行即时制卡网点占比")).to_be_visible()
-    await expect(page.locator("#filings-title + table")).to_contain_text("低比例网点2（low-2）")
-    await screenshot(page, "bureau", full=True)
     await page.get_by_role("link", name="审计日志查询").click()
     await expect(page.get_by_role("heading", name="审计日志查询")).to_be_visible()
-    await page.get_by_label("银行").select_option("DEMO")
+    await page.get_by_label("操作员").fill(site.names[Role.BUREAU_AUDITOR])
     await page.get_by_role("button", name="查询").click()
-    await expect(page.locator("table caption")).to_contain_text("最近")
+    rows = page.locator("#audit-rows tbody tr")
+    await expect(rows.first).to_contain_text("sign_in")  # this sign-in, found by audit.search
+    await screenshot(page, "audit")
+    href = await page.get_by_role("link", name="导出查询结果（CSV）").get_attribute("href")
+    assert href is not None and "operator=bureau-auditor" in href
+    export = await page.request.get(site.url + href)
+    text = (await export.body()).decode()
+    assert export.ok and text.startswith("id,at,operator,") and ",sign_in," in text
 
 
 async def test_the_public_page_lists_an_outlet_with_its_state(site: Site, page: Page) -> None:
     store = site.rt.store
+    decider = await PagesStore(site.rt.pool).operator_by_name(site.names[Role.BUREAU_ADMIN])
+    assert decider is not None
+    applying = oversight.NewBank("APPL", "北京申请中测试银行", date(2026, 1, 5))
+    await oversight.register_application(store, decider, applying)
+    unlisted = admin.OutletInput("appl-1", "APPL", "申请中银行网点", "110101", "", True, "PSAM-A")
+    await admin.create_outlet(store, unlisted)
     await store.upsert_printer(PrinterRecord(DEMO_OUTLET, "p1", "ok", None))
     await page.goto(site.url + "/")
     row = page.locator("table.outlets tr", has_text="演示网点")
     await expect(row).to_contain_text("北京演示农村商业银行")
     await expect(row).to_contain_text("排队 0 张")
+    await expect(page.get_by_text("申请中银行网点")).to_have_count(0)  # its bank is not published
+    await expect(
+        page.get_by_label("银行").locator("option", has_text="北京申请中测试银行")
+    ).to_have_count(0)
     await page.get_by_label("区").select_option(label="海淀区")
     await page.get_by_role("button", name="查找").click()
     await expect(page.get_by_text("没有符合条件的网点")).to_be_visible()
