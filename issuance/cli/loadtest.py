@@ -107,7 +107,7 @@ async def _wait_healthy(url: str, server: subprocess.Popen[bytes]) -> None:
 
 
 async def _drive(
-    plan: lt.LoadPlan, args: argparse.Namespace, env: dict[str, str]
+    plan: lt.LoadPlan, args: argparse.Namespace, env: dict[str, str], database: str | None
 ) -> tuple[dict[str, float], lt.Phases]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
@@ -124,7 +124,7 @@ async def _drive(
         log = args.out / "requests.csv"
         rate = {"SSCARD_LOAD_RATE": f"{plan.rate_per_user:.6f}", "SSCARD_LOAD_LOG": str(log)}
         locust = subprocess.Popen(command, env={**os.environ, **env, **rate})  # noqa: ASYNC220 - polled below
-        cpu = lt.CpuShares(server.pid, locust.pid)
+        cpu = lt.CpuShares(server.pid, locust.pid, database)
         cpu.sample()
         with out.status("load running") as status:
             start = time.monotonic()
@@ -154,7 +154,7 @@ async def _loadtest(args: argparse.Namespace) -> int:
         await _seed(Settings.from_env({**os.environ, **env}), accounts)
         env["SSCARD_LOAD_ACCOUNTS"] = str(accounts)
         try:
-            figures, found = await _drive(plan, args, env)
+            figures, found = await _drive(plan, args, env, scratch)
         finally:
             if scratch is not None and base.database_url is not None:
                 conn = await asyncpg.connect(base.database_url)
@@ -194,6 +194,9 @@ def _report(plan: lt.LoadPlan, figures: dict[str, float], found: lt.Phases, fold
     out.print(f"CPU cores used: API server {figures['server_cores']:g}, "
               f"PostgreSQL {figures['database_cores']:g}, locust {figures['locust_cores']:g} "
               f"(of {cores}, shared, not pinned)")  # fmt: skip
+    out.print(f"CPU per request: API server {figures['server_cpu_ms_per_request']:g} ms, "
+              f"PostgreSQL backends {figures['database_cpu_ms_per_request']:g} ms, "
+              f"both {figures['stack_cpu_ms_per_request']:g} ms")  # fmt: skip
     out.print(f"{figures['requests']:.0f} requests; p50 {figures['p50_ms']:g} ms; "
               f"{cores} CPU cores shared by the API server, PostgreSQL and locust")  # fmt: skip
     out.print(
