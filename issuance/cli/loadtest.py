@@ -138,8 +138,7 @@ async def _drive(
         lt.chart(prefix, memory, args.out / "loadtest.png")
         return figures, found
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        lt.stop_server(server)
 
 
 async def _loadtest(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ every second, not on average.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
 import os
@@ -433,6 +434,21 @@ def start_server(port: int, env: dict[str, str], workers: int) -> subprocess.Pop
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+
+
+def stop_server(server: subprocess.Popen[bytes], grace_s: float = 30.0) -> None:
+    """Ask the server to stop; past ``grace_s`` (a loaded machine drains slowly) kill it and its
+    worker processes, so that the figures already measured are still reported."""
+    workers = _tree(server.pid)[1:]
+    server.terminate()
+    try:
+        server.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        for p in workers:
+            with contextlib.suppress(psutil.Error):
+                p.kill()
+        server.kill()
+        server.wait()
 
 
 def summary(plan: LoadPlan, figures: dict[str, float]) -> list[dict[str, Any]]:
