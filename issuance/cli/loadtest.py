@@ -91,12 +91,13 @@ async def _scratch_env(base: Settings, folder: Path) -> tuple[dict[str, str], st
     return {"SSCARD_DATABASE_URL": with_database(base.database_url, name)}, name
 
 
-async def _wait_healthy(url: str, server: subprocess.Popen[bytes]) -> None:
+async def _wait_healthy(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
     async with httpx.AsyncClient() as client:
         for _ in range(300):
             if server.poll() is not None:
-                err = server.stderr.read().decode() if server.stderr else ""
-                raise SscardError(f"the API server exited: {err[-2000:]}", code="server_failed")
+                raise SscardError(
+                    f"the API server exited: {lt.log_tail(log)}", code="server_failed"
+                )
             try:
                 if (await client.get(f"{url}/health")).status_code == 200:
                     return
@@ -111,9 +112,10 @@ async def _drive(
 ) -> tuple[dict[str, float], lt.Phases]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    server = lt.start_server(port, env, args.workers)
+    server_log = args.out / "server.log"
+    server = lt.start_server(port, env, args.workers, server_log)
     try:
-        await _wait_healthy(url, server)
+        await _wait_healthy(url, server, server_log)
         memory = lt.MemorySampler(server.pid)
         prefix = args.out / "locust"
         command = lt.locust_command(args.locustfile, url, plan, prefix)
@@ -200,6 +202,7 @@ def _report(plan: lt.LoadPlan, figures: dict[str, float], found: lt.Phases, fold
               f"{cores} CPU cores shared by the API server, PostgreSQL and locust")  # fmt: skip
     out.print(
         f"results: {folder / 'results.json'}, {folder}/locust_*.csv, {folder / 'requests.csv'}, "
+        f"{folder / 'server.log'}, "
         f"{folder / 'loadtest.png'}"
     )
     return 0 if all(r["passed"] for r in rows) else 1

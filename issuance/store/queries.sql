@@ -90,10 +90,14 @@ SELECT
         AND a.at > now() - $3::interval) AS by_address;
 
 -- name: holder_by_citizen_id
+-- FOR NO KEY UPDATE: writers of one holder still wait for each other, but an audit row that
+-- names the holder (its foreign key takes KEY SHARE) is not held up by them. With FOR UPDATE, a
+-- read's audit row, holding the audit chain's lock, waited for the writer, which then waited
+-- for the chain's lock: a deadlock.
 SELECT id, citizen_id, name, phone, address, sealed, sealed_address, anonymised_at, gender,
        birth_date, ethnicity, birthplace, bank
 FROM holders WHERE citizen_id_index = $1
-FOR UPDATE;
+FOR NO KEY UPDATE;
 
 -- name: holder_by_citizen_id_unlocked
 -- The same holder, read without a row lock (a look-up changes nothing).
@@ -105,7 +109,7 @@ FROM holders WHERE citizen_id_index = $1;
 SELECT id, citizen_id, name, phone, address, sealed, sealed_address, anonymised_at, gender,
        birth_date, ethnicity, birthplace, bank
 FROM holders WHERE id = $1
-FOR UPDATE;
+FOR NO KEY UPDATE;  -- see holder_by_citizen_id
 
 -- name: insert_holder
 -- The citizen ID's blind index $1, the sealed citizen ID, name and phone $2, the sealed

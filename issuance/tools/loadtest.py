@@ -419,21 +419,26 @@ def cores_of(pid: int) -> str:
         return "?"
 
 
-def start_server(port: int, env: dict[str, str], workers: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "issuance.cli.serve",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-        ],
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+def start_server(
+    port: int, env: dict[str, str], workers: int, log: Path
+) -> subprocess.Popen[bytes]:
+    """``sscard serve`` with its standard error written to ``log``: a pipe nobody reads would
+    stop the server once its buffer is full of log lines."""
+    with open(log, "wb") as err:
+        return subprocess.Popen(
+            [sys.executable, "-m", "issuance.cli.serve", "--port", str(port),
+             "--workers", str(workers)],
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )  # fmt: skip
+
+
+def log_tail(log: Path, size: int = 2000) -> str:
+    try:
+        return log.read_bytes()[-size:].decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def stop_server(server: subprocess.Popen[bytes], grace_s: float = 30.0) -> None:

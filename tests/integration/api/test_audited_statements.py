@@ -121,3 +121,23 @@ async def test_read_card_audited_reads_nothing_out_of_scope(world: World) -> Non
     read = await world.store.read_card_audited(number, "BKA", clerk, "query_status", "read")
     assert read is not None
     assert (read.card.id, read.job_state, read.job_step) == (card_id, "queued", "idle")
+
+
+async def test_an_audit_row_naming_a_holder_is_not_held_up_by_a_writer_of_that_holder(
+    world: World,
+) -> None:
+    """A read's audit row takes the chain's lock and then its foreign key's KEY SHARE on the
+    holder: a writer holding the holder must not block it (it would wait for the chain next)."""
+    cid = world.citizen_id()
+    await world.apply(citizen_id=cid)
+    clerk = await world.store.operator_by_token(world.tokens["clerk_a"])
+    assert clerk is not None
+    async with world.store.transaction() as writer:
+        holder = await writer.holder_by_citizen_id(cid)  # the writer's row lock
+        assert holder is not None
+        async with world.store.connected() as reader, reader.transaction() as tx:
+            # blocked on the row lock, this statement would fail instead of waiting
+            await tx.connection.execute("SET LOCAL lock_timeout = '1s'")
+            await tx.audit(clerk, "query_status", holder.id, "read")
+    rows = await _rows(world.store, holder=holder.id)
+    assert rows[-1].purpose == "query_status"
