@@ -92,12 +92,13 @@ async def _scratch_env(base: Settings, folder: Path) -> tuple[dict[str, str], st
     return {"SSCARD_DATABASE_URL": with_database(base.database_url, name)}, name
 
 
-async def _wait_healthy(url: str, server: subprocess.Popen[bytes]) -> None:
+async def _wait_healthy(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
     async with httpx.AsyncClient() as client:
         for _ in range(300):
             if server.poll() is not None:
-                err = server.stderr.read().decode() if server.stderr else ""
-                raise SscardError(f"the API server exited: {err[-2000:]}", code="server_failed")
+                raise SscardError(
+                    f"the API server exited: {lt.log_tail(log)}", code="server_failed"
+                )
             try:
                 if (await client.get(f"{url}/health")).status_code == 200:
                     return
@@ -108,13 +109,14 @@ async def _wait_healthy(url: str, server: subprocess.Popen[bytes]) -> None:
 
 
 async def _drive(
-    plan: lt.LoadPlan, args: argparse.Namespace, env: dict[str, str]
+    plan: lt.LoadPlan, args: argparse.Namespace, env: dict[str, str], database: str | None
 ) -> tuple[dict[str, float], lt.Phases]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    server = lt.start_server(port, env, args.workers)
+    server_log = args.out / "server.log"
+    server = lt.start_server(port, env, args.workers, server_log)
     try:
-        await _wait_healthy(url, server)
+        await _wait_healthy(url, server, server_log)
         memory = lt.MemorySampler(server.pid)
         prefix = args.out / "locust"
         command = lt.locust_command(args.locustfile, url, plan, prefix)
@@ -125,7 +127,7 @@ async def _drive(
         log = args.out / "requests.csv"
         rate = {"SSCARD_LOAD_RATE": f"{plan.rate_per_user:.6f}", "SSCARD_LOAD_LOG": str(log)}
         locust = subprocess.Popen(command, env={**os.environ, **env, **rate})  # noqa: ASYNC220 - polled below
-        cpu = lt.CpuShares(server.pid, locust.pid)
+        cpu = lt.CpuShares(server.pid, locust.pid, database)
         cpu.sample()
         with out.status("load running") as status:
             start = time.monotonic()
@@ -139,8 +141,7 @@ async def _drive(
         lt.chart(prefix, memory, args.out / "loadtest.png")
         return figures, found
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        lt.stop_server(server)
 
 
 async def _loadtest(args: argparse.Namespace) -> int:
@@ -155,7 +156,7 @@ async def _loadtest(args: argparse.Namespace) -> int:
         await _seed(Settings.from_env({**os.environ, **env}), accounts)
         env["SSCARD_LOAD_ACCOUNTS"] = str(accounts)
         try:
-            figures, found = await _drive(plan, args, env)
+            figures, found = await _drive(plan, args, env, scratch)
         finally:
             if scratch is not None and base.database_url is not None:
                 conn = await asyncpg.connect(base.database_url)
@@ -195,10 +196,14 @@ def _report(plan: lt.LoadPlan, figures: dict[str, float], found: lt.Phases, fold
     out.print(f"CPU cores used: API server {figures['server_cores']:g}, "
               f"PostgreSQL {figures['database_cores']:g}, locust {figures['locust_cores']:g} "
               f"(of {cores}, shared, not pinned)")  # fmt: skip
+    out.print(f"CPU per request: API server {figures['server_cpu_ms_per_request']:g} ms, "
+              f"PostgreSQL backends {figures['database_cpu_ms_per_request']:g} ms, "
+              f"both {figures['stack_cpu_ms_per_request']:g} ms")  # fmt: skip
     out.print(f"{figures['requests']:.0f} requests; p50 {figures['p50_ms']:g} ms; "
               f"{cores} CPU cores shared by the API server, PostgreSQL and locust")  # fmt: skip
     out.print(
         f"results: {folder / 'results.json'}, {folder}/locust_*.csv, {folder / 'requests.csv'}, "
+        f"{folder / 'server.log'}, "
         f"{folder / 'loadtest.png'}"
     )
     return 0 if all(r["passed"] for r in rows) else 1

@@ -23,13 +23,17 @@ from cardqueue import Queue
 from issuance.domain import lifecycle
 from issuance.domain.cards import Action, CardStatus, ReplaceReason
 from issuance.domain.counter_services import JobProgress, progress_of
+from issuance.domain.numbers import validate_card_number
 from issuance.domain.roles import Operation
 from issuance.services.common import (
     AuditAction,
     Purpose,
     audit,
+    audited_transition,
+    bank_scope,
     check,
     counter_outlet,
+    missing_card,
     scoped_card,
     transition,
 )
@@ -43,9 +47,9 @@ from issuance.services.ordering import (
     validated_holder,
     validated_photo,
 )
-from issuance.store import CardRecord, EventRecord, HolderRecord, Operator, Store
+from issuance.store import CardJobRead, CardRecord, EventRecord, HolderRecord, Operator, Store
 from printers.documents.receipt import Receipt
-from sscard_core.errors import ConflictError, FieldError, JobNotFound
+from sscard_core.errors import ConflictError, FieldError
 from sscard_core.messages import JobState, JobStep
 
 
@@ -211,8 +215,7 @@ HAND_OVER = CardStep(Operation.HAND_OVER, Action.HAND_OVER, Purpose.HAND_OVER)
 async def one_step(store: Store, op: Operator, number: str, step: CardStep) -> CardRecord:
     async with store.transaction() as tx:
         card = await scoped_card(tx, op, step.operation, number)
-        status = await transition(tx, card, step.action, op)
-        await audit(tx, op, step.purpose, card.holder, AuditAction.CHANGE, card=card.id)
+        status = await audited_transition(tx, card, step.action, op, step.purpose)
         return dataclasses.replace(card, status=status)
 
 
@@ -277,39 +280,40 @@ async def activate(store: Store, op: Operator, number: str) -> CardRecord:
         outlet = await counter_outlet(tx, op)
         lifecycle.apply(card.status, Action.ACTIVATE)  # TransitionForbidden before any change
         await _retire_replaced(tx, op, card)
-        status = await transition(tx, card, Action.ACTIVATE, op)
-        await tx.set_activated_at(card.id, outlet.code)
-        await audit(tx, op, Purpose.ACTIVATE, card.holder, AuditAction.CHANGE, card=card.id)
+        status = await audited_transition(
+            tx, card, Action.ACTIVATE, op, Purpose.ACTIVATE, activated_at=outlet.code
+        )
         return dataclasses.replace(card, status=status, activated_at_outlet=outlet.code)
 
 
-async def status(store: Store, queue: Queue, op: Operator, number: str) -> CardStatusView:
+async def status(store: Store, op: Operator, number: str) -> CardStatusView:
     """应用状态查询: card state and production progress (read: audited).
 
-    A read that changes nothing, so it takes no lock and no transaction of its
-    own: the card and its job are read, then the audit row is written (and
-    committed) before anything is returned, so no answer leaves unaudited.
+    A read that changes nothing, so it takes no lock and no transaction: one
+    statement reads the card (within the operator's bank scope) and its job and
+    writes the read's audit row, which commits with it before anything is
+    returned, so no answer leaves unaudited. A card missing or out of scope
+    reads nothing and writes no audit row.
     """
-    async with store.connected() as db:
-        card = await scoped_card(db, op, Operation.QUERY_STATUS, number, lock=False)
-        progress, state = await _progress(db, queue, card)
-        await audit(db, op, Purpose.QUERY_STATUS, card.holder, AuditAction.READ, card=card.id)
-    return CardStatusView(card, progress, state)
+    scope = bank_scope(op, Operation.QUERY_STATUS)
+    value = validate_card_number(number)
+    read = await store.read_card_audited(
+        value, scope, op, Purpose.QUERY_STATUS.value, AuditAction.READ.value
+    )
+    if read is None:
+        raise missing_card(value)
+    progress, state = _progress(read)
+    return CardStatusView(read.card, progress, state)
 
 
-async def _progress(
-    tx: Store, queue: Queue, card: CardRecord
-) -> tuple[JobProgress | None, JobState | None]:
-    if card.job_id is None or card.status is not CardStatus.IN_PRODUCTION:
+def _progress(read: CardJobRead) -> tuple[JobProgress | None, JobState | None]:
+    card, state, step = read.card, read.job_state, read.job_step
+    if card.job_id is None or card.status is not CardStatus.IN_PRODUCTION or state is None:
         return progress_of(card.status), None
-    try:
-        job = await queue.get(card.job_id, conn=tx.bound)
-    except JobNotFound:
-        return progress_of(card.status), None
-    stage = STATE_PROGRESS.get(job.state) or STEP_PROGRESS[job.step]
-    if job.state in STATE_PROGRESS:
-        return stage, job.state
-    return progress_of(card.status, stage), job.state
+    stage = STATE_PROGRESS.get(state) or STEP_PROGRESS[step or JobStep.IDLE]
+    if state in STATE_PROGRESS:
+        return stage, state
+    return progress_of(card.status, stage), state
 
 
 async def receipt(store: Store, op: Operator, number: str) -> Receipt:

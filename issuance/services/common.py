@@ -17,7 +17,7 @@ from issuance.domain.cards import Action, Card, CardEvent, CardStatus, ReplaceRe
 from issuance.domain.lifecycle import order, record
 from issuance.domain.numbers import validate_card_number
 from issuance.domain.roles import Grant, Operation, authorise
-from issuance.store import CardRecord, EventRecord, Operator, OutletRecord, Store
+from issuance.store import AuditEntry, CardRecord, EventRecord, Operator, OutletRecord, Store
 from sscard_core.errors import Forbidden, NotFound
 
 
@@ -116,6 +116,26 @@ def _event_record(event: CardEvent, operator: int | None) -> EventRecord:
     )  # fmt: skip
 
 
+def bank_scope(op: Operator, operation: Operation) -> str | None:
+    """The bank whose records ``op`` may see for ``operation`` (None: every bank), for a
+    statement that reads only what is in scope; Forbidden when the role may not do it at all."""
+    return check(op, operation, None).bank
+
+
+def _recorded(
+    card: CardRecord, action: Action, op: Operator | None, reason: ReplaceReason | None, note: str
+) -> tuple[CardStatus, EventRecord]:
+    """The card's new state and the event of ``action`` (TransitionForbidden if the state
+    forbids it)."""
+    domain = Card(str(card.id), str(card.holder), card.bank, card.status)
+    outlet = None if op is None else op.outlet
+    operator = None if op is None else op.id
+    changed, event = record(
+        domain, action, operator_id=None, outlet_id=outlet, at=now(), reason=reason, note=note
+    )
+    return changed.status, _event_record(event, operator)
+
+
 async def transition(
     tx: Store,
     card: CardRecord,
@@ -126,14 +146,26 @@ async def transition(
     note: str = "",
 ) -> CardStatus:
     """Apply ``action`` (TransitionForbidden if the state forbids it) and store the event."""
-    domain = Card(str(card.id), str(card.holder), card.bank, card.status)
-    outlet = None if op is None else op.outlet
-    operator = None if op is None else op.id
-    changed, event = record(
-        domain, action, operator_id=None, outlet_id=outlet, at=now(), reason=reason, note=note
-    )
-    await tx.transition_card(card.id, _event_record(event, operator))
-    return changed.status
+    status, event = _recorded(card, action, op, reason, note)
+    await tx.transition_card(card.id, event)
+    return status
+
+
+async def audited_transition(
+    tx: Store,
+    card: CardRecord,
+    action: Action,
+    op: Operator,
+    purpose: Purpose,
+    *,
+    activated_at: str | None = None,
+) -> CardStatus:
+    """:func:`transition` and the change's audit row (naming the card's holder) in one
+    statement; with ``activated_at``, the outlet of an activation is recorded too."""
+    status, event = _recorded(card, action, op, None, "")
+    entry = AuditEntry(op, purpose.value, AuditAction.CHANGE.value)
+    await tx.transition_card_audited(card, event, entry, activated_at=activated_at)
+    return status
 
 
 def production_events(card_id: int, holder: int, bank: str, op: Operator) -> list[EventRecord]:

@@ -1,8 +1,10 @@
 """The counter service's records in PostgreSQL: one repository class over named queries."""
 
 from issuance.store.records import (
+    AuditEntry,
     AuditFilter,
     AuditRow,
+    CardJobRead,
     CardRecord,
     Credentials,
     EventRecord,
@@ -23,8 +25,10 @@ from issuance.store.records import (
 from issuance.store.store import Store
 
 __all__ = [
+    "AuditEntry",
     "AuditFilter",
     "AuditRow",
+    "CardJobRead",
     "CardRecord",
     "Credentials",
     "EventRecord",

@@ -90,11 +90,15 @@ SELECT
         AND a.at > now() - $3::interval) AS by_address;
 
 -- name: holder_by_citizen_id
+-- FOR NO KEY UPDATE: writers of one holder still wait for each other, but an audit row that
+-- names the holder (its foreign key takes KEY SHARE) is not held up by them. With FOR UPDATE, a
+-- read's audit row, holding the audit chain's lock, waited for the writer, which then waited
+-- for the chain's lock: a deadlock.
 SELECT id, citizen_id, name, phone, address, sealed, sealed_address, anonymised_at, gender,
        birth_date, ethnicity, birthplace, bank
 FROM holders WHERE citizen_id_index = ANY($1::bytea[])
 ORDER BY id LIMIT 1
-FOR UPDATE;
+FOR NO KEY UPDATE;
 
 -- name: holder_by_citizen_id_unlocked
 -- The same holder, read without a row lock (a look-up changes nothing).
@@ -107,7 +111,7 @@ ORDER BY id LIMIT 1;
 SELECT id, citizen_id, name, phone, address, sealed, sealed_address, anonymised_at, gender,
        birth_date, ethnicity, birthplace, bank
 FROM holders WHERE id = $1
-FOR UPDATE;
+FOR NO KEY UPDATE;  -- see holder_by_citizen_id
 
 -- name: insert_holder
 -- The citizen ID's blind index $1, the sealed citizen ID, name and phone $2, the sealed
@@ -152,6 +156,31 @@ SELECT id, card_number, card_identifier, holder, bank, status, issue_date, expir
        superseded_by
 FROM cards WHERE card_number = $1;
 
+-- name: read_card_audited
+-- A status query in one statement: card $1 if it is within bank scope $2 (NULL: every bank),
+-- with the state and step of the job making it while it is in production, and the audit row
+-- of the read (operator $3, bank $4, outlet $5, purpose $6, action $7), written only when the
+-- card is found in scope. A job finished or dead is read from the history (step idle).
+WITH found AS (
+    SELECT id, card_number, card_identifier, holder, bank, status, issue_date, expiry_date,
+           card_data::text, photo, ordered_at_outlet, activated_at_outlet, job_id, replaces,
+           superseded_by
+    FROM cards WHERE card_number = $1 AND ($2::text IS NULL OR bank = $2)
+), audited AS (
+    INSERT INTO audit_log (operator, bank, outlet, purpose, holder, action, card)
+    SELECT $3, $4, $5, $6, f.holder, $7, f.id FROM found f
+)
+SELECT f.*, j.state AS job_state, j.step AS job_step
+FROM found f
+LEFT JOIN LATERAL (
+    SELECT q.state, q.step FROM card_jobs q
+    WHERE q.id = f.job_id AND f.status = 'in_production'
+    UNION ALL
+    SELECT h.outcome, 'idle' FROM card_jobs_history h
+    WHERE h.id = f.job_id AND f.status = 'in_production'
+    LIMIT 1
+) j ON true;
+
 -- name: card_by_id
 SELECT id, card_number, card_identifier, holder, bank, status, issue_date, expiry_date,
        card_data::text, photo, ordered_at_outlet, activated_at_outlet, job_id, replaces,
@@ -174,6 +203,19 @@ FROM cards WHERE holder = $1
 ORDER BY id
 FOR UPDATE;
 
+-- name: cards_of_holder_audited
+-- A holder's cards, oldest first, unlocked, and the audit row of the read (operator $2,
+-- bank $3, outlet $4, purpose $5, action $6) in the same statement.
+WITH audited AS (
+    INSERT INTO audit_log (operator, bank, outlet, purpose, holder, action)
+    VALUES ($2, $3, $4, $5, $1, $6)
+)
+SELECT id, card_number, card_identifier, holder, bank, status, issue_date, expiry_date,
+       card_data::text, photo, ordered_at_outlet, activated_at_outlet, job_id, replaces,
+       superseded_by
+FROM cards WHERE holder = $1
+ORDER BY id;
+
 -- name: cards_of_holder_unlocked
 SELECT id, card_number, card_identifier, holder, bank, status, issue_date, expiry_date,
        card_data::text, photo, ordered_at_outlet, activated_at_outlet, job_id, replaces,
@@ -184,9 +226,6 @@ ORDER BY id;
 -- name: set_superseded_by
 UPDATE cards SET superseded_by = $2, updated_at = now() WHERE id = $1;
 
--- name: set_activated_at
-UPDATE cards SET activated_at_outlet = $2, updated_at = now() WHERE id = $1;
-
 -- name: transition_card
 -- Card $1 takes status $4 and the event that says so is stored, in one statement.
 WITH changed AS (
@@ -194,6 +233,22 @@ WITH changed AS (
 )
 INSERT INTO card_events (card, action, from_status, to_status, operator, outlet, at, reason, note)
 SELECT id, $2, $3, $4, $5, $6, $7, $8, $9 FROM changed;
+
+-- name: transition_card_audited
+-- transition_card and the audit row of the change in one statement: card $1 takes status $4
+-- (and, when $10 is not NULL, the outlet where it was activated), its event is stored, and the
+-- audit row (operator $5, bank $11, outlet $6, purpose $12, holder $13, action $14) is written.
+WITH changed AS (
+    UPDATE cards SET status = $4, activated_at_outlet = coalesce($10, activated_at_outlet),
+                     updated_at = now()
+    WHERE id = $1 RETURNING id
+), event AS (
+    INSERT INTO card_events (card, action, from_status, to_status, operator, outlet, at, reason,
+                             note)
+    SELECT id, $2, $3, $4, $5, $6, $7, $8, $9 FROM changed
+)
+INSERT INTO audit_log (operator, bank, outlet, purpose, holder, action, card)
+SELECT $5, $11, $6, $12, $13, $14, id FROM changed;
 
 -- name: draw_card
 -- For one new card of bank $1: a card-number sequence value, its id drawn ahead (so that

@@ -10,6 +10,7 @@ from typing import Any
 from issuance.domain.cards import CardStatus
 from issuance.domain.roles import Role
 from sscard_core.card_data import Gender
+from sscard_core.messages import JobState, JobStep
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,24 @@ class CardRecord:
     job_id: int | None
     replaces: int | None
     superseded_by: int | None
+
+
+@dataclass(frozen=True)
+class CardJobRead:
+    """A card as a status query reads it, with its job's state and step while in production."""
+
+    card: CardRecord
+    job_state: JobState | None
+    job_step: JobStep | None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """The audit row of a change written together with it: who, why and what kind of access."""
+
+    operator: Operator
+    purpose: str
+    action: str
 
 
 @dataclass(frozen=True)

@@ -27,11 +27,13 @@ import orjson
 from issuance.domain.cards import CardStatus
 from issuance.domain.roles import Role
 from issuance.store.records import (
+    AuditEntry,
     AuditFilter,
     AuditRow,
     BatchCounts,
     BatchEntryRecord,
     BatchRecord,
+    CardJobRead,
     CardRecord,
     Credentials,
     EventRecord,
@@ -55,6 +57,7 @@ from issuance.vault import Vault, is_sealed
 from sscard_core.card_data import Gender
 from sscard_core.connect import database_errors
 from sscard_core.errors import ConflictError
+from sscard_core.messages import JobState, JobStep
 from sscard_core.queries import load_queries
 
 Q = load_queries("issuance.store")
@@ -401,6 +404,24 @@ class Store:
         row = await self._db.fetchrow(query, number)
         return None if row is None else _card(self._vault, row)
 
+    async def read_card_audited(
+        self, number: str, scope: str | None, op: Operator, purpose: str, action: str
+    ) -> CardJobRead | None:
+        """Card ``number`` if its bank is ``scope`` (None: any bank), with its job's state and
+        step while in production, and the audit row of the read, in one statement (None, and
+        no audit row, when the card is missing or out of scope)."""
+        row = await self._db.fetchrow(
+            Q["read_card_audited"], number, scope, op.id, op.bank, op.outlet, purpose, action
+        )
+        if row is None:
+            return None
+        state, step = row["job_state"], row["job_step"]
+        return CardJobRead(
+            _card(self._vault, row),
+            None if state is None else JobState(state),
+            None if step is None else JobStep(step),
+        )
+
     async def card(self, card_id: int) -> CardRecord:
         row = await self._db.fetchrow(Q["card_by_id"], card_id)
         if row is None:
@@ -416,11 +437,17 @@ class Store:
         query = Q["cards_of_holder"] if lock else Q["cards_of_holder_unlocked"]
         return [_card(self._vault, r) for r in await self._db.fetch(query, holder)]
 
+    async def cards_of_holder_audited(
+        self, holder: int, op: Operator, purpose: str, action: str
+    ) -> list[CardRecord]:
+        """The holder's cards, oldest first, unlocked, and the read's audit row (one statement)."""
+        rows = await self._db.fetch(
+            Q["cards_of_holder_audited"], holder, op.id, op.bank, op.outlet, purpose, action
+        )
+        return [_card(self._vault, r) for r in rows]
+
     async def set_superseded_by(self, card_id: int, newer: int) -> None:
         await self._db.execute(Q["set_superseded_by"], card_id, newer)
-
-    async def set_activated_at(self, card_id: int, outlet: str | None) -> None:
-        await self._db.execute(Q["set_activated_at"], card_id, outlet)
 
     async def transition_card(self, card_id: int, event: EventRecord) -> None:
         """Set the card's status to the event's ``to_status`` and store the event."""
@@ -429,6 +456,28 @@ class Store:
             await self._db.execute(
                 Q["transition_card"], card_id, e.action, e.from_status, e.to_status, e.operator,
                 e.outlet, e.at, e.reason, e.note,
+            )  # fmt: skip
+        except asyncpg.UniqueViolationError as exc:
+            raise ConflictError(
+                "this person already has an active card", code="card_already_active"
+            ) from exc
+
+    async def transition_card_audited(
+        self,
+        card: CardRecord,
+        event: EventRecord,
+        entry: AuditEntry,
+        *,
+        activated_at: str | None = None,
+    ) -> None:
+        """:meth:`transition_card` and the change's audit row in one statement; with
+        ``activated_at``, the outlet where the card is activated is recorded too."""
+        e, a = event, entry
+        try:
+            await self._db.execute(
+                Q["transition_card_audited"], card.id, e.action, e.from_status, e.to_status,
+                a.operator.id, a.operator.outlet, e.at, e.reason, e.note, activated_at,
+                a.operator.bank, a.purpose, card.holder, a.action,
             )  # fmt: skip
         except asyncpg.UniqueViolationError as exc:
             raise ConflictError(

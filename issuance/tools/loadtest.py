@@ -20,6 +20,7 @@ every second, not on average.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
 import os
@@ -117,8 +118,14 @@ def _tree(pid: int) -> list[psutil.Process]:
         return []
 
 
-def _postgres() -> list[psutil.Process]:
-    return [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]
+def _postgres(database: str | None = None) -> list[psutil.Process]:
+    """PostgreSQL's processes; with ``database``, only the backends connected to it (a shared
+    server's other databases, and its own background processes, are left out)."""
+    found = [p for p in psutil.process_iter(["name", "cmdline"]) if p.info["name"] == "postgres"]
+    if database is None:
+        return found
+    marker = f" {database} "
+    return [p for p in found if marker in " ".join(p.info["cmdline"] or ()) + " "]
 
 
 @dataclass
@@ -127,10 +134,13 @@ class CpuShares:
 
     Each process's last reading is kept, so processes that exit (a backend,
     locust at the end) still count. ``cores()`` divides by the wall time.
+    ``database`` names the scratch database on a shared server: only its
+    backends are counted then.
     """
 
     server_pid: int
     locust_pid: int
+    database: str | None = None
     started: float = field(default_factory=time.monotonic)
     ended: float = 0.0
     base: dict[tuple[str, int], float] = field(default_factory=dict)
@@ -139,7 +149,7 @@ class CpuShares:
     def groups(self) -> dict[str, list[psutil.Process]]:
         return {
             "server": _tree(self.server_pid),
-            "database": _postgres(),
+            "database": _postgres(self.database),
             "locust": _tree(self.locust_pid),
         }
 
@@ -154,12 +164,26 @@ class CpuShares:
                 self.last[(name, p.pid)] = used
         self.ended = time.monotonic()
 
-    def cores(self) -> dict[str, float]:
-        wall = max(1e-9, self.ended - self.started)
+    def seconds(self) -> dict[str, float]:
+        """CPU seconds used by each group since the first sample."""
         out = {"server": 0.0, "database": 0.0, "locust": 0.0}
         for (name, pid), used in self.last.items():
             out[name] += used - self.base[(name, pid)]
-        return {name: round(value / wall, 2) for name, value in out.items()}
+        return out
+
+    def cores(self) -> dict[str, float]:
+        wall = max(1e-9, self.ended - self.started)
+        return {name: round(value / wall, 2) for name, value in self.seconds().items()}
+
+    def per_request_ms(self, requests: float) -> dict[str, float]:
+        """CPU milliseconds per request of the API server, of the database, and of both."""
+        used = self.seconds()
+        both = used["server"] + used["database"]
+        return {
+            f"{name}_cpu_ms_per_request": round(1000 * value / requests, 3) if requests else 0.0
+            for name, value in (("server", used["server"]), ("database", used["database"]),
+                                ("stack", both))
+        }  # fmt: skip
 
 
 def locust_command(locustfile: Path, host: str, plan: LoadPlan, prefix: Path) -> list[str]:
@@ -342,6 +366,7 @@ def measured(
         "server_peak_rss_mb": round(memory.peak(), 1),
         "server_rss_growth_mb": round(memory.growth(), 1),
         **{f"{name}_cores": value for name, value in cpu.cores().items()},
+        **cpu.per_request_ms(_ms(agg, "Request Count")),
     }
 
 
@@ -394,21 +419,41 @@ def cores_of(pid: int) -> str:
         return "?"
 
 
-def start_server(port: int, env: dict[str, str], workers: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "issuance.cli.serve",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-        ],
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+def start_server(
+    port: int, env: dict[str, str], workers: int, log: Path
+) -> subprocess.Popen[bytes]:
+    """``sscard serve`` with its standard error written to ``log``: a pipe nobody reads would
+    stop the server once its buffer is full of log lines."""
+    with open(log, "wb") as err:
+        return subprocess.Popen(
+            [sys.executable, "-m", "issuance.cli.serve", "--port", str(port),
+             "--workers", str(workers)],
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )  # fmt: skip
+
+
+def log_tail(log: Path, size: int = 2000) -> str:
+    try:
+        return log.read_bytes()[-size:].decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def stop_server(server: subprocess.Popen[bytes], grace_s: float = 30.0) -> None:
+    """Ask the server to stop; past ``grace_s`` (a loaded machine drains slowly) kill it and its
+    worker processes, so that the figures already measured are still reported."""
+    workers = _tree(server.pid)[1:]
+    server.terminate()
+    try:
+        server.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        for p in workers:
+            with contextlib.suppress(psutil.Error):
+                p.kill()
+        server.kill()
+        server.wait()
 
 
 def summary(plan: LoadPlan, figures: dict[str, float]) -> list[dict[str, Any]]:

@@ -30,7 +30,7 @@ from issuance.domain.counter_services import Service
 from issuance.domain.roles import Operation
 from issuance.runtime import Runtime
 from issuance.services import cards, changes, fees, pins
-from issuance.services.common import AuditAction, Purpose, audit
+from issuance.services.common import AuditAction, Purpose
 from issuance.store import Operator, Store
 from issuance.web.progress import STAGE_LABELS, Snapshot, Stage, watch
 from issuance.web.render import (
@@ -126,8 +126,9 @@ async def _holder_view(request: Request, me: Operator, citizen_id: str) -> dict[
     """The holder and their cards, read as ``POST /v1/holders/lookup`` reads them (audited)."""
     async with _rt(request).store.connected() as db:
         holder = await changes.scoped_holder(db, me, Operation.READ_HOLDER, citizen_id, lock=False)
-        held = await db.cards_of_holder(holder.id, lock=False)
-        await audit(db, me, Purpose.QUERY_STATUS, holder.id, AuditAction.READ)
+        held = await db.cards_of_holder_audited(
+            holder.id, me, Purpose.QUERY_STATUS.value, AuditAction.READ.value
+        )
     return {"holder": views.holder(holder), "cards": [views.card(c) for c in held]}
 
 
@@ -269,7 +270,7 @@ def _preview_refused(errors: dict[str, str]) -> Response:
 @router.get("/cards/{number}", include_in_schema=False)
 async def card_page(request: Request, number: str, me: PersonDep) -> Response:
     rt = _rt(request)
-    view = await cards.status(rt.store, rt.queue, me, number[:20])
+    view = await cards.status(rt.store, me, number[:20])
     context = _blank(
         card=views.card(view.card),
         state=views.status(view),
@@ -289,7 +290,7 @@ def _progress_html(snap: Snapshot, at: datetime) -> str:
 async def card_events(request: Request, number: str, me: PersonDep) -> Response:
     """The card's production as Server-Sent Events (see :mod:`issuance.web.progress`)."""
     rt = _rt(request)
-    view = await cards.status(rt.store, rt.queue, me, number[:20])  # scope and audit
+    view = await cards.status(rt.store, me, number[:20])  # scope and audit
     stream = watch(
         rt.store, rt.queue, view.card.card_number, _progress_html, request.is_disconnected
     )
@@ -360,7 +361,7 @@ async def card_action(request: Request, number: str, action: str, me: PersonDep)
     except (SscardError, ValueError) as exc:
         message = error_message(exc) if isinstance(exc, SscardError) else "请从列表中选择"
         rt = _rt(request)
-        view = await cards.status(rt.store, rt.queue, me, number[:20])
+        view = await cards.status(rt.store, me, number[:20])
         context = _blank(
             card=views.card(view.card),
             state=views.status(view),
