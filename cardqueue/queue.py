@@ -40,6 +40,13 @@ Q = load_queries("cardqueue")
 Clock = Callable[[], datetime]
 
 
+# The enums by stored value: a dict lookup per column, not an enum call per column and row.
+_CAPABILITIES = {c.value: c for c in Capability}
+_PRIORITIES = {int(p): p for p in Priority}
+_STATES = {s.value: s for s in JobState}
+_STEPS = {s.value: s for s in JobStep}
+
+
 def _job(row: asyncpg.Record, codec: PayloadCodec) -> Job:
     result = row["result"]
     return Job(
@@ -47,10 +54,10 @@ def _job(row: asyncpg.Record, codec: PayloadCodec) -> Job:
         idempotency_key=row["idempotency_key"],
         kind=row["kind"],
         site=row["site"],
-        capability=Capability(row["capability"]),
-        priority=Priority(row["priority"]),
-        state=JobState(row["state"]),
-        step=JobStep(row["step"]),
+        capability=_CAPABILITIES[row["capability"]],
+        priority=_PRIORITIES[row["priority"]],
+        state=_STATES[row["state"]],
+        step=_STEPS[row["step"]],
         payload=codec.loads(row["payload"]),
         batch=row["batch"],
         attempts=row["attempts"],
@@ -176,9 +183,11 @@ class Queue:
         changes state in the same commit).
         """
         ids = list(job_ids)
-        texts = [
-            None if r is None else orjson.dumps(r).decode() for r in results or [None] * len(ids)
-        ]
+        texts = (
+            None
+            if results is None
+            else [None if r is None else orjson.dumps(r).decode() for r in results]
+        )
         with database_errors():
             rows = await (conn or self._pool).fetch(Q["complete"], ids, worker, texts)
         self._require_all(ids, rows, worker)

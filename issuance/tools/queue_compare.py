@@ -7,7 +7,8 @@ each inserting ``batch`` jobs per statement as fast as it can, for a set time; t
 figure is jobs processed per second. The same shape is run here with pgqueuer's
 public API, and then with sscard's queue: ``dequeue`` workers each on a connection
 of its own, claiming ``batch`` jobs and completing them in one statement, and
-``enqueue`` producers each enqueuing ``batch`` per statement. Each round of each
+``enqueue`` producers each enqueuing ``batch`` per statement; a worker whose claim found
+nothing waits for the enqueue notification (pgqueuer's consumers wait on theirs). Each round of each
 queue starts on a database of its own, created for it, on the same server and with
 the same settings, so neither gains from statistics or caches the other left.
 """
@@ -15,6 +16,7 @@ the same settings, so neither gains from statistics or caches the other left.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
 from collections.abc import Awaitable, Callable
@@ -24,6 +26,7 @@ import asyncpg
 
 from cardqueue.models import NewJob
 from cardqueue.queue import Queue
+from cardqueue.wakeups import Wakeups
 from sscard_core.messages import Capability, Priority
 
 
@@ -45,12 +48,19 @@ class Round:
         return self.sscard_jobs_per_s / self.pgqueuer_jobs_per_s if self.pgqueuer_jobs_per_s else 0
 
 
+POLL_SECONDS = 0.1  # an empty claim's fallback poll, as an agent keeps one
 Run = Callable[[str, Shape], Awaitable[float]]
 
 
 async def _until(stop: asyncio.Event, seconds: float) -> None:
     await asyncio.sleep(seconds)
     stop.set()
+
+
+async def _woken_or(woken: asyncio.Event, stop: asyncio.Event) -> None:
+    """An empty claim waits for the enqueue notification (as pgqueuer's consumers do), or stop."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(woken.wait(), POLL_SECONDS if not stop.is_set() else 0)
 
 
 async def pgqueuer_throughput(dsn: str, shape: Shape) -> float:
@@ -115,23 +125,29 @@ async def sscard_throughput(dsn: str, shape: Shape) -> float:
             ]  # fmt: skip
             await queue.enqueue_many(jobs)
 
-    async def consume(queue: Queue, name: str) -> int:
+    async def consume(queue: Queue, name: str, wakeups: Wakeups) -> int:
         done = 0
-        while not stop.is_set():
-            jobs = await queue.claim(name, "bench-site", caps, shape.batch)
-            if jobs:
-                await queue.complete(name, [j.id for j in jobs])
-                done += len(jobs)
+        with wakeups.watch("bench-site") as woken:
+            while not stop.is_set():
+                woken.clear()
+                jobs = await queue.claim(name, "bench-site", caps, shape.batch)
+                if jobs:
+                    await queue.complete(name, [j.id for j in jobs])
+                    done += len(jobs)
+                else:
+                    await _woken_or(woken, stop)
         return done
 
     queues = [Queue(p) for p in pools]
-    started = time.perf_counter()
-    results = await asyncio.gather(
-        _until(stop, shape.seconds),
-        *(consume(q, f"w{n}") for n, q in enumerate(queues[: shape.dequeue])),
-        *(produce(q) for q in queues[shape.dequeue :]),
-    )
-    elapsed = time.perf_counter() - started
+    async with Wakeups(dsn) as wakeups:
+        await wakeups.connected.wait()
+        started = time.perf_counter()
+        results = await asyncio.gather(
+            _until(stop, shape.seconds),
+            *(consume(q, f"w{n}", wakeups) for n, q in enumerate(queues[: shape.dequeue])),
+            *(produce(q) for q in queues[shape.dequeue :]),
+        )
+        elapsed = time.perf_counter() - started
     for pool in pools:
         await pool.close()
     return sum(r for r in results if isinstance(r, int)) / elapsed
