@@ -12,9 +12,10 @@
   traced (``tracemalloc``, this process's Python heap) and resident (the
   RSS of this process plus its worker processes, sampled every 10 ms);
 * where the CPU of one such submission goes, in core-seconds (printed): this
-  process, its check workers and everything else the machine did meanwhile
-  (the database's backends, mostly), so that a wall-clock figure measured on
-  a slower or busier machine can be read against the work it took;
+  process, its check workers, the database's backends connected to the
+  benchmark's database, and everything else the machine did meanwhile, so that
+  a wall-clock figure measured on a slower or busier machine can be read
+  against the work it took;
 * rendering a 10 000-row manifest with a QR code per card (target: under 5 s).
 
 Run with ``pytest benchmarks/bench_batches.py --benchmark-enable -s``.
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
 import random
 import signal
@@ -37,6 +39,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import astuple, dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -134,48 +137,72 @@ def _peak_memory(peaks: list[tuple[int, int, int]], every: float = 0.01) -> Iter
 
 @dataclass(frozen=True)
 class _Cpu:
-    """Core-seconds spent while a block ran: this process, its reaped children, the machine."""
+    """Core-seconds spent while a block ran: this process, its reaped children, the database's
+    backends (those connected to the benchmark's database), the machine."""
 
     wall: float
     own: float
     workers: float
+    backends: float
     machine: float
 
     def __add__(self, other: _Cpu) -> _Cpu:
         return _Cpu(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
 
 
-def _cpu_now() -> tuple[float, float, float, float]:
+def _backend_times(database: str) -> dict[int, float]:
+    """The CPU time of each PostgreSQL backend connected to ``database`` (by its process title)."""
+    found: dict[int, float] = {}
+    for process in psutil.process_iter(["cmdline"]):
+        title = " ".join(process.info["cmdline"] or ())
+        if title.startswith("postgres:") and f" {database} " in title:
+            with contextlib.suppress(psutil.Error):
+                times = process.cpu_times()
+                found[process.pid] = times.user + times.system
+    return found
+
+
+def _cpu_now(database: str) -> tuple[float, float, float, dict[int, float], float]:
     times = psutil.Process().cpu_times()
     machine = psutil.cpu_times()
     # Linux counts a guest's time in user time as well; iowait is idle time.
     uncounted = ("idle", "iowait", "guest", "guest_nice")
     busy = sum(machine) - sum(getattr(machine, name, 0.0) for name in uncounted)
     own = times.user + times.system
-    return time.perf_counter(), own, times.children_user + times.children_system, busy
+    children = times.children_user + times.children_system
+    return time.perf_counter(), own, children, _backend_times(database), busy
 
 
 @contextmanager
-def _cpu(spent: list[_Cpu]) -> Iterator[None]:
-    """Appends the core-seconds the block took (workers count once the pool has reaped them)."""
-    before = _cpu_now()
+def _cpu(spent: list[_Cpu], database: str) -> Iterator[None]:
+    """Appends the core-seconds the block took (workers count once the pool has reaped them;
+    backends that exit while it runs are not counted, so the pool's connections should last)."""
+    wall, own, workers, backends, busy = _cpu_now(database)
     try:
         yield
     finally:
-        after = _cpu_now()
-        spent.append(_Cpu(*(b - a for a, b in zip(before, after, strict=True))))
+        wall2, own2, workers2, backends2, busy2 = _cpu_now(database)
+        database_s = sum(t - backends.get(pid, 0.0) for pid, t in backends2.items())
+        spent.append(_Cpu(wall2 - wall, own2 - own, workers2 - workers, database_s, busy2 - busy))
 
 
 def _report_cpu(what: str, spent: list[_Cpu]) -> None:
-    total = sum(spent, _Cpu(0, 0, 0, 0))
+    total = sum(spent, _Cpu(0, 0, 0, 0, 0))
     n = len(spent)
-    rest = total.machine - total.own - total.workers
+    rest = total.machine - total.own - total.workers - total.backends
+    batch = total.own + total.workers + total.backends
     cores = psutil.cpu_count() or 1
     print(f"\nCPU per batch while {what} (mean of {n}): {total.wall / n:.2f} s wall,", end=" ")
     print(f"{total.machine / n:.2f} core-s busy of {cores * total.wall / n:.2f} "
           f"({total.machine / (cores * total.wall):.0%}): this process {total.own / n:.2f},",
           end=" ")  # fmt: skip
-    print(f"check workers {total.workers / n:.2f}, database and the rest {rest / n:.2f}")
+    print(
+        f"check workers {total.workers / n:.2f}, database backends {total.backends / n:.2f}",
+        end=" ",
+    )
+    print(f"(the batch: {batch / n:.2f}), the rest of the machine {rest / n:.2f}")
+    rounds = sorted(c.own + c.workers + c.backends for c in spent)
+    print("the batch's core-s per round: " + ", ".join(f"{r:.2f}" for r in rounds))
 
 
 def _report(what: str, traced: int, resident: tuple[int, int, int]) -> None:
@@ -209,6 +236,7 @@ class _Line:
 
     def __init__(self, dsn: str) -> None:
         self.loop = asyncio.new_event_loop()
+        self.database = urlsplit(dsn).path.lstrip("/")
         self.pool = self.loop.run_until_complete(self._pool(dsn))
         # the master key also given to a server started on this database (SSCARD_MASTER_KEY)
         self.master_key = base64.b64encode(os.urandom(32)).decode()
@@ -241,7 +269,7 @@ class _Line:
             self.op,
             batches.Submission(csv_path, zip_path),
         )
-        with _cpu(self.spent):
+        with _cpu(self.spent, self.database):
             return self.loop.run_until_complete(work)
 
     def checkpoint(self) -> None:
