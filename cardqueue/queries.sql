@@ -116,9 +116,11 @@ FROM gone
 RETURNING id;
 
 -- name: redrive
--- A dead job goes back to the queue with a fresh set of attempts; $2 is the clock.
+-- A dead job goes back to the queue with a fresh set of attempts; $2 is the clock. The attempt
+-- count goes on (it is not reset): a print or a spoiled body is recorded per (job, attempt), so an
+-- attempt number must never name two runs.
 UPDATE card_jobs
-SET state = 'queued', attempts = 0, run_after = coalesce($2::timestamptz, now()), step = 'idle', updated_at = now()
+SET state = 'queued', max_attempts = attempts + max_attempts, run_after = coalesce($2::timestamptz, now()), step = 'idle', updated_at = now()
 WHERE id = $1 AND state = 'dead'
 RETURNING id;
 
@@ -163,9 +165,9 @@ RETURNING id;
 -- name: release
 -- A restarted worker $1 gives back the jobs of sites $3 it holds at step idle (nothing
 -- physical started), except $2 (those it is settling itself): queued again at once, the
--- attempt not counted.
+-- attempt not counted against its budget (one more allowed; the number itself is never reused).
 UPDATE card_jobs
-SET state = 'queued', attempts = greatest(attempts - 1, 0), run_after = now(),
+SET state = 'queued', max_attempts = max_attempts + 1, run_after = now(),
     lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
 WHERE lease_owner = $1 AND state = 'running' AND step = 'idle' AND NOT (id = ANY($2::bigint[]))
   AND site = ANY($3::text[])

@@ -239,7 +239,9 @@ async def test_transient_failures_back_off_then_dead_letter(queue: Queue, clock:
     assert (await queue.stats()).dead == 1
     await queue.redrive(dead.id)
     (again,) = await queue.claim("w", "outlet-1", ALL)
-    assert again.attempts == 1
+    assert again.attempts == 4  # numbers are never reused: a print is recorded per attempt
+    state, _ = await queue.fail("w", again.id, "ribbon out", transient=True)
+    assert state is JobState.QUEUED  # a fresh set of three attempts
 
 
 async def test_backoff_delays_the_retry(db_pool: asyncpg.Pool) -> None:

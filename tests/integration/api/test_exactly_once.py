@@ -127,7 +127,8 @@ async def test_a_restarted_agent_gets_back_its_idle_jobs_at_once(world: World) -
     r = await world.post("agent_a", "/v1/agent/release", {"worker": "w1", "keep": [second]})
     assert r.json() == {"released": [first]}
     job = await world.queue.get(first)
-    assert (job.state, job.attempts) == (JobState.QUEUED, 0)
+    # not counted against its budget, but its number is not reused either
+    assert (job.state, job.attempts, job.max_attempts) == (JobState.QUEUED, 1, 6)
     assert (await world.queue.get(second)).state is JobState.RUNNING
 
 

@@ -105,11 +105,14 @@ async def test_a_cancel_interrupted_after_the_queue_step_is_finished_by_repeatin
 
 async def test_redriving_a_dead_job_lets_the_card_be_made(world: World) -> None:
     card, job_id = await _dead_card(world)
+    dead = await world.queue.get(job_id)
     r = await world.post("supervisor_a", f"/v1/jobs/{job_id}/redrive")
     assert r.status_code == 200, r.text
     assert (r.json()["state"], r.json()["card"]["status"]) == ("queued", "in_production")
     job = await world.queue.get(job_id)
-    assert (job.state, job.attempts) == (JobState.QUEUED, 0)
+    # a fresh set of attempts; the count goes on, so no attempt number names two runs
+    assert (job.state, job.attempts) == (JobState.QUEUED, dead.attempts)
+    assert job.max_attempts == dead.attempts + dead.max_attempts
     assert await _claim(world) == job_id
     done = await world.post("agent_a", f"/v1/agent/jobs/{job_id}/complete", {"worker": "w1"})
     assert done.status_code == 204

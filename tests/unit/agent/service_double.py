@@ -159,7 +159,7 @@ class ContractService:
             if j.state == "running" and j.step is JobStep.IDLE and j.id not in keep
         ]  # fmt: skip
         for row in released:
-            row.state, row.attempts = "queued", row.attempts - 1
+            row.state = "queued"  # the number is not reused: the next run is a new attempt
         self.releases.append([row.id for row in released])
         self._new.set()
         return [row.id for row in released]

@@ -215,7 +215,7 @@ async def test_a_restarted_agent_takes_back_its_own_jobs_without_waiting_for_the
         async with restarted(outlet, journal, service):
             row = await service.wait_for(1, "done")
     assert service.releases[0] == [old.id]
-    assert row.attempts == 1  # the released attempt was not counted
+    assert row.attempts == 2  # a new attempt number: spoiled bodies and prints are keyed by it
 
 
 class Unavailable(ContractService):
