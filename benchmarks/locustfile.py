@@ -4,7 +4,7 @@ Run through ``sscard loadtest`` (which starts the stack, seeds the accounts
 and sets the environment below), or by hand:
 ``locust -f benchmarks/locustfile.py --host http://127.0.0.1:8080`` with
 ``SSCARD_LOAD_ACCOUNTS`` naming a JSON file ``{"clerks": [token...], "agent":
-token, "site": outlet code}``.
+token, "site": outlet code, "psam": its installed PSAM}``.
 
 Every task sends exactly one request, and each user starts its tasks as a
 Poisson process of rate ``SSCARD_LOAD_RATE`` (tasks per second per user;
@@ -265,6 +265,7 @@ class OutletAgent(FastHttpUser):
         body = {
             "worker": self.worker,
             "site": ACCOUNTS["site"],
+            "psam": ACCOUNTS["psam"],  # the outlet's installed PSAM: a claim without it is refused
             "capabilities": ["print_encode", "encode"],
             "limit": 5,
             "wait_seconds": 0,

@@ -30,6 +30,7 @@ from sscard_core.errors import SscardError
 
 out = Console(highlight=False)
 BANK, SITE, CLERKS = "LOAD", "load-outlet", 8
+PSAM = "PSAM0001"  # the load outlet's installed PSAM, named in every agent claim
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,9 +54,9 @@ async def _seed(settings: Settings, accounts: Path) -> None:
         await admin.create_bank(store, BANK, "负载测试银行", active=True)
         await admin.create_outlet(
             store,
-            admin.OutletInput(SITE, BANK, "负载测试网点", instant=True, psam_serial="PSAM0001"),
+            admin.OutletInput(SITE, BANK, "负载测试网点", instant=True, psam_serial=PSAM),
         )
-        await psams.equip_outlet(store, None, SITE, terminal="TERM0001", psam="PSAM0001")
+        await psams.equip_outlet(store, None, SITE, terminal="TERM0001", psam=PSAM)
         clerks = [
             (
                 await admin.create_operator(store, f"clerk{i}", Role.CLERK, bank=BANK, outlet=SITE)
@@ -63,7 +64,8 @@ async def _seed(settings: Settings, accounts: Path) -> None:
             for i in range(CLERKS)
         ]
         agent = await admin.create_operator(store, "agent", Role.AGENT, bank=BANK, outlet=SITE)
-    _write_private(accounts, orjson.dumps({"clerks": clerks, "agent": agent.token, "site": SITE}))
+    seeded = {"clerks": clerks, "agent": agent.token, "site": SITE, "psam": PSAM}
+    _write_private(accounts, orjson.dumps(seeded))
 
 
 def _write_private(path: Path, data: bytes) -> None:

@@ -399,9 +399,10 @@ $$;
 CREATE FUNCTION audit_chain_advance() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
-    -- a statement that inserted no row (an empty INSERT ... SELECT) leaves the head as it is
+    -- from the statement's own rows, numbered under the chain lock; a statement that inserted no
+    -- row (an empty INSERT ... SELECT) leaves the head as it is, without locking it
     UPDATE audit_chain_head SET (last_id, last_hash) = (latest.id, latest.hash)
-    FROM (SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1) AS latest;
+    FROM (SELECT id, hash FROM inserted ORDER BY id DESC LIMIT 1) AS latest;
     RETURN NULL;
 END
 $$;
@@ -428,6 +429,7 @@ $$;
 CREATE TRIGGER audit_log_chain BEFORE INSERT ON audit_log
     FOR EACH ROW EXECUTE FUNCTION audit_chain();
 CREATE TRIGGER audit_log_head AFTER INSERT ON audit_log
+    REFERENCING NEW TABLE AS inserted
     FOR EACH STATEMENT EXECUTE FUNCTION audit_chain_advance();
 CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
     FOR EACH ROW EXECUTE FUNCTION audit_append_only();

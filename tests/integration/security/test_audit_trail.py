@@ -228,3 +228,36 @@ async def test_an_insert_of_no_rows_leaves_the_chain_head_as_it_was(db_pool: asy
         "SELECT operator, bank, outlet, purpose, holder, action FROM audit_log WHERE false"
     )
     assert await db_pool.fetchrow(head) == before
+
+
+_AUDIT_ROW = (
+    "INSERT INTO audit_log (operator, bank, outlet, purpose, holder, action) "
+    "SELECT id, NULL, NULL, 'query_status', NULL, 'read' FROM operators LIMIT 1"
+)
+_NO_AUDIT_ROW = (
+    "INSERT INTO audit_log (operator, bank, outlet, purpose, holder, action) "
+    "SELECT operator, bank, outlet, purpose, holder, action FROM audit_log WHERE false"
+)
+
+
+async def test_an_insert_of_no_rows_waits_for_no_writer_and_moves_no_head(db_dsn: str) -> None:
+    """An audited read that found nothing, while another transaction holds the chain with a record
+    not yet committed, neither waits for that transaction nor moves the head behind its record."""
+    writer, reader = await asyncpg.connect(db_dsn), await asyncpg.connect(db_dsn)
+    try:
+        await writer.execute("INSERT INTO operators (name, role) VALUES ('auditor-x', 'bureau_auditor')")
+        await writer.execute(_AUDIT_ROW)  # a committed record the reader sees
+        tx = writer.transaction()
+        await tx.start()
+        await writer.execute(_AUDIT_ROW)
+        # a wait on the writer's locks would fail this statement instead of hanging the test
+        await reader.execute("SET lock_timeout = '10s'")
+        await reader.execute(_NO_AUDIT_ROW)
+        await tx.commit()
+        last = await reader.fetchrow("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")
+        head = await reader.fetchrow("SELECT last_id, last_hash FROM audit_chain_head")
+        assert last is not None and head is not None
+        assert (head["last_id"], head["last_hash"]) == (last["id"], last["hash"])
+    finally:
+        await writer.close()
+        await reader.close()
