@@ -17,7 +17,7 @@ import asyncpg
 from sscard_core.errors import FieldError, NotFound
 
 ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-APPEND_ONLY = ("audit_log", "audit_chain_head")
+APPEND_ONLY = ("audit_log", "audit_chain_head", "audit_pending")
 
 
 def _statements(role: str) -> list[str]:

@@ -167,7 +167,7 @@ WITH found AS (
            superseded_by
     FROM cards WHERE card_number = $1 AND ($2::text IS NULL OR bank = $2)
 ), audited AS (
-    INSERT INTO audit_log (operator, bank, outlet, purpose, holder, action, card)
+    INSERT INTO audit_pending (operator, bank, outlet, purpose, holder, action, card)
     SELECT $3, $4, $5, $6, f.holder, $7, f.id FROM found f
 )
 SELECT f.*, j.state AS job_state, j.step AS job_step
@@ -207,7 +207,7 @@ FOR UPDATE;
 -- A holder's cards, oldest first, unlocked, and the audit row of the read (operator $2,
 -- bank $3, outlet $4, purpose $5, action $6) in the same statement.
 WITH audited AS (
-    INSERT INTO audit_log (operator, bank, outlet, purpose, holder, action)
+    INSERT INTO audit_pending (operator, bank, outlet, purpose, holder, action)
     VALUES ($2, $3, $4, $5, $1, $6)
 )
 SELECT id, card_number, card_identifier, holder, bank, status, issue_date, expiry_date,
@@ -247,7 +247,7 @@ WITH changed AS (
                              note)
     SELECT id, $2, $3, $4, $5, $6, $7, $8, $9 FROM changed
 )
-INSERT INTO audit_log (operator, bank, outlet, purpose, holder, action, card)
+INSERT INTO audit_pending (operator, bank, outlet, purpose, holder, action, card)
 SELECT $5, $11, $6, $12, $13, $14, id FROM changed;
 
 -- name: draw_card
@@ -270,7 +270,7 @@ SELECT action, from_status, to_status, operator, outlet, at, reason, note
 FROM card_events WHERE card = $1 ORDER BY id;
 
 -- name: insert_audit
-INSERT INTO audit_log (operator, bank, outlet, purpose, holder, action, card, detail)
+INSERT INTO audit_pending (operator, bank, outlet, purpose, holder, action, card, detail)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8);
 
 -- name: audit_of_holder
@@ -279,7 +279,7 @@ FROM audit_log WHERE holder = $1 ORDER BY id;
 
 -- name: audit_claimed_cards
 -- A read of the card data in the payloads of claimed jobs $5: one row per card.
-INSERT INTO audit_log (operator, bank, outlet, purpose, holder, action, card)
+INSERT INTO audit_pending (operator, bank, outlet, purpose, holder, action, card)
 SELECT $1, $2, $3, $4, c.holder, 'read', c.id
 FROM cards c WHERE c.job_id = ANY($5::bigint[]) ORDER BY c.id;
 

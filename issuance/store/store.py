@@ -515,7 +515,7 @@ class Store:
         card: int | None = None,
         detail: str = "",
     ) -> None:
-        """One audit row (the database chains it to the one before)."""
+        """One audit row, chained to the one before when the transaction commits."""
         await self._db.execute(
             Q["insert_audit"], op.id, op.bank, op.outlet, purpose, holder, action, card, detail
         )

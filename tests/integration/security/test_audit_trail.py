@@ -245,7 +245,9 @@ async def test_an_insert_of_no_rows_waits_for_no_writer_and_moves_no_head(db_dsn
     not yet committed, neither waits for that transaction nor moves the head behind its record."""
     writer, reader = await asyncpg.connect(db_dsn), await asyncpg.connect(db_dsn)
     try:
-        await writer.execute("INSERT INTO operators (name, role) VALUES ('auditor-x', 'bureau_auditor')")
+        await writer.execute(
+            "INSERT INTO operators (name, role) VALUES ('auditor-x', 'bureau_auditor')"
+        )
         await writer.execute(_AUDIT_ROW)  # a committed record the reader sees
         tx = writer.transaction()
         await tx.start()
@@ -261,3 +263,41 @@ async def test_an_insert_of_no_rows_waits_for_no_writer_and_moves_no_head(db_dsn
     finally:
         await writer.close()
         await reader.close()
+
+
+async def test_a_transaction_is_chained_at_its_commit_and_holds_no_lock_before(
+    world: World, db_dsn: str
+) -> None:
+    """A request's audit record waits in audit_pending until its transaction commits: another
+    writer chains meanwhile without waiting, and the record then follows it in the chain."""
+    op = await _operator(world, "clerk_a")
+    other = await asyncpg.connect(db_dsn)
+    try:
+        await other.execute("SET lock_timeout = '10s'")
+        async with world.store.transaction() as tx:
+            await tx.audit(op, "query_status", None, "read", detail="first written")
+            await other.execute(_AUDIT_ROW)  # would wait for the open transaction's chain lock
+        trail = await other.fetch("SELECT detail FROM audit_log ORDER BY id")
+        assert [r["detail"] for r in trail][-2:] == ["", "first written"]
+        assert await other.fetchval("SELECT count(*) FROM audit_pending") == 0
+    finally:
+        await other.close()
+    report = await audit.verify(world.store)
+    assert report.broken is None
+
+
+async def test_a_rolled_back_transaction_leaves_no_record_pending_or_chained(world: World) -> None:
+    op = await _operator(world, "clerk_a")
+    before = await audit.verify(world.store)
+
+    class Abandoned(Exception):
+        pass
+
+    with pytest.raises(Abandoned):
+        async with world.store.transaction() as tx:
+            await tx.audit(op, "query_status", None, "read", detail="never committed")
+            raise Abandoned
+    after = await audit.verify(world.store)
+    assert after.checked == before.checked and after.broken is None
+    async with world.store.connected() as s:
+        assert await s.connection.fetchval("SELECT count(*) FROM audit_pending") == 0
