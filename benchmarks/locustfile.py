@@ -53,6 +53,7 @@ from locust.contrib.fasthttp import FastHttpUser
 from PIL import Image
 
 from issuance.domain.identity import CitizenId
+from issuance.tools.pacing import PoissonPacing
 from issuance.tools.testdata import random_citizen_id, random_name
 
 ACCOUNTS: dict[str, Any] = orjson.loads(
@@ -84,19 +85,6 @@ if LOG:
         )
     )
     events.quitting.add_listener(_log.close)
-
-
-class PoissonPacing:
-    """A locust ``wait_time``: task starts form a Poisson process of ``rate`` per second."""
-
-    def __init__(self, rate: float) -> None:
-        self.rate = rate
-        self.due = 0.0
-
-    def __call__(self, user: Any) -> float:
-        now = time.monotonic()
-        self.due = max(self.due, now - 1.0) + user.rng.expovariate(self.rate)
-        return max(0.0, self.due - now)
 
 
 def _photo() -> str:
@@ -132,7 +120,7 @@ class Clerk(FastHttpUser):
 
     def on_start(self) -> None:
         self.rng = random.Random()
-        self.pacing = PoissonPacing(RATE)
+        self.pacing = PoissonPacing(RATE, self.rng)
         token = self.rng.choice(ACCOUNTS["clerks"])
         self.auth = {"Authorization": f"Bearer {token}"}
         # this clerk's cards, by where they stand
@@ -249,7 +237,7 @@ class OutletAgent(FastHttpUser):
 
     def on_start(self) -> None:
         self.rng = random.Random()
-        self.pacing = PoissonPacing(RATE)
+        self.pacing = PoissonPacing(RATE, self.rng)
         self.auth = {"Authorization": f"Bearer {ACCOUNTS['agent']}"}
         self.worker = f"load-agent-{random.getrandbits(32):x}"
         self.held: list[int] = []

@@ -40,7 +40,7 @@ GROUPS: tuple[tuple[str, str], ...] = (
 )
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # one line per error, for logs
 
 
 # Commands whose module alone is imported when named first: a restarted agent (or server)

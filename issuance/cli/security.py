@@ -35,7 +35,7 @@ from issuance.store import IssuedToken, Store
 from sscard_core.errors import FieldError
 
 out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # one line per error, for logs
 T = TypeVar("T")
 Sub: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
