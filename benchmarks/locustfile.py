@@ -9,7 +9,9 @@ token, "site": outlet code, "psam": its installed PSAM}``.
 Every task sends exactly one request, and each user starts its tasks as a
 Poisson process of rate ``SSCARD_LOAD_RATE`` (tasks per second per user;
 the gaps are drawn from the exponential distribution and counted from one
-start to the next, so a slow answer does not slow the arrivals). The load
+start to the next, so a slow answer does not slow the arrivals; a user's first
+task comes one drawn gap after it arrives, since locust starts each second's
+new users at the same instant). The load
 offered is ``users x rate`` requests per second, arriving as independent
 clerks' requests do, not in lockstep: the test asks "is this rate sustained,
 and how fast is each answer?", not "how much does it take to saturate?". A
@@ -130,6 +132,7 @@ class Clerk(FastHttpUser):
         self.active: list[str] = []
         self.lost: list[str] = []
         self.holders: list[str] = []
+        self.wait()  # the first task one drawn gap after arriving: see PoissonPacing
 
     def _post(self, path: str, body: dict[str, Any], name: str) -> Any:
         headers = {**self.auth, "Idempotency-Key": f"{self.rng.getrandbits(64):x}"}
@@ -241,6 +244,7 @@ class OutletAgent(FastHttpUser):
         self.auth = {"Authorization": f"Bearer {ACCOUNTS['agent']}"}
         self.worker = f"load-agent-{random.getrandbits(32):x}"
         self.held: list[int] = []
+        self.wait()
 
     @task
     def work(self) -> None:
