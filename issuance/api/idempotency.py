@@ -74,12 +74,18 @@ async def idempotent(ctx: Ctx, handler: Handler, *, digest: bytes | None = None)
     """Run ``handler`` in one transaction, remembering its response under ``ctx.key``.
 
     ``digest`` is the request's, when the caller has streamed the body itself
-    (:func:`digest_of`); otherwise the body is read here.
+    (:func:`digest_of`); otherwise the body is read here. With a key, the
+    transaction begins by taking it and ends by storing the answer, each in the
+    same round trip as its BEGIN or COMMIT (:meth:`Store.keyed_transaction`).
     """
     store, op, key = ctx.store, ctx.op, ctx.key
     digest = digest if digest is not None else await request_digest(ctx.request)
-    async with store.transaction() as tx:
-        if key is not None and not await tx.idempotency_claim(op.id, key, digest):
+    if key is None:
+        async with store.transaction() as tx:
+            status, content = await handler(tx)
+        return render(status, content)
+    async with store.keyed_transaction(op.id, key, digest) as (tx, claimed):
+        if not claimed:
             stored = await tx.idempotency_get(op.id, key)
             if stored is None or stored.request_sha256 != digest:
                 raise IdempotencyConflict(
@@ -88,6 +94,5 @@ async def idempotent(ctx: Ctx, handler: Handler, *, digest: bytes | None = None)
             return _replay(stored.status, stored.body)
         status, content = await handler(tx)
         body = b"" if content is None else orjson.dumps(content)
-        if key is not None:
-            await tx.idempotency_finish(op.id, key, status, body)
+        await tx.finish_and_commit(op.id, key, status, body)
     return render(status, content)

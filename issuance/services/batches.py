@@ -399,7 +399,7 @@ async def _write_batch(
     *, site: str, pool: Store, uploads: Store,
 ) -> Accepted:  # fmt: skip
     outlet = await counter_outlet(tx, op)
-    await ensure_may_order(tx, outlet.bank, outlet.code)
+    await ensure_may_order(tx, outlet.bank, outlet)
     writer = await _open_batch(tx, queue, op, outlet, site, pool=pool, uploads=uploads)
     try:
         found = await _check_and_write(pool, submission, photos, writer)

@@ -99,17 +99,20 @@ STATE_PROGRESS: dict[JobState, JobProgress] = {
 }
 
 
-async def holder_for_application(tx: Store, op: Operator, data: HolderInput) -> HolderRecord:
+async def holder_for_application(
+    tx: Store, op: Operator, data: HolderInput
+) -> tuple[HolderRecord, bool]:
+    """The applicant's holder record, inserted or brought up to date; whether it is new."""
     existing = await tx.holder_by_citizen_id(data.citizen_id)
     bank = op.bank or ""
     if existing is None:
-        return await tx.insert_holder(holder_record(data, bank))
+        return await tx.insert_holder(holder_record(data, bank)), True
     if existing.bank != bank:
         raise ConflictError(
             "this person's card is with another bank: use a bank change",
             code="holder_at_other_bank",
         )
-    return await tx.update_holder(holder_record(data, bank, existing.id))
+    return await tx.update_holder(holder_record(data, bank, existing.id)), False
 
 
 async def apply(
@@ -121,9 +124,11 @@ async def apply(
     media_type = validated_photo(app.photo)
     async with store.transaction() as tx:
         outlet = await counter_outlet(tx, op)
-        holder = await holder_for_application(tx, op, data)
+        holder, new = await holder_for_application(tx, op, data)
         photo = await tx.insert_photo(app.photo, media_type)
-        order = Order(holder, photo, outlet, placement(outlet, app.wait), request_key)
+        order = Order(
+            holder, photo, outlet, placement(outlet, app.wait), request_key, new_holder=new
+        )
         card = await order_card(tx, queue, op, order)
         await audit(tx, op, Purpose.APPLY, holder.id, AuditAction.CHANGE, card=card.id)
         return card

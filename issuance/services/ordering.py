@@ -91,6 +91,7 @@ class Order:
     action: Action = Action.SUPERSEDE  # what happens to ``subject``
     reason: ReplaceReason | None = None
     supersede: bool = True  # False for a bank change: the old card lives until activation
+    new_holder: bool = False  # the holder was inserted by this transaction: no card is theirs
 
 
 def validated_holder(data: HolderInput) -> HolderInput:
@@ -209,6 +210,8 @@ async def _retire_old_cards(tx: Store, op: Operator, order: Order) -> list[int]:
     """
     if order.subject is not None:
         lifecycle.apply(order.subject.status, order.action)  # the service's own state check first
+    elif order.new_holder:
+        return []
     cards = await tx.cards_of_holder(order.holder.id)
     domain = [Card(str(c.id), order.holder.citizen_id, c.bank, c.status) for c in cards]
     live = {int(c.card_id) for c in cards_to_supersede(domain)}
@@ -242,7 +245,7 @@ async def order_card(tx: Store, queue: Queue, op: Operator, order: Order) -> Car
     """Retire older cards, enqueue the job, insert the card in production with its first
     events: all on ``tx``'s connection (the card's id is drawn ahead for the job). Only an
     active bank orders cards (:func:`issuance.services.oversight.ensure_may_order`)."""
-    await ensure_may_order(tx, order.holder.bank, order.outlet.code)
+    await ensure_may_order(tx, order.holder.bank, order.outlet)
     retired = await _retire_old_cards(tx, op, order)
     sequence, card_id, institution = await tx.draw_card(order.holder.bank)
     new = _new_card(order, sequence, institution)
@@ -253,8 +256,8 @@ async def order_card(tx: Store, queue: Queue, op: Operator, order: Order) -> Car
         payload={"card_id": card_id, "card": new.card_data, "outlet": order.outlet.code},
     )  # fmt: skip
     (result,) = await queue.enqueue_many([job], conn=tx.connection)
-    await tx.insert_cards([(card_id, new, result.job_id)], CardStatus.IN_PRODUCTION)
-    await tx.insert_events(card_id, production_events(card_id, new.holder, new.bank, op))
+    events = production_events(card_id, new.holder, new.bank, op)
+    await tx.insert_card_with_events(card_id, new, result.job_id, CardStatus.IN_PRODUCTION, events)
     for old in retired:
         await tx.set_superseded_by(old, card_id)
     return _record(card_id, new, result.job_id)

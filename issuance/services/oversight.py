@@ -30,7 +30,7 @@ from issuance.domain.banks import (
 from issuance.domain.roles import Operation
 from issuance.services.admin import BANK_CODE, today
 from issuance.services.common import check
-from issuance.store import Operator, Store
+from issuance.store import Operator, OutletRecord, Store
 from issuance.store.oversight import BankRow, DecisionRow, OversightStore
 from sscard_core.card_data import BEIJING_REGION
 from sscard_core.errors import ConflictError, FieldError, NotFound
@@ -73,9 +73,16 @@ def _documents(documents: Sequence[str]) -> tuple[str, ...]:
 # --- the ordering gate ------------------------------------------------------------------------
 
 
-async def ensure_may_order(tx: Store, bank: str, outlet: str | None) -> None:
-    """Refuse any order for a bank that is not active, or at an activation-only outlet."""
-    gate = await oversight(tx).order_gate(bank, outlet)
+async def ensure_may_order(tx: Store, bank: str, outlet: OutletRecord | str | None) -> None:
+    """Refuse any order for a bank that is not active, or at an activation-only outlet.
+
+    An outlet record read in the same transaction with its bank's stage answers without
+    another statement."""
+    if isinstance(outlet, OutletRecord) and outlet.bank == bank and outlet.bank_stage is not None:
+        gate: tuple[str, bool] | None = (outlet.bank_stage, outlet.activation_only)
+    else:
+        code = outlet.code if isinstance(outlet, OutletRecord) else outlet
+        gate = await oversight(tx).order_gate(bank, code)
     if gate is None:
         raise NotFound(f"no bank {bank}", resource="bank")
     stage, activation_only = BankStage(gate[0]), gate[1]

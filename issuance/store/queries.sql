@@ -19,9 +19,12 @@ ON CONFLICT (code) DO NOTHING
 RETURNING code;
 
 -- name: get_outlet
-SELECT code, bank, name, district, address, can_issue_instantly, has_security_terminal,
-       psam_serial, open
-FROM outlets WHERE code = $1;
+-- The outlet, with what decides whether it takes orders (its bank's stage, activation only),
+-- so that a counter service reads both in one statement.
+SELECT o.code, o.bank, o.name, o.district, o.address, o.can_issue_instantly,
+       o.has_security_terminal, o.psam_serial, o.open, o.activation_only,
+       b.stage AS bank_stage
+FROM outlets o JOIN banks b ON b.code = o.bank WHERE o.code = $1;
 
 -- name: insert_filing
 INSERT INTO outlet_filings (outlet, bank, kind, filed_on, outlet_as_filed)
@@ -319,18 +322,8 @@ SELECT count(*) AS n FROM audit_log;
 -- name: audit_chain_head
 SELECT last_id, last_hash FROM audit_chain_head;
 
--- name: idempotency_claim
--- Take key $2 for operator $1; a concurrent request with the same key waits here
--- until the first one commits, then inserts nothing.
-INSERT INTO idempotency (operator, key, request_sha256) VALUES ($1, $2, $3)
-ON CONFLICT (operator, key) DO NOTHING
-RETURNING key;
-
 -- name: idempotency_get
 SELECT request_sha256, status, body FROM idempotency WHERE operator = $1 AND key = $2;
-
--- name: idempotency_finish
-UPDATE idempotency SET status = $3, body = $4 WHERE operator = $1 AND key = $2;
 
 -- name: upsert_printer
 INSERT INTO printers (site, name, status, fault) VALUES ($1, $2, $3, $4)
@@ -476,6 +469,24 @@ FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::
             $7::date[], $8::text[], $9::bigint[], $10::text[], $11::bigint[], $12::bigint[])
     AS t(id, card_number, card_identifier, holder, bank, issue_date, expiry_date, card_data,
          photo, outlet, job_id, replaces);
+
+-- name: insert_card_with_events
+-- One card with its id drawn ahead ($1), its job ($11) and the card it replaces ($12), inserted
+-- with status $13, and its first events ($14-$21, in order): one statement.
+WITH card AS (
+    INSERT INTO cards (id, card_number, card_identifier, holder, bank, status, issue_date,
+                       expiry_date, card_data, photo, ordered_at_outlet, job_id, replaces)
+    OVERRIDING SYSTEM VALUE
+    VALUES ($1, $2, $3, $4, $5, $13, $6, $7, $8::text::jsonb, $9, $10, $11, $12)
+    RETURNING id
+)
+INSERT INTO card_events (card, action, from_status, to_status, operator, outlet, at, reason, note)
+SELECT card.id, t.action, t.from_status, t.to_status, t.operator, t.outlet, t.at, t.reason,
+       t.note
+FROM card, unnest($14::text[], $15::text[], $16::text[], $17::bigint[], $18::text[],
+                  $19::timestamptz[], $20::text[], $21::text[]) WITH ORDINALITY
+    AS t(action, from_status, to_status, operator, outlet, at, reason, note, n)
+ORDER BY t.n;
 
 -- name: insert_events_bulk
 -- The same event ($2 from $3 to $4, by operator $5 at outlet $6, at $7) for cards $1.

@@ -90,6 +90,8 @@ class OutletRecord:
     has_security_terminal: bool
     psam_serial: str | None
     open: bool
+    activation_only: bool = False
+    bank_stage: str | None = None  # as read with the outlet (None: not read)
 
 
 @dataclass(frozen=True)

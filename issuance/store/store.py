@@ -15,6 +15,7 @@ constraint violations become sscard errors here, at the boundary.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -55,17 +56,43 @@ from issuance.store.records import (
 )
 from issuance.vault import Vault, is_sealed
 from sscard_core.card_data import Gender
-from sscard_core.connect import database_errors
+from sscard_core.connect import CONNECTION_ERRORS, database_errors
 from sscard_core.errors import ConflictError
 from sscard_core.messages import JobState, JobStep
 from sscard_core.queries import load_queries
 
 Q = load_queries("issuance.store")
+SIMPLE = load_queries("issuance.store", "simple.sql")
 Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 Executor = asyncpg.Pool | Conn
 
 PHOTO_COLUMNS = ("id", "image", "media_type", "upload")
 HOLDER_FIELDS = ("name", "gender", "birth_date", "ethnicity", "birthplace", "phone", "address")
+
+
+def _int_literal(value: int) -> str:
+    return str(int(value))
+
+
+def _bytes_literal(value: bytes) -> str:
+    """A bytea constant of hex digits only: no quote or backslash of the value occurs in it."""
+    return f"E'\\\\x{value.hex()}'::bytea"
+
+
+def _text_literal(value: str) -> str:
+    """A text constant with every character escaped (\\xHH or \\UXXXXXXXX): nothing of
+    the value can end it. A constant, unlike a function of one, matches an index."""
+    escaped = (f"\\x{o:02x}" if o < 0x80 else f"\\U{o:08x}" for o in map(ord, value))
+    return "E'" + "".join(escaped) + "'"
+
+
+def _event_columns(events: Sequence[EventRecord]) -> tuple[list[Any], ...]:
+    return (
+        [e.action for e in events], [e.from_status for e in events],
+        [e.to_status for e in events], [e.operator for e in events],
+        [e.outlet for e in events], [e.at for e in events], [e.reason for e in events],
+        [e.note for e in events],
+    )  # fmt: skip
 
 
 def token_digest(token: str) -> bytes:
@@ -492,13 +519,25 @@ class Store:
 
     async def insert_events(self, card_id: int, events: Sequence[EventRecord]) -> None:
         """Several events of one card, in one statement."""
-        columns = (
-            [e.action for e in events], [e.from_status for e in events],
-            [e.to_status for e in events], [e.operator for e in events],
-            [e.outlet for e in events], [e.at for e in events], [e.reason for e in events],
-            [e.note for e in events],
-        )  # fmt: skip
-        await self._db.execute(Q["insert_events"], card_id, *columns)
+        await self._db.execute(Q["insert_events"], card_id, *_event_columns(events))
+
+    async def insert_card_with_events(
+        self, card_id: int, card: NewCard, job_id: int, status: CardStatus,
+        events: Sequence[EventRecord],
+    ) -> None:  # fmt: skip
+        """One card (id drawn ahead) with ``status`` and its first events, in one statement."""
+        c = card
+        sealed = self._vault.seal_text(c.card_data, CARD_DATA_CONTEXT)
+        try:
+            await self._db.execute(
+                Q["insert_card_with_events"], card_id, c.card_number, c.card_identifier,
+                c.holder, c.bank, c.issue_date, c.expiry_date, sealed, c.photo,
+                c.ordered_at_outlet, job_id, c.replaces, status.value, *_event_columns(events),
+            )  # fmt: skip
+        except asyncpg.UniqueViolationError as exc:
+            raise ConflictError(
+                "a card for this person is already being made", code="card_pending"
+            ) from exc
 
     async def events_of_card(self, card_id: int) -> list[EventRecord]:
         return [EventRecord(**dict(r)) for r in await self._db.fetch(Q["events_of_card"], card_id)]
@@ -577,10 +616,6 @@ class Store:
         """Forget idempotency records made before ``before``; how many."""
         return int(await self._db.fetchval(Q["prune_idempotency"], before))
 
-    async def idempotency_claim(self, operator: int, key: str, digest: bytes) -> bool:
-        """True if the key is new (now taken); False if a request already used it."""
-        return await self._db.fetchval(Q["idempotency_claim"], operator, key, digest) is not None
-
     async def idempotency_get(self, operator: int, key: str) -> StoredResponse | None:
         row = await self._db.fetchrow(Q["idempotency_get"], operator, key)
         if row is None:
@@ -588,9 +623,44 @@ class Store:
         body = None if row["body"] is None else open_bytes(self._vault, row["body"], ANSWER_CONTEXT)
         return StoredResponse(bytes(row["request_sha256"]), row["status"], body)
 
-    async def idempotency_finish(self, operator: int, key: str, status: int, body: bytes) -> None:
+    @asynccontextmanager
+    async def keyed_transaction(
+        self, operator: int, key: str, digest: bytes
+    ) -> AsyncIterator[tuple[Store, bool]]:
+        """A transaction that begins by taking ``key`` for ``operator``, in one round trip.
+
+        Yields the bound store and whether the key was new. The transaction is
+        committed only by :meth:`finish_and_commit`; left any other way it is
+        rolled back.
+        """
+        if not isinstance(self._db, asyncpg.Pool):
+            raise RuntimeError("a keyed transaction starts from the pool")
+        begin = SIMPLE["begin_and_claim"].format(
+            operator=_int_literal(operator), key=_text_literal(key), digest=_bytes_literal(digest)
+        )
+        with database_errors():
+            async with self._db.acquire() as conn:
+                try:
+                    claimed = await conn.execute(begin) == "INSERT 0 1"
+                    yield Store(conn, self._vault), claimed
+                except BaseException:
+                    if not conn.is_closed() and conn.is_in_transaction():
+                        with contextlib.suppress(*CONNECTION_ERRORS, asyncpg.PostgresError):
+                            await conn.execute("ROLLBACK")
+                    raise
+                if conn.is_in_transaction():
+                    await conn.execute("ROLLBACK")
+
+    async def finish_and_commit(self, operator: int, key: str, status: int, body: bytes) -> None:
+        """Remember the answer under the key and commit the keyed transaction, in one round trip."""
         sealed = self._vault.seal(body, ANSWER_CONTEXT)
-        await self._db.execute(Q["idempotency_finish"], operator, key, status, sealed)
+        finish = SIMPLE["finish_and_commit"].format(
+            status=_int_literal(status),
+            body=_bytes_literal(sealed),
+            operator=_int_literal(operator),
+            key=_text_literal(key),
+        )
+        await self._db.execute(finish)
 
     # --- printers, spoiled cards, visits, withdrawals, fees --------------------------------
 

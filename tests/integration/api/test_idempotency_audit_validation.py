@@ -35,6 +35,39 @@ async def test_concurrent_retries_make_one_card(world: World) -> None:
     assert await _cards_of(world, cid) == 1
 
 
+async def test_a_key_made_of_quotes_and_sql_is_only_a_key(world: World) -> None:
+    # the key travels in the same round trip as BEGIN and COMMIT, as a literal
+    key = "x');DROP/**/TABLE/**/cards;--\\'\"$1{key}"
+    cid = world.citizen_id()
+    first = await world.apply(citizen_id=cid, key=key)
+    again = await world.apply(citizen_id=cid, key=key)
+    assert first.status_code == again.status_code == 201, first.text
+    assert first.json() == again.json()
+    assert await _cards_of(world, cid) == 1
+    stored = await world.store.idempotency_get(await clerk_id(world), key)
+    assert stored is not None and stored.status == 201
+
+
+async def clerk_id(world: World) -> int:
+    operator = await world.store.operator_by_token(world.tokens["clerk_a"])
+    assert operator is not None
+    return operator.id
+
+
+async def test_a_failed_request_keeps_no_key_and_its_retry_runs(world: World) -> None:
+    number = (await world.active())["card_number"]
+    path = f"/v1/cards/{number}/loss/cancel"  # an active card has no loss to cancel
+    refused = await world.post("clerk_a", path, {}, key="retry-me")
+    assert refused.status_code == 409, refused.text
+    assert await world.store.idempotency_get(await clerk_id(world), "retry-me") is None
+    loss = f"/v1/cards/{number}/loss"
+    reported = await world.post("clerk_a", loss, {"kind": "temporary"}, key="first-loss")
+    assert reported.status_code == 200, reported.text
+    retried = await world.post("clerk_a", path, {}, key="retry-me")
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["status"] == "active"
+
+
 async def test_same_key_with_another_body_is_409(world: World) -> None:
     assert (await world.apply(key="k-2")).status_code == 201
     other = await world.apply(key="k-2")  # another person

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+import subprocess
+import sys
+
 from intake.fonts import font_coverage
 from issuance.api import warmup
 from issuance.api.app import create_app
@@ -34,3 +38,22 @@ async def test_each_connection_prepares_the_store_and_queue_statements(rt: Runti
     connections, statements = await warmup.warm_pool(rt.pool)
     assert connections == rt.pool.get_max_size()
     assert statements > 60  # every named query of the store and the queue
+
+
+async def test_the_heap_is_frozen_once_warm(rt: Runtime) -> None:
+    gc.unfreeze()
+    try:
+        app = create_app(rt)
+        async with app.router.lifespan_context(app):
+            # start-up's objects are out of the full collections' walk (100-150 ms each)
+            assert gc.get_freeze_count() > 100_000
+    finally:
+        gc.unfreeze()
+
+
+def test_a_worker_carries_no_http_client_library() -> None:
+    # warm-up calls the routes in process without one: httpx (and click, which it pulls in)
+    # would stay resident in every worker for the rest of its life
+    code = "import sys, issuance.api.app; print(sorted({'httpx', 'click'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
