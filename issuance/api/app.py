@@ -57,6 +57,7 @@ from sscard_core.connect import database_errors
 from sscard_core.errors import DatabaseError, SscardError, VaultError
 
 REAP_EVERY_SECONDS = 1.0
+CHAIN_AT_MOST = 20_000  # pending audit records chained per second and process (one statement)
 LAPSE_EVERY_SECONDS = 60.0
 RETENTION_EVERY_SECONDS = 3600.0
 # Long-polling agents may hold requests open for up to 30 s: on shutdown they are
@@ -66,14 +67,15 @@ log = logging.getLogger("sscard.api")
 
 
 async def maintain_forever(rt: Runtime, every: float = REAP_EVERY_SECONDS) -> None:
-    """Until cancelled: release expired leases every ``every`` seconds; lapse
-    temporary losses past their time and delete the photos of failed or
-    abandoned batches every ``LAPSE_EVERY_SECONDS``."""
+    """Until cancelled: release expired leases and chain the pending audit records every
+    ``every`` seconds; lapse temporary losses past their time and delete the photos of failed
+    or abandoned batches every ``LAPSE_EVERY_SECONDS``."""
     next_lapse = next_keys = next_retention = 0.0
     rules = RetentionRules.from_env(attempt_window=rt.settings.credentials.failure_window)
     while True:
         try:
             await rt.queue.reap_expired()
+            await rt.store.chain_pending_audit(CHAIN_AT_MOST)
             if (now := time.monotonic()) >= next_keys:
                 next_keys = now + REFRESH_SECONDS
                 await rt.vault.refresh(rt.pool)

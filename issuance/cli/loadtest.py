@@ -201,6 +201,8 @@ def _report(plan: lt.LoadPlan, figures: dict[str, float], found: lt.Phases, fold
     out.print(f"CPU per request: API server {figures['server_cpu_ms_per_request']:g} ms, "
               f"PostgreSQL backends {figures['database_cpu_ms_per_request']:g} ms, "
               f"both {figures['stack_cpu_ms_per_request']:g} ms")  # fmt: skip
+    out.print(f"API server memory at its peak: RSS {figures['server_peak_rss_mb']:g} MB, "
+              f"PSS {figures['server_peak_pss_mb']:g} MB (shared pages counted once)")  # fmt: skip
     out.print(f"{figures['requests']:.0f} requests; p50 {figures['p50_ms']:g} ms; "
               f"{cores} CPU cores shared by the API server, PostgreSQL and locust")  # fmt: skip
     out.print(

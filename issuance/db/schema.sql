@@ -443,13 +443,11 @@ CREATE TRIGGER audit_chain_head_no_truncate BEFORE TRUNCATE ON audit_chain_head
     FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
 REVOKE UPDATE, DELETE, TRUNCATE ON audit_log, audit_chain_head FROM PUBLIC;
 
--- Audit records of a request are written to audit_pending and chained into audit_log when their
--- transaction commits (a deferred constraint trigger), so the chain lock is held from the commit's
--- start to its end rather than from the first audit record to the commit, across the request's
--- other statements and the client's round trips. A pending row lives only inside the transaction
--- that wrote it (moved and deleted at its commit, gone with its rollback), so the table is
--- UNLOGGED: nothing in it has to survive a crash.
-CREATE UNLOGGED TABLE audit_pending (
+-- Audit records of requests commit with them into audit_pending and are chained into audit_log
+-- in batches by audit_chain_pending() (0015), under the chain lock, in the order they were
+-- written: every API process calls it every second and every read of the trail calls it first.
+-- An audited commit takes no lock, so the commits of audited requests are flushed together.
+CREATE TABLE audit_pending (
     n bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     operator bigint NOT NULL,
     bank text,
@@ -463,20 +461,26 @@ CREATE UNLOGGED TABLE audit_pending (
 );
 
 -- SECURITY DEFINER: the service's role inserts pending records but cannot delete them.
-CREATE FUNCTION audit_pending_chain() RETURNS trigger
+CREATE FUNCTION audit_chain_pending(max_rows integer) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    moved integer;
 BEGIN
-    DELETE FROM audit_pending WHERE n = NEW.n;
+    -- one chainer at a time; the next one's statement below then sees what this one moved
+    PERFORM pg_advisory_xact_lock(6065001);
+    WITH taken AS (
+        DELETE FROM audit_pending
+        WHERE n IN (SELECT n FROM audit_pending ORDER BY n LIMIT max_rows)
+        RETURNING n, operator, bank, outlet, purpose, holder, action, at, card, detail
+    )
     INSERT INTO audit_log (operator, bank, outlet, purpose, holder, action, at, card, detail)
-    VALUES (NEW.operator, NEW.bank, NEW.outlet, NEW.purpose, NEW.holder, NEW.action, NEW.at,
-            NEW.card, NEW.detail);
-    RETURN NULL;
+    SELECT operator, bank, outlet, purpose, holder, action, at, card, detail
+    FROM taken ORDER BY n;
+    GET DIAGNOSTICS moved = ROW_COUNT;
+    RETURN moved;
 END
 $$;
 
-CREATE CONSTRAINT TRIGGER audit_pending_chain AFTER INSERT ON audit_pending
-    DEFERRABLE INITIALLY DEFERRED
-    FOR EACH ROW EXECUTE FUNCTION audit_pending_chain();
 REVOKE UPDATE, DELETE, TRUNCATE ON audit_pending FROM PUBLIC;
 
 CREATE TABLE idempotency (

@@ -132,6 +132,7 @@ async def verify(store: Store, progress: Callable[[int, int], None] | None = Non
     """
     async with store.connected() as s:
         conn = s.connection
+        await s.chain_pending_audit()  # every record committed before the walk is in the chain
         async with conn.transaction(isolation="repeatable_read", readonly=True):
             total = await s.audit_chain_size()
             head = await s.audit_chain_head()

@@ -47,7 +47,15 @@ from issuance.services.ordering import (
     validated_holder,
     validated_photo,
 )
-from issuance.store import CardJobRead, CardRecord, EventRecord, HolderRecord, Operator, Store
+from issuance.store import (
+    AuditEntry,
+    CardJobRead,
+    CardRecord,
+    EventRecord,
+    HolderRecord,
+    Operator,
+    Store,
+)
 from printers.documents.receipt import Receipt
 from sscard_core.errors import ConflictError, FieldError
 from sscard_core.messages import JobState, JobStep
@@ -99,20 +107,36 @@ STATE_PROGRESS: dict[JobState, JobProgress] = {
 }
 
 
+@dataclass(frozen=True)
+class Applicant:
+    """An applicant's holder record as stored for an order, with the photo just stored."""
+
+    holder: HolderRecord
+    new: bool  # inserted by this transaction (so no card is theirs yet)
+    photo: int
+
+
 async def holder_for_application(
-    tx: Store, op: Operator, data: HolderInput
-) -> tuple[HolderRecord, bool]:
-    """The applicant's holder record, inserted or brought up to date; whether it is new."""
+    tx: Store, op: Operator, data: HolderInput, photo: bytes, media_type: str
+) -> Applicant:
+    """The applicant's holder record, inserted or brought up to date, and their photo stored
+    with it (one statement each way)."""
     existing = await tx.holder_by_citizen_id(data.citizen_id)
     bank = op.bank or ""
     if existing is None:
-        return await tx.insert_holder(holder_record(data, bank)), True
+        holder, photo_id = await tx.insert_holder_with_photo(
+            holder_record(data, bank), photo, media_type
+        )
+        return Applicant(holder, True, photo_id)
     if existing.bank != bank:
         raise ConflictError(
             "this person's card is with another bank: use a bank change",
             code="holder_at_other_bank",
         )
-    return await tx.update_holder(holder_record(data, bank, existing.id)), False
+    holder, photo_id = await tx.update_holder_with_photo(
+        holder_record(data, bank, existing.id), photo, media_type
+    )
+    return Applicant(holder, False, photo_id)
 
 
 async def apply(
@@ -124,14 +148,12 @@ async def apply(
     media_type = validated_photo(app.photo)
     async with store.transaction() as tx:
         outlet = await counter_outlet(tx, op)
-        holder, new = await holder_for_application(tx, op, data)
-        photo = await tx.insert_photo(app.photo, media_type)
+        a = await holder_for_application(tx, op, data, app.photo, media_type)
         order = Order(
-            holder, photo, outlet, placement(outlet, app.wait), request_key, new_holder=new
-        )
-        card = await order_card(tx, queue, op, order)
-        await audit(tx, op, Purpose.APPLY, holder.id, AuditAction.CHANGE, card=card.id)
-        return card
+            a.holder, a.photo, outlet, placement(outlet, app.wait), request_key, new_holder=a.new,
+            audit=AuditEntry(op, Purpose.APPLY.value, AuditAction.CHANGE.value),
+        )  # fmt: skip
+        return await order_card(tx, queue, op, order)
 
 
 async def _reorder(
@@ -149,10 +171,9 @@ async def _reorder(
         order = Order(
             holder, photo, outlet, placement(outlet, spec.wait), spec.request_key,
             subject=old, action=spec.action, reason=spec.reason,
+            audit=AuditEntry(op, spec.purpose.value, AuditAction.CHANGE.value),
         )  # fmt: skip
-        card = await order_card(tx, queue, op, order)
-        await audit(tx, op, spec.purpose, holder.id, AuditAction.CHANGE, card=card.id)
-        return card
+        return await order_card(tx, queue, op, order)
 
 
 @dataclass(frozen=True)

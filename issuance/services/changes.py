@@ -204,9 +204,11 @@ async def home_visit(
     media_type = validated_photo(visit.application.photo)
     async with store.transaction() as tx:
         outlet = await counter_outlet(tx, op)
-        holder, new = await holder_for_application(tx, op, data)
-        photo = await tx.insert_photo(visit.application.photo, media_type)
-        order = Order(holder, photo, outlet, mobile_placement(outlet), request_key, new_holder=new)
+        a = await holder_for_application(tx, op, data, visit.application.photo, media_type)
+        holder = a.holder
+        order = Order(
+            holder, a.photo, outlet, mobile_placement(outlet), request_key, new_holder=a.new
+        )
         card = await order_card(tx, queue, op, order)
         visit_id = await tx.insert_home_visit(
             holder.id, card.id, outlet=outlet.code, at=visit.appointment_at,

@@ -42,7 +42,7 @@ from issuance.domain.numbers import BEIJING_IDENTIFIERS, card_number
 from issuance.services.common import now, production_events, transition
 from issuance.services.oversight import ensure_may_order
 from issuance.store import CardRecord, HolderRecord, Operator, OutletRecord, Store
-from issuance.store.records import NewCard
+from issuance.store.records import AuditEntry, NewCard
 from sscard_core.card_data import BEIJING_REGION, CardData, Gender, card_data_to_json
 from sscard_core.errors import FieldError, PhotoError, UnprintableName
 from sscard_core.messages import Capability, Priority
@@ -92,6 +92,7 @@ class Order:
     reason: ReplaceReason | None = None
     supersede: bool = True  # False for a bank change: the old card lives until activation
     new_holder: bool = False  # the holder was inserted by this transaction: no card is theirs
+    audit: AuditEntry | None = None  # the order's audit row, written with the card
 
 
 def validated_holder(data: HolderInput) -> HolderInput:
@@ -257,7 +258,9 @@ async def order_card(tx: Store, queue: Queue, op: Operator, order: Order) -> Car
     )  # fmt: skip
     (result,) = await queue.enqueue_many([job], conn=tx.connection)
     events = production_events(card_id, new.holder, new.bank, op)
-    await tx.insert_card_with_events(card_id, new, result.job_id, CardStatus.IN_PRODUCTION, events)
+    await tx.insert_card_with_events(
+        card_id, new, result.job_id, CardStatus.IN_PRODUCTION, events, audit=order.audit
+    )
     for old in retired:
         await tx.set_superseded_by(old, card_id)
     return _record(card_id, new, result.job_id)

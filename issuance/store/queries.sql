@@ -136,6 +136,31 @@ WHERE id = $1
 RETURNING id, citizen_id, name, phone, address, sealed, sealed_address, anonymised_at, gender,
        birth_date, ethnicity, birthplace, bank;
 
+-- name: insert_holder_with_photo
+-- insert_holder ($1-$8) and the applicant's sealed photo ($9, media type $10), in one statement;
+-- the photo's id comes back as ``photo``.
+WITH photo AS (
+    INSERT INTO holder_photos (image, media_type) VALUES ($9, $10) RETURNING id
+)
+INSERT INTO holders (citizen_id_index, sealed, sealed_address, gender, birth_date, ethnicity,
+                     birthplace, bank)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+RETURNING id, citizen_id, name, phone, address, sealed, sealed_address, anonymised_at, gender,
+       birth_date, ethnicity, birthplace, bank, (SELECT id FROM photo) AS photo;
+
+-- name: update_holder_with_photo
+-- update_holder ($1-$9) and the applicant's sealed photo ($10, media type $11), in one statement.
+WITH photo AS (
+    INSERT INTO holder_photos (image, media_type) VALUES ($10, $11) RETURNING id
+)
+UPDATE holders
+SET sealed = $2, sealed_address = $3, gender = $4, birth_date = $5, ethnicity = $6,
+    birthplace = $7, bank = $8, citizen_id_index = $9, citizen_id = NULL, name = NULL,
+    phone = '', address = '', updated_at = now()
+WHERE id = $1
+RETURNING id, citizen_id, name, phone, address, sealed, sealed_address, anonymised_at, gender,
+       birth_date, ethnicity, birthplace, bank, (SELECT id FROM photo) AS photo;
+
 -- name: insert_photo
 INSERT INTO holder_photos (image, media_type) VALUES ($1, $2) RETURNING id;
 
@@ -275,6 +300,10 @@ FROM card_events WHERE card = $1 ORDER BY id;
 -- name: insert_audit
 INSERT INTO audit_pending (operator, bank, outlet, purpose, holder, action, card, detail)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8);
+
+-- name: chain_pending_audit
+-- Chain up to $1 committed pending audit records (audit_chain_pending, migration 0015).
+SELECT audit_chain_pending($1) AS moved;
 
 -- name: audit_of_holder
 SELECT operator, bank, outlet, purpose, holder, action, at
@@ -472,13 +501,17 @@ FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::
 
 -- name: insert_card_with_events
 -- One card with its id drawn ahead ($1), its job ($11) and the card it replaces ($12), inserted
--- with status $13, and its first events ($14-$21, in order): one statement.
+-- with status $13, its first events ($14-$21, in order) and, when purpose $25 is given, the
+-- audit row of the order (operator $22, bank $23, outlet $24, action $26): one statement.
 WITH card AS (
     INSERT INTO cards (id, card_number, card_identifier, holder, bank, status, issue_date,
                        expiry_date, card_data, photo, ordered_at_outlet, job_id, replaces)
     OVERRIDING SYSTEM VALUE
     VALUES ($1, $2, $3, $4, $5, $13, $6, $7, $8::text::jsonb, $9, $10, $11, $12)
-    RETURNING id
+    RETURNING id, holder
+), audited AS (
+    INSERT INTO audit_pending (operator, bank, outlet, purpose, holder, action, card)
+    SELECT $22, $23, $24, $25, card.holder, $26, card.id FROM card WHERE $25::text IS NOT NULL
 )
 INSERT INTO card_events (card, action, from_status, to_status, operator, outlet, at, reason, note)
 SELECT card.id, t.action, t.from_status, t.to_status, t.operator, t.outlet, t.at, t.reason,

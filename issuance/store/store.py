@@ -411,6 +411,38 @@ class Store:
         )  # fmt: skip
         return _holder(v, _required(row))
 
+    async def insert_holder_with_photo(
+        self, h: HolderRecord, image: bytes, media_type: str
+    ) -> tuple[HolderRecord, int]:
+        """A new holder and their photo, in one statement; the record and the photo's id."""
+        v = self._vault
+        try:
+            row = await self._db.fetchrow(
+                Q["insert_holder_with_photo"], v.blind_index(h.citizen_id),
+                seal_person(v, h.citizen_id, h.name, h.phone), seal_address(v, h.address),
+                h.gender.value, h.birth_date, h.ethnicity, h.birthplace, h.bank,
+                v.seal(image, PHOTO_CONTEXT), media_type,
+            )  # fmt: skip
+        except asyncpg.UniqueViolationError as exc:
+            raise ConflictError(
+                "this person was registered by a concurrent request", code="concurrent_request"
+            ) from exc
+        found = _required(row)
+        return _holder(v, found), int(found["photo"])
+
+    async def update_holder_with_photo(
+        self, h: HolderRecord, image: bytes, media_type: str
+    ) -> tuple[HolderRecord, int]:
+        """:meth:`update_holder` and a new photo of the holder, in one statement."""
+        v = self._vault
+        row = await self._db.fetchrow(
+            Q["update_holder_with_photo"], h.id, seal_person(v, h.citizen_id, h.name, h.phone),
+            seal_address(v, h.address), h.gender.value, h.birth_date, h.ethnicity, h.birthplace,
+            h.bank, v.blind_index(h.citizen_id), v.seal(image, PHOTO_CONTEXT), media_type,
+        )  # fmt: skip
+        found = _required(row)
+        return _holder(v, found), int(found["photo"])
+
     async def insert_photo(self, image: bytes, media_type: str) -> int:
         sealed = self._vault.seal(image, PHOTO_CONTEXT)
         return int(await self._db.fetchval(Q["insert_photo"], sealed, media_type))
@@ -523,16 +555,21 @@ class Store:
 
     async def insert_card_with_events(
         self, card_id: int, card: NewCard, job_id: int, status: CardStatus,
-        events: Sequence[EventRecord],
+        events: Sequence[EventRecord], *, audit: AuditEntry | None = None,
     ) -> None:  # fmt: skip
-        """One card (id drawn ahead) with ``status`` and its first events, in one statement."""
+        """One card (id drawn ahead) with ``status``, its first events and, given ``audit``,
+        the order's audit row (naming the card and its holder), in one statement."""
         c = card
         sealed = self._vault.seal_text(c.card_data, CARD_DATA_CONTEXT)
+        op = None if audit is None else audit.operator
         try:
             await self._db.execute(
                 Q["insert_card_with_events"], card_id, c.card_number, c.card_identifier,
                 c.holder, c.bank, c.issue_date, c.expiry_date, sealed, c.photo,
                 c.ordered_at_outlet, job_id, c.replaces, status.value, *_event_columns(events),
+                None if op is None else op.id, None if op is None else op.bank,
+                None if op is None else op.outlet, None if audit is None else audit.purpose,
+                None if audit is None else audit.action,
             )  # fmt: skip
         except asyncpg.UniqueViolationError as exc:
             raise ConflictError(
@@ -559,7 +596,14 @@ class Store:
             Q["insert_audit"], op.id, op.bank, op.outlet, purpose, holder, action, card, detail
         )
 
+    async def chain_pending_audit(self, limit: int = 100_000) -> int:
+        """Chain the committed pending audit records into the trail; how many were chained.
+
+        Every read of the trail calls this first, so it sees every committed record chained."""
+        return int(await self._db.fetchval(Q["chain_pending_audit"], limit))
+
     async def audit_of_holder(self, holder: int) -> list[dict[str, Any]]:
+        await self.chain_pending_audit()
         return [dict(r) for r in await self._db.fetch(Q["audit_of_holder"], holder)]
 
     async def audit_claimed_cards(self, op: Operator, purpose: str, job_ids: Sequence[int]) -> None:
@@ -573,7 +617,10 @@ class Store:
         await self._db.execute(Q["audit_batch"], op.id, op.bank, op.outlet, purpose, batch_id)
 
     async def search_audit(self, f: AuditFilter, *, after: int, limit: int) -> list[AuditRow]:
-        """Audit rows with id above ``after`` matching ``f``, oldest first."""
+        """Audit rows with id above ``after`` matching ``f``, oldest first (the first page
+        chains the pending records first)."""
+        if after == 0:
+            await self.chain_pending_audit()
         rows = await self._db.fetch(
             Q["search_audit"], after, f.bank, f.holder, f.card, f.operator, f.since, f.until,
             f.action, limit,

@@ -82,23 +82,30 @@ def load_plan(
 
 @dataclass
 class MemorySampler:
-    """Resident memory of one process, sampled once a second."""
+    """Resident memory of one process and its children, sampled once a second: RSS, which
+    counts a page shared by several processes once in each, and PSS, which shares it out."""
 
     pid: int
     samples: list[tuple[float, float]] = field(default_factory=list)
+    pss: list[float] = field(default_factory=list)
 
     def sample(self) -> None:
-        """The RSS of the server process and its worker processes, summed."""
+        """The RSS (and PSS) of the server process and its worker processes, summed."""
         try:
             root = psutil.Process(self.pid)
             procs = [root, *root.children(recursive=True)]
             rss = sum(p.memory_info().rss for p in procs) / 2**20
+            pss = sum(getattr(p.memory_full_info(), "pss", 0) for p in procs) / 2**20
         except psutil.Error:
             return
         self.samples.append((time.monotonic(), rss))
+        self.pss.append(pss)
 
     def peak(self) -> float:
         return max((r for _, r in self.samples), default=0.0)
+
+    def peak_pss(self) -> float:
+        return max(self.pss, default=0.0)
 
     def growth(self) -> float:
         """Mean RSS of the last minute minus that of the first (or of the first and last thirds)."""
@@ -364,6 +371,7 @@ def measured(
         "failures": _ms(agg, "Failure Count"),
         "requests": _ms(agg, "Request Count"),
         "server_peak_rss_mb": round(memory.peak(), 1),
+        "server_peak_pss_mb": round(memory.peak_pss(), 1),
         "server_rss_growth_mb": round(memory.growth(), 1),
         **{f"{name}_cores": value for name, value in cpu.cores().items()},
         **cpu.per_request_ms(_ms(agg, "Request Count")),

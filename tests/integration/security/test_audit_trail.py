@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 import itertools
@@ -16,6 +17,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from issuance.api.app import maintain_forever
 from issuance.domain.audit_chain import GENESIS, BreakKind, record_hash
 from issuance.runtime import Runtime
 from issuance.services import audit
@@ -61,6 +63,7 @@ async def test_every_record_carries_the_hash_of_the_one_before(world: World) -> 
 
 async def test_the_trail_refuses_update_delete_and_truncate(world: World) -> None:
     await world.new_card()
+    assert await world.store.chain_pending_audit() == 1
     for sql in (
         "UPDATE audit_log SET purpose = 'x'",
         "DELETE FROM audit_log",
@@ -265,25 +268,52 @@ async def test_an_insert_of_no_rows_waits_for_no_writer_and_moves_no_head(db_dsn
         await reader.close()
 
 
-async def test_a_transaction_is_chained_at_its_commit_and_holds_no_lock_before(
+async def test_an_audited_commit_waits_for_no_chain_lock_and_is_chained_after(
     world: World, db_dsn: str
 ) -> None:
-    """A request's audit record waits in audit_pending until its transaction commits: another
-    writer chains meanwhile without waiting, and the record then follows it in the chain."""
+    """A request's audit record commits into audit_pending without the chain lock: the request
+    commits while another transaction holds the lock, and the next chaining puts its record
+    after the records chained before it."""
     op = await _operator(world, "clerk_a")
-    other = await asyncpg.connect(db_dsn)
+    locker = await asyncpg.connect(db_dsn)
     try:
-        await other.execute("SET lock_timeout = '10s'")
+        held = locker.transaction()
+        await held.start()
+        await locker.execute(_AUDIT_ROW)  # holds the chain lock until it commits
         async with world.store.transaction() as tx:
-            await tx.audit(op, "query_status", None, "read", detail="first written")
-            await other.execute(_AUDIT_ROW)  # would wait for the open transaction's chain lock
-        trail = await other.fetch("SELECT detail FROM audit_log ORDER BY id")
-        assert [r["detail"] for r in trail][-2:] == ["", "first written"]
-        assert await other.fetchval("SELECT count(*) FROM audit_pending") == 0
+            # a wait for the chain lock would fail the commit instead of hanging the test
+            await tx.connection.execute("SET LOCAL lock_timeout = '10s'")
+            await tx.audit(op, "query_status", None, "read", detail="committed while locked")
+        assert await world.store.executor.fetchval("SELECT count(*) FROM audit_pending") == 1
+        await held.commit()
+        assert await world.store.chain_pending_audit() == 1
+        trail = await locker.fetch("SELECT detail FROM audit_log ORDER BY id")
+        assert [r["detail"] for r in trail][-2:] == ["", "committed while locked"]
+        assert await locker.fetchval("SELECT count(*) FROM audit_pending") == 0
     finally:
-        await other.close()
+        await locker.close()
     report = await audit.verify(world.store)
     assert report.broken is None
+
+
+async def test_every_server_chains_the_pending_records_each_second(
+    world: World, rt: Runtime
+) -> None:
+    await world.new_card()
+    pending = "SELECT count(*) FROM audit_pending"
+    assert await world.store.executor.fetchval(pending) == 1
+    loop = asyncio.create_task(maintain_forever(rt, every=0.05))
+    try:
+        for _ in range(200):  # the loop's first pass chains it; 10 s at most
+            if await world.store.executor.fetchval(pending) == 0:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        loop.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop
+    assert await world.store.executor.fetchval(pending) == 0
+    assert (await audit.verify(world.store)).checked == 1
 
 
 async def test_a_rolled_back_transaction_leaves_no_record_pending_or_chained(world: World) -> None:

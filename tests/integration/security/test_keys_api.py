@@ -41,6 +41,7 @@ async def _rotated(world: World) -> dict[str, Any]:
 
 
 async def _audit_actions(rt: Runtime) -> list[str]:
+    await rt.store.chain_pending_audit()
     rows = await rt.pool.fetch("SELECT action FROM audit_log ORDER BY id")
     return [r["action"] for r in rows]
 

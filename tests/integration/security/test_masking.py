@@ -26,6 +26,7 @@ async def _lookup(world: World, who: str, cid: str, purpose: str | None = None) 
 
 
 async def _audit(rt: Runtime) -> list[tuple[str, str]]:
+    await rt.store.chain_pending_audit()
     rows = await rt.pool.fetch("SELECT purpose, action FROM audit_log ORDER BY id")
     return [(r["purpose"], r["action"]) for r in rows]
 
