@@ -119,8 +119,8 @@ class Applicant:
 async def holder_for_application(
     tx: Store, op: Operator, data: HolderInput, photo: bytes, media_type: str
 ) -> Applicant:
-    """The applicant's holder record, inserted or brought up to date, and their photo stored
-    with it (one statement each way)."""
+    """The applicant's holder record, inserted (with the photo, in one statement) or brought up
+    to date, and their photo stored."""
     existing = await tx.holder_by_citizen_id(data.citizen_id)
     bank = op.bank or ""
     if existing is None:
@@ -133,10 +133,8 @@ async def holder_for_application(
             "this person's card is with another bank: use a bank change",
             code="holder_at_other_bank",
         )
-    holder, photo_id = await tx.update_holder_with_photo(
-        holder_record(data, bank, existing.id), photo, media_type
-    )
-    return Applicant(holder, False, photo_id)
+    holder = await tx.update_holder(holder_record(data, bank, existing.id))
+    return Applicant(holder, False, await tx.insert_photo(photo, media_type))
 
 
 async def apply(

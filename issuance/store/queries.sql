@@ -148,19 +148,6 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 RETURNING id, citizen_id, name, phone, address, sealed, sealed_address, anonymised_at, gender,
        birth_date, ethnicity, birthplace, bank, (SELECT id FROM photo) AS photo;
 
--- name: update_holder_with_photo
--- update_holder ($1-$9) and the applicant's sealed photo ($10, media type $11), in one statement.
-WITH photo AS (
-    INSERT INTO holder_photos (image, media_type) VALUES ($10, $11) RETURNING id
-)
-UPDATE holders
-SET sealed = $2, sealed_address = $3, gender = $4, birth_date = $5, ethnicity = $6,
-    birthplace = $7, bank = $8, citizen_id_index = $9, citizen_id = NULL, name = NULL,
-    phone = '', address = '', updated_at = now()
-WHERE id = $1
-RETURNING id, citizen_id, name, phone, address, sealed, sealed_address, anonymised_at, gender,
-       birth_date, ethnicity, birthplace, bank, (SELECT id FROM photo) AS photo;
-
 -- name: insert_photo
 INSERT INTO holder_photos (image, media_type) VALUES ($1, $2) RETURNING id;
 

@@ -430,19 +430,6 @@ class Store:
         found = _required(row)
         return _holder(v, found), int(found["photo"])
 
-    async def update_holder_with_photo(
-        self, h: HolderRecord, image: bytes, media_type: str
-    ) -> tuple[HolderRecord, int]:
-        """:meth:`update_holder` and a new photo of the holder, in one statement."""
-        v = self._vault
-        row = await self._db.fetchrow(
-            Q["update_holder_with_photo"], h.id, seal_person(v, h.citizen_id, h.name, h.phone),
-            seal_address(v, h.address), h.gender.value, h.birth_date, h.ethnicity, h.birthplace,
-            h.bank, v.blind_index(h.citizen_id), v.seal(image, PHOTO_CONTEXT), media_type,
-        )  # fmt: skip
-        found = _required(row)
-        return _holder(v, found), int(found["photo"])
-
     async def insert_photo(self, image: bytes, media_type: str) -> int:
         sealed = self._vault.seal(image, PHOTO_CONTEXT)
         return int(await self._db.fetchval(Q["insert_photo"], sealed, media_type))
