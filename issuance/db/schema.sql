@@ -308,6 +308,8 @@ CREATE UNIQUE INDEX cards_one_pending ON cards (holder)
 CREATE INDEX cards_holder ON cards (holder);
 CREATE INDEX cards_photo ON cards (photo);
 CREATE UNIQUE INDEX cards_job ON cards (job_id) WHERE job_id IS NOT NULL;
+-- Temporary losses, looked at every minute for the ones past their time (0016).
+CREATE INDEX cards_lost_temporary ON cards (id) WHERE status = 'lost_temporary';
 
 CREATE TABLE card_events (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

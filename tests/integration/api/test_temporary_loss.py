@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import orjson
 
 from issuance.domain.lifecycle import TEMPORARY_LOSS_DAYS
 from issuance.runtime import Runtime
 from issuance.services.cards import lapse_temporary_losses
+from issuance.store.store import Q
 from tests.integration.api.world import World
 
 
@@ -55,3 +57,33 @@ async def test_nothing_lapses_before_its_time(world: World, rt: Runtime) -> None
     later = datetime.now(UTC) + timedelta(days=TEMPORARY_LOSS_DAYS - 1)
     assert await lapse_temporary_losses(rt.store, later) == []
     assert await _status(world, number) == "lost_temporary"
+
+
+def _scans(plan: dict[str, object]) -> list[tuple[str, str]]:
+    """(node type, index or table) of every scan in an EXPLAIN (FORMAT JSON) plan."""
+    found = []
+    if "Scan" in str(plan["Node Type"]):
+        named = plan.get("Index Name", plan.get("Relation Name"))
+        found.append((str(plan["Node Type"]), str(named)))
+    for child in plan.get("Plans", []):  # type: ignore[attr-defined]
+        found += _scans(child)
+    return found
+
+
+async def test_the_minute_look_reads_only_the_lost_cards(rt: Runtime) -> None:
+    """Every API process runs the look once a minute: it must not read the whole cards table
+    (with sequential scans off, a missing index still shows as one)."""
+    async with rt.pool.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL enable_seqscan = off")
+        await conn.execute(
+            "PREPARE lapse(timestamptz, text, text, text) AS " + Q["lapse_temporary_losses"]
+        )
+        try:
+            raw = await conn.fetchval(
+                "EXPLAIN (FORMAT JSON) EXECUTE lapse(now(), 'lapse_temporary_loss', 'active', '')"
+            )
+        finally:
+            await conn.execute("DEALLOCATE lapse")
+    scans = _scans(orjson.loads(raw)[0]["Plan"])
+    assert ("Index Scan", "cards_lost_temporary") in scans, scans
+    assert not [s for s in scans if s[1] == "cards" and s[0] != "Bitmap Heap Scan"], scans
