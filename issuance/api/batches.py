@@ -33,6 +33,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from issuance.api.deps import CtxDep
+from issuance.api.direct import DirectRoute
 from issuance.api.doors import body_limit
 from issuance.api.idempotency import Outcome, idempotent, render
 from issuance.api.uploads import MAX_BODY_BYTES, Upload, receive
@@ -41,7 +42,7 @@ from issuance.store import Store
 from printers.documents.manifest import completion_pdf, manifest_pdf
 from sscard_core.errors import FieldError
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=DirectRoute)
 BATCHES: list[str | Enum] = ["batches"]
 BatchId = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^B[0-9]{8}-[0-9]{6}$")]
 CardNumber = Annotated[str, Path(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9]+$")]

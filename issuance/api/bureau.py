@@ -28,6 +28,7 @@ from issuance.api.bureau_schemas import (
     ShareOut,
 )
 from issuance.api.deps import CtxDep, StoreDep
+from issuance.api.direct import DirectRoute
 from issuance.api.idempotency import Outcome, idempotent, render
 from issuance.api.schemas import Strict, text
 from issuance.domain.banks import BankStage, FilingKind
@@ -40,7 +41,7 @@ from issuance.services.oversight import BankView, DeadlineView
 from issuance.store import Store
 from issuance.store.oversight import FilingRow, OutletRow
 
-router = APIRouter()
+router = APIRouter(route_class=DirectRoute)
 BUREAU: list[str | Enum] = ["bureau"]
 PUBLIC: list[str | Enum] = ["public"]
 BankCode = Annotated[str, Path(min_length=2, max_length=6, pattern=r"^[A-Z0-9]+$")]

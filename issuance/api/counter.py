@@ -16,6 +16,7 @@ from fastapi.responses import Response
 
 from issuance.api import views
 from issuance.api.deps import Ctx, CtxDep, OperatorDep, StoreDep
+from issuance.api.direct import DirectRoute
 from issuance.api.idempotency import Outcome, idempotent, render
 from issuance.api.schemas import (
     ApplyIn,
@@ -48,7 +49,7 @@ from issuance.store import Store
 from printers.documents.receipt import receipt_pdf
 from sscard_core.errors import FieldError, InputError
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=DirectRoute)
 CardNumber = Annotated[str, Path(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9]+$")]
 BankCode = Annotated[str, Path(min_length=2, max_length=6, pattern=r"^[A-Z0-9]+$")]
 COUNTER: list[str | Enum] = ["counter"]

@@ -38,6 +38,7 @@ from fastapi.responses import Response
 
 from issuance.api import views
 from issuance.api.deps import CtxDep
+from issuance.api.direct import DirectRoute
 from issuance.api.idempotency import Outcome, idempotent, render
 from issuance.api.schemas import (
     CancelJobIn,
@@ -61,7 +62,7 @@ from issuance.api.schemas import (
 from issuance.services import dispatch, jobs
 from issuance.store import PrinterRecord, Store
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=DirectRoute)
 AGENT: list[str | Enum] = ["agent"]
 JOBS: list[str | Enum] = ["jobs"]
 JobId = Annotated[int, Path(ge=1, le=2**63 - 1)]

@@ -28,6 +28,7 @@ from issuance.api.bureau_schemas import (
     VisitsOut,
 )
 from issuance.api.deps import CtxDep
+from issuance.api.direct import DirectRoute
 from issuance.api.idempotency import Outcome, digest_of, idempotent, render
 from issuance.api.schemas import Strict, text
 from issuance.domain.banks import ExitGround
@@ -38,7 +39,7 @@ from issuance.store import Store
 from issuance.store.oversight import EvaluationRow, IncidentRow, VisitRow
 from sscard_core.errors import PayloadTooLarge
 
-router = APIRouter()
+router = APIRouter(route_class=DirectRoute)
 BUREAU: list[str | Enum] = ["bureau"]
 INCIDENTS: list[str | Enum] = ["incidents"]
 VISITS: list[str | Enum] = ["counter"]

@@ -26,12 +26,13 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from issuance.api.deps import CtxDep, runtime
+from issuance.api.direct import DirectRoute
 from issuance.api.idempotency import render
 from issuance.api.schemas import RetentionIn, RotateIn
 from issuance.services import keys, retention
 from sscard_core.errors import ConflictError
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=DirectRoute)
 TAGS: list[str | Enum] = ["keys and retention"]
 KeyId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 

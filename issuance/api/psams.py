@@ -18,13 +18,14 @@ from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
 from issuance.api.deps import CtxDep
+from issuance.api.direct import DirectRoute
 from issuance.api.idempotency import render
 from issuance.api.schemas import PsamIn, PsamMoveIn, TerminalIn, TerminalStateIn
 from issuance.domain.psam import PsamAction
 from issuance.services import psams
 from issuance.store import PsamMove, PsamRecord, TerminalRecord
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=DirectRoute)
 TAGS: list[str | Enum] = ["security modules"]
 SerialPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 OutletPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{2,32}$")]

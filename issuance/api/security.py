@@ -23,6 +23,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from issuance.api import views
 from issuance.api.deps import CtxDep, runtime
+from issuance.api.direct import DirectRoute
 from issuance.api.idempotency import render
 from issuance.api.operators import OperatorCache
 from issuance.api.schemas import (
@@ -38,7 +39,7 @@ from issuance.api.schemas import (
 )
 from issuance.services import audit, credentials
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=DirectRoute)
 OPERATORS: list[str | Enum] = ["operators"]
 AUDIT: list[str | Enum] = ["audit"]
 Name = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[\w.@-]+$")]

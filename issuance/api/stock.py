@@ -18,12 +18,13 @@ from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
 from issuance.api.deps import CtxDep
+from issuance.api.direct import DirectRoute
 from issuance.api.idempotency import render
 from issuance.api.schemas import ReconcileStockIn, StockRequestIn
 from issuance.services import stock
 from issuance.store import ReconciliationRecord, StockRequestRecord
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=DirectRoute)
 TAGS: list[str | Enum] = ["card stock"]
 RequestId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 OutletPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{2,32}$")]
