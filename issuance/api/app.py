@@ -48,6 +48,7 @@ from issuance.api.responses import EXCEPTION_HANDLERS, OrjsonResponse
 from issuance.api.warmup import warm_up
 from issuance.config import Settings
 from issuance.domain.roles import Operation
+from issuance.heap import release_free_heap
 from issuance.runtime import Runtime
 from issuance.services import batches, cards, keys, retention
 from issuance.services.common import check
@@ -68,8 +69,8 @@ log = logging.getLogger("sscard.api")
 
 async def maintain_forever(rt: Runtime, every: float = REAP_EVERY_SECONDS) -> None:
     """Until cancelled: release expired leases and chain the pending audit records every
-    ``every`` seconds; lapse temporary losses past their time and delete the photos of failed
-    or abandoned batches every ``LAPSE_EVERY_SECONDS``."""
+    ``every`` seconds; lapse temporary losses past their time, delete the photos of failed
+    or abandoned batches and give the C heap's free pages back every ``LAPSE_EVERY_SECONDS``."""
     next_lapse = next_keys = next_retention = 0.0
     rules = RetentionRules.from_env(attempt_window=rt.settings.credentials.failure_window)
     while True:
@@ -83,6 +84,7 @@ async def maintain_forever(rt: Runtime, every: float = REAP_EVERY_SECONDS) -> No
                 next_lapse = now + LAPSE_EVERY_SECONDS
                 await cards.lapse_temporary_losses(rt.store, datetime.now(UTC))
                 await batches.sweep_uploads(rt.store)
+                release_free_heap()
             if now >= next_retention:
                 next_retention = now + RETENTION_EVERY_SECONDS
                 erased = await retention.sweep(rt.store, rules)

@@ -13,7 +13,8 @@ tables they touch. Last, the heap is settled: what start-up made (modules, the
 framework's handlers, schemas, fonts) is collected once and then frozen out of
 the cyclic garbage collector's reach, so that its full collections no longer
 walk a few hundred megabytes of objects that live as long as the process (each
-of those stopped a worker for 100-150 ms under load).
+of those stopped a worker for 100-150 ms under load), and the C heap's free
+pages go back to the system (:mod:`issuance.heap`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from PIL import Image
 
 from intake.screening import printed_name
 from issuance.api.doors import WARM_UP_SCOPE_KEY
+from issuance.heap import release_free_heap
 from issuance.services.ordering import validated_photo
 from sscard_core.connect import database_errors
 from sscard_core.queries import load_queries
@@ -130,9 +132,10 @@ async def _prepare(conn: asyncpg.pool.PoolConnectionProxy, statements: list[str]
 
 def settle_heap() -> int:
     """Collect once, then move every object alive into the collector's permanent generation
-    (:func:`gc.freeze`); how many objects that was."""
+    (:func:`gc.freeze`), and give the C heap's free pages back; how many objects were frozen."""
     gc.collect()
     gc.freeze()
+    release_free_heap()
     return gc.get_freeze_count()
 
 

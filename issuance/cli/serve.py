@@ -23,6 +23,7 @@ from rich.console import Console
 
 from issuance.cli.common import STOP_SIGNALS, run, stop_signals_call
 from issuance.config import DEFAULT_HOST, DEFAULT_PORT, Settings
+from issuance.heap import release_free_heap
 from issuance.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -110,6 +111,7 @@ async def serve_workers(settings: Settings, host: str, port: int, workers: int) 
             loop.add_signal_handler(sig, stop.set)
         sock = _listen(host, port)
         procs = [_worker(sock.fileno(), rt.server.dsn) for _ in range(workers)]
+        release_free_heap()  # what starting the database and the schema left free
         try:
             out.print(
                 f"sscard API listening on http://{host}:{port} with {workers} workers "

@@ -74,3 +74,12 @@ def random_citizen_id(
             sequence = (sequence + 1) % 1000
     first17 = f"{chosen_region}{born:%Y%m%d}{sequence:03d}"
     return first17 + check_character(first17)
+
+
+def fresh_citizen_id(rng: random.Random, drawn: set[str], *, born_before: date) -> str:
+    """A citizen ID from :func:`random_citizen_id` that is not in ``drawn``; added to it."""
+    value = random_citizen_id(rng, born_before=born_before)
+    while value in drawn:
+        value = random_citizen_id(rng, born_before=born_before)
+    drawn.add(value)
+    return value
