@@ -43,8 +43,9 @@ CREATE SEQUENCE card_jobs_id_seq AS bigint OWNED BY card_jobs.id;
 -- The claim path: queued jobs of one site, highest class first, then oldest.
 CREATE INDEX card_jobs_queued ON card_jobs (site, priority, id)
     INCLUDE (capability, run_after) WHERE state = 'queued';
--- The reaper: running jobs by lease expiry.
-CREATE INDEX card_jobs_leases ON card_jobs (lease_expires_at) WHERE state = 'running';
+-- The reaper: running jobs by lease expiry (a lease is set exactly while a job runs). Not
+-- partial on state, so that statements naming jobs by id always read the primary key (0017).
+CREATE INDEX card_jobs_leases ON card_jobs (lease_expires_at) WHERE lease_expires_at IS NOT NULL;
 -- Progress of a batch.
 CREATE INDEX card_jobs_batch ON card_jobs (batch) WHERE batch IS NOT NULL;
 

@@ -1,11 +1,12 @@
-"""The claim's plan on a table loaded in bulk before any statistics exist."""
+"""The queue's plans on tables before any statistics exist."""
 
 from __future__ import annotations
 
 import asyncpg
 
-from cardqueue import Queue
-from sscard_core.messages import Capability
+from cardqueue import NewJob, Queue
+from cardqueue.queue import Q
+from sscard_core.messages import Capability, JobStep, Priority
 
 SITES = 8
 JOBS = 600_000  # at this size an unanalysed table was read by a bitmap scan and a sort
@@ -54,3 +55,51 @@ async def test_a_claim_walks_the_index_in_order_before_any_analyze(
     assert "Bitmap" not in plans and "Sort" not in plans, plans
     claimed = await queue.claim("w2", "site1", [Capability.PRINT_ENCODE], limit=3)
     assert [j.payload["n"] for j in claimed] == [401, 409, 417]  # oldest first, after those 50
+
+
+def _jobs(round_: int, n: int) -> list[NewJob]:
+    return [
+        NewJob(f"r{round_}-{i}", "card", "s", Capability.PRINT_ENCODE, Priority.INSTANT, {"i": i})
+        for i in range(n)
+    ]
+
+
+async def test_finishing_named_jobs_reads_the_primary_key_after_many_were_finished(
+    db_pool: asyncpg.Pool,
+) -> None:
+    """Complete and heartbeat name their jobs by id; the leases index must not serve them.
+
+    With the leases index partial on state = 'running', an unanalysed table had these
+    statements read that index by a bitmap scan over every running entry, the dead ones
+    of all jobs finished since the last vacuum included.
+    """
+    queue = Queue(db_pool)
+    await db_pool.execute("ALTER TABLE card_jobs SET (autovacuum_enabled = false)")
+    for round_ in range(20):
+        await queue.enqueue_many(_jobs(round_, 200))
+        held = await queue.claim("w", "s", [Capability.PRINT_ENCODE], limit=200)
+        if round_ < 19:
+            await queue.complete("w", [j.id for j in held])
+    ids = [j.id for j in held]
+    plans = []
+    for sql, args in (
+        (Q["complete"], (ids, "w", None)),
+        (Q["heartbeat"], (ids, "w", 30.0, JobStep.PRINTING.value, None)),
+    ):
+        rows = await db_pool.fetch("EXPLAIN " + sql, *args)
+        plans.append("\n".join(r[0] for r in rows))
+    assert all("card_jobs_leases" not in plan for plan in plans), plans
+    await queue.heartbeat("w", ids, JobStep.PRINTING)
+    await queue.complete("w", ids)
+    assert await db_pool.fetchval("SELECT count(*) FROM card_jobs") == 0
+
+
+async def test_the_reaper_still_reads_leases_by_expiry(db_pool: asyncpg.Pool) -> None:
+    queue = Queue(db_pool)
+    await queue.enqueue_many(_jobs(0, 5))
+    await queue.claim("w", "s", [Capability.PRINT_ENCODE], limit=5)
+    async with db_pool.acquire() as conn:
+        await conn.execute("SET enable_seqscan = off")
+        rows = await conn.fetch("EXPLAIN " + Q["reap_expired"], None)
+    plan = "\n".join(r[0] for r in rows)
+    assert "card_jobs_leases" in plan, plan
