@@ -47,27 +47,24 @@ _STATES = {s.value: s for s in JobState}
 _STEPS = {s.value: s for s in JobStep}
 
 
+# The columns every job-returning statement gives, in this order (queries.sql, schema.sql's
+# card_jobs_claim): a row is unpacked by position, not looked up by name column after column.
+JOB_COLUMNS = (
+    "id", "idempotency_key", "kind", "site", "capability", "priority", "state", "step",
+    "payload", "batch", "attempts", "max_attempts", "enqueued_at", "lease_owner",
+    "lease_expires_at", "last_error", "result",
+)  # fmt: skip
+
+
 def _job(row: asyncpg.Record, codec: PayloadCodec) -> Job:
-    result = row["result"]
+    (id_, key, kind, site, capability, priority, state, step, payload, batch, attempts,
+     max_attempts, enqueued_at, owner, lease_until, last_error, result) = row  # fmt: skip
     return Job(
-        id=row["id"],
-        idempotency_key=row["idempotency_key"],
-        kind=row["kind"],
-        site=row["site"],
-        capability=_CAPABILITIES[row["capability"]],
-        priority=_PRIORITIES[row["priority"]],
-        state=_STATES[row["state"]],
-        step=_STEPS[row["step"]],
-        payload=codec.loads(row["payload"]),
-        batch=row["batch"],
-        attempts=row["attempts"],
-        max_attempts=row["max_attempts"],
-        enqueued_at=row["enqueued_at"],
-        lease_owner=row["lease_owner"],
-        lease_expires_at=row["lease_expires_at"],
-        last_error=row["last_error"],
-        result=orjson.loads(result) if result is not None else None,
-    )
+        id_, key, kind, site, _CAPABILITIES[capability], _PRIORITIES[priority], _STATES[state],
+        _STEPS[step], codec.loads(payload), batch, attempts, max_attempts, enqueued_at,
+        owner, lease_until, last_error,
+        orjson.loads(result) if result is not None else None,
+    )  # fmt: skip
 
 
 def _columns(jobs: Sequence[NewJob], codec: PayloadCodec) -> tuple[list[Any], ...]:

@@ -11,6 +11,7 @@ import pytest
 
 from cardqueue import NewJob, Queue
 from cardqueue.models import Backoff
+from cardqueue.queue import JOB_COLUMNS, Q
 from sscard_core.errors import InvalidJob, JobNotFound, LeaseLost
 from sscard_core.messages import Capability, JobState, JobStep, Priority, Reconciliation
 from tests.clock import FakeClock
@@ -318,3 +319,27 @@ async def test_prune_history_forgets_old_jobs_and_keys(queue: Queue, db_pool: as
     assert await queue.prune_history(datetime.now(UTC) + timedelta(seconds=1)) == 5
     assert await db_pool.fetchval("SELECT count(*) FROM card_jobs_history") == 0
     assert await db_pool.fetchval("SELECT count(*) FROM card_job_keys") == 0
+
+
+async def test_every_job_statement_returns_the_job_columns_in_order(
+    queue: Queue, db_pool: asyncpg.Pool
+) -> None:
+    """Jobs are unpacked by position: the claim and the look-up must give JOB_COLUMNS, in order."""
+    await queue.enqueue_many([job("a"), job("b")])
+    claimed = await db_pool.fetch(Q["claim"], "outlet-1", ["print_encode"], 1, "w", 30.0, None)
+    queued = await db_pool.fetchrow(Q["get_job"], claimed[0]["id"] + 1)
+    await queue.complete("w", [claimed[0]["id"]], [{"made": True}])
+    finished = await db_pool.fetchrow(Q["get_job"], claimed[0]["id"])
+    for row in (claimed[0], queued, finished):
+        assert row is not None
+        assert tuple(row.keys()) == JOB_COLUMNS
+    done = await queue.get(claimed[0]["id"])
+    assert (done.idempotency_key, done.state, done.result) == (
+        "a",
+        JobState.SUCCEEDED,
+        {"made": True},
+    )
+    waiting = await queue.get(claimed[0]["id"] + 1)
+    assert (waiting.payload, waiting.state, waiting.step, waiting.lease_owner) == (
+        {"n": "b"}, JobState.QUEUED, JobStep.IDLE, None,
+    )  # fmt: skip
