@@ -166,11 +166,12 @@ RETURNING id;
 -- A restarted worker $1 gives back the jobs of sites $3 it holds at step idle (nothing
 -- physical started), except $2 (those it is settling itself): queued again at once, the
 -- attempt not counted against its budget (one more allowed; the number itself is never reused).
+-- Every running job holds a lease: the condition on it lets the reaper's index find them (0017).
 UPDATE card_jobs
 SET state = 'queued', max_attempts = max_attempts + 1, run_after = now(),
     lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-WHERE lease_owner = $1 AND state = 'running' AND step = 'idle' AND NOT (id = ANY($2::bigint[]))
-  AND site = ANY($3::text[])
+WHERE lease_owner = $1 AND state = 'running' AND lease_expires_at IS NOT NULL AND step = 'idle'
+  AND NOT (id = ANY($2::bigint[])) AND site = ANY($3::text[])
 RETURNING id;
 
 -- name: get_job

@@ -94,12 +94,16 @@ async def test_finishing_named_jobs_reads_the_primary_key_after_many_were_finish
     assert await db_pool.fetchval("SELECT count(*) FROM card_jobs") == 0
 
 
-async def test_the_reaper_still_reads_leases_by_expiry(db_pool: asyncpg.Pool) -> None:
+async def test_the_reaper_and_a_restarted_worker_read_the_leases_index(
+    db_pool: asyncpg.Pool,
+) -> None:
     queue = Queue(db_pool)
     await queue.enqueue_many(_jobs(0, 5))
     await queue.claim("w", "s", [Capability.PRINT_ENCODE], limit=5)
     async with db_pool.acquire() as conn:
         await conn.execute("SET enable_seqscan = off")
-        rows = await conn.fetch("EXPLAIN " + Q["reap_expired"], None)
-    plan = "\n".join(r[0] for r in rows)
-    assert "card_jobs_leases" in plan, plan
+        reap = await conn.fetch("EXPLAIN " + Q["reap_expired"], None)
+        release = await conn.fetch("EXPLAIN " + Q["release"], "w", [], ["s"])
+    for rows in (reap, release):  # both look for running jobs among the leases
+        plan = "\n".join(r[0] for r in rows)
+        assert "card_jobs_leases" in plan, plan
