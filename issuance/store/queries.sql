@@ -97,18 +97,25 @@ SELECT
 -- names the holder (its foreign key takes KEY SHARE) is not held up by them. With FOR UPDATE, a
 -- read's audit row, holding the audit chain's lock, waited for the writer, which then waited
 -- for the chain's lock: a deadlock.
+-- The ids under the citizen ID's indexes (one per live index key at most) are found first, in a
+-- CTE of their own: with ORDER BY id LIMIT 1 on the table, a generic plan walked the primary key
+-- in order and filtered every holder until the first match (the whole table for a new person).
+WITH found AS MATERIALIZED (
+    SELECT id FROM holders WHERE citizen_id_index = ANY($1::bytea[])
+)
 SELECT id, citizen_id, name, phone, address, sealed, sealed_address, anonymised_at, gender,
        birth_date, ethnicity, birthplace, bank
-FROM holders WHERE citizen_id_index = ANY($1::bytea[])
-ORDER BY id LIMIT 1
+FROM holders WHERE id = (SELECT min(id) FROM found)
 FOR NO KEY UPDATE;
 
 -- name: holder_by_citizen_id_unlocked
 -- The same holder, read without a row lock (a look-up changes nothing).
+WITH found AS MATERIALIZED (
+    SELECT id FROM holders WHERE citizen_id_index = ANY($1::bytea[])
+)
 SELECT id, citizen_id, name, phone, address, sealed, sealed_address, anonymised_at, gender,
        birth_date, ethnicity, birthplace, bank
-FROM holders WHERE citizen_id_index = ANY($1::bytea[])
-ORDER BY id LIMIT 1;
+FROM holders WHERE id = (SELECT min(id) FROM found);
 
 -- name: holder_by_id
 SELECT id, citizen_id, name, phone, address, sealed, sealed_address, anonymised_at, gender,
