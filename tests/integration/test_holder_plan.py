@@ -23,6 +23,15 @@ FROM generate_series(1, $1) AS n
 """
 
 
+async def _holders(db_pool: asyncpg.Pool, count: int) -> None:
+    """``count`` holders of one bank, written in bulk (no statistics taken)."""
+    await db_pool.execute(
+        "INSERT INTO banks (code, name, institution_code, stage, registered_as_existing) "
+        "VALUES ('B1', 'bank', '123456789012', 'active', true)"
+    )
+    await db_pool.execute(BULK, count)
+
+
 def _index(n: int) -> bytes:
     return hashlib.sha256(str(n).encode()).digest()
 
@@ -47,11 +56,7 @@ async def _generic_plan(
 async def test_the_holder_is_found_through_the_blind_index_under_a_generic_plan(
     db_pool: asyncpg.Pool, name: str
 ) -> None:
-    await db_pool.execute(
-        "INSERT INTO banks (code, name, institution_code, stage, registered_as_existing) "
-        "VALUES ('B1', 'bank', '123456789012', 'active', true)"
-    )
-    await db_pool.execute(BULK, HOLDERS)
+    await _holders(db_pool, HOLDERS)
     async with db_pool.acquire() as conn:
         for keys in ([b"\x00" * 32], [_index(HOLDERS - 1)]):  # unknown, and known late in id order
             plan = await _generic_plan(conn, Q[name], keys)
@@ -62,11 +67,7 @@ async def test_the_holder_is_found_through_the_blind_index_under_a_generic_plan(
 
 
 async def test_under_two_index_keys_the_oldest_holder_is_the_one(db_pool: asyncpg.Pool) -> None:
-    await db_pool.execute(
-        "INSERT INTO banks (code, name, institution_code, stage, registered_as_existing) "
-        "VALUES ('B1', 'bank', '123456789012', 'active', true)"
-    )
-    await db_pool.execute(BULK, 10)
+    await _holders(db_pool, 10)
     ids = {
         n: await db_pool.fetchval("SELECT id FROM holders WHERE citizen_id_index = $1", _index(n))
         for n in (3, 7)
