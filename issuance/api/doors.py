@@ -117,6 +117,7 @@ class RouteDoor:
     methods: frozenset[str] | None
     route: BaseRoute
     door: Door
+    holder: Any  # the route, or FastAPI's context of its inclusion (its full path and methods)
 
 
 def flat_routes(api: FastAPI) -> list[RouteDoor]:
@@ -134,7 +135,7 @@ def flat_routes(api: FastAPI) -> list[RouteDoor]:
             continue
         methods = getattr(holder, "methods", None)
         table.append(RouteDoor(pattern, None if methods is None else frozenset(methods),
-                               route, door_of(route)))  # fmt: skip
+                               route, door_of(route), holder))  # fmt: skip
     return table
 
 

@@ -4,7 +4,9 @@ Run in the app's lifespan, before uvicorn accepts a connection (and so before
 ``/health`` answers): the card font's character map and metrics and the photo
 codecs are loaded by checking a sample name and photo as an application is
 checked; every route is called once in process without a token, which makes
-the framework build its request handlers (answered 401 by the route itself:
+the framework build its request handlers (the routes are read off the router,
+not off the OpenAPI document, which a process that built it would keep;
+answered 401 by the route itself:
 these calls are marked so that the doors let them past, see
 :data:`issuance.api.doors.WARM_UP_SCOPE_KEY`); every pooled connection is
 opened, and on each the statements of the store and the queue are prepared
@@ -31,10 +33,11 @@ from typing import Any
 
 import asyncpg
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from PIL import Image
 
 from intake.screening import printed_name
-from issuance.api.doors import WARM_UP_SCOPE_KEY
+from issuance.api.doors import WARM_UP_SCOPE_KEY, flat_routes
 from issuance.heap import release_free_heap
 from issuance.services.ordering import validated_photo
 from sscard_core.connect import database_errors
@@ -97,13 +100,25 @@ async def call_once(app: FastAPI, method: str, path: str) -> int:
     return status
 
 
+def operations(app: FastAPI) -> list[tuple[str, str]]:
+    """(method, path) of every operation the OpenAPI document lists, found without building
+    the document (which would stay in the process, megabytes of it, for its whole life)."""
+    found: list[tuple[str, str]] = []
+    for entry in flat_routes(app):
+        route = entry.route
+        if not isinstance(route, APIRoute) or not route.include_in_schema:
+            continue
+        path = str(getattr(entry.holder, "path_format", route.path_format))  # with its prefix
+        found += [(method, path) for method in sorted(entry.methods or ())]
+    return found
+
+
 async def warm_routes(app: FastAPI) -> dict[str, int]:
-    """Call every operation of the OpenAPI document once, without a token; each call's status."""
+    """Call every operation of the API once, without a token; each call's status."""
     statuses: dict[str, int] = {}
-    for path, operations in app.openapi()["paths"].items():
-        for method in operations:
-            status = await call_once(app, method.upper(), PATH_PARAMETER.sub("0", path))
-            statuses[f"{method.upper()} {path}"] = status
+    for method, path in operations(app):
+        status = await call_once(app, method, PATH_PARAMETER.sub("0", path))
+        statuses[f"{method} {path}"] = status
     failed = {call: status for call, status in statuses.items() if status >= 500}
     if failed:
         log.warning("warm-up calls that failed: %s", failed)

@@ -22,10 +22,20 @@ async def test_the_lifespan_opens_every_pooled_connection_before_serving(rt: Run
 async def test_every_route_is_called_once_and_none_fails(rt: Runtime) -> None:
     app = create_app(rt)
     statuses = await warmup.warm_routes(app)
+    # the OpenAPI document is not built to find the routes: a worker would keep it for life
+    assert app.openapi_schema is None
     operations = sum(len(ops) for ops in app.openapi()["paths"].values())
     assert len(statuses) == operations > 30
     assert statuses["POST /v1/applications"] == 401  # refused before anything is read
     assert all(status < 500 for status in statuses.values()), statuses
+
+
+async def test_the_routes_called_are_the_operations_of_the_openapi_document(rt: Runtime) -> None:
+    app = create_app(rt)
+    called = warmup.operations(app)
+    listed = [(m.upper(), path) for path, ops in app.openapi()["paths"].items() for m in ops]
+    assert sorted(called) == sorted(listed)
+    assert ("GET", "/v1/cards/{number}") in called
 
 
 async def test_the_intake_warm_up_loads_the_card_font(rt: Runtime) -> None:
