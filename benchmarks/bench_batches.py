@@ -15,7 +15,8 @@
   process, its check workers, the database's backends connected to the
   benchmark's database, and everything else the machine did meanwhile, so that
   a wall-clock figure measured on a slower or busier machine can be read
-  against the work it took;
+  against the work it took; and what it wrote to the write-ahead log
+  (``pg_stat_wal``: records, full-page images, bytes);
 * rendering a 10 000-row manifest with a QR code per card (target: under 5 s).
 
 Run with ``pytest benchmarks/bench_batches.py --benchmark-enable -s``.
@@ -205,6 +206,24 @@ def _report_cpu(what: str, spent: list[_Cpu]) -> None:
     print("the batch's core-s per round: " + ", ".join(f"{r:.2f}" for r in rounds))
 
 
+@dataclass(frozen=True)
+class _Wal:
+    """What one submission wrote to the write-ahead log (the server's, whoever wrote it)."""
+
+    records: int
+    full_pages: int
+    size: int
+
+
+def _report_wal(wal: list[_Wal]) -> None:
+    n = len(wal)
+    records = sum(w.records for w in wal) / n
+    print(f"WAL per batch (mean of {n}): {records:,.0f} records "
+          f"({records / ROWS:.0f} an applicant), "
+          f"{sum(w.full_pages for w in wal) / n:,.0f} full-page images, "
+          f"{sum(w.size for w in wal) / n / 2**20:.1f} MiB")  # fmt: skip
+
+
 def _report(what: str, traced: int, resident: tuple[int, int, int]) -> None:
     """Print the peaks (RSS counts pages a forked worker shares with this process twice)."""
     rss, pss, before = (size / 2**20 for size in resident)
@@ -244,6 +263,7 @@ class _Line:
         self.vault = self.loop.run_until_complete(Vault.load(self.pool, master))
         self.store = Store(self.pool, self.vault)
         self.spent: list[_Cpu] = []
+        self.wal: list[_Wal] = []
         self.op = self.loop.run_until_complete(self._seed())
 
     @staticmethod
@@ -269,8 +289,19 @@ class _Line:
             self.op,
             batches.Submission(csv_path, zip_path),
         )
+        before = self._wal()
         with _cpu(self.spent, self.database):
-            return self.loop.run_until_complete(work)
+            accepted = self.loop.run_until_complete(work)
+        self.wal.append(_Wal(*(b - a for a, b in zip(before, self._wal(), strict=True))))
+        return accepted
+
+    def _wal(self) -> tuple[int, int, int]:
+        """The server's WAL records, full-page images and bytes written so far (pg_stat_wal)."""
+        row = self.loop.run_until_complete(
+            self.pool.fetchrow("SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal")
+        )
+        assert row is not None
+        return int(row["wal_records"]), int(row["wal_fpi"]), int(row["wal_bytes"])
 
     def checkpoint(self) -> None:
         self.loop.run_until_complete(self.pool.execute("CHECKPOINT"))
@@ -318,6 +349,7 @@ def test_check_and_enqueue_10000_applicants(
         )
         assert result.batch.accepted == ROWS
         _report_cpu(f"checking and enqueueing {ROWS} ({case})", line.spent)
+        _report_wal(line.wal)
         resident: list[tuple[int, int, int]] = []
         with _peak_memory(resident):
             line.submit(*fresh())
