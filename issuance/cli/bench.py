@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import statistics
 import subprocess
@@ -21,6 +22,7 @@ from issuance.cli.common import run
 from issuance.config import Settings
 from issuance.db.migrate import migrate
 from issuance.db.server import DatabaseServer
+from issuance.tools.calibration import Calibration, calibrate
 from issuance.tools.queue_bench import BenchConfig, BenchResult, run_bench
 from sscard_core.connect import database_errors, with_database
 
@@ -83,11 +85,13 @@ async def _queue(args: argparse.Namespace) -> int:
         try:
             await admin.execute(f'CREATE DATABASE "{name}"')
             dsn = with_database(server.dsn, name)
+            before = await asyncio.to_thread(calibrate)
             result = await _bench_on(dsn, cfg, quiet=args.json)
+            calibration = Calibration(before, await asyncio.to_thread(calibrate))
         finally:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             await admin.close()
-    _print(result, as_json=args.json, embedded=server.embedded)
+    _print(result, calibration, as_json=args.json, embedded=server.embedded)
     return 0
 
 
@@ -97,6 +101,7 @@ async def _compare(args: argparse.Namespace) -> int:
 
     shape = qc.Shape(seconds=args.seconds)
     rounds: list[qc.Round] = []
+    before = await asyncio.to_thread(calibrate)
     async with DatabaseServer(Settings.from_env()) as server:
         for number in range(1, args.rounds + 1):
             with out.status(f"round {number} of {args.rounds}: pgqueuer"):
@@ -105,7 +110,8 @@ async def _compare(args: argparse.Namespace) -> int:
                 ours = await _on_scratch(server.dsn, qc.sscard_throughput, shape, True)
             rounds.append(qc.Round(theirs, ours))
             out.print(f"round {number}: pgqueuer {theirs:,.0f} jobs/s, sscard {ours:,.0f} jobs/s")
-    _print_comparison(rounds, shape, as_json=args.json)
+    calibration = Calibration(before, await asyncio.to_thread(calibrate))
+    _print_comparison(rounds, shape, calibration, as_json=args.json)
     return 0
 
 
@@ -127,7 +133,9 @@ async def _on_scratch(dsn: str, measure: Any, shape: Any, migrated: bool) -> flo
         await admin.close()
 
 
-def _print_comparison(rounds: list[Any], shape: Any, *, as_json: bool) -> None:
+def _print_comparison(
+    rounds: list[Any], shape: Any, calibration: Calibration, *, as_json: bool
+) -> None:
     median = statistics.median(r.ratio for r in rounds)
     figures = {
         "shape": {"seconds": shape.seconds, "dequeue": shape.dequeue, "enqueue": shape.enqueue,
@@ -136,6 +144,7 @@ def _print_comparison(rounds: list[Any], shape: Any, *, as_json: bool) -> None:
                     "sscard_jobs_per_s": round(r.sscard_jobs_per_s), "ratio": round(r.ratio, 2)}
                    for r in rounds],
         "median_ratio": round(median, 2),
+        "calibration": calibration.to_dict(),
     }  # fmt: skip
     if as_json:
         print(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode())
@@ -151,6 +160,7 @@ def _print_comparison(rounds: list[Any], shape: Any, *, as_json: bool) -> None:
                       f"{r.ratio:.2f}")  # fmt: skip
     out.print(table)
     out.print(f"median ratio {median:.2f} (target: at least 2)")
+    out.print(calibration.describe())
 
 
 async def _bench_on(dsn: str, cfg: BenchConfig, *, quiet: bool) -> BenchResult:
@@ -165,10 +175,11 @@ async def _bench_on(dsn: str, cfg: BenchConfig, *, quiet: bool) -> BenchResult:
         )
 
 
-def _print(result: BenchResult, *, as_json: bool, embedded: bool) -> None:
+def _print(result: BenchResult, calibration: Calibration, *, as_json: bool, embedded: bool) -> None:
     figures = result.to_dict()
     figures["database"] = "embedded" if embedded else "external"
     figures["cpu_count"] = os.cpu_count()
+    figures["calibration"] = calibration.to_dict()
     if as_json:
         print(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode())
         return
@@ -191,3 +202,4 @@ def _print(result: BenchResult, *, as_json: bool, embedded: bool) -> None:
     settings = ", ".join(f"{k}={v}" for k, v in sorted(result.settings.items()))
     out.print(f"PostgreSQL ({'embedded' if embedded else 'external'}): {settings}; logged tables")
     out.print(f"machine: {os.cpu_count()} CPU cores (client and server share them)")
+    out.print(calibration.describe())

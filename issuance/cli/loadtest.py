@@ -25,6 +25,7 @@ from issuance.domain.roles import Role
 from issuance.runtime import Runtime
 from issuance.services import admin, psams
 from issuance.tools import loadtest as lt
+from issuance.tools.calibration import Calibration, calibrate
 from sscard_core.connect import database_errors, with_database
 from sscard_core.errors import SscardError
 
@@ -158,13 +159,15 @@ async def _loadtest(args: argparse.Namespace) -> int:
         await _seed(Settings.from_env({**os.environ, **env}), accounts)
         env["SSCARD_LOAD_ACCOUNTS"] = str(accounts)
         try:
+            before = await asyncio.to_thread(calibrate)
             figures, found = await _drive(plan, args, env, scratch)
+            calibration = Calibration(before, await asyncio.to_thread(calibrate))
         finally:
             if scratch is not None and base.database_url is not None:
                 conn = await asyncpg.connect(base.database_url)
                 await conn.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
                 await conn.close()
-    return _report(plan, figures, found, args.out)
+    return _report(plan, figures, found, args.out, calibration)
 
 
 def _phase_table(plan: lt.LoadPlan, found: lt.Phases) -> Table:
@@ -180,10 +183,17 @@ def _phase_table(plan: lt.LoadPlan, found: lt.Phases) -> Table:
     return table
 
 
-def _report(plan: lt.LoadPlan, figures: dict[str, float], found: lt.Phases, folder: Path) -> int:
+def _report(
+    plan: lt.LoadPlan,
+    figures: dict[str, float],
+    found: lt.Phases,
+    folder: Path,
+    calibration: Calibration,
+) -> int:
     rows = lt.summary(plan, figures)
     cores = os.cpu_count()
     doc = {"figures": figures, "targets": rows, "cpu_cores": cores,
+           "calibration": calibration.to_dict(),
            "warmup_s": plan.warmup_s, "phases": lt.phases_json(found),
            "note": "API server, PostgreSQL and locust shared the same cores"}  # fmt: skip
     (folder / "results.json").write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
@@ -205,6 +215,7 @@ def _report(plan: lt.LoadPlan, figures: dict[str, float], found: lt.Phases, fold
               f"PSS {figures['server_peak_pss_mb']:g} MB (shared pages counted once)")  # fmt: skip
     out.print(f"{figures['requests']:.0f} requests; p50 {figures['p50_ms']:g} ms; "
               f"{cores} CPU cores shared by the API server, PostgreSQL and locust")  # fmt: skip
+    out.print(calibration.describe())
     out.print(
         f"results: {folder / 'results.json'}, {folder}/locust_*.csv, {folder / 'requests.csv'}, "
         f"{folder / 'server.log'}, "
